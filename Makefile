@@ -1,0 +1,54 @@
+# Two commands on a fresh machine: `make run` and `make test`. Both are idempotent.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+# Development and tests run with DEBUG on; production sets DEBUG=false (the default) plus SECRET_KEY and ALLOWED_HOSTS.
+export DEBUG ?= true
+
+.PHONY: run test lint format install demo bench clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Debian's Chromium drives the browser tests (Playwright cannot download its own browser here).
+/usr/bin/chromium:
+	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium
+
+install: $(VENV)/.installed node_modules/.installed
+
+demo: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_demo
+
+run: demo
+	@echo
+	@echo "  Clinic app:   http://127.0.0.1:$(PORT)/"
+	@echo "  Django admin: http://127.0.0.1:$(PORT)/admin/"
+	@echo "  Logins:       admin / clinic-admin-demo   (clinic admin)"
+	@echo "                aesthetician / clinic-demo-pass   (aesthetician)"
+	@echo "  Emails are written to var/mail/. Ctrl-C stops web, worker and beat."
+	@echo
+	PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile
+
+test: install /usr/bin/chromium
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf var .pytest_cache

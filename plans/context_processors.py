@@ -1,0 +1,6 @@
+from django.conf import settings
+
+
+def clinic(request):
+    """The clinic's name and zone for every page (shown in the header and next to times)."""
+    return {"CLINIC_NAME": settings.CLINIC_NAME, "CLINIC_TIME_ZONE": settings.CLINIC_TIME_ZONE}

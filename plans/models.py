@@ -1,0 +1,700 @@
+"""The clinic's data: clients and their screening, staff and rooms, protocols, plans and their sessions.
+
+Rules that must never be broken in storage are database constraints here; rules
+about how a plan is made live in planning.py (pure), and every write goes through
+services.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+
+class JSONArrayLength(models.Func):
+    """Length of a JSON array, portable between SQLite and PostgreSQL (used in a check constraint)."""
+
+    function = "json_array_length"
+    output_field = models.IntegerField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, function="jsonb_array_length", **extra_context)
+
+
+# --- Vocabulary -----------------------------------------------------------------------
+
+
+class Fitzpatrick(models.IntegerChoices):
+    I = 1, "I"  # noqa: E741 - the Fitzpatrick scale is written in roman numerals
+    II = 2, "II"
+    III = 3, "III"
+    IV = 4, "IV"
+    V = 5, "V"
+    VI = 6, "VI"
+
+
+class Oiliness(models.TextChoices):
+    DRY = "dry", "Dry"
+    NORMAL = "normal", "Normal"
+    COMBINATION = "combination", "Combination"
+    OILY = "oily", "Oily / acne-prone"
+
+
+class Severity(models.TextChoices):
+    MILD = "mild", "Mild"
+    MODERATE = "moderate", "Moderate"
+    SEVERE = "severe", "Severe"
+
+
+# --- Clients and screening ----------------------------------------------------------------
+
+
+class Client(models.Model):
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    date_of_birth = models.DateField()
+    fitzpatrick = models.PositiveSmallIntegerField("Fitzpatrick type", choices=Fitzpatrick.choices)
+    oiliness = models.CharField(max_length=20, choices=Oiliness.choices)
+    pore_concern = models.CharField("pore concern", max_length=20, choices=Severity.choices)
+    email_consent = models.BooleanField(
+        "consents to email", default=False, help_text="Reminders and care notes are only emailed with consent."
+    )
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(fitzpatrick__gte=1, fitzpatrick__lte=6), name="client_fitzpatrick_1_6"),
+            models.CheckConstraint(condition=Q(oiliness__in=Oiliness.values), name="client_oiliness_valid"),
+            models.CheckConstraint(condition=Q(pore_concern__in=Severity.values), name="client_pore_concern_valid"),
+        ]
+        indexes = [models.Index(fields=["last_name", "first_name"]), models.Index(fields=["email"])]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def age_on(self, day: dt.date) -> int:
+        born = self.date_of_birth
+        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+    @property
+    def can_be_emailed(self) -> bool:
+        return bool(self.email) and self.email_consent
+
+
+class ScreeningQuestion(models.Model):
+    """One contraindication question asked at intake. The catalogue is data an admin edits."""
+
+    code = models.SlugField(max_length=50, unique=True, help_text="Stable identifier used by protocol rules.")
+    text = models.CharField(max_length=255, help_text="The question as the aesthetician reads it out.")
+    help_text = models.CharField(max_length=255, blank=True)
+    asks_date = models.BooleanField(
+        default=False,
+        help_text="When answered yes, also ask for the date it last happened (e.g. last isotretinoin dose).",
+    )
+    position = models.PositiveSmallIntegerField(default=0)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Screening(models.Model):
+    """A dated contraindication screen of a client. The newest one is the client's current screen."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="screenings")
+    screened_on = models.DateField(default=timezone.localdate)
+    screened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-screened_on", "-id"]
+        get_latest_by = ["screened_on", "id"]
+
+    def __str__(self) -> str:
+        return f"Screening of {self.client} on {self.screened_on:%d %b %Y}"
+
+
+class ScreeningAnswer(models.Model):
+    screening = models.ForeignKey(Screening, on_delete=models.CASCADE, related_name="answers")
+    question = models.ForeignKey(ScreeningQuestion, on_delete=models.PROTECT, related_name="+")
+    answer = models.BooleanField()
+    last_date = models.DateField(null=True, blank=True, help_text="When it last happened, for dated questions.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["screening", "question"], name="one_answer_per_question"),
+            models.CheckConstraint(condition=Q(last_date__isnull=True) | Q(answer=True), name="date_only_with_yes"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.question.code}: {'yes' if self.answer else 'no'}"
+
+
+# --- Staff, rooms, availability --------------------------------------------------------------
+
+
+def _new_feed_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class Practitioner(models.Model):
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="practitioner")
+    display_name = models.CharField(max_length=100)
+    color = models.CharField(max_length=7, default="#2f6f8f", help_text="Calendar colour, e.g. #2f6f8f.")
+    active = models.BooleanField(default=True)
+    feed_token = models.CharField(
+        max_length=64, unique=True, default=_new_feed_token, help_text="Secret for the iCalendar feed URL."
+    )
+
+    class Meta:
+        ordering = ["display_name", "id"]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class Room(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+class WorkingHours(models.Model):
+    """A practitioner's weekly hours, as wall-clock times in the clinic's zone."""
+
+    practitioner = models.ForeignKey(Practitioner, on_delete=models.CASCADE, related_name="working_hours")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    start = models.TimeField()
+    end = models.TimeField()
+
+    class Meta:
+        ordering = ["practitioner", "weekday", "start"]
+        verbose_name_plural = "working hours"
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="working_hours_end_after_start"),
+            models.CheckConstraint(condition=Q(weekday__gte=0, weekday__lte=6), name="working_hours_weekday_0_6"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.start:%H:%M}-{self.end:%H:%M}"
+
+
+class TimeOff(models.Model):
+    """A period when a practitioner, a room, or (with neither) the whole clinic is unavailable."""
+
+    practitioner = models.ForeignKey(
+        Practitioner, on_delete=models.CASCADE, null=True, blank=True, related_name="time_off"
+    )
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, null=True, blank=True, related_name="closures")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["starts_at"]
+        verbose_name = "time off / closure"
+        verbose_name_plural = "time off and closures"
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="time_off_ends_after_start"),
+            models.CheckConstraint(
+                condition=Q(practitioner__isnull=True) | Q(room__isnull=True), name="time_off_one_subject"
+            ),
+        ]
+        indexes = [models.Index(fields=["starts_at", "ends_at"])]
+
+    def __str__(self) -> str:
+        who = self.practitioner or self.room or "Whole clinic"
+        return f"{who}: {timezone.localtime(self.starts_at):%d %b %H:%M} - {timezone.localtime(self.ends_at):%d %b %H:%M}"
+
+
+# --- Protocols -------------------------------------------------------------------------------
+
+
+class IntervalUnit(models.TextChoices):
+    DAYS = "days", "days"
+    WEEKS = "weeks", "weeks"
+
+
+class Protocol(models.Model):
+    """An admin-editable recipe for a microneedling series, and who it applies to."""
+
+    name = models.CharField(max_length=120, unique=True)
+    code = models.SlugField(max_length=50, unique=True)
+    description = models.TextField(help_text="What the protocol is for, and the sources behind its numbers.")
+    active = models.BooleanField(default=True)
+    priority = models.PositiveSmallIntegerField(
+        default=100, help_text="Breaks ties between equally specific protocols: lower wins."
+    )
+
+    # Who it applies to.
+    fitzpatrick_min = models.PositiveSmallIntegerField(choices=Fitzpatrick.choices, default=Fitzpatrick.I)
+    fitzpatrick_max = models.PositiveSmallIntegerField(choices=Fitzpatrick.choices, default=Fitzpatrick.VI)
+    age_min = models.PositiveSmallIntegerField(default=18)
+    age_max = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Leave empty for no upper limit.")
+    severities = models.JSONField(default=list, help_text="Pore concerns this protocol treats.")
+    oiliness_types = models.JSONField(default=list, help_text="Skin oiliness types this protocol treats.")
+
+    # The series.
+    session_count = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(12)])
+    interval_unit = models.CharField(max_length=5, choices=IntervalUnit.choices, default=IntervalUnit.WEEKS)
+    interval_min = models.PositiveSmallIntegerField()
+    interval_target = models.PositiveSmallIntegerField()
+    interval_max = models.PositiveSmallIntegerField()
+    session_minutes = models.PositiveSmallIntegerField(default=60, validators=[MinValueValidator(5)])
+    buffer_minutes = models.PositiveSmallIntegerField(
+        default=15, help_text="Cleanup time after each session during which the room and practitioner stay busy."
+    )
+    device = models.CharField(max_length=50, default="pen")
+    depth_schedule = models.JSONField(
+        default=list, help_text="Needle depth in mm for each session, in order (cheeks), e.g. [0.5, 0.75, 1.0]."
+    )
+    depth_cap_mm = models.DecimalField(max_digits=3, decimal_places=2)
+    depth_notes = models.TextField(blank=True, help_text="Per-zone limits, e.g. nose and forehead 0.5 mm.")
+    follow_up_days = models.PositiveSmallIntegerField(
+        default=84, help_text="Final assessment this many days after the last microneedling session."
+    )
+    maintenance_note = models.CharField(max_length=255, blank=True)
+
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["priority", "name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(interval_min__gte=1), name="protocol_interval_min_positive"),
+            models.CheckConstraint(
+                condition=Q(interval_min__lte=F("interval_target")), name="protocol_interval_min_le_target"
+            ),
+            models.CheckConstraint(
+                condition=Q(interval_target__lte=F("interval_max")), name="protocol_interval_target_le_max"
+            ),
+            models.CheckConstraint(
+                condition=Q(fitzpatrick_min__lte=F("fitzpatrick_max")), name="protocol_fitzpatrick_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(age_max__isnull=True) | Q(age_min__lte=F("age_max")), name="protocol_age_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(session_count=JSONArrayLength("depth_schedule")),
+                name="protocol_depth_schedule_matches_sessions",
+            ),
+            models.CheckConstraint(
+                condition=Q(depth_cap_mm__gt=0, depth_cap_mm__lte=Decimal("3.0")), name="protocol_depth_cap_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def interval_days(self, value: int) -> int:
+        return value * 7 if self.interval_unit == IntervalUnit.WEEKS else value
+
+    def _unit_text(self, value: int) -> str:
+        unit = self.get_interval_unit_display()
+        return f"{value} {unit[:-1] if value == 1 else unit}"
+
+    def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
+
+        def add(field: str, message: str) -> None:
+            errors.setdefault(field, []).append(message)
+
+        lo, target, hi = self.interval_min, self.interval_target, self.interval_max
+        if None not in (lo, target, hi):
+            if lo < 1:
+                add("interval_min", "The minimum interval must be at least 1.")
+            if target < lo:
+                add(
+                    "interval_target",
+                    f"Target interval ({self._unit_text(target)}) is below the minimum ({self._unit_text(lo)}).",
+                )
+            if hi < target:
+                add(
+                    "interval_max",
+                    f"Maximum interval ({self._unit_text(hi)}) is below the target ({self._unit_text(target)}).",
+                )
+        if self.fitzpatrick_min and self.fitzpatrick_max and self.fitzpatrick_min > self.fitzpatrick_max:
+            add(
+                "fitzpatrick_max",
+                f"Fitzpatrick range is reversed: type {Fitzpatrick(self.fitzpatrick_min).label} "
+                f"to type {Fitzpatrick(self.fitzpatrick_max).label}.",
+            )
+        if self.age_max is not None and self.age_min is not None and self.age_max < self.age_min:
+            add("age_max", f"Maximum age ({self.age_max}) is below the minimum age ({self.age_min}).")
+        for field, vocabulary, label in (
+            ("severities", Severity, "pore concern"),
+            ("oiliness_types", Oiliness, "oiliness type"),
+        ):
+            values = getattr(self, field)
+            if not isinstance(values, list) or not values:
+                add(field, f"Choose at least one {label}.")
+            elif unknown := [v for v in values if v not in vocabulary.values]:
+                add(field, f"Unknown {label}: {', '.join(map(str, unknown))}.")
+        self._clean_depths(add)
+        if errors:
+            raise ValidationError(errors)
+
+    def _clean_depths(self, add) -> None:
+        depths = self.depth_schedule
+        if not isinstance(depths, list):
+            add("depth_schedule", "Enter one depth in mm per session, e.g. [0.5, 0.75, 1.0].")
+            return
+        try:
+            values = [Decimal(str(d)) for d in depths]
+        except ArithmeticError:
+            add("depth_schedule", "Every depth must be a number of millimetres.")
+            return
+        if self.session_count and len(values) != self.session_count:
+            add(
+                "depth_schedule",
+                f"The depth schedule lists {len(values)} depth(s) but the protocol has "
+                f"{self.session_count} session(s): give one depth per session.",
+            )
+        if any(v <= 0 for v in values):
+            add("depth_schedule", "Every depth must be above 0 mm.")
+        if self.depth_cap_mm is not None and (too_deep := [v for v in values if v > self.depth_cap_mm]):
+            add(
+                "depth_schedule",
+                f"Depth {max(too_deep)} mm is above the protocol's cap of {self.depth_cap_mm} mm.",
+            )
+
+
+class RuleAction(models.TextChoices):
+    HARD_STOP = "hard_stop", "Hard stop: no plan"
+    REVIEW = "review", "Needs clinician review"
+    DEFER = "defer", "Defer the start"
+
+
+class WindowUnit(models.TextChoices):
+    DAYS = "days", "days"
+    WEEKS = "weeks", "weeks"
+    MONTHS = "months", "months"
+
+
+class ContraindicationRule(models.Model):
+    """What a 'yes' to a screening question means for this protocol.
+
+    With a window, the rule only applies when the dated event was within that window
+    before the plan's start (e.g. isotretinoin within 6 months); a deferral moves the
+    earliest start to the end of the window.
+    """
+
+    protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="contraindications")
+    question = models.ForeignKey(ScreeningQuestion, on_delete=models.PROTECT, related_name="rules")
+    action = models.CharField(max_length=10, choices=RuleAction.choices)
+    window_amount = models.PositiveSmallIntegerField(null=True, blank=True)
+    window_unit = models.CharField(max_length=6, choices=WindowUnit.choices, blank=True)
+    explanation = models.CharField(max_length=255, blank=True, help_text="Why, shown to staff with its source.")
+
+    class Meta:
+        ordering = ["protocol", "question__position"]
+        constraints = [
+            models.UniqueConstraint(fields=["protocol", "question"], name="one_rule_per_protocol_question"),
+            models.CheckConstraint(
+                condition=Q(window_amount__isnull=True, window_unit="") | Q(window_amount__gte=1, window_unit__gt=""),
+                name="rule_window_amount_and_unit_together",
+            ),
+            models.CheckConstraint(
+                condition=~Q(action="defer") | Q(window_amount__isnull=False), name="rule_defer_needs_window"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.question.code} → {self.get_action_display()}"
+
+    def clean(self) -> None:
+        if (self.window_amount is None) != (not self.window_unit):
+            raise ValidationError("Give both a window length and its unit, or neither.")
+        if self.action == RuleAction.DEFER and self.window_amount is None:
+            raise ValidationError({"window_amount": "A deferral needs a window: how long to wait after the event."})
+        if self.window_amount is not None and self.question_id and not self.question.asks_date:
+            raise ValidationError(
+                {"window_amount": "A window only makes sense for a question that asks for a date."}
+            )
+
+
+class CombinationKind(models.TextChoices):
+    PEEL = "peel", "Chemical peel"
+    TOPICAL_PAUSE = "topical_pause", "Topical pause (e.g. retinoid)"
+    PRIMING = "priming", "Priming"
+    ASSESSMENT = "assessment", "Assessment / check"
+    OTHER = "other", "Other"
+
+
+class Placement(models.TextChoices):
+    BETWEEN = "between", "Midway between microneedling sessions"
+    AFTER = "after", "A number of days after a microneedling session"
+    AROUND = "around", "A span around each microneedling session (pauses)"
+    BEFORE_FIRST = "before_first", "A span before the first session (priming)"
+
+
+class CombinationTreatment(models.Model):
+    """A treatment placed around the microneedling series, with its own spacing rules."""
+
+    protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="combinations")
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=20, choices=CombinationKind.choices)
+    placement = models.CharField(max_length=20, choices=Placement.choices)
+    after_sessions = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Microneedling session numbers it follows, e.g. [1, 2]. Empty means after every session "
+        "that has a next one (between) or every session (after, around).",
+    )
+    offset_days = models.PositiveSmallIntegerField(
+        default=0, help_text="After: days after the session. Around/before first: days before the session."
+    )
+    end_offset_days = models.PositiveSmallIntegerField(
+        default=0, help_text="Around: days after the session the span ends."
+    )
+    min_days_after_mn = models.PositiveSmallIntegerField(
+        default=0, help_text="At least this many days after any microneedling session."
+    )
+    min_days_before_mn = models.PositiveSmallIntegerField(
+        default=0, help_text="At least this many days before any microneedling session."
+    )
+    optional = models.BooleanField(default=True, help_text="Offered as a choice; otherwise always in the plan.")
+    books_appointment = models.BooleanField(
+        default=True, help_text="Needs a visit (a peel, a check); a pause or priming at home does not."
+    )
+    duration_minutes = models.PositiveSmallIntegerField(default=30)
+    instructions = models.TextField(blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["protocol", "position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if not isinstance(self.after_sessions, list) or not all(
+            isinstance(n, int) and n >= 1 for n in self.after_sessions
+        ):
+            raise ValidationError({"after_sessions": "List session numbers from 1 up, e.g. [1, 2], or leave []."})
+
+
+class CarePhase(models.TextChoices):
+    PRE = "pre", "Pre-care (before the session)"
+    POST = "post", "Post-care (after the session)"
+
+
+class CareNote(models.Model):
+    protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="care_notes")
+    phase = models.CharField(max_length=4, choices=CarePhase.choices)
+    offset_days = models.SmallIntegerField(
+        help_text="Days relative to the session: negative before it (pre-care), 0 or more after it (post-care)."
+    )
+    subject = models.CharField(max_length=150)
+    body = models.TextField()
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["protocol", "offset_days", "position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(phase="pre") & Q(offset_days__lte=0)) | (Q(phase="post") & Q(offset_days__gte=0)),
+                name="care_note_offset_matches_phase",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"D{self.offset_days:+d} {self.subject}"
+
+    def clean(self) -> None:
+        if self.offset_days is None:
+            return
+        if self.phase == CarePhase.PRE and self.offset_days > 0:
+            raise ValidationError({"offset_days": "Pre-care happens before the session: use 0 or a negative day."})
+        if self.phase == CarePhase.POST and self.offset_days < 0:
+            raise ValidationError({"offset_days": "Post-care happens after the session: use 0 or a positive day."})
+
+
+class ReminderLead(models.Model):
+    protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="reminder_leads")
+    hours_before = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
+    include_pre_care = models.BooleanField(default=False, help_text="Include the pre-care instructions.")
+
+    class Meta:
+        ordering = ["protocol", "-hours_before"]
+        constraints = [
+            models.UniqueConstraint(fields=["protocol", "hours_before"], name="one_reminder_per_lead_time"),
+            models.CheckConstraint(condition=Q(hours_before__gte=1), name="reminder_lead_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hours_before} h before"
+
+
+# --- Plans and sessions ---------------------------------------------------------------------
+
+
+class PlanStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class TreatmentPlan(models.Model):
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="plans")
+    protocol = models.ForeignKey(Protocol, on_delete=models.PROTECT, related_name="plans")
+    protocol_snapshot = models.JSONField(help_text="The protocol's parameters when the plan was made.")
+    status = models.CharField(max_length=10, choices=PlanStatus.choices, default=PlanStatus.ACTIVE)
+    requested_start = models.DateField()
+    earliest_start = models.DateField(help_text="The requested start, moved later by any deferral.")
+    selected_combinations = models.JSONField(default=list, blank=True)
+    rationale = models.JSONField(default=list, help_text="One entry per decision: factor, effect, source.")
+    warnings = models.JSONField(default=list, blank=True)
+    review_items = models.JSONField(default=list, blank=True)
+    review_acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    review_acknowledged_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(earliest_start__gte=F("requested_start")), name="plan_earliest_not_before_requested"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.protocol_snapshot.get('name', 'Plan')} for {self.client}"
+
+
+class SessionKind(models.TextChoices):
+    MICRONEEDLING = "microneedling", "Microneedling"
+    COMBINATION = "combination", "Combination treatment"
+    FOLLOW_UP = "follow_up", "Follow-up assessment"
+
+
+class SessionStatus(models.TextChoices):
+    PROPOSED = "proposed", "Proposed"
+    BOOKED = "booked", "Booked"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+    NO_SHOW = "no_show", "No-show"
+
+
+class PlanSession(models.Model):
+    """One visit of a plan: a microneedling session, a combination treatment, or the follow-up."""
+
+    plan = models.ForeignKey(TreatmentPlan, on_delete=models.CASCADE, related_name="sessions")
+    sequence = models.PositiveSmallIntegerField(help_text="Order within the plan, from 1.")
+    kind = models.CharField(max_length=15, choices=SessionKind.choices)
+    title = models.CharField(max_length=150)
+    mn_number = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="For microneedling: k in 'session k of n'."
+    )
+    earliest = models.DateField()
+    target = models.DateField()
+    latest = models.DateField()
+    duration_minutes = models.PositiveSmallIntegerField()
+    buffer_minutes = models.PositiveSmallIntegerField(default=0)
+    depth_mm = models.DecimalField(max_digits=3, decimal_places=2, null=True, blank=True)
+
+    status = models.CharField(max_length=10, choices=SessionStatus.choices, default=SessionStatus.PROPOSED)
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    blocked_until = models.DateTimeField(
+        null=True, blank=True, help_text="End of the session plus cleanup: practitioner and room are busy until then."
+    )
+    practitioner = models.ForeignKey(
+        Practitioner, on_delete=models.PROTECT, null=True, blank=True, related_name="sessions"
+    )
+    room = models.ForeignKey(Room, on_delete=models.PROTECT, null=True, blank=True, related_name="sessions")
+    version = models.PositiveIntegerField(default=0, help_text="Raised on every reschedule (iCalendar SEQUENCE).")
+    window_override_reason = models.CharField(max_length=255, blank=True)
+
+    depth_used_mm = models.DecimalField(max_digits=3, decimal_places=2, null=True, blank=True)
+    pore_score = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    notes = models.TextField(blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by_client = models.BooleanField(default=False)
+    cancel_reason = models.CharField(max_length=255, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["plan", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "sequence"], name="one_session_per_plan_sequence"),
+            models.CheckConstraint(
+                condition=Q(earliest__lte=F("target"), target__lte=F("latest")), name="session_window_ordered"
+            ),
+            models.CheckConstraint(
+                condition=Q(starts_at__isnull=True)
+                | Q(ends_at__gt=F("starts_at"), blocked_until__gte=F("ends_at")),
+                name="session_times_ordered",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["booked", "completed"])
+                | Q(starts_at__isnull=False, practitioner__isnull=False),
+                name="session_booked_has_time_and_practitioner",
+            ),
+            models.CheckConstraint(
+                condition=Q(pore_score__isnull=True) | Q(pore_score__gte=1, pore_score__lte=5),
+                name="session_pore_score_1_5",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["practitioner", "starts_at"]),
+            models.Index(fields=["room", "starts_at"]),
+            models.Index(fields=["starts_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.get_status_display()})"
+
+
+class WorkerHeartbeat(models.Model):
+    """Last time a Celery worker ran the beat's heartbeat: shows staff that email delivery is alive."""
+
+    name = models.CharField(max_length=50, unique=True)
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.seen_at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,1 @@
+"""Staff pages, one module per area. Views validate input and call services; they hold no rules."""

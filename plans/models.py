@@ -242,7 +242,9 @@ class TimeOff(models.Model):
 
     def __str__(self) -> str:
         who = self.practitioner or self.room or "Whole clinic"
-        return f"{who}: {timezone.localtime(self.starts_at):%d %b %H:%M} - {timezone.localtime(self.ends_at):%d %b %H:%M}"
+        return (
+            f"{who}: {timezone.localtime(self.starts_at):%d %b %H:%M} - {timezone.localtime(self.ends_at):%d %b %H:%M}"
+        )
 
 
 # --- Protocols -------------------------------------------------------------------------------
@@ -445,9 +447,7 @@ class ContraindicationRule(models.Model):
         if self.action == RuleAction.DEFER and self.window_amount is None:
             raise ValidationError({"window_amount": "A deferral needs a window: how long to wait after the event."})
         if self.window_amount is not None and self.question_id and not self.question.asks_date:
-            raise ValidationError(
-                {"window_amount": "A window only makes sense for a question that asks for a date."}
-            )
+            raise ValidationError({"window_amount": "A window only makes sense for a question that asks for a date."})
 
 
 class CombinationKind(models.TextChoices):
@@ -666,8 +666,7 @@ class PlanSession(models.Model):
                 condition=Q(earliest__lte=F("target"), target__lte=F("latest")), name="session_window_ordered"
             ),
             models.CheckConstraint(
-                condition=Q(starts_at__isnull=True)
-                | Q(ends_at__gt=F("starts_at"), blocked_until__gte=F("ends_at")),
+                condition=Q(starts_at__isnull=True) | Q(ends_at__gt=F("starts_at"), blocked_until__gte=F("ends_at")),
                 name="session_times_ordered",
             ),
             models.CheckConstraint(

@@ -29,7 +29,11 @@ def test_database_refuses_a_depth_schedule_shorter_than_the_session_count():
 def _settings_error(env_overrides: dict[str, str]) -> str:
     env = {"PATH": "/usr/bin:/bin", "DEBUG": "true", **env_overrides}
     result = subprocess.run(
-        [sys.executable, "-c", "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='clinic.settings'; django.setup()"],
+        [
+            sys.executable,
+            "-c",
+            "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='clinic.settings'; django.setup()",
+        ],
         env=env,
         capture_output=True,
         text=True,

@@ -633,6 +633,14 @@ class PlanSession(models.Model):
     duration_minutes = models.PositiveSmallIntegerField()
     buffer_minutes = models.PositiveSmallIntegerField(default=0)
     depth_mm = models.DecimalField(max_digits=3, decimal_places=2, null=True, blank=True)
+    # Washout for combination treatments, copied from the protocol snapshot so booking and
+    # rescheduling can check it without re-reading the protocol.
+    min_days_after_mn = models.PositiveSmallIntegerField(
+        default=0, help_text="Combination only: at least this many days after any microneedling session."
+    )
+    min_days_before_mn = models.PositiveSmallIntegerField(
+        default=0, help_text="Combination only: at least this many days before any microneedling session."
+    )
 
     status = models.CharField(max_length=10, choices=SessionStatus.choices, default=SessionStatus.PROPOSED)
     starts_at = models.DateTimeField(null=True, blank=True)

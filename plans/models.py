@@ -588,6 +588,9 @@ class TreatmentPlan(models.Model):
     )
     review_acknowledged_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # One token per "Accept" form: a double submit finds the plan the first submit made
+    # instead of creating a second one (unique, so even two racing requests cannot).
+    request_token = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

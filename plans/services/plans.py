@@ -1,0 +1,301 @@
+"""Treatment plans: preview (no writes), create and recompute, around the pure engine in plans.planning.
+
+Reads are selectors (protocol_params_active, client_profile); every write is a service
+function with keyword-only arguments that runs in one transaction with a constant
+number of queries, whatever the number of sessions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from plans import planning
+from plans.models import (
+    Client,
+    ContraindicationRule,
+    PlanSession,
+    Protocol,
+    Screening,
+    ScreeningAnswer,
+    SessionStatus,
+    TreatmentPlan,
+)
+
+
+class PlanRefused(Exception):
+    """The engine's proposal cannot become a plan; `proposal` says why."""
+
+    def __init__(self, message: str, proposal: planning.PlanProposal | None = None):
+        super().__init__(message)
+        self.proposal = proposal
+
+
+class PlanHardStop(PlanRefused):
+    pass
+
+
+class NoMatchingProtocol(PlanRefused):
+    pass
+
+
+class ReviewNotAcknowledged(PlanRefused):
+    pass
+
+
+class PlanLocked(Exception):
+    """A plan with booked or completed sessions is changed by rescheduling, never regenerated."""
+
+
+# --- Selectors --------------------------------------------------------------------------------
+
+
+def protocol_to_params(protocol: Protocol) -> planning.ProtocolParams:
+    """One protocol (with its inlines prefetched) as engine data; intervals in days."""
+    days = protocol.interval_days
+    return planning.ProtocolParams(
+        id=protocol.pk,
+        code=protocol.code,
+        name=protocol.name,
+        description=protocol.description,
+        active=protocol.active,
+        priority=protocol.priority,
+        fitzpatrick_min=protocol.fitzpatrick_min,
+        fitzpatrick_max=protocol.fitzpatrick_max,
+        age_min=protocol.age_min,
+        age_max=protocol.age_max,
+        severities=tuple(protocol.severities),
+        oiliness_types=tuple(protocol.oiliness_types),
+        session_count=protocol.session_count,
+        interval_min_days=days(protocol.interval_min),
+        interval_target_days=days(protocol.interval_target),
+        interval_max_days=days(protocol.interval_max),
+        session_minutes=protocol.session_minutes,
+        buffer_minutes=protocol.buffer_minutes,
+        device=protocol.device,
+        depth_schedule=tuple(Decimal(str(d)) for d in protocol.depth_schedule),
+        depth_cap_mm=Decimal(protocol.depth_cap_mm),
+        depth_notes=protocol.depth_notes,
+        follow_up_days=protocol.follow_up_days,
+        maintenance_note=protocol.maintenance_note,
+        contraindications=tuple(
+            planning.ContraindicationParams(
+                question_code=rule.question.code,
+                action=rule.action,
+                question_text=rule.question.text,
+                window_amount=rule.window_amount,
+                window_unit=rule.window_unit or "",
+                explanation=rule.explanation,
+            )
+            for rule in protocol.contraindications.all()
+        ),
+        combinations=tuple(
+            planning.CombinationParams(
+                id=c.pk,
+                name=c.name,
+                kind=c.kind,
+                placement=c.placement,
+                after_sessions=tuple(c.after_sessions or ()),
+                offset_days=c.offset_days,
+                end_offset_days=c.end_offset_days,
+                min_days_after_mn=c.min_days_after_mn,
+                min_days_before_mn=c.min_days_before_mn,
+                optional=c.optional,
+                books_appointment=c.books_appointment,
+                duration_minutes=c.duration_minutes,
+                instructions=c.instructions,
+                position=c.position,
+            )
+            for c in protocol.combinations.all()
+        ),
+        care_notes=tuple(
+            planning.CareNoteParams(id=n.pk, phase=n.phase, offset_days=n.offset_days, subject=n.subject, body=n.body)
+            for n in protocol.care_notes.all()
+        ),
+        reminder_leads=tuple(
+            planning.ReminderLeadParams(hours_before=r.hours_before, include_pre_care=r.include_pre_care)
+            for r in protocol.reminder_leads.all()
+        ),
+    )
+
+
+def protocol_params_active() -> tuple[planning.ProtocolParams, ...]:
+    """Every active protocol as engine data, in five queries however many protocols there are."""
+    protocols = Protocol.objects.filter(active=True).prefetch_related(
+        Prefetch("contraindications", queryset=ContraindicationRule.objects.select_related("question")),
+        "combinations",
+        "care_notes",
+        "reminder_leads",
+    )
+    return tuple(protocol_to_params(p) for p in protocols)
+
+
+def current_screening(client: Client) -> Screening | None:
+    return client.screenings.order_by("-screened_on", "-id").first()
+
+
+def client_profile(client: Client) -> planning.ClientProfile:
+    """The client's profile with the answers of their newest screen (none: every rule needs review)."""
+    screening = current_screening(client)
+    answers: dict[str, planning.ScreeningAnswer] = {}
+    if screening is not None:
+        for a in ScreeningAnswer.objects.filter(screening=screening).select_related("question"):
+            answers[a.question.code] = planning.ScreeningAnswer(a.answer, a.last_date)
+    return planning.ClientProfile(
+        date_of_birth=client.date_of_birth,
+        fitzpatrick=client.fitzpatrick,
+        oiliness=client.oiliness,
+        pore_severity=client.pore_concern,
+        screening=answers,
+    )
+
+
+def plan_preview(*, client: Client, start: dt.date, combinations: Iterable[int] = ()) -> planning.PlanProposal:
+    """What plan_create would make now, without writing anything."""
+    return planning.propose_plan(
+        planning.PlanRequest(
+            profile=client_profile(client),
+            protocols=protocol_params_active(),
+            requested_start=start,
+            selected_combinations=frozenset(int(c) for c in combinations),
+            clinic_min_age=settings.CLINIC_MIN_AGE,
+        )
+    )
+
+
+# --- Writes -----------------------------------------------------------------------------------
+
+
+def _refuse_unless_plannable(proposal: planning.PlanProposal, acknowledge_review: bool) -> None:
+    if proposal.status == "no_protocol":
+        raise NoMatchingProtocol("No active protocol matches this client.", proposal)
+    if proposal.status == "hard_stop":
+        raise PlanHardStop("No plan can be made: " + " ".join(proposal.hard_stops), proposal)
+    if proposal.review_items and not acknowledge_review:
+        raise ReviewNotAcknowledged(
+            "A clinician must acknowledge the review items before this plan is accepted: "
+            + "; ".join(item.text for item in proposal.review_items),
+            proposal,
+        )
+
+
+def _snapshot(proposal: planning.PlanProposal) -> dict:
+    assert proposal.protocol is not None
+    snapshot = proposal.protocol.to_snapshot()
+    # What the engine derived and no PlanSession row holds: home spans and the care schedule.
+    snapshot["plan"] = {
+        "age": proposal.age,
+        "spans": [s.as_dict() for s in proposal.spans],
+        "care_schedule": [c.as_dict() for c in proposal.care_schedule],
+    }
+    return snapshot
+
+
+def _plan_fields(proposal: planning.PlanProposal, acknowledge_review: bool, by: AbstractBaseUser) -> dict:
+    reviewed = bool(proposal.review_items) and acknowledge_review
+    return {
+        "protocol_id": proposal.protocol.id,
+        "protocol_snapshot": _snapshot(proposal),
+        "requested_start": proposal.requested_start,
+        "earliest_start": proposal.earliest_start,
+        "selected_combinations": list(proposal.selected_combinations),
+        "rationale": [e.as_dict() for e in proposal.rationale],
+        "warnings": list(proposal.warnings),
+        "review_items": [r.as_dict() for r in proposal.review_items],
+        "review_acknowledged_by": by if reviewed else None,
+        "review_acknowledged_at": timezone.now() if reviewed else None,
+    }
+
+
+def _session_rows(plan: TreatmentPlan, proposal: planning.PlanProposal) -> list[PlanSession]:
+    return [
+        PlanSession(
+            plan=plan,
+            sequence=s.sequence,
+            kind=s.kind,
+            title=s.title,
+            mn_number=s.mn_number,
+            earliest=s.earliest,
+            target=s.target,
+            latest=s.latest,
+            duration_minutes=s.duration_minutes,
+            buffer_minutes=s.buffer_minutes,
+            depth_mm=s.depth_mm,
+            min_days_after_mn=s.min_days_after_mn,
+            min_days_before_mn=s.min_days_before_mn,
+        )
+        for s in proposal.sessions
+    ]
+
+
+def plan_create(
+    *,
+    client: Client,
+    start: dt.date,
+    combinations: Iterable[int] = (),
+    created_by: AbstractBaseUser,
+    acknowledge_review: bool = False,
+    request_token: str | None = None,
+) -> TreatmentPlan:
+    """Make the plan and all its sessions in one transaction.
+
+    Refuses (PlanRefused subclasses) a hard stop, no matching protocol, and review items
+    nobody acknowledged. With a request_token, a repeat of the same request (a double
+    submit) returns the plan the first one made.
+    """
+    if request_token and (existing := TreatmentPlan.objects.filter(request_token=request_token).first()):
+        return existing
+    proposal = plan_preview(client=client, start=start, combinations=combinations)
+    _refuse_unless_plannable(proposal, acknowledge_review)
+    try:
+        with transaction.atomic():
+            plan = TreatmentPlan.objects.create(
+                client=client,
+                created_by=created_by,
+                request_token=request_token or None,
+                **_plan_fields(proposal, acknowledge_review, created_by),
+            )
+            PlanSession.objects.bulk_create(_session_rows(plan, proposal))
+    except IntegrityError:
+        # Two submits of one form raced past the lookup above: the unique token let one win.
+        if request_token and (existing := TreatmentPlan.objects.filter(request_token=request_token).first()):
+            return existing
+        raise
+    return plan
+
+
+LOCKING_STATUSES = (SessionStatus.BOOKED, SessionStatus.COMPLETED)
+
+
+def plan_recompute(
+    *,
+    plan: TreatmentPlan,
+    start: dt.date,
+    combinations: Iterable[int] = (),
+    by: AbstractBaseUser,
+    acknowledge_review: bool = False,
+) -> TreatmentPlan:
+    """Regenerate a plan that has nothing booked or done yet, from the client's current profile and protocols."""
+    with transaction.atomic():
+        locked = TreatmentPlan.objects.select_for_update().get(pk=plan.pk)
+        if locked.status != "active":
+            raise PlanLocked(f"This plan is {locked.get_status_display().lower()}: it cannot be recomputed.")
+        if locked.sessions.filter(status__in=LOCKING_STATUSES).exists():
+            raise PlanLocked(
+                "This plan has booked or completed sessions: change it by rescheduling those sessions instead."
+            )
+        proposal = plan_preview(client=locked.client, start=start, combinations=combinations)
+        _refuse_unless_plannable(proposal, acknowledge_review)
+        for name, value in _plan_fields(proposal, acknowledge_review, by).items():
+            setattr(locked, name, value)
+        locked.save()
+        locked.sessions.all().delete()
+        PlanSession.objects.bulk_create(_session_rows(locked, proposal))
+    return locked

@@ -1,7 +1,14 @@
 from django.urls import path
 
-from plans.views import dashboard
+from plans.views import clients, dashboard, plans
 
 urlpatterns = [
     path("", dashboard.home, name="home"),
+    path("clients/", clients.client_list, name="client-list"),
+    path("clients/new/", clients.client_create, name="client-create"),
+    path("clients/<int:pk>/", clients.client_detail, name="client-detail"),
+    path("clients/<int:pk>/edit/", clients.client_edit, name="client-edit"),
+    path("clients/<int:client_pk>/plans/new/", plans.plan_new, name="plan-new"),
+    path("plans/<int:pk>/", plans.plan_detail, name="plan-detail"),
+    path("plans/<int:pk>/recompute/", plans.plan_recompute, name="plan-recompute"),
 ]

@@ -1,0 +1,117 @@
+"""Client list, intake (create/edit with screening) and the client page."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Prefetch, Q
+from django.shortcuts import get_object_or_404, redirect, render
+
+from plans.forms.clients import ClientIntakeForm, ClientSearchForm
+from plans.models import Client, PlanSession, ScreeningAnswer
+from plans.services import clients as client_services
+from plans.services.plans import current_screening
+
+PAGE_SIZE = 25
+
+
+def _search(queryset, text: str):
+    # Every word must match a name, the email or the phone ("ana silva" finds Ana Silva).
+    for word in text.split():
+        queryset = queryset.filter(
+            Q(first_name__icontains=word)
+            | Q(last_name__icontains=word)
+            | Q(email__icontains=word)
+            | Q(phone__icontains=word)
+        )
+    return queryset
+
+
+@login_required
+def client_list(request):
+    form = ClientSearchForm(request.GET or None)
+    query = form.cleaned_data["q"].strip() if form.is_valid() else ""
+    clients = _search(
+        Client.objects.annotate(plan_count=Count("plans")).order_by("last_name", "first_name", "id"), query
+    )
+    page = Paginator(clients, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "plans/clients/list.html", {"form": form, "page": page, "query": query})
+
+
+def _apply_service_errors(form: ClientIntakeForm, error: ValidationError) -> None:
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    codes = {q.code: q for q in form.questions}
+    for field, messages_ in error.message_dict.items():
+        name = form.answer_field(codes[field]) if field in codes else field
+        form.add_error(name if name in form.fields else None, messages_)
+
+
+@login_required
+def client_create(request):
+    form = ClientIntakeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            client = client_services.client_create(
+                **form.client_values(), screening=form.screening_answers(), screened_by=request.user
+            )
+        except ValidationError as error:
+            _apply_service_errors(form, error)
+        else:
+            messages.success(request, f"{client.full_name} was added with today's screening.")
+            return redirect("client-detail", pk=client.pk)
+    return render(request, "plans/clients/form.html", {"form": form, "title": "New client"})
+
+
+@login_required
+def client_edit(request, pk: int):
+    client = get_object_or_404(Client, pk=pk)
+    form = ClientIntakeForm(
+        request.POST or None, instance=client, current_answers=client_services.current_answers(client)
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            client_services.client_update(
+                client=Client.objects.get(pk=pk),
+                screening=form.screening_answers(),
+                screened_by=request.user,
+                **form.client_values(),
+            )
+        except ValidationError as error:
+            _apply_service_errors(form, error)
+        else:
+            messages.success(request, "Saved. A changed screening is recorded as a new, dated screen.")
+            return redirect("client-detail", pk=pk)
+    return render(request, "plans/clients/form.html", {"form": form, "title": f"Edit {client.full_name}"})
+
+
+@login_required
+def client_detail(request, pk: int):
+    client = get_object_or_404(Client, pk=pk)
+    screening = current_screening(client)
+    answers = (
+        list(
+            ScreeningAnswer.objects.filter(screening=screening)
+            .select_related("question")
+            .order_by("question__position")
+        )
+        if screening
+        else []
+    )
+    plans = client.plans.select_related("protocol", "created_by").prefetch_related(
+        Prefetch("sessions", queryset=PlanSession.objects.order_by("sequence"))
+    )
+    return render(
+        request,
+        "plans/clients/detail.html",
+        {
+            "client": client,
+            "screening": screening,
+            "flags": [a for a in answers if a.answer],
+            "answers": answers,
+            "plans": plans,
+        },
+    )

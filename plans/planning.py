@@ -687,7 +687,7 @@ def _screen(
     reviews: list[ReviewItem] = []
     earliest = start
     for rule in p.contraindications:
-        label = rule.question_text or rule.question_code
+        label = (rule.question_text or rule.question_code).rstrip("?")
         why = rule.explanation or "protocol rule"
         source = _source(p, why)
         answer = profile.screening.get(rule.question_code)

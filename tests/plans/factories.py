@@ -57,12 +57,27 @@ class ReminderLeadFactory(factory.django.DjangoModelFactory):
     hours_before = 48
 
 
+def _question(code: str, text: str, asks_date: bool = False) -> models.ScreeningQuestion:
+    question, _ = models.ScreeningQuestion.objects.update_or_create(
+        code=code, defaults={"text": text, "asks_date": asks_date, "active": True}
+    )
+    return question
+
+
 def clinic_protocol(**overrides) -> models.Protocol:
-    """A protocol like the shipped defaults: hard stop, review and deferral rules, a peel, care notes, reminders."""
+    """A protocol like the shipped defaults: hard stop, review and deferral rules, a peel, care notes, reminders.
+
+    It is the only active protocol and its three questions the only active screening
+    questions, whatever default data a migration loaded, so tests pin their own catalogue.
+    """
     protocol = ProtocolFactory(**overrides)
-    pregnancy = ScreeningQuestionFactory(code="pregnant_nursing", text="Pregnant or nursing?")
-    anticoagulants = ScreeningQuestionFactory(code="anticoagulants", text="Taking anticoagulants?")
-    isotretinoin = ScreeningQuestionFactory(code="isotretinoin", text="Taken isotretinoin?", asks_date=True)
+    models.Protocol.objects.exclude(pk=protocol.pk).update(active=False)
+    pregnancy = _question("pregnant_nursing", "Pregnant or nursing?")
+    anticoagulants = _question("anticoagulants", "Taking anticoagulants?")
+    isotretinoin = _question("isotretinoin", "Taken isotretinoin?", asks_date=True)
+    models.ScreeningQuestion.objects.exclude(pk__in=[pregnancy.pk, anticoagulants.pk, isotretinoin.pk]).update(
+        active=False
+    )
     ContraindicationRuleFactory(
         protocol=protocol, question=pregnancy, action="hard_stop", explanation="Pregnancy or nursing (SkinPen IFU)"
     )

@@ -3,9 +3,10 @@
 import datetime as dt
 
 import pytest
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
+from django.test.utils import CaptureQueriesContext
 
-from plans.models import PlanSession, SessionKind, SessionStatus, TreatmentPlan
+from plans.models import PlanSession, Protocol, SessionKind, SessionStatus, TreatmentPlan
 from plans.services import clients
 from plans.services import plans as plan_services
 from tests.factories import ClientFactory, PractitionerFactory, RoomFactory
@@ -58,6 +59,19 @@ def test_plan_create_uses_the_same_number_of_queries_whatever_the_session_count(
         plan = plan_services.plan_create(client=screened_client, start=START, created_by=aesthetician)
 
     assert plan.sessions.filter(kind=SessionKind.MICRONEEDLING).count() == sessions
+
+
+def test_plan_create_costs_exactly_the_same_queries_for_three_and_six_sessions(protocol, screened_client, aesthetician):
+    counts = []
+    for sessions in (3, 6):
+        protocol.session_count = sessions
+        protocol.depth_schedule = [0.5] * sessions
+        protocol.save()
+        with CaptureQueriesContext(connection) as queries:
+            plan_services.plan_create(client=screened_client, start=START, created_by=aesthetician)
+        counts.append(len(queries))
+
+    assert counts[0] == counts[1]
 
 
 def test_a_failure_half_way_leaves_nothing_behind(screened_client, aesthetician, monkeypatch):
@@ -177,6 +191,7 @@ def test_protocol_selector_uses_a_constant_number_of_queries(protocol, django_as
     from tests.plans.factories import clinic_protocol
 
     clinic_protocol(name="Second", code="second")
+    Protocol.objects.filter(pk=protocol.pk).update(active=True)
     with django_assert_num_queries(5):
         params = plan_services.protocol_params_active()
     assert {p.code for p in params} == {"pores-all", "second"}

@@ -293,6 +293,9 @@ class PlanRequest:
     requested_start: dt.date
     selected_combinations: frozenset[int] = frozenset()
     clinic_min_age: int = 18
+    # The day the plan is made, only to warn about pre-care that would already be late;
+    # None (the default, as in the property tests) skips that check.
+    today: dt.date | None = None
 
 
 # --- Output -----------------------------------------------------------------------------------
@@ -617,6 +620,14 @@ def propose_plan(request: PlanRequest) -> PlanProposal:
     spans.sort(key=lambda s: (s.start, s.combination_id, s.anchor_session))
 
     care = _care_schedule(protocol, targets)
+    if request.today is not None:
+        late = [c for c in care if c.phase == "pre" and c.day < request.today]
+        if late:
+            b.warnings.append(
+                "Pre-care already due before today: "
+                + "; ".join(f"{c.subject} (session {c.mn_number}, {c.day:%d %b})" for c in late)
+                + ". Tell the client today, or choose a later start."
+            )
     reminders = tuple(
         ReminderDue(
             s.sequence,

@@ -166,6 +166,7 @@ def plan_preview(*, client: Client, start: dt.date, combinations: Iterable[int] 
             requested_start=start,
             selected_combinations=frozenset(int(c) for c in combinations),
             clinic_min_age=settings.CLINIC_MIN_AGE,
+            today=timezone.localdate(),
         )
     )
 

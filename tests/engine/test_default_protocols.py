@@ -118,3 +118,17 @@ def test_reminders_follow_the_protocol_leads_and_only_microneedling_carries_pre_
     assert first[0].about_day == result.sessions[0].target - days(7)
     follow_up = result.follow_up
     assert not any(r.include_pre_care for r in result.reminders if r.sequence == follow_up.sequence)
+
+
+def test_pre_care_that_would_already_be_late_is_a_warning():
+    import dataclasses
+
+    from plans.planning import PlanRequest, propose_plan
+    from tests.engine.protocols import DEFAULTS
+
+    request = PlanRequest(profile(), DEFAULTS, START, today=START - dt.timedelta(days=3))
+    result = propose_plan(request)
+
+    late = [w for w in result.warnings if w.startswith("Pre-care already due")]
+    assert len(late) == 1 and "Avoid tanning (session 1" in late[0] and "No NSAIDs" not in late[0]
+    assert not propose_plan(dataclasses.replace(request, today=START - dt.timedelta(days=14))).warnings

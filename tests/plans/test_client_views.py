@@ -94,3 +94,20 @@ def test_the_client_list_is_paginated(browser_client):
 
     assert len(first.context["page"]) == 25 and len(second.context["page"]) == 5
     assert "Page 1 of 2" in first.content.decode()
+
+
+def test_editing_a_client_with_a_changed_answer_records_a_new_screen(browser_client, protocol):
+    browser_client.post(reverse("client-create"), intake())
+    person = Client.objects.get()
+
+    response = browser_client.post(
+        reverse("client-edit", args=[person.pk]),
+        intake(phone="+44 2", screen_isotretinoin="yes", screen_isotretinoin_date="2025-01-10"),
+    )
+
+    assert response.status_code == 302
+    person.refresh_from_db()
+    assert person.phone == "+44 2"
+    assert person.screenings.count() == 2
+    edit_page = browser_client.get(reverse("client-edit", args=[person.pk])).content.decode()
+    assert 'value="2025-01-10"' in edit_page

@@ -7,6 +7,12 @@ from plans.services.security import user_set_role
 from tests.factories import PractitionerFactory, UserFactory
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """PBKDF2 costs ~0.3 s per user on this machine; tests do not need slow hashes."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def role_user(db):
     """Factory: a user holding one staff role, e.g. role_user(FRONT_DESK) or role_user("Front desk", username="tom")."""

@@ -94,6 +94,8 @@ def sync_roles(apps, *, using: str = "default") -> None:
         group.permissions.set(wanted)
 
 
-def sync_roles_after_migrate(sender, *, apps, using="default", **kwargs) -> None:
-    """post_migrate handler. Runs once per migrate, after the last app's own handlers."""
+def sync_roles_after_migrate(sender, *, using="default", apps=None, **kwargs) -> None:
+    """post_migrate handler: `migrate` passes its state's apps; `flush` passes none (the live registry is right)."""
+    if apps is None:
+        from django.apps import apps
     sync_roles(apps, using=using)

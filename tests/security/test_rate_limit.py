@@ -12,7 +12,7 @@ from plans.models import RateLimitBucket
 from plans.permissions import client_ip
 from plans.services.ratelimit import rate_limit_hit
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.security.urls_public")]
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.security.urls")]
 
 
 def test_an_address_gets_429_with_a_clear_message_after_the_limit(client):

@@ -1,10 +1,31 @@
 """Named personas shared by the whole suite. Area-specific fixtures live next to their tests."""
 
 import pytest
+from django.http import HttpRequest
+from django.test import Client
 
 from plans.roles import AESTHETICIAN, CLINIC_ADMIN, FRONT_DESK
 from plans.services.security import user_set_role
 from tests.factories import PractitionerFactory, UserFactory
+
+
+class AxesAwareClient(Client):
+    """Django's test client, whose login() also works with django-axes.
+
+    Axes needs the request to know the address a password comes from, and refuses to check
+    a password without one; Client.login() passes none. force_login() needs no password at all.
+    """
+
+    def login(self, **credentials):
+        request = HttpRequest()
+        request.META["REMOTE_ADDR"] = "127.0.0.1"
+        return super().login(request=request, **credentials)
+
+
+@pytest.fixture
+def client():
+    """pytest-django's `client`, made to work with the login lockout (see AxesAwareClient)."""
+    return AxesAwareClient()
 
 
 @pytest.fixture(autouse=True)

@@ -110,3 +110,10 @@ def test_no_template_has_inline_scripts_event_handlers_or_inline_styles():
         "The Content-Security-Policy blocks these in the browser; move the code into a static .js file "
         "(data-* attributes for values) and the style into static/css/clinic.css:\n  " + "\n  ".join(problems)
     )
+
+
+def test_no_view_opts_out_of_csrf_protection():
+    plans = Path(settings.BASE_DIR) / "plans"
+    exempt = [str(f.relative_to(plans.parent)) for f in plans.rglob("*.py") if "csrf_exempt" in f.read_text()]
+    assert not exempt, f"Every form posts with a CSRF token, public signed-link pages included: {exempt}"
+    assert "django.middleware.csrf.CsrfViewMiddleware" in settings.MIDDLEWARE

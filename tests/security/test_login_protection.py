@@ -76,3 +76,9 @@ def test_login_protection_settings():
     assert settings.SESSION_EXPIRE_AT_BROWSER_CLOSE is True
     validators = {v["NAME"].rsplit(".", 1)[1] for v in settings.AUTH_PASSWORD_VALIDATORS}
     assert {"MinimumLengthValidator", "CommonPasswordValidator"} <= validators
+
+
+def test_the_test_clients_password_login_still_works(client, aesthetician):
+    assert client.login(username="ana", password=RIGHT)
+    assert client.get(reverse("home")).status_code == 200
+    assert not client.login(username="ana", password="wrong-guess")

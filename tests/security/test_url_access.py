@@ -132,6 +132,15 @@ def _history_version(page: Page, world) -> str:
     return str(history.objects.order_by("history_id").values_list("history_id", flat=True).first())
 
 
+def _object_named_by_page(page: Page, world) -> int:
+    """<int:pk> in a page named after its object: client-detail -> the client, session-book -> the session."""
+    kind = page.name.split(":")[-1].split("-")[0]
+    obj = getattr(world, kind, None)
+    if obj is None:
+        pytest.fail(f"{page.name}: cannot tell what <pk> is; name the parameter (client_id, ...) or add a filler")
+    return obj.pk
+
+
 # Parameter name -> how to fill it from the world (tests/security/conftest.py).
 PARAMETERS: dict[str, Callable] = {
     "client_id": lambda page, world: world.client.pk,
@@ -141,6 +150,11 @@ PARAMETERS: dict[str, Callable] = {
     "protocol_id": lambda page, world: world.protocol.pk,
     "practitioner_id": lambda page, world: world.practitioner.pk,
     "room_id": lambda page, world: world.room.pk,
+    "pk": _object_named_by_page,
+    "year": lambda page, world: 2026,
+    "month": lambda page, world: 1,
+    "day": lambda page, world: 5,
+    "date": lambda page, world: "2026-01-05",
     "object_id": _admin_object_id,
     "id": _admin_object_id,  # the admin's user password page
     "version_id": _history_version,  # django-simple-history's admin "history at this version"

@@ -40,9 +40,14 @@ def record_access_log(*, user: AbstractBaseUser, client: Client, action: str, re
 
 
 def _children(model: type[models.Model]) -> Iterator[models.ForeignObjectRel]:
-    """Reverse foreign keys into `model` (one-to-many and one-to-one), e.g. Client -> screenings."""
+    """Reverse foreign keys into `model` (one-to-many and one-to-one), e.g. Client -> screenings.
+
+    A model's foreign key to itself (a session moved from another) is skipped: those rows are
+    reached through their own parent already, and following it would loop.
+    """
     for field in model._meta.get_fields():
-        if field.auto_created and not field.concrete and (field.one_to_many or field.one_to_one):
+        reverse = field.auto_created and not field.concrete and (field.one_to_many or field.one_to_one)
+        if reverse and field.related_model is not model:
             yield field
 
 

@@ -51,3 +51,19 @@ def test_the_calendar_feed_secret_is_not_copied_into_the_history():
     practitioner = PractitionerFactory(user=get_user_model().objects.create(username="pat"))
     version = practitioner.history.get()
     assert not hasattr(version, "feed_token")
+
+
+@pytest.mark.urls("tests.security.urls")
+def test_a_clinic_admin_sees_who_changed_a_protocol_in_the_admin_history(client, clinic_admin, aesthetician):
+    from tests.factories import ProtocolFactory
+
+    protocol = ProtocolFactory(name="Acne scars")
+    protocol._history_user = clinic_admin
+    protocol.session_count, protocol.depth_schedule = 4, [0.5, 0.75, 1.0, 1.0]
+    protocol.save()
+    client.force_login(clinic_admin)
+    page = client.get(f"/test-admin/plans/protocol/{protocol.pk}/history/")
+    assert page.status_code == 200
+    assert "maria" in page.text and "Session count" in page.text
+    client.force_login(aesthetician)  # not staff: no admin, no history
+    assert client.get(f"/test-admin/plans/protocol/{protocol.pk}/history/").status_code == 302

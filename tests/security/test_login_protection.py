@@ -82,3 +82,10 @@ def test_the_test_clients_password_login_still_works(client, aesthetician):
     assert client.login(username="ana", password=RIGHT)
     assert client.get(reverse("home")).status_code == 200
     assert not client.login(username="ana", password="wrong-guess")
+
+
+def test_the_session_ends_when_the_browser_closes(client, aesthetician):
+    response = _try(client, "ana", RIGHT)
+    cookie = response.cookies[settings.SESSION_COOKIE_NAME]
+    assert not cookie["expires"] and not cookie["max-age"]  # a browser-session cookie
+    assert cookie["httponly"]

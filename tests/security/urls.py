@@ -1,9 +1,11 @@
 """A URLconf for security tests only: tiny pages behind the project's own decorators, then the real URLs."""
 
+from django.contrib import admin
 from django.http import HttpResponse
 from django.urls import include, path
+from simple_history.admin import SimpleHistoryAdmin
 
-from plans.models import Client
+from plans.models import Client, Protocol
 from plans.permissions import public_rate_limited, staff_required
 
 
@@ -26,7 +28,12 @@ def touch_client(request, client_id):
     return HttpResponse("saved")
 
 
+# How plans/admin.py should register audited models: inherit SimpleHistoryAdmin for the History page.
+history_admin = admin.AdminSite(name="history_admin")
+history_admin.register(Protocol, SimpleHistoryAdmin)
+
 urlpatterns = [
+    path("test-admin/", history_admin.urls),
     path("test/clients/<int:client_id>/touch/", touch_client),
     path("public/ping/", public_ping, name="public-ping"),
     path("public/default/", public_default, name="public-default"),

@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from simple_history.models import registered_models
 
 from plans import models
-from tests.factories import ClientFactory, PractitionerFactory
+from tests.factories import ClientFactory, PractitionerFactory, ProtocolFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -55,8 +55,6 @@ def test_the_calendar_feed_secret_is_not_copied_into_the_history():
 
 @pytest.mark.urls("tests.security.urls")
 def test_a_clinic_admin_sees_who_changed_a_protocol_in_the_admin_history(client, clinic_admin, aesthetician):
-    from tests.factories import ProtocolFactory
-
     protocol = ProtocolFactory(name="Acne scars")
     protocol._history_user = clinic_admin
     protocol.session_count, protocol.depth_schedule = 4, [0.5, 0.75, 1.0, 1.0]

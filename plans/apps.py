@@ -1,6 +1,15 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class PlansConfig(AppConfig):
     name = "plans"
     verbose_name = "Treatment plans"
+
+    def ready(self) -> None:
+        from plans import security_admin  # noqa: F401 - registers the access log in the admin
+        from plans.roles import sync_roles_after_migrate
+
+        # Permissions are created by auth's post_migrate handler; ours must run after it,
+        # which holds because "plans" comes after "django.contrib.auth" in INSTALLED_APPS.
+        post_migrate.connect(sync_roles_after_migrate, sender=self, dispatch_uid="plans.sync_roles")

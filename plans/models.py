@@ -17,6 +17,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 
 class JSONArrayLength(models.Func):
@@ -72,6 +73,11 @@ class Client(models.Model):
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    erased_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="Set when the client's personal data was erased."
+    )
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["last_name", "first_name", "id"]
@@ -81,6 +87,13 @@ class Client(models.Model):
             models.CheckConstraint(condition=Q(pore_concern__in=Severity.values), name="client_pore_concern_valid"),
         ]
         indexes = [models.Index(fields=["last_name", "first_name"]), models.Index(fields=["email"])]
+        # What model permissions cannot say; the roles (plans/roles.py) grant them.
+        permissions = [
+            ("view_clinical_record", "Can view clinical records (screening answers, clinical notes)"),
+            ("book_sessions", "Can book, reschedule and cancel sessions"),
+            ("export_client_data", "Can export all data held about a client"),
+            ("erase_client", "Can erase (anonymise) a client"),
+        ]
 
     def __str__(self) -> str:
         return self.full_name
@@ -129,6 +142,8 @@ class Screening(models.Model):
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    history = HistoricalRecords()
+
     class Meta:
         ordering = ["-screened_on", "-id"]
         get_latest_by = ["screened_on", "id"]
@@ -142,6 +157,8 @@ class ScreeningAnswer(models.Model):
     question = models.ForeignKey(ScreeningQuestion, on_delete=models.PROTECT, related_name="+")
     answer = models.BooleanField()
     last_date = models.DateField(null=True, blank=True, help_text="When it last happened, for dated questions.")
+
+    history = HistoricalRecords()
 
     class Meta:
         constraints = [
@@ -168,6 +185,8 @@ class Practitioner(models.Model):
     feed_token = models.CharField(
         max_length=64, unique=True, default=_new_feed_token, help_text="Secret for the iCalendar feed URL."
     )
+
+    history = HistoricalRecords(excluded_fields=["feed_token"])
 
     class Meta:
         ordering = ["display_name", "id"]
@@ -297,6 +316,8 @@ class Protocol(models.Model):
 
     updated_at = models.DateTimeField(auto_now=True)
 
+    history = HistoricalRecords()
+
     class Meta:
         ordering = ["priority", "name"]
         constraints = [
@@ -425,6 +446,8 @@ class ContraindicationRule(models.Model):
     window_unit = models.CharField(max_length=6, choices=WindowUnit.choices, blank=True)
     explanation = models.CharField(max_length=255, blank=True, help_text="Why, shown to staff with its source.")
 
+    history = HistoricalRecords()
+
     class Meta:
         ordering = ["protocol", "question__position"]
         constraints = [
@@ -498,6 +521,8 @@ class CombinationTreatment(models.Model):
     instructions = models.TextField(blank=True)
     position = models.PositiveSmallIntegerField(default=0)
 
+    history = HistoricalRecords()
+
     class Meta:
         ordering = ["protocol", "position", "id"]
 
@@ -526,6 +551,8 @@ class CareNote(models.Model):
     body = models.TextField()
     position = models.PositiveSmallIntegerField(default=0)
 
+    history = HistoricalRecords()
+
     class Meta:
         ordering = ["protocol", "offset_days", "position", "id"]
         constraints = [
@@ -551,6 +578,8 @@ class ReminderLead(models.Model):
     protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="reminder_leads")
     hours_before = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
     include_pre_care = models.BooleanField(default=False, help_text="Include the pre-care instructions.")
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["protocol", "-hours_before"]
@@ -593,6 +622,8 @@ class TreatmentPlan(models.Model):
     request_token = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -669,6 +700,8 @@ class PlanSession(models.Model):
     cancel_reason = models.CharField(max_length=255, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    history = HistoricalRecords()
+
     class Meta:
         ordering = ["plan", "sequence"]
         constraints = [
@@ -708,3 +741,50 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+# --- Security and privacy -----------------------------------------------------------------
+
+
+class AccessAction(models.TextChoices):
+    VIEW = "view", "Viewed clinical record"
+    EXPORT = "export", "Exported client data"
+    ERASE = "erase", "Erased client"
+
+
+class RecordAccess(models.Model):
+    """Who looked at, exported or erased a client's record, and when. Written by services.privacy only."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # PROTECT: a client who has been seen is erased (anonymised), never deleted, so the log stays whole.
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="record_accesses")
+    action = models.CharField(max_length=10, choices=AccessAction.choices)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = "record access"
+        verbose_name_plural = "record access log"
+        constraints = [
+            models.CheckConstraint(condition=Q(action__in=AccessAction.values), name="record_access_action_valid"),
+        ]
+        indexes = [models.Index(fields=["client", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.get_action_display().lower()} #{self.client_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class RateLimitBucket(models.Model):
+    """Requests counted per (hashed client address + page) per fixed time window; see permissions.py."""
+
+    key = models.CharField(max_length=64, help_text="HMAC of the address and scope: no IP is stored.")
+    window_start = models.DateTimeField()
+    hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "window_start"], name="one_bucket_per_key_window")]
+        indexes = [models.Index(fields=["window_start"])]
+
+    def __str__(self) -> str:
+        return f"{self.key[:8]}… {self.hits} since {self.window_start:%H:%M:%S}"

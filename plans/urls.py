@@ -1,6 +1,6 @@
 from django.urls import path
 
-from plans.views import clients, dashboard, plans
+from plans.views import clients, dashboard, plans, privacy
 
 urlpatterns = [
     path("", dashboard.home, name="home"),
@@ -8,7 +8,10 @@ urlpatterns = [
     path("clients/new/", clients.client_create, name="client-create"),
     path("clients/<int:pk>/", clients.client_detail, name="client-detail"),
     path("clients/<int:pk>/edit/", clients.client_edit, name="client-edit"),
-    path("clients/<int:client_pk>/plans/new/", plans.plan_new, name="plan-new"),
+    path("clients/<int:client_id>/data/", privacy.client_export, name="client-export"),
+    path("clients/<int:client_id>/data.json", privacy.client_export_json, name="client-export-json"),
+    path("clients/<int:client_id>/erase/", privacy.client_erase, name="client-erase"),
+    path("clients/<int:client_id>/plans/new/", plans.plan_new, name="plan-new"),
     path("plans/<int:pk>/", plans.plan_detail, name="plan-detail"),
     path("plans/<int:pk>/recompute/", plans.plan_recompute, name="plan-recompute"),
 ]

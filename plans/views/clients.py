@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q
@@ -11,8 +10,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from plans.forms.clients import ClientIntakeForm, ClientSearchForm
 from plans.models import Client, PlanSession, ScreeningAnswer
+from plans.permissions import staff_required
 from plans.services import clients as client_services
 from plans.services.plans import current_screening
+from plans.services.privacy import record_access_log
 
 PAGE_SIZE = 25
 
@@ -29,7 +30,7 @@ def _search(queryset, text: str):
     return queryset
 
 
-@login_required
+@staff_required("plans.view_client")
 def client_list(request):
     form = ClientSearchForm(request.GET or None)
     query = form.cleaned_data["q"].strip() if form.is_valid() else ""
@@ -50,7 +51,7 @@ def _apply_service_errors(form: ClientIntakeForm, error: ValidationError) -> Non
         form.add_error(name if name in form.fields else None, messages_)
 
 
-@login_required
+@staff_required("plans.add_client", "plans.view_clinical_record")
 def client_create(request):
     form = ClientIntakeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -66,7 +67,7 @@ def client_create(request):
     return render(request, "plans/clients/form.html", {"form": form, "title": "New client"})
 
 
-@login_required
+@staff_required("plans.change_client", "plans.view_clinical_record")
 def client_edit(request, pk: int):
     client = get_object_or_404(Client, pk=pk)
     form = ClientIntakeForm(
@@ -88,9 +89,10 @@ def client_edit(request, pk: int):
     return render(request, "plans/clients/form.html", {"form": form, "title": f"Edit {client.full_name}"})
 
 
-@login_required
+@staff_required("plans.view_client")
 def client_detail(request, pk: int):
     client = get_object_or_404(Client, pk=pk)
+    record_access_log(user=request.user, client=client, action="view")
     screening = current_screening(client)
     answers = (
         list(

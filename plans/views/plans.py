@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,6 +18,7 @@ from django.views.decorators.http import require_POST
 from plans import planning
 from plans.forms.plans import PlanAcceptForm, PlanOptionsForm
 from plans.models import Client, CombinationTreatment, PlanSession, SessionStatus, TreatmentPlan
+from plans.permissions import staff_required
 from plans.services import plans as plan_services
 
 # --- Timeline ---------------------------------------------------------------------------------
@@ -123,9 +123,9 @@ def _preview_url(client: Client, start, combinations) -> str:
     return f"{reverse('plan-new', args=[client.pk])}?{query}"
 
 
-@login_required
-def plan_new(request, client_pk: int):
-    client = get_object_or_404(Client, pk=client_pk)
+@staff_required("plans.add_treatmentplan", "plans.view_clinical_record")
+def plan_new(request, client_id: int):
+    client = get_object_or_404(Client, pk=client_id)
     if request.method == "POST":
         return _plan_accept(request, client)
     data = request.GET if "start" in request.GET else None
@@ -154,7 +154,7 @@ def _plan_accept(request, client: Client):
     if not form.is_valid():
         for field, errors in form.errors.items():
             messages.error(request, f"{field}: {' '.join(errors)}")
-        return redirect("plan-new", client_pk=client.pk)
+        return redirect("plan-new", client_id=client.pk)
     data = form.cleaned_data
     try:
         plan = plan_services.plan_create(
@@ -181,7 +181,7 @@ def _is_recomputable(plan: TreatmentPlan) -> bool:
     )
 
 
-@login_required
+@staff_required("plans.view_treatmentplan")
 def plan_detail(request, pk: int):
     plan = get_object_or_404(
         TreatmentPlan.objects.select_related(
@@ -208,7 +208,7 @@ def plan_detail(request, pk: int):
     return render(request, "plans/plans/detail.html", context)
 
 
-@login_required
+@staff_required("plans.change_treatmentplan", "plans.view_clinical_record")
 @require_POST
 def plan_recompute(request, pk: int):
     plan = get_object_or_404(TreatmentPlan, pk=pk)

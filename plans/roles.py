@@ -1,0 +1,101 @@
+"""Staff roles: Django groups and the permissions each one holds.
+
+The table below is the single source of truth. `sync_roles` makes the database match it
+and is idempotent; it runs from the `security_roles` data migration (so a fresh database
+has the groups) and again after every `migrate` through a post_migrate handler (see
+apps.py), because:
+- permissions for models added by later migrations only exist after those migrations, and
+  the handler grants them as soon as they do;
+- a flushed database (TransactionTestCase, `manage.py flush`) loses the groups that a
+  data migration created, while post_migrate runs again after the flush.
+
+Permission names are "app_label.codename". A name whose permission does not exist yet is
+skipped, not an error: it is granted by the next run once its model exists.
+"""
+
+from __future__ import annotations
+
+AESTHETICIAN = "Aesthetician"
+FRONT_DESK = "Front desk"
+CLINIC_ADMIN = "Clinic admin"
+ROLES = (AESTHETICIAN, FRONT_DESK, CLINIC_ADMIN)
+
+
+def _crud(model: str, *actions: str) -> list[str]:
+    return [f"plans.{action}_{model}" for action in actions]
+
+
+_ALL = ("view", "add", "change", "delete")
+# What everybody who works at the clinic may read: the set-up the calendar and plans rely on.
+_CLINIC_SETUP = [
+    *_crud("practitioner", "view"),
+    *_crud("room", "view"),
+    *_crud("workinghours", "view"),
+    *_crud("timeoff", "view"),
+    *_crud("protocol", "view"),
+]
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    # Treats clients: intake, screening, plans, booking, clinical notes.
+    AESTHETICIAN: [
+        *_crud("client", "view", "add", "change"),
+        *_crud("screening", "view", "add", "change"),
+        *_crud("screeninganswer", "view", "add", "change"),
+        *_crud("screeningquestion", "view"),
+        *_crud("treatmentplan", "view", "add", "change"),
+        *_crud("plansession", "view", "add", "change"),
+        *_crud("contraindicationrule", "view"),
+        *_crud("combinationtreatment", "view"),
+        *_crud("carenote", "view"),
+        *_crud("reminderlead", "view"),
+        *_CLINIC_SETUP,
+        "plans.view_clinical_record",
+        "plans.book_sessions",
+    ],
+    # Reception: contact details, the calendar and bookings. Never screening answers or
+    # clinical notes: no view_screening / view_screeninganswer / view_clinical_record.
+    FRONT_DESK: [
+        *_crud("client", "view", "add", "change"),
+        *_crud("treatmentplan", "view"),
+        *_crud("plansession", "view", "change"),
+        *_CLINIC_SETUP,
+        "plans.book_sessions",
+    ],
+    # Everything in the app (every plans permission, including models added later), plus
+    # staff accounts and unlocking locked-out logins in the Django admin. Members also need
+    # is_staff to enter the admin: services.security.user_set_role sets it.
+    CLINIC_ADMIN: [
+        "plans.*",
+        "auth.view_user",
+        "auth.add_user",
+        "auth.change_user",
+        "auth.view_group",
+        "axes.view_accessattempt",
+        "axes.delete_accessattempt",
+        "axes.view_accesslog",
+        "axes.view_accessfailurelog",
+    ],
+}
+
+
+def sync_roles(apps, *, using: str = "default") -> None:
+    """Create the role groups and set their permissions to exactly the table above."""
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for role, names in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.using(using).get_or_create(name=role)
+        wanted = []
+        for name in names:
+            app_label, codename = name.split(".", 1)
+            found = Permission.objects.using(using).filter(content_type__app_label=app_label)
+            if codename != "*":
+                found = found.filter(codename=codename)
+            wanted.extend(found.values_list("pk", flat=True))
+        group.permissions.set(wanted)
+
+
+def sync_roles_after_migrate(sender, *, using="default", apps=None, **kwargs) -> None:
+    """post_migrate handler: `migrate` passes its state's apps; `flush` passes none (the live registry is right)."""
+    if apps is None:
+        from django.apps import apps
+    sync_roles(apps, using=using)

@@ -1,0 +1,244 @@
+"""A client's rights over their data: access logging, export, erasure.
+
+Export and erasure find the client's data generically: every model that points at the client
+through a chain of foreign keys (Client <- Screening <- ScreeningAnswer, Client <- TreatmentPlan
+<- PlanSession <- whatever other areas hang off a session). A new model is exported without
+any change here; erasure refuses to run until ERASURE_POLICY says what to do with the new
+model (tests/security/test_privacy.py fails first), so personal data cannot be left behind
+by accident.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections.abc import Iterator
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models, transaction
+from django.utils import timezone
+from simple_history.exceptions import NotHistoricalModelError
+from simple_history.utils import get_history_model_for_model
+
+from plans.models import AccessAction, Client, PlanSession, RecordAccess, SessionStatus
+
+
+class ErasureRefused(Exception):
+    """The client cannot be erased now; the message says why and what to do."""
+
+
+def record_access_log(*, user: AbstractBaseUser, client: Client, action: str, reason: str = "") -> RecordAccess:
+    """Record that `user` viewed, exported or erased `client`'s record. Call it from every clinical page."""
+    if action not in AccessAction.values:
+        raise ValueError(f"Unknown record access action {action!r}; use one of {', '.join(AccessAction.values)}.")
+    return RecordAccess.objects.create(user=user, client=client, action=action, reason=reason[:500])
+
+
+# --- Finding everything about a client -------------------------------------------------------
+
+
+def _children(model: type[models.Model]) -> Iterator[models.ForeignObjectRel]:
+    """Reverse foreign keys into `model` (one-to-many and one-to-one), e.g. Client -> screenings.
+
+    A model's foreign key to itself (a session moved from another) is skipped: those rows are
+    reached through their own parent already, and following it would loop.
+    """
+    for field in model._meta.get_fields():
+        reverse = field.auto_created and not field.concrete and (field.one_to_many or field.one_to_one)
+        if reverse and field.related_model is not model:
+            yield field
+
+
+def _client_tree(
+    queryset: models.QuerySet, depth: int = 0
+) -> Iterator[tuple[type[models.Model], models.QuerySet, models.ForeignObjectRel | None]]:
+    """Yield (model, rows, relation to parent) for the given rows and, recursively, every row that points at them."""
+    if depth > 5:  # a cycle in the schema would be a bug; stop rather than recurse forever
+        raise ImproperlyConfigured("Client data is nested more than 5 levels deep: check the relations.")
+    for relation in _children(queryset.model):
+        rows = relation.related_model._default_manager.filter(**{f"{relation.field.name}__in": queryset})
+        yield relation.related_model, rows, relation
+        yield from _client_tree(rows, depth + 1)
+
+
+def client_related_models(client: Client) -> list[type[models.Model]]:
+    return [model for model, _rows, _relation in _client_tree(Client.objects.filter(pk=client.pk))]
+
+
+# --- Export ----------------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    return value
+
+
+def _record(instance: models.Model, skip_field: str | None = None) -> dict[str, Any]:
+    """Every stored field of a row; a foreign key to something outside the client's data is named."""
+    data: dict[str, Any] = {}
+    for field in instance._meta.concrete_fields:
+        if field.name == skip_field:
+            continue
+        if field.is_relation:
+            target = getattr(instance, field.name)
+            data[field.name] = None if target is None else str(target)
+        else:
+            data[field.name] = _plain(field.value_from_object(instance))
+    return data
+
+
+def _history(instance: models.Model) -> list[dict[str, Any]]:
+    try:
+        history_model = get_history_model_for_model(type(instance))
+    except NotHistoricalModelError:
+        return []
+    rows = history_model.objects.filter(id=instance.pk).select_related("history_user").order_by("history_date")
+    versions = []
+    for row in rows:
+        version = {
+            "changed_at": _plain(row.history_date),
+            "change": {"+": "created", "~": "changed", "-": "deleted"}[row.history_type],
+            "changed_by": row.history_user.get_username() if row.history_user else None,
+        }
+        for field in type(instance)._meta.concrete_fields:
+            if hasattr(row, field.attname) and not field.is_relation:
+                version[field.name] = _plain(getattr(row, field.attname))
+        versions.append(version)
+    return versions
+
+
+def _export_rows(queryset: models.QuerySet, depth: int = 0) -> list[dict[str, Any]]:
+    records = []
+    for instance in queryset.order_by("pk"):
+        record = _record(instance)
+        for relation in _children(type(instance)):
+            name = relation.get_accessor_name()
+            rows = relation.related_model._default_manager.filter(**{relation.field.name: instance})
+            children = _export_rows(rows, depth + 1)
+            for child in children:
+                child.pop(relation.field.name, None)  # the parent it sits under
+            record[name] = children
+        record["history"] = _history(instance)
+        records.append(record)
+    return records
+
+
+def client_export(*, client: Client, by: AbstractBaseUser) -> dict[str, Any]:
+    """Everything the app stores about the client, as JSON-ready data; the export is audited."""
+    with transaction.atomic():
+        record_access_log(user=by, client=client, action=AccessAction.EXPORT)
+        (data,) = _export_rows(Client.objects.filter(pk=client.pk))
+    return {
+        "exported_at": _plain(timezone.now()),
+        "exported_by": by.get_username(),
+        "client": data,
+    }
+
+
+# --- Erasure ---------------------------------------------------------------------------------
+
+KEEP = "keep"
+DELETE = "delete"
+
+# What erasure does to each kind of row that belongs to a client: KEEP it as it is, DELETE it,
+# or overwrite the listed fields. What stays is what the clinic may keep without knowing who
+# the client was: skin type, oiliness, pore concern, plans and sessions with their dates,
+# statuses, depths and scores. A model that is missing here stops erasure with an error.
+ERASURE_POLICY: dict[str, str | dict[str, Any]] = {
+    "plans.Screening": {"notes": ""},
+    # Health answers (pregnancy, isotretinoin, ...) are the most sensitive data we hold.
+    "plans.ScreeningAnswer": DELETE,
+    # Rationale, warnings and review items quote the screening ("isotretinoin 3 months ago").
+    "plans.TreatmentPlan": {"rationale": [], "warnings": [], "review_items": []},
+    "plans.PlanSession": {"notes": "", "cancel_reason": "", "window_override_reason": ""},
+    # The access log is the proof of who saw the record and of the erasure itself.
+    "plans.RecordAccess": KEEP,
+}
+
+
+def _policy(model: type[models.Model]) -> str | dict[str, Any]:
+    try:
+        return ERASURE_POLICY[model._meta.label]
+    except KeyError:
+        raise ImproperlyConfigured(
+            f"{model._meta.label} holds client data but has no entry in services.privacy.ERASURE_POLICY: "
+            "say whether erasure keeps it, deletes it, or which fields it blanks."
+        ) from None
+
+
+def _purge_history(model: type[models.Model], ids: list[int]) -> None:
+    try:
+        history_model = get_history_model_for_model(model)
+    except NotHistoricalModelError:
+        return
+    history_model.objects.filter(id__in=ids).delete()
+
+
+def _anonymise_client(client: Client) -> None:
+    client.first_name = "Erased client"
+    client.last_name = f"#{client.pk}"
+    client.email = ""
+    client.phone = ""
+    client.notes = ""
+    client.email_consent = False
+    # The birth year keeps age-band statistics possible; day and month identify.
+    client.date_of_birth = dt.date(client.date_of_birth.year, 1, 1)
+    client.erased_at = timezone.now()
+
+
+def client_erase(*, client: Client, by: AbstractBaseUser, reason: str) -> Client:
+    """Anonymise the client and everything that identifies them; keep non-identifying statistics.
+
+    Old versions in the audit history hold the same personal data, so the history of every
+    affected row is purged and replaced by one version: the erased state, recorded as changed
+    by `by` with the reason "Personal data erased". The access log (RecordAccess) keeps who
+    viewed, exported and erased the record, referring to the client by id only.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise ErasureRefused("Give the reason for the erasure (e.g. the client's written request and its date).")
+    with transaction.atomic():
+        client = Client.objects.select_for_update().get(pk=client.pk)
+        if client.erased_at is not None:
+            raise ErasureRefused(f"This client was already erased on {timezone.localtime(client.erased_at):%d %b %Y}.")
+        upcoming = PlanSession.objects.filter(
+            plan__client=client, status=SessionStatus.BOOKED, starts_at__gte=timezone.now()
+        ).count()
+        if upcoming:
+            raise ErasureRefused(
+                f"The client still has {upcoming} upcoming booked session(s): cancel them first, then erase."
+            )
+
+        tree = list(_client_tree(Client.objects.filter(pk=client.pk)))
+        policies = [(model, rows, _policy(model)) for model, rows, _relation in tree]
+        # Fix the row ids before anything is deleted: children are found through their parents.
+        affected = [(model, list(rows.values_list("pk", flat=True)), policy) for model, rows, policy in policies]
+
+        for model, ids, policy in reversed(affected):  # deepest rows first
+            if policy == DELETE:
+                model._default_manager.filter(pk__in=ids).delete()
+        _purge_history(Client, [client.pk])
+        for model, ids, policy in affected:
+            if policy != KEEP:
+                _purge_history(model, ids)
+
+        _anonymise_client(client)
+        client._history_user = by
+        client._change_reason = "Personal data erased"
+        client.save()
+        for model, ids, policy in affected:
+            if isinstance(policy, dict):
+                for instance in model._default_manager.filter(pk__in=ids):
+                    for field, value in policy.items():
+                        setattr(instance, field, value)
+                    instance._history_user = by
+                    instance._change_reason = "Personal data erased"
+                    instance.save()
+
+        record_access_log(user=by, client=client, action=AccessAction.ERASE, reason=reason)
+    return client

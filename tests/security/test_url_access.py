@@ -1,0 +1,278 @@
+"""Every URL in the project, opened by an anonymous visitor and by each role.
+
+ACCESS below is the policy: one row per URL name saying what each visitor gets. A URL that
+is not in the table fails the test, so a new page cannot ship without someone deciding who
+may open it. Adding a page: add its name to ACCESS (usually with one of the rules below) and,
+if its path has a parameter the walk cannot fill yet, a filler to PARAMETERS.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from simple_history.utils import get_history_model_for_model
+
+ANONYMOUS, FRONT_DESK, AESTHETICIAN, CLINIC_ADMIN = "anonymous", "front_desk", "aesthetician", "clinic_admin"
+VISITORS = (ANONYMOUS, FRONT_DESK, AESTHETICIAN, CLINIC_ADMIN)
+
+# What a visitor gets.
+LOGIN = "redirect to the login page"
+ADMIN_LOGIN = "redirect to the admin's login page"
+OK = "the page (200, or a redirect elsewhere)"
+DENIED = 403
+PUBLIC = "a public answer (not a login redirect, not 403, not a server error)"
+
+
+def rule(anonymous, front_desk, aesthetician, clinic_admin) -> dict:
+    return dict(zip(VISITORS, (anonymous, front_desk, aesthetician, clinic_admin), strict=True))
+
+
+ANY_STAFF = rule(LOGIN, OK, OK, OK)
+CLINICAL = rule(LOGIN, DENIED, OK, OK)  # clinical record: screening answers, clinical notes
+CLIENT_DATA_RIGHTS = rule(LOGIN, DENIED, DENIED, OK)  # export and erasure: the clinic admin
+DJANGO_ADMIN = rule(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, OK)  # only is_staff (clinic admins) get in
+ADMIN_FORBIDDEN = rule(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, DENIED)  # not even clinic admins
+PUBLIC_PAGE = rule(PUBLIC, PUBLIC, PUBLIC, PUBLIC)  # signed-link pages clients open without an account
+
+# The policy. Exact names win over patterns (fnmatch). Names of public signed-link pages
+# start with "public-" (or live in the "public" namespace) and must use PUBLIC_PAGE.
+ACCESS: dict[str, dict] = {
+    "login": rule(OK, OK, OK, OK),
+    "logout": rule(405, 405, 405, 405),  # POST only, so a link or an image cannot log anyone out
+    "home": ANY_STAFF,
+    "client-list": ANY_STAFF,
+    "client-detail": ANY_STAFF,  # front desk sees the profile and plans, not the clinical record
+    "client-create": CLINICAL,  # intake includes the screening answers
+    "client-edit": CLINICAL,
+    "plan-new": CLINICAL,
+    "plan-detail": ANY_STAFF,  # front desk books from it; rationale and warnings are hidden
+    "plan-recompute": rule(LOGIN, DENIED, 405, 405),  # POST only
+    "client-export": CLIENT_DATA_RIGHTS,
+    "client-export-json": CLIENT_DATA_RIGHTS,
+    "client-erase": CLIENT_DATA_RIGHTS,
+    "public-*": PUBLIC_PAGE,
+    "public:*": PUBLIC_PAGE,
+    # --- The Django admin: its own login; only staff (clinic admins) get in, then model permissions apply.
+    "admin:*": DJANGO_ADMIN,
+    "admin:login": rule(OK, OK, OK, OK),  # the form for visitors; a clinic admin is sent on to the index
+    # Logging out needs a POST; a GET by someone who is not admin staff just bounces to the admin index.
+    "admin:logout": rule(OK, OK, OK, 405),
+    "admin:autocomplete": ADMIN_FORBIDDEN,  # without a valid model and field in the query it refuses
+    "admin:view_on_site": rule(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 404),  # clients have no public URL
+    "admin:<catch-all>": rule(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 404),
+    # Staff accounts: clinic admins manage users but not the role groups (those come from plans/roles.py).
+    "admin:auth_group_add": ADMIN_FORBIDDEN,
+    "admin:auth_group_delete": ADMIN_FORBIDDEN,
+    "admin:auth_user_delete": ADMIN_FORBIDDEN,  # deactivate instead: the audit trail points at users
+    # Login attempts are written by axes only; a clinic admin may read them and delete one to unlock a login.
+    "admin:axes_*_add": ADMIN_FORBIDDEN,
+    "admin:axes_accesslog_delete": ADMIN_FORBIDDEN,
+    "admin:axes_accessfailurelog_delete": ADMIN_FORBIDDEN,
+    # The access log is read-only for everybody.
+    "admin:plans_recordaccess_add": ADMIN_FORBIDDEN,
+    "admin:plans_recordaccess_delete": ADMIN_FORBIDDEN,
+}
+
+# Pages anonymous visitors may open although they are not signed-link pages.
+ANONYMOUS_BY_DESIGN = {"login", "admin:login", "admin:logout"}
+
+
+# --- Walking the URLconf -----------------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    name: str  # "namespace:name", or "namespace:<route>" for an unnamed pattern
+    route: str
+    pattern: URLPattern
+
+
+def walk(resolver: URLResolver, prefix: str = "", namespace: str | None = None) -> Iterator[Page]:
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            inner = ":".join(part for part in (namespace, entry.namespace) if part) or None
+            yield from walk(entry, prefix + str(entry.pattern), inner)
+        else:
+            route = prefix + str(entry.pattern)
+            name = entry.name or (
+                "<catch-all>" if str(entry.pattern).endswith("(?P<url>.*)$") else f"<{str(entry.pattern)}>"
+            )
+            yield Page(f"{namespace}:{name}" if namespace else name, route, entry)
+
+
+def rule_for(name: str) -> dict | None:
+    if name in ACCESS:
+        return ACCESS[name]
+    matches = [key for key in ACCESS if fnmatch.fnmatchcase(name, key)]
+    return ACCESS[max(matches, key=len)] if matches else None
+
+
+# --- Filling path parameters with real ids ---------------------------------------------------------
+
+ADMIN_MODEL = re.compile(r"^admin/(?:\^)?(?P<app>\w+)/(?P<model>\w+)/")
+
+
+def _admin_model(page: Page):
+    found = ADMIN_MODEL.match(page.route)
+    return apps.get_model(found["app"], found["model"]) if found else None
+
+
+def _admin_object_id(page: Page, world) -> str:
+    model = _admin_model(page)
+    if model is None:  # the admin's "view on site" link: content type and id of a client
+        return str(world.client.pk)
+    obj = model._default_manager.order_by("pk").first()
+    if obj is None:
+        pytest.fail(f"{page.name}: no {model._meta.label} row to open; create one in tests/security/conftest.py world")
+    return str(obj.pk)
+
+
+def _history_version(page: Page, world) -> str:
+    history = get_history_model_for_model(_admin_model(page))
+    return str(history.objects.order_by("history_id").values_list("history_id", flat=True).first())
+
+
+def _object_named_by_page(page: Page, world) -> int:
+    """<int:pk> in a page named after its object: client-detail -> the client, session-book -> the session."""
+    kind = page.name.split(":")[-1].split("-")[0]
+    obj = getattr(world, kind, None)
+    if obj is None:
+        pytest.fail(f"{page.name}: cannot tell what <pk> is; name the parameter (client_id, ...) or add a filler")
+    return obj.pk
+
+
+# Parameter name -> how to fill it from the world (tests/security/conftest.py).
+PARAMETERS: dict[str, Callable] = {
+    "client_id": lambda page, world: world.client.pk,
+    "screening_id": lambda page, world: world.screening.pk,
+    "plan_id": lambda page, world: world.plan.pk,
+    "session_id": lambda page, world: world.session.pk,
+    "protocol_id": lambda page, world: world.protocol.pk,
+    "practitioner_id": lambda page, world: world.practitioner.pk,
+    "room_id": lambda page, world: world.room.pk,
+    "pk": _object_named_by_page,
+    "year": lambda page, world: 2026,
+    "month": lambda page, world: 1,
+    "day": lambda page, world: 5,
+    "date": lambda page, world: "2026-01-05",
+    "object_id": _admin_object_id,
+    "id": _admin_object_id,  # the admin's user password page
+    "version_id": _history_version,  # django-simple-history's admin "history at this version"
+    "app_label": lambda page, world: "plans",
+    "content_type_id": lambda page, world: ContentType.objects.get_for_model(world.client).pk,
+    "url": lambda page, world: "no-such-page/",
+    # A signed-link token that is not valid: the page must still answer anonymous visitors sensibly.
+    "token": lambda page, world: "not-a-valid-token",
+}
+# Patterns that cannot be filled, with the reason. Keep this empty unless there is no other way.
+UNFILLABLE: dict[str, str] = {}
+
+
+def url_for(page: Page, world) -> str:
+    params = page.pattern.pattern.regex.groupindex
+    missing = [param for param in params if param not in PARAMETERS]
+    if missing:
+        pytest.fail(
+            f"{page.name} ({page.route}) has path parameter(s) {missing} that the URL walk cannot fill: add a "
+            "filler to PARAMETERS in tests/security/test_url_access.py (or, only if impossible, UNFILLABLE)."
+        )
+    values = {param: str(PARAMETERS[param](page, world)) for param in params}
+    if page.pattern.name:
+        return reverse(page.name, kwargs=values)
+    # Unnamed patterns cannot be reversed: substitute into the route text.
+    path = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: values[m[1]], page.route)
+    path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m[1]], path)
+    return "/" + path.replace("^", "").replace("$", "")
+
+
+# --- Outcomes ----------------------------------------------------------------------------------
+
+
+def outcome(response) -> str | int:
+    if response.status_code in (301, 302, 303, 307, 308):
+        location = response["Location"]
+        if location.startswith(reverse("admin:login")):
+            return ADMIN_LOGIN
+        if location.startswith(reverse("login")):
+            return LOGIN
+        return OK
+    return OK if response.status_code == 200 else response.status_code
+
+
+def matches(expected, got: str | int) -> bool:
+    if expected == PUBLIC:
+        return got not in (LOGIN, ADMIN_LOGIN, DENIED) and not (isinstance(got, int) and got >= 500)
+    return expected == got
+
+
+def is_public_name(name: str) -> bool:
+    return name.startswith(("public-", "public:"))
+
+
+# --- The tests ---------------------------------------------------------------------------------
+
+PAGES = list(walk(get_resolver()))
+
+
+def test_every_url_pattern_is_in_the_access_table():
+    missing = [f"{page.name}  ({page.route})" for page in PAGES if rule_for(page.name) is None]
+    assert not missing, (
+        "These URLs have no access rule. Decide who may open each page and add its name to ACCESS in "
+        "tests/security/test_url_access.py (ANY_STAFF, CLINICAL, CLIENT_DATA_RIGHTS, PUBLIC_PAGE or a rule(...)); "
+        "protect the view with plans.permissions.staff_required or public_rate_limited:\n  " + "\n  ".join(missing)
+    )
+
+
+@pytest.mark.django_db
+def test_opening_a_logout_url_with_get_logs_nobody_out(client, aesthetician, clinic_admin):
+    for user, page in ((aesthetician, "logout"), (clinic_admin, "admin:logout")):
+        client.force_login(user)
+        client.get(reverse(page))
+        assert client.get(reverse("home")).status_code == 200, f"GET {page} logged {user} out"
+
+
+def test_only_signed_link_pages_and_login_forms_are_open_to_anonymous_visitors():
+    for page in PAGES:
+        access = rule_for(page.name)
+        if access is None:
+            continue
+        if is_public_name(page.name):
+            assert access == PUBLIC_PAGE, f"{page.name} is a public signed-link page: its rule must be PUBLIC_PAGE."
+        elif access[ANONYMOUS] in (OK, PUBLIC):
+            assert page.name in ANONYMOUS_BY_DESIGN, (
+                f"{page.name} would be open to anyone on the internet. Staff pages need @staff_required(...); "
+                "pages for clients must be signed-link pages named 'public-...'."
+            )
+
+
+def test_the_access_table_lists_no_page_that_does_not_exist():
+    names = {page.name for page in PAGES}
+    stale = [key for key in ACCESS if not any(fnmatch.fnmatchcase(name, key) for name in names)]
+    stale = [key for key in stale if key not in ("public-*", "public:*")]
+    assert not stale, f"ACCESS lists URL names that no longer exist: {stale}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("visitor", VISITORS)
+def test_each_visitor_gets_what_the_access_table_says_on_every_page(visitor, world, client, request):
+    if visitor != ANONYMOUS:
+        client.force_login(request.getfixturevalue(visitor))
+    wrong = []
+    for page in PAGES:
+        access = rule_for(page.name)
+        if access is None:
+            continue  # reported by test_every_url_pattern_is_in_the_access_table
+        if page.name in UNFILLABLE:
+            continue
+        url = url_for(page, world)
+        got = outcome(client.get(url))
+        if not matches(access[visitor], got):
+            wrong.append(f"{page.name} GET {url}: expected {access[visitor]}, got {got}")
+    assert not wrong, f"As {visitor}:\n  " + "\n  ".join(wrong)

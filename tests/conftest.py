@@ -17,3 +17,17 @@ def aesthetician(db):
 def clinic_admin(db):
     """Maria, the clinic admin who edits protocols in the Django admin."""
     return UserFactory(username="maria", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def default_protocols(db):
+    """The five shipped protocols and the screening catalogue.
+
+    The data migration creates them, but transactional tests (live_server, workers) flush
+    migration rows; the loader is idempotent, so calling it here is safe either way.
+    """
+    from plans.defaults import load_default_protocols
+    from plans.models import Protocol
+
+    load_default_protocols()
+    return {protocol.code: protocol for protocol in Protocol.objects.all()}

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from plans import models
 from tests.factories import ClientFactory, ProtocolFactory
@@ -499,10 +500,10 @@ def test_an_answer_dated_in_the_future_or_on_a_no_is_refused(admin_client):
     client_row = ClientFactory()
     screening = models.Screening.objects.create(client=client_row)
     url = reverse("admin:plans_screening_change", args=[screening.pk])
-    tomorrow = dt.date.today() + dt.timedelta(days=2)
+    tomorrow = timezone.localdate() + dt.timedelta(days=2)
     data = {
         "client": str(client_row.pk),
-        "screened_on": dt.date.today().isoformat(),
+        "screened_on": timezone.localdate().isoformat(),
         "notes": "",
         "answers-TOTAL_FORMS": "2",
         "answers-INITIAL_FORMS": "0",

@@ -138,6 +138,25 @@ class ProtocolForm(forms.ModelForm):
             "description": forms.Textarea(attrs={"rows": 8, "cols": 100}),
             "depth_notes": forms.Textarea(attrs={"rows": 3, "cols": 100}),
         }
+        labels = {
+            "fitzpatrick_min": "Fitzpatrick from type",
+            "fitzpatrick_max": "to type",
+            "age_min": "Age from",
+            "age_max": "to",
+            "interval_unit": "Interval between sessions in",
+            "interval_min": "minimum",
+            "interval_target": "target",
+            "interval_max": "maximum",
+            "session_minutes": "Session length (minutes)",
+            "buffer_minutes": "Cleanup after (minutes)",
+            "depth_cap_mm": "Depth cap (mm)",
+            "follow_up_days": "Final assessment after (days)",
+        }
+        help_texts = {
+            "interval_target": "From one microneedling session to the next: minimum ≤ target ≤ maximum.",
+            "depth_cap_mm": "No session may go deeper. SkinPen: safety above 1.5 mm not evaluated.",
+            "follow_up_days": "Days after the last microneedling session (84 = 12 weeks).",
+        }
 
 
 class CombinationTreatmentForm(forms.ModelForm):

@@ -8,6 +8,7 @@ they are written by services (plan creation, booking), never edited here.
 
 from __future__ import annotations
 
+import itertools
 import json
 from decimal import Decimal, InvalidOperation
 
@@ -384,8 +385,30 @@ class ClientAdmin(admin.ModelAdmin):
 # --- Staff, rooms, availability ---------------------------------------------------------------
 
 
+class WorkingHoursFormSet(BaseInlineFormSet):
+    """Rows of one practitioner's week may not overlap: only the formset sees them side by side."""
+
+    def clean(self):
+        super().clean()
+        spans = sorted(
+            (form.cleaned_data["weekday"], form.cleaned_data["start"], form.cleaned_data["end"])
+            for form in self.forms
+            if form.cleaned_data
+            and not form.cleaned_data.get("DELETE")
+            and all(form.cleaned_data.get(k) is not None for k in ("weekday", "start", "end"))
+        )
+        for (day, start, end), (next_day, next_start, next_end) in itertools.pairwise(spans):
+            if day == next_day and next_start < end:
+                label = models.Weekday(day).label
+                raise forms.ValidationError(
+                    f"{label} {start:%H:%M}-{end:%H:%M} overlaps {label} {next_start:%H:%M}-{next_end:%H:%M}: "
+                    "merge them into one row or split the day without overlap."
+                )
+
+
 class WorkingHoursInline(admin.TabularInline):
     model = models.WorkingHours
+    formset = WorkingHoursFormSet
     extra = 0
 
 

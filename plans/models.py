@@ -123,6 +123,19 @@ class ScreeningQuestion(models.Model):
     def __str__(self) -> str:
         return self.text
 
+    def clean(self) -> None:
+        if self.asks_date or self.pk is None:
+            return
+        windowed = self.rules.filter(window_amount__isnull=False).select_related("protocol")
+        if names := sorted({rule.protocol.name for rule in windowed}):
+            raise ValidationError(
+                {
+                    "asks_date": "Protocols time a window from this question's date ("
+                    + ", ".join(names)
+                    + "): keep asking for the date, or remove those windows first."
+                }
+            )
+
 
 class Screening(models.Model):
     """A dated contraindication screen of a client. The newest one is the client's current screen."""

@@ -521,3 +521,71 @@ def test_an_answer_dated_in_the_future_or_on_a_no_is_refused(admin_client):
     assert "The date it last happened cannot be in the future." in errors_of(response)
     assert "Only give a date when the answer is yes." in errors_of(response)
     assert not screening.answers.exists()
+
+
+def _practitioner_form(practitioner, hours: list[tuple[str, str, str]], time_off: list[tuple[str, str]] = ()) -> dict:
+    data = {
+        "user": str(practitioner.user_id),
+        "display_name": practitioner.display_name,
+        "color": practitioner.color,
+        "active": "on",
+        "_save": "Save",
+    }
+    for prefix, rows, keys in (
+        ("working_hours", hours, ("weekday", "start", "end")),
+        ("time_off", time_off, ("starts_at_0", "starts_at_1", "ends_at_0", "ends_at_1")),
+    ):
+        data.update(
+            {f"{prefix}-TOTAL_FORMS": str(len(rows)), f"{prefix}-INITIAL_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"}
+        )
+        data[f"{prefix}-MIN_NUM_FORMS"] = "0"
+        for index, row in enumerate(rows):
+            data.update({f"{prefix}-{index}-{key}": value for key, value in zip(keys, row, strict=True)})
+    return data
+
+
+def test_a_practitioners_week_is_edited_inline_and_overlapping_or_reversed_hours_are_refused(
+    admin_client, aesthetician
+):
+    practitioner = aesthetician.practitioner
+    url = reverse("admin:plans_practitioner_change", args=[practitioner.pk])
+
+    overlapping = admin_client.post(
+        url, _practitioner_form(practitioner, [("0", "09:00", "13:00"), ("0", "12:00", "17:00")])
+    )
+    assert (
+        "Monday 09:00-13:00 overlaps Monday 12:00-17:00: merge them into one row or split the day without overlap."
+        in errors_of(overlapping)
+    )
+    reversed_day = admin_client.post(url, _practitioner_form(practitioner, [("1", "17:00", "09:00")]))
+    assert "The working day must end after it starts (17:00 to 09:00)." in errors_of(reversed_day)
+    reversed_leave = admin_client.post(
+        url, _practitioner_form(practitioner, [], [("2026-03-02", "17:00", "2026-03-02", "09:00")])
+    )
+    assert "The time off must end after it starts." in errors_of(reversed_leave)
+    assert not practitioner.working_hours.exists() and not practitioner.time_off.exists()
+
+    saved = admin_client.post(
+        url,
+        _practitioner_form(
+            practitioner,
+            [("0", "09:00", "13:00"), ("0", "14:00", "18:00"), ("5", "09:00", "12:00")],
+            [("2026-03-02", "09:00", "2026-03-06", "18:00")],
+        ),
+    )
+    assert saved.status_code == 302, errors_of(saved)
+    assert practitioner.working_hours.count() == 3 and practitioner.time_off.count() == 1
+
+
+def test_a_question_cannot_stop_asking_for_a_date_while_a_protocol_times_a_window_from_it(admin_client):
+    tan = question("tan_or_sunburn")
+    url = reverse("admin:plans_screeningquestion_change", args=[tan.pk])
+    data = {"code": tan.code, "text": tan.text, "help_text": tan.help_text, "position": tan.position, "active": "on"}
+
+    response = admin_client.post(url, {**data, "_save": "Save"})
+
+    assert any(
+        m.startswith("Protocols time a window from this question's date (P1 Mild pores") for m in errors_of(response)
+    )
+    tan.refresh_from_db()
+    assert tan.asks_date

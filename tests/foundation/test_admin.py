@@ -589,3 +589,19 @@ def test_a_question_cannot_stop_asking_for_a_date_while_a_protocol_times_a_windo
     )
     tan.refresh_from_db()
     assert tan.asks_date
+
+
+def test_fewer_sessions_are_refused_while_an_inline_still_follows_the_old_last_session(admin_client, default_protocols):
+    p2 = default_protocols["p2-moderate-severe-i-iii"]
+    url = reverse("admin:plans_protocol_change", args=[p2.pk])
+    data = _form_from_page(admin_client.get(url))
+    data.update({"session_count": "4", "depth_schedule": "0.75, 1.0, 1.25, 1.5"})
+
+    response = admin_client.post(url, data)
+
+    assert (
+        "“Interim check 4 weeks after the last session” follows session 5, but the protocol has only 4 session(s)."
+        in errors_of(response)
+    )
+    p2.refresh_from_db()
+    assert p2.session_count == 5

@@ -329,7 +329,10 @@ DEPTH_NOTES = (
     "Endpoint: even pinpoint bleeding. Extrapolated: per-zone depths and increasing depth each session "
     "come from vendors and practice [C], not trials."
 )
-MAINTENANCE = "Review at 6 months; maintenance session every 6-12 months [C] (pore gains faded by 6 months)."
+MAINTENANCE = (
+    "Photos and a pore score at every visit; final assessment 12 weeks after the last session; review at "
+    "6 months; maintenance session every 6-12 months [C] (pore gains faded by 6 months without it)."
+)
 
 
 # --- Combination treatments ---------------------------------------------------------------
@@ -731,7 +734,10 @@ P5 = ProtocolDefaults(
     combinations=[_retinoid_pause(7, 5)],
     care_notes=COMMON_PRE
     + [P5_POST_FIRST_DAY, POST_WARNING_SIGNS, POST_DAYS_1_3, POST_RESTART_ACTIVES, POST_EXFOLIANTS],
-    maintenance_note="Review at 6 months; maintenance session every 6 months.",
+    maintenance_note=(
+        "Photos and a pore score at every visit; final assessment 12 weeks after the last session; review and "
+        "maintenance session every 6 months."
+    ),
     description=(
         "Mature skin: clients 50 and over in Fitzpatrick types I-III with dry, normal or combination skin "
         "(oily: P4; types IV-VI: P3). The document proposes 'mature (50+) OR dry/sensitive'; a protocol "

@@ -34,7 +34,8 @@ run: demo
 	@echo "  Clinic app:   http://127.0.0.1:$(PORT)/"
 	@echo "  Django admin: http://127.0.0.1:$(PORT)/admin/"
 	@echo "  Logins:       admin / clinic-admin-demo   (clinic admin)"
-	@echo "                aesthetician / clinic-demo-pass   (aesthetician)"
+	@echo "                aesthetician / clinic-demo-pass   (aesthetician; also sam)"
+	@echo "                frontdesk / clinic-demo-pass   (front desk)"
 	@echo "  Emails are written to var/mail/. Ctrl-C stops web, worker and beat."
 	@echo
 	PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile

@@ -7,7 +7,6 @@ class PlansConfig(AppConfig):
     verbose_name = "Treatment plans"
 
     def ready(self) -> None:
-        from plans import security_admin  # noqa: F401 - registers the access log in the admin
         from plans.roles import sync_roles_after_migrate
 
         # Permissions are created by auth's post_migrate handler; ours must run after it,

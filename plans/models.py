@@ -30,6 +30,12 @@ class JSONArrayLength(models.Func):
         return self.as_sql(compiler, connection, function="jsonb_array_length", **extra_context)
 
 
+def mm(value) -> str:
+    """A depth as staff write it: 1.5 -> "1.5", Decimal("1.50") -> "1.5", 1 -> "1.0"."""
+    text = f"{Decimal(str(value)):.2f}"
+    return text[:-1] if text.endswith("0") else text
+
+
 # --- Vocabulary -----------------------------------------------------------------------
 
 
@@ -130,6 +136,19 @@ class ScreeningQuestion(models.Model):
     def __str__(self) -> str:
         return self.text
 
+    def clean(self) -> None:
+        if self.asks_date or self.pk is None:
+            return
+        windowed = self.rules.filter(window_amount__isnull=False).select_related("protocol")
+        if names := sorted({rule.protocol.name for rule in windowed}):
+            raise ValidationError(
+                {
+                    "asks_date": "Protocols time a window from this question's date ("
+                    + ", ".join(names)
+                    + "): keep asking for the date, or remove those windows first."
+                }
+            )
+
 
 class Screening(models.Model):
     """A dated contraindication screen of a client. The newest one is the client's current screen."""
@@ -168,6 +187,14 @@ class ScreeningAnswer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.question.code}: {'yes' if self.answer else 'no'}"
+
+    def clean(self) -> None:
+        if self.last_date is None:
+            return
+        if not self.answer:
+            raise ValidationError({"last_date": "Only give a date when the answer is yes."})
+        if self.last_date > timezone.localdate():
+            raise ValidationError({"last_date": "The date it last happened cannot be in the future."})
 
 
 # --- Staff, rooms, availability --------------------------------------------------------------
@@ -235,6 +262,12 @@ class WorkingHours(models.Model):
     def __str__(self) -> str:
         return f"{self.get_weekday_display()} {self.start:%H:%M}-{self.end:%H:%M}"
 
+    def clean(self) -> None:
+        if self.start and self.end and self.end <= self.start:
+            raise ValidationError(
+                {"end": f"The working day must end after it starts ({self.start:%H:%M} to {self.end:%H:%M})."}
+            )
+
 
 class TimeOff(models.Model):
     """A period when a practitioner, a room, or (with neither) the whole clinic is unavailable."""
@@ -264,6 +297,15 @@ class TimeOff(models.Model):
         return (
             f"{who}: {timezone.localtime(self.starts_at):%d %b %H:%M} - {timezone.localtime(self.ends_at):%d %b %H:%M}"
         )
+
+    def clean(self) -> None:
+        errors = {}
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            errors["ends_at"] = "The time off must end after it starts."
+        if self.practitioner_id and self.room_id:
+            errors["room"] = "Choose a practitioner or a room, not both (leave both empty to close the whole clinic)."
+        if errors:
+            raise ValidationError(errors)
 
 
 # --- Protocols -------------------------------------------------------------------------------
@@ -362,7 +404,7 @@ class Protocol(models.Model):
         lo, target, hi = self.interval_min, self.interval_target, self.interval_max
         if None not in (lo, target, hi):
             if lo < 1:
-                add("interval_min", "The minimum interval must be at least 1.")
+                add("interval_min", f"The minimum interval must be at least 1 {self.get_interval_unit_display()[:-1]}.")
             if target < lo:
                 add(
                     "interval_target",
@@ -390,6 +432,10 @@ class Protocol(models.Model):
                 add(field, f"Choose at least one {label}.")
             elif unknown := [v for v in values if v not in vocabulary.values]:
                 add(field, f"Unknown {label}: {', '.join(map(str, unknown))}.")
+        if self.depth_cap_mm is not None and not (0 < self.depth_cap_mm <= Decimal("3.0")):
+            add(
+                "depth_cap_mm", f"The depth cap must be above 0 mm and at most 3.0 mm (got {mm(self.depth_cap_mm)} mm)."
+            )
         self._clean_depths(add)
         if errors:
             raise ValidationError(errors)
@@ -401,6 +447,8 @@ class Protocol(models.Model):
             return
         try:
             values = [Decimal(str(d)) for d in depths]
+            if not all(v.is_finite() for v in values):
+                raise ArithmeticError
         except ArithmeticError:
             add("depth_schedule", "Every depth must be a number of millimetres.")
             return
@@ -415,7 +463,8 @@ class Protocol(models.Model):
         if self.depth_cap_mm is not None and (too_deep := [v for v in values if v > self.depth_cap_mm]):
             add(
                 "depth_schedule",
-                f"Depth {max(too_deep)} mm is above the protocol's cap of {self.depth_cap_mm} mm.",
+                f"Depth {mm(max(too_deep))} mm (session {values.index(max(too_deep)) + 1}) is above the "
+                f"protocol's cap of {mm(self.depth_cap_mm)} mm.",
             )
 
 
@@ -465,12 +514,31 @@ class ContraindicationRule(models.Model):
         return f"{self.question.code} → {self.get_action_display()}"
 
     def clean(self) -> None:
-        if (self.window_amount is None) != (not self.window_unit):
-            raise ValidationError("Give both a window length and its unit, or neither.")
-        if self.action == RuleAction.DEFER and self.window_amount is None:
-            raise ValidationError({"window_amount": "A deferral needs a window: how long to wait after the event."})
+        errors: dict[str, str] = {}
+        if self.window_amount is not None and not self.window_unit:
+            errors["window_unit"] = f"Choose the unit of the {self.window_amount}-long window: days, weeks or months."
+        elif self.window_amount is None and self.window_unit:
+            errors["window_amount"] = f"Give the window length in {self.window_unit}, or clear the unit."
+        elif self.window_amount == 0:
+            errors["window_amount"] = "The window must be at least 1; leave it empty for no window."
+        if self.action == RuleAction.DEFER and self.window_amount is None and "window_amount" not in errors:
+            errors["window_amount"] = "A deferral needs a window: how long to wait after the event (e.g. 6 months)."
         if self.window_amount is not None and self.question_id and not self.question.asks_date:
-            raise ValidationError({"window_amount": "A window only makes sense for a question that asks for a date."})
+            errors.setdefault(
+                "window_amount",
+                f"“{self.question.text}” does not ask for a date, so a window cannot apply: clear the window, "
+                "or make the question ask for a date.",
+            )
+        if errors:
+            raise ValidationError(errors)
+
+    def unique_error_message(self, model_class, unique_check):
+        if tuple(unique_check) == ("protocol", "question"):
+            return ValidationError(
+                "This protocol already has a rule for that screening question: edit that rule instead.",
+                code="unique_together",
+            )
+        return super().unique_error_message(model_class, unique_check)
 
 
 class CombinationKind(models.TextChoices):
@@ -531,9 +599,41 @@ class CombinationTreatment(models.Model):
 
     def clean(self) -> None:
         if not isinstance(self.after_sessions, list) or not all(
-            isinstance(n, int) and n >= 1 for n in self.after_sessions
+            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in self.after_sessions
         ):
-            raise ValidationError({"after_sessions": "List session numbers from 1 up, e.g. [1, 2], or leave []."})
+            raise ValidationError(
+                {"after_sessions": "List session numbers from 1 up, e.g. 1, 2, or leave it empty for every session."}
+            )
+        errors: dict[str, str] = {}
+        # The parent protocol carries the values being saved alongside (admin inlines), so
+        # these checks see the new session count and intervals, not the stored ones.
+        protocol = getattr(self, "protocol", None)
+        beyond = [n for n in self.after_sessions if protocol and protocol.session_count and n > protocol.session_count]
+        if beyond:
+            errors["after_sessions"] = (
+                f"“{self.name}” follows session {beyond[0]}, but the protocol has only "
+                f"{protocol.session_count} session(s)."
+            )
+        if (
+            protocol is not None
+            and self.placement == Placement.BETWEEN
+            and protocol.interval_min
+            and protocol.interval_unit
+        ):
+            needed = (self.min_days_after_mn or 0) + (self.min_days_before_mn or 0)
+            shortest = protocol.interval_days(protocol.interval_min)
+            if needed > shortest:
+                errors["min_days_before_mn"] = (
+                    f"“{self.name}” needs {self.min_days_after_mn} days after and {self.min_days_before_mn} days "
+                    f"before microneedling ({needed} days), but sessions may be only {shortest} days apart "
+                    f"(minimum interval {protocol._unit_text(protocol.interval_min)})."
+                )
+        if self.placement == Placement.BEFORE_FIRST and not self.offset_days:
+            errors["offset_days"] = "Say how many days before the first session this starts (e.g. 28)."
+        if self.placement == Placement.AROUND and not (self.offset_days or self.end_offset_days):
+            errors["offset_days"] = "Give the days before (and after) each session that the span covers."
+        if errors:
+            raise ValidationError(errors)
 
 
 class CarePhase(models.TextChoices):
@@ -569,9 +669,19 @@ class CareNote(models.Model):
         if self.offset_days is None:
             return
         if self.phase == CarePhase.PRE and self.offset_days > 0:
-            raise ValidationError({"offset_days": "Pre-care happens before the session: use 0 or a negative day."})
+            raise ValidationError(
+                {
+                    "offset_days": f"Pre-care happens before the session, but day {self.offset_days:+d} is after "
+                    "it: use 0 or a negative day (e.g. -7), or make the note post-care."
+                }
+            )
         if self.phase == CarePhase.POST and self.offset_days < 0:
-            raise ValidationError({"offset_days": "Post-care happens after the session: use 0 or a positive day."})
+            raise ValidationError(
+                {
+                    "offset_days": f"Post-care happens after the session, but day {self.offset_days:+d} is before "
+                    "it: use 0 or a positive day (e.g. 1), or make the note pre-care."
+                }
+            )
 
 
 class ReminderLead(models.Model):
@@ -590,6 +700,14 @@ class ReminderLead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hours_before} h before"
+
+    def unique_error_message(self, model_class, unique_check):
+        if tuple(unique_check) == ("protocol", "hours_before"):
+            return ValidationError(
+                f"This protocol already sends a reminder {self.hours_before} hours before: each lead time once.",
+                code="unique_together",
+            )
+        return super().unique_error_message(model_class, unique_check)
 
 
 # --- Plans and sessions ---------------------------------------------------------------------

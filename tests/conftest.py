@@ -62,3 +62,17 @@ def front_desk(role_user):
 def clinic_admin(role_user):
     """Maria, the clinic admin who edits protocols in the Django admin (a role member, not a superuser)."""
     return role_user(CLINIC_ADMIN, username="maria", first_name="Maria", last_name="Costa")
+
+
+@pytest.fixture
+def default_protocols(db):
+    """The five shipped protocols and the screening catalogue.
+
+    The data migration creates them, but transactional tests (live_server, workers) flush
+    migration rows; the loader is idempotent, so calling it here is safe either way.
+    """
+    from plans.defaults import load_default_protocols
+    from plans.models import Protocol
+
+    load_default_protocols()
+    return {protocol.code: protocol for protocol in Protocol.objects.all()}

@@ -77,6 +77,9 @@ def world(aesthetician, front_desk, clinic_admin) -> World:
     AccessAttempt.objects.create(username="someone", ip_address="192.0.2.1", failures_since_start=1)
     AccessLog.objects.create(username="someone", ip_address="192.0.2.1")
     AccessFailureLog.objects.create(username="someone", ip_address="192.0.2.1")
+    start = dt.datetime(2026, 1, 6, 9, tzinfo=dt.UTC)
+    models.TimeOff.objects.create(starts_at=start, ends_at=start + dt.timedelta(hours=8), reason="Staff training")
+    models.WorkerHeartbeat.objects.create(name="worker", seen_at=start)
     return World(
         client=client,
         screening=screening,

@@ -29,7 +29,7 @@ def remove_roles(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("plans", "0001_initial"),
+        ("plans", "0002_default_protocols"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
         ("axes", "0010_accessattemptexpiration"),

@@ -1,0 +1,613 @@
+"""The Django admin a clinic admin lives in: protocols and their inlines, staff, rooms, clients.
+
+Business validation stays in the models' clean() methods; this module only turns the JSON
+fields into form fields people can fill in (checkboxes, "0.5, 0.75, 1.0") and words the
+duplicate-row errors that only a formset can see. Plans and sessions are shown read-only:
+they are written by services (plan creation, booking), never edited here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+from django.contrib import admin
+from django.db.models import Count, TextField
+from django.forms.models import BaseInlineFormSet
+from django.utils.html import format_html, format_html_join
+from simple_history.admin import SimpleHistoryAdmin
+
+from . import models
+from .models import mm
+
+# --- Form fields for the JSON columns ------------------------------------------------------
+
+
+class ChoiceListField(forms.MultipleChoiceField):
+    """A JSON list of choice values shown as checkboxes.
+
+    Not required at the form level: the model's clean() says "Choose at least one ...",
+    which reads better than "This field is required" next to a group of checkboxes.
+    """
+
+    widget = forms.CheckboxSelectMultiple
+
+    def __init__(self, *, choices, **kwargs):
+        kwargs.setdefault("required", False)
+        super().__init__(choices=choices, **kwargs)
+
+
+class CommaListField(forms.CharField):
+    """A JSON list of numbers typed as "0.5, 0.75, 1.0" (or left blank for an empty list)."""
+
+    example = "1, 2"
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def parse_item(self, text: str):
+        raise NotImplementedError
+
+    def format_item(self, value) -> str:
+        return str(value)
+
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            return ", ".join(self.format_item(v) for v in value)
+        return value
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        items = [part.strip() for part in text.replace(";", ",").split(",")]
+        if items == [""]:
+            return []
+        values = []
+        for item in items:
+            if not item:
+                raise forms.ValidationError(
+                    f"There is an empty entry: separate values with single commas, e.g. {self.example}."
+                )
+            values.append(self.parse_item(item))
+        return values
+
+    def has_changed(self, initial, data):
+        try:
+            return self.to_python(data) != (initial or [])
+        except forms.ValidationError:
+            return True
+
+
+class DepthListField(CommaListField):
+    example = "0.5, 0.75, 1.0"
+
+    def parse_item(self, text: str) -> float:
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            value = None
+        if value is None or not value.is_finite():
+            raise forms.ValidationError(
+                f"“{text}” is not a depth in millimetres: enter numbers separated by commas, e.g. {self.example}."
+            )
+        return float(value)
+
+    def format_item(self, value) -> str:
+        try:
+            return mm(value)
+        except InvalidOperation:
+            return str(value)
+
+
+class SessionNumberListField(CommaListField):
+    example = "1, 2"
+
+    def parse_item(self, text: str) -> int:
+        if not text.isdigit() or int(text) < 1:
+            raise forms.ValidationError(
+                f"“{text}” is not a session number: list numbers from 1 up, e.g. {self.example}, or leave it empty."
+            )
+        return int(text)
+
+
+# --- Protocols -----------------------------------------------------------------------------------
+
+
+class ProtocolForm(forms.ModelForm):
+    severities = ChoiceListField(
+        choices=models.Severity.choices,
+        label="Pore concerns",
+        help_text="The pore concerns this protocol treats (at least one).",
+    )
+    oiliness_types = ChoiceListField(
+        choices=models.Oiliness.choices,
+        label="Oiliness types",
+        help_text="The skin types this protocol treats (at least one). A client must match all criteria.",
+    )
+    depth_schedule = DepthListField(
+        label="Depth schedule (mm)",
+        help_text="Cheek depth for each session in order, separated by commas, e.g. 0.5, 0.75, 1.0: "
+        "one per session, none above the cap.",
+        widget=forms.TextInput(attrs={"size": 40, "placeholder": "0.5, 0.75, 1.0"}),
+    )
+
+    class Meta:
+        model = models.Protocol
+        fields = "__all__"  # noqa: DJ007 - the admin's fieldsets pick the fields shown
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 8, "cols": 100}),
+            "depth_notes": forms.Textarea(attrs={"rows": 3, "cols": 100}),
+        }
+        labels = {
+            "fitzpatrick_min": "Fitzpatrick from type",
+            "fitzpatrick_max": "to type",
+            "age_min": "Age from",
+            "age_max": "to",
+            "interval_unit": "Interval between sessions in",
+            "interval_min": "minimum",
+            "interval_target": "target",
+            "interval_max": "maximum",
+            "session_minutes": "Session length (minutes)",
+            "buffer_minutes": "Cleanup after (minutes)",
+            "depth_cap_mm": "Depth cap (mm)",
+            "follow_up_days": "Final assessment after (days)",
+        }
+        help_texts = {
+            "interval_target": "From one microneedling session to the next: minimum ≤ target ≤ maximum.",
+            "depth_cap_mm": "No session may go deeper. SkinPen: safety above 1.5 mm not evaluated.",
+            "follow_up_days": "Days after the last microneedling session (84 = 12 weeks).",
+        }
+
+
+class CombinationTreatmentForm(forms.ModelForm):
+    after_sessions = SessionNumberListField(
+        label="After sessions",
+        help_text="Microneedling session numbers, e.g. 1, 2. Leave empty for every session "
+        "(or every gap between sessions, for 'between').",
+        widget=forms.TextInput(attrs={"size": 12, "placeholder": "1, 2"}),
+    )
+
+    class Meta:
+        model = models.CombinationTreatment
+        fields = "__all__"  # noqa: DJ007 - the admin's fieldsets pick the fields shown
+        widgets = {"instructions": forms.Textarea(attrs={"rows": 3, "cols": 80})}
+
+
+def _unique_message(message: str) -> type[BaseInlineFormSet]:
+    """A formset that words duplicate rows (which only the formset can see) for people."""
+
+    class FriendlyDuplicates(BaseInlineFormSet):
+        def get_unique_error_message(self, unique_check):
+            return message
+
+    return FriendlyDuplicates
+
+
+class ContraindicationRuleInline(admin.TabularInline):
+    model = models.ContraindicationRule
+    formset = _unique_message("Two rules are set for the same screening question: keep one rule per question.")
+    fields = ("question", "action", "window_amount", "window_unit", "explanation")
+    extra = 0
+    verbose_name = "contraindication rule"
+
+
+class CombinationTreatmentInline(admin.StackedInline):
+    model = models.CombinationTreatment
+    form = CombinationTreatmentForm
+    extra = 0
+    fieldsets = (
+        (None, {"fields": (("name", "kind", "position"), ("optional", "books_appointment", "duration_minutes"))}),
+        (
+            "Placement",
+            {
+                "fields": (
+                    ("placement", "after_sessions"),
+                    ("offset_days", "end_offset_days"),
+                    ("min_days_after_mn", "min_days_before_mn"),
+                )
+            },
+        ),
+        (None, {"fields": ("instructions",)}),
+    )
+
+
+class CareNoteInline(admin.StackedInline):
+    model = models.CareNote
+    extra = 0
+    fields = (("phase", "offset_days", "position"), "subject", "body")
+    formfield_overrides = {
+        TextField: {"widget": forms.Textarea(attrs={"rows": 4, "cols": 100})},
+    }
+
+
+class ReminderLeadInline(admin.TabularInline):
+    model = models.ReminderLead
+    formset = _unique_message("Two reminders have the same lead time: each lead time can be used once.")
+    fields = ("hours_before", "include_pre_care")
+    extra = 0
+
+
+@admin.register(models.Protocol)
+class ProtocolAdmin(SimpleHistoryAdmin):
+    form = ProtocolForm
+    save_as = True  # "Save as new" copies a protocol with all its inlines, e.g. to make a variant.
+    save_on_top = True
+    list_display = (
+        "name",
+        "code",
+        "active",
+        "priority",
+        "applies_to",
+        "session_count",
+        "interval",
+        "depths",
+        "updated_at",
+    )
+    list_display_links = ("name",)
+    list_filter = ("active", "fitzpatrick_min", "fitzpatrick_max", "interval_unit", "device")
+    search_fields = ("name", "code", "description")
+    prepopulated_fields = {"code": ("name",)}
+    inlines = (ContraindicationRuleInline, CombinationTreatmentInline, CareNoteInline, ReminderLeadInline)
+    fieldsets = (
+        (None, {"fields": (("name", "code"), ("active", "priority"), "description")}),
+        (
+            "Who it applies to",
+            {
+                "description": "A client matches when every criterion holds.",
+                "fields": (
+                    ("fitzpatrick_min", "fitzpatrick_max"),
+                    ("age_min", "age_max"),
+                    "severities",
+                    "oiliness_types",
+                ),
+            },
+        ),
+        (
+            "The series",
+            {
+                "fields": (
+                    "session_count",
+                    ("interval_unit", "interval_min", "interval_target", "interval_max"),
+                    ("session_minutes", "buffer_minutes"),
+                    "device",
+                )
+            },
+        ),
+        ("Needle depth", {"fields": ("depth_schedule", "depth_cap_mm", "depth_notes")}),
+        ("Follow-up", {"fields": ("follow_up_days", "maintenance_note")}),
+    )
+
+    @admin.display(description="applies to")
+    def applies_to(self, obj: models.Protocol) -> str:
+        fitz = f"{models.Fitzpatrick(obj.fitzpatrick_min).label}-{models.Fitzpatrick(obj.fitzpatrick_max).label}"
+        ages = f"{obj.age_min}+" if obj.age_max is None else f"{obj.age_min}-{obj.age_max}"
+        return f"Fitzpatrick {fitz}, age {ages}, {'/'.join(obj.severities)}, {'/'.join(obj.oiliness_types)}"
+
+    @admin.display(description="interval")
+    def interval(self, obj: models.Protocol) -> str:
+        return f"{obj.interval_min} / {obj.interval_target} / {obj.interval_max} {obj.interval_unit}"
+
+    @admin.display(description="depths (mm)")
+    def depths(self, obj: models.Protocol) -> str:
+        return " → ".join(mm(d) for d in obj.depth_schedule) + f" (cap {mm(obj.depth_cap_mm)})"
+
+
+# --- Screening --------------------------------------------------------------------------------
+
+
+@admin.register(models.ScreeningQuestion)
+class ScreeningQuestionAdmin(admin.ModelAdmin):
+    list_display = ("text", "code", "asks_date", "active", "position", "rule_count")
+    list_editable = ("active", "position")
+    list_filter = ("active", "asks_date")
+    search_fields = ("code", "text", "help_text")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_rule_count=Count("rules"))
+
+    @admin.display(description="used by rules", ordering="_rule_count")
+    def rule_count(self, obj) -> int:
+        return obj._rule_count
+
+
+class ScreeningAnswerInline(admin.TabularInline):
+    model = models.ScreeningAnswer
+    fields = ("question", "answer", "last_date")
+    extra = 0
+    formset = _unique_message("The same question is answered twice: keep one answer per question.")
+
+
+@admin.register(models.Screening)
+class ScreeningAdmin(SimpleHistoryAdmin):
+    list_display = ("client", "screened_on", "screened_by", "yes_answers")
+    list_filter = ("screened_on",)
+    search_fields = ("client__first_name", "client__last_name", "client__email")
+    date_hierarchy = "screened_on"
+    autocomplete_fields = ("client",)
+    inlines = (ScreeningAnswerInline,)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("client", "screened_by").prefetch_related("answers")
+
+    @admin.display(description="answered yes")
+    def yes_answers(self, obj) -> int:
+        return sum(1 for answer in obj.answers.all() if answer.answer)
+
+
+class ScreeningInline(admin.TabularInline):
+    model = models.Screening
+    fields = ("screened_on", "screened_by", "notes")
+    extra = 0
+    show_change_link = True  # the answers are edited on the screening's own page
+    verbose_name = "screening (open it to see the answers)"
+
+
+# --- Clients ----------------------------------------------------------------------------------
+
+
+class PlanInline(admin.TabularInline):
+    model = models.TreatmentPlan
+    fields = ("protocol", "status", "requested_start", "earliest_start", "created_at")
+    readonly_fields = fields
+    extra = 0
+    show_change_link = True
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.Client)
+class ClientAdmin(SimpleHistoryAdmin):
+    list_display = (
+        "last_name",
+        "first_name",
+        "email",
+        "phone",
+        "date_of_birth",
+        "fitzpatrick",
+        "oiliness",
+        "pore_concern",
+        "email_consent",
+    )
+    list_display_links = ("last_name", "first_name")
+    list_filter = ("fitzpatrick", "oiliness", "pore_concern", "email_consent")
+    search_fields = ("first_name", "last_name", "email", "phone")
+    inlines = (ScreeningInline, PlanInline)
+    fieldsets = (
+        (None, {"fields": (("first_name", "last_name"), ("email", "phone"), "date_of_birth", "email_consent")}),
+        ("Skin", {"fields": (("fitzpatrick", "oiliness", "pore_concern"),)}),
+        (None, {"fields": ("notes",)}),
+    )
+
+
+# --- Staff, rooms, availability ---------------------------------------------------------------
+
+
+class WorkingHoursFormSet(BaseInlineFormSet):
+    """Rows of one practitioner's week may not overlap: only the formset sees them side by side."""
+
+    def clean(self):
+        super().clean()
+        spans = sorted(
+            (form.cleaned_data["weekday"], form.cleaned_data["start"], form.cleaned_data["end"])
+            for form in self.forms
+            if form.cleaned_data
+            and not form.cleaned_data.get("DELETE")
+            and all(form.cleaned_data.get(k) is not None for k in ("weekday", "start", "end"))
+        )
+        for (day, start, end), (next_day, next_start, next_end) in itertools.pairwise(spans):
+            if day == next_day and next_start < end:
+                label = models.Weekday(day).label
+                raise forms.ValidationError(
+                    f"{label} {start:%H:%M}-{end:%H:%M} overlaps {label} {next_start:%H:%M}-{next_end:%H:%M}: "
+                    "merge them into one row or split the day without overlap."
+                )
+
+
+class WorkingHoursInline(admin.TabularInline):
+    model = models.WorkingHours
+    formset = WorkingHoursFormSet
+    extra = 0
+
+
+class TimeOffInline(admin.TabularInline):
+    model = models.TimeOff
+    fk_name = "practitioner"
+    fields = ("starts_at", "ends_at", "reason")
+    extra = 0
+
+
+@admin.register(models.Practitioner)
+class PractitionerAdmin(SimpleHistoryAdmin):
+    list_display = ("display_name", "user", "active", "weekly_hours", "color")
+    list_filter = ("active",)
+    search_fields = ("display_name", "user__username", "user__email")
+    readonly_fields = ("feed_token",)
+    inlines = (WorkingHoursInline, TimeOffInline)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user").prefetch_related("working_hours")
+
+    @admin.display(description="weekly hours")
+    def weekly_hours(self, obj) -> str:
+        return ", ".join(str(hours) for hours in obj.working_hours.all()) or "none"
+
+
+@admin.register(models.Room)
+class RoomAdmin(admin.ModelAdmin):
+    list_display = ("name", "active")
+    list_filter = ("active",)
+    search_fields = ("name",)
+
+
+@admin.register(models.TimeOff)
+class TimeOffAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "practitioner", "room", "starts_at", "ends_at", "reason")
+    list_filter = ("practitioner", "room")
+    search_fields = ("reason", "practitioner__display_name", "room__name")
+    date_hierarchy = "starts_at"
+
+
+# --- Plans (read-only: written by services) ------------------------------------------------------
+
+
+def _json_table(rows) -> str:
+    """Rows of dicts (rationale, warnings) as an HTML table; anything else as pretty JSON."""
+    if isinstance(rows, list) and rows and all(isinstance(row, dict) for row in rows):
+        keys: list[str] = []
+        for row in rows:
+            keys.extend(k for k in row if k not in keys)
+        head = format_html_join("", "<th>{}</th>", ((k.replace("_", " "),) for k in keys))
+        body = format_html_join(
+            "",
+            "<tr>{}</tr>",
+            ((format_html_join("", "<td>{}</td>", ((_plain(row.get(k, "")),) for k in keys)),) for row in rows),
+        )
+        return format_html('<table class="clinic-json"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>', head, body)
+    if isinstance(rows, list) and all(isinstance(row, str) for row in rows):
+        return (
+            format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((row,) for row in rows))) if rows else "-"
+        )
+    return _pre(rows)
+
+
+def _plain(value) -> str:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _pre(value) -> str:
+    return format_html(
+        '<pre style="white-space: pre-wrap">{}</pre>', json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    )
+
+
+def _snapshot(snapshot) -> str:
+    if not isinstance(snapshot, dict):
+        return _pre(snapshot)
+    rows = format_html_join(
+        "",
+        "<tr><th>{}</th><td>{}</td></tr>",
+        (
+            (key.replace("_", " "), _json_table(value) if isinstance(value, list) else _plain(value))
+            for key, value in snapshot.items()
+        ),
+    )
+    return format_html('<table class="clinic-json">{}</table>', rows)
+
+
+class ReadOnlyAdminMixin:
+    """Viewable by staff with view permission; created and changed only through the app's services."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class PlanSessionInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = models.PlanSession
+    fields = (
+        "sequence",
+        "kind",
+        "title",
+        "earliest",
+        "target",
+        "latest",
+        "depth_mm",
+        "status",
+        "starts_at",
+        "practitioner",
+        "room",
+    )
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+
+@admin.register(models.TreatmentPlan)
+class TreatmentPlanAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+    list_display = ("__str__", "client", "protocol", "status", "requested_start", "earliest_start", "created_by")
+    list_filter = ("status", "protocol")
+    search_fields = ("client__first_name", "client__last_name", "client__email")
+    date_hierarchy = "created_at"
+    list_select_related = ("client", "protocol", "created_by")
+    readonly_fields = (
+        "client",
+        "protocol",
+        "status",
+        "requested_start",
+        "earliest_start",
+        "selected_combinations",
+        "created_by",
+        "created_at",
+        "review_acknowledged_by",
+        "review_acknowledged_at",
+        "rationale_table",
+        "warnings_list",
+        "review_items_list",
+        "snapshot_table",
+    )
+    fieldsets = (
+        (None, {"fields": ("client", "protocol", "status", ("requested_start", "earliest_start"))}),
+        (None, {"fields": ("selected_combinations", ("created_by", "created_at"))}),
+        ("Why this plan", {"fields": ("rationale_table", "warnings_list", "review_items_list")}),
+        ("Clinician review", {"fields": (("review_acknowledged_by", "review_acknowledged_at"),)}),
+        ("Protocol as planned", {"fields": ("snapshot_table",)}),
+    )
+    inlines = (PlanSessionInline,)
+
+    @admin.display(description="rationale")
+    def rationale_table(self, obj) -> str:
+        return _json_table(obj.rationale)
+
+    @admin.display(description="warnings")
+    def warnings_list(self, obj) -> str:
+        return _json_table(obj.warnings)
+
+    @admin.display(description="needs clinician review")
+    def review_items_list(self, obj) -> str:
+        return _json_table(obj.review_items)
+
+    @admin.display(description="protocol as planned (snapshot)")
+    def snapshot_table(self, obj) -> str:
+        return _snapshot(obj.protocol_snapshot)
+
+
+@admin.register(models.PlanSession)
+class PlanSessionAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+    list_display = ("title", "plan", "kind", "status", "starts_at", "practitioner", "room", "target")
+    list_filter = ("status", "kind", "practitioner", "room")
+    search_fields = ("title", "plan__client__first_name", "plan__client__last_name")
+    date_hierarchy = "starts_at"
+    list_select_related = ("plan__client", "plan__protocol", "practitioner", "room")
+
+
+@admin.register(models.WorkerHeartbeat)
+class WorkerHeartbeatAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("name", "seen_at")
+
+
+# The record access log: read-only for everybody, a superuser included, so it can be trusted.
+@admin.register(models.RecordAccess)
+class RecordAccessAdmin(admin.ModelAdmin):
+    list_display = ["at", "user", "action", "client_id", "reason"]
+    list_filter = ["action", "at"]
+    search_fields = ["user__username", "=client__id"]
+    date_hierarchy = "at"
+    list_select_related = ["user"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,217 @@
+"""Demo data for `make run`: staff and logins, rooms, hours, a closure, clients covering every protocol.
+
+Idempotent: every row is matched by a natural key (username, room name, client email,
+closure reason) and only created when missing, so running it twice creates nothing new
+and never overwrites what someone changed while trying the app.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from plans import models
+from plans.defaults import load_default_protocols
+from plans.roles import AESTHETICIAN, CLINIC_ADMIN, FRONT_DESK
+from plans.services.security import user_set_role
+
+ADMIN_LOGIN = ("admin", "clinic-admin-demo")
+AESTHETICIAN_LOGIN = ("aesthetician", "clinic-demo-pass")
+CLOSURE_REASON = "Demo: clinic closed for staff training"
+
+WEEKDAYS = range(0, 5)
+
+
+@dataclass(frozen=True)
+class DemoClient:
+    first_name: str
+    last_name: str
+    age: int
+    fitzpatrick: int
+    oiliness: str
+    pore_concern: str
+    notes: str
+    # Screening answers that are "yes": question code -> days ago it last happened (None: no date).
+    yes: dict[str, int | None] = field(default_factory=dict)
+
+    @property
+    def email(self) -> str:
+        return f"{self.first_name}.{self.last_name}@example.com".lower()
+
+
+DEMO_CLIENTS = [
+    DemoClient("Emma", "Clarke", 34, 2, "normal", "mild", "Expected protocol: P1 (mild, type II)."),
+    DemoClient("Olivia", "Bennett", 29, 1, "combination", "severe", "Expected protocol: P2 (severe, type I)."),
+    DemoClient("Kwame", "Mensah", 41, 5, "combination", "moderate", "Expected protocol: P3 (type V)."),
+    DemoClient("Sophie", "Hart", 24, 3, "oily", "moderate", "Expected protocol: P4 (oily, acne-prone)."),
+    DemoClient("Margaret", "Lewis", 62, 2, "dry", "moderate", "Expected protocol: P5 (62, dry skin)."),
+    DemoClient(
+        "Chloe",
+        "Martin",
+        31,
+        2,
+        "normal",
+        "mild",
+        "Pregnant: a hard stop, no plan until after breastfeeding.",
+        yes={"pregnant_or_nursing": None},
+    ),
+    DemoClient(
+        "Daniel",
+        "Reyes",
+        22,
+        3,
+        "oily",
+        "mild",
+        "Finished isotretinoin two months ago: the start is deferred.",
+        yes={"isotretinoin_past": 60},
+    ),
+    DemoClient(
+        "Aisha",
+        "Khan",
+        38,
+        4,
+        "normal",
+        "mild",
+        "Cold sores: needs clinician review for antiviral cover.",
+        yes={"herpes_history": None},
+    ),
+]
+
+
+def _born(age: int, today: dt.date) -> dt.date:
+    """A date of birth that makes the client `age` today (birthday 40 days ago)."""
+    anniversary = today - dt.timedelta(days=40)
+    try:
+        return anniversary.replace(year=anniversary.year - age)
+    except ValueError:  # 29 February in a non-leap year
+        return anniversary.replace(year=anniversary.year - age, day=28)
+
+
+class Command(BaseCommand):
+    help = "Create demo staff, logins, rooms, working hours, a closure and clients (idempotent)."
+
+    def handle(self, *args, **options):
+        with transaction.atomic():
+            protocols = load_default_protocols()
+            created: list[str] = [f"protocol {code}" for code in protocols.protocols_created]
+            self._user(*ADMIN_LOGIN, created, first_name="Maria", last_name="Admin", role=CLINIC_ADMIN, superuser=True)
+            alex = self._user(*AESTHETICIAN_LOGIN, created, first_name="Alex", last_name="Morgan", role=AESTHETICIAN)
+            sam = self._user(
+                "sam", AESTHETICIAN_LOGIN[1], created, first_name="Sam", last_name="Patel", role=AESTHETICIAN
+            )
+            self._user(
+                "frontdesk", AESTHETICIAN_LOGIN[1], created, first_name="Fiona", last_name="Reid", role=FRONT_DESK
+            )
+            self._practitioner(alex, "Alex Morgan", "#2f6f8f", {day: ("09:00", "17:30") for day in WEEKDAYS}, created)
+            self._practitioner(
+                sam,
+                "Sam Patel",
+                "#8f4a2f",
+                {**{day: ("10:00", "18:00") for day in WEEKDAYS}, 5: ("09:00", "13:00")},
+                created,
+            )
+            for name in ("Treatment room 1", "Treatment room 2"):
+                if models.Room.objects.get_or_create(name=name)[1]:
+                    created.append(f"room {name}")
+            self._closure(created)
+            for index, spec in enumerate(DEMO_CLIENTS, start=1):
+                self._client(spec, phone=f"+44 7700 900{index:03d}", screened_by=alex, created=created)
+        for line in created:
+            self.stdout.write(f"Created {line}")
+        if not created:
+            self.stdout.write("Demo data already present; nothing changed.")
+
+    def _user(self, username, password, created, *, first_name, last_name, role, superuser=False):
+        User = get_user_model()
+        user, was_created = User.objects.get_or_create(
+            username=username,
+            defaults={
+                "first_name": first_name,
+                "last_name": last_name,
+                "email": f"{username}@clinic.example",
+                "is_staff": superuser,
+                "is_superuser": superuser,
+            },
+        )
+        if was_created:
+            user.set_password(password)
+            user.save(update_fields=["password"])
+            created.append(f"login {username}")
+        elif not user.check_password(password):
+            self.stderr.write(
+                self.style.WARNING(f"User {username} already exists with another password; left unchanged.")
+            )
+        if not user.groups.filter(name=role).exists():
+            user_set_role(user=user, role=role)
+        return user
+
+    def _practitioner(self, user, display_name, color, hours, created):
+        practitioner, was_created = models.Practitioner.objects.get_or_create(
+            user=user, defaults={"display_name": display_name, "color": color}
+        )
+        if was_created:
+            created.append(f"practitioner {display_name}")
+        for weekday, (start, end) in hours.items():
+            _, made = models.WorkingHours.objects.get_or_create(
+                practitioner=practitioner,
+                weekday=weekday,
+                start=dt.time.fromisoformat(start),
+                end=dt.time.fromisoformat(end),
+            )
+            if made:
+                created.append(f"working hours {display_name} {models.Weekday(weekday).label} {start}-{end}")
+
+    def _closure(self, created):
+        if models.TimeOff.objects.filter(practitioner=None, room=None, reason=CLOSURE_REASON).exists():
+            return
+        # A Wednesday about three weeks out, so it shows up while booking demo plans.
+        today = timezone.localdate()
+        day = today + dt.timedelta(days=21 + (2 - today.weekday()) % 7)
+        zone = timezone.get_current_timezone()
+        models.TimeOff.objects.create(
+            starts_at=dt.datetime.combine(day, dt.time(0, 0), zone),
+            ends_at=dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0, 0), zone),
+            reason=CLOSURE_REASON,
+        )
+        created.append(f"clinic closure on {day:%a %d %b %Y}")
+
+    def _client(self, spec: DemoClient, *, phone, screened_by, created):
+        today = timezone.localdate()
+        client, was_created = models.Client.objects.get_or_create(
+            email=spec.email,
+            defaults={
+                "first_name": spec.first_name,
+                "last_name": spec.last_name,
+                "phone": phone,
+                "date_of_birth": _born(spec.age, today),
+                "fitzpatrick": spec.fitzpatrick,
+                "oiliness": spec.oiliness,
+                "pore_concern": spec.pore_concern,
+                "email_consent": True,
+                "notes": spec.notes,
+            },
+        )
+        if was_created:
+            created.append(f"client {client}")
+        if client.screenings.exists():
+            return
+        screening = models.Screening.objects.create(client=client, screened_on=today, screened_by=screened_by)
+        models.ScreeningAnswer.objects.bulk_create(
+            models.ScreeningAnswer(
+                screening=screening,
+                question=question,
+                answer=question.code in spec.yes,
+                last_date=(
+                    today - dt.timedelta(days=spec.yes[question.code])
+                    if question.code in spec.yes and spec.yes[question.code] is not None
+                    else None
+                ),
+            )
+            for question in models.ScreeningQuestion.objects.filter(active=True)
+        )
+        created.append(f"screening of {client}")

@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import email
 import email.policy
+import logging
 import socket
 import threading
 import zoneinfo
@@ -20,6 +21,7 @@ from plans import notifications
 from plans.models import PlanSession, SessionKind, SessionStatus, TreatmentPlan
 from tests.factories import ClientFactory, PractitionerFactory, ProtocolFactory, RoomFactory, UserFactory
 
+logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command at INFO
 LONDON = zoneinfo.ZoneInfo("Europe/London")
 
 SNAPSHOT = {
@@ -40,8 +42,9 @@ SNAPSHOT = {
 }
 
 
-def local(y, m, d, hh=9, mm=0) -> dt.datetime:
-    return dt.datetime(y, m, d, hh, mm, tzinfo=LONDON)
+def local(y, m, d, hh=9, mm=0, ss=0) -> dt.datetime:
+    """A wall-clock time in the clinic's zone."""
+    return dt.datetime(y, m, d, hh, mm, ss, tzinfo=LONDON)
 
 
 def make_plan(*, client=None, starts: list[dt.datetime], follow_up: bool = False, snapshot=None) -> TreatmentPlan:

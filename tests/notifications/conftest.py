@@ -155,8 +155,13 @@ class Mailbox:
 
     async def handle_DATA(self, server, session, envelope):
         self.data_started.set()
+        stalled = self.stall
         while self.stall:
             await asyncio.sleep(0.1)
+        if stalled:
+            # The sender was killed while we held back the reply: it never learnt of
+            # acceptance, so this copy does not count as delivered.
+            return "421 4.4.2 Timeout"
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         parsed["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
         with self.arrived:

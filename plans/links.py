@@ -26,6 +26,7 @@ class BadLink(Exception):
 class LinkTarget:
     message: Message
     purpose: str
+    session_version: int  # the appointment time the email showed; a later reschedule outdates the link
 
 
 def _signer(purpose: str) -> signing.TimestampSigner:
@@ -35,7 +36,9 @@ def _signer(purpose: str) -> signing.TimestampSigner:
 
 
 def make_token(message: Message, purpose: str) -> str:
-    return _signer(purpose).sign_object({"m": message.pk, "s": message.session_id, "c": message.client_id})
+    return _signer(purpose).sign_object(
+        {"m": message.pk, "s": message.session_id, "c": message.client_id, "v": message.session_version}
+    )
 
 
 def link_url(message: Message, purpose: str) -> str:
@@ -62,4 +65,4 @@ def read_token(token: str, purpose: str) -> LinkTarget:
         or message.session.plan.client_id != message.client_id
     ):
         raise BadLink("This link does not match any of your appointments.")
-    return LinkTarget(message=message, purpose=purpose)
+    return LinkTarget(message=message, purpose=purpose, session_version=int(data.get("v", -1)))

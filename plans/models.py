@@ -861,6 +861,7 @@ class Message(models.Model):
         self.attempts = 0
         self.sent_at = None
         self.message_id = ""
+        self.attendance_confirmed_at = None  # confirmed the old time, not the new one
 
     def requeue_after_failure(self, *, now: dt.datetime) -> None:
         """Staff pressed Resend on a failed (or expired) message."""

@@ -30,7 +30,7 @@ def message_resend(*, message: Message, by: AbstractBaseUser | None) -> Message:
     return message
 
 
-def session_confirm_attendance(*, message: Message, now: dt.datetime | None = None) -> Message:
+def session_confirm_attendance(*, message: Message, version: int, now: dt.datetime | None = None) -> Message:
     """The client confirmed with the link: recorded on the message (so on the version it showed)."""
     now = now or timezone.now()
     with transaction.atomic():
@@ -38,7 +38,7 @@ def session_confirm_attendance(*, message: Message, now: dt.datetime | None = No
         session = message.session
         if session.status != SessionStatus.BOOKED:
             raise LinkActionRefused(f"This appointment is {session.get_status_display().lower()}.")
-        if session.version != message.session_version:
+        if session.version != version:
             raise LinkActionRefused("This appointment has been moved since this email. Please use the newest email.")
         if message.attendance_confirmed_at is None:
             message.attendance_confirmed_at = now
@@ -62,13 +62,13 @@ def session_cancel_by_client(*, session: PlanSession, reason: str, now: dt.datet
     return session
 
 
-def session_cancel_from_link(*, message: Message, now: dt.datetime | None = None) -> PlanSession:
+def session_cancel_from_link(*, message: Message, version: int, now: dt.datetime | None = None) -> PlanSession:
     """The client pressed Cancel in an email: refused past the cut-off or if the email is out of date."""
     now = now or timezone.now()
     session = message.session
     if session.status != SessionStatus.BOOKED:
         raise LinkActionRefused(f"This appointment is already {session.get_status_display().lower()}.")
-    if session.version != message.session_version:
+    if session.version != version:
         raise LinkActionRefused("This appointment has been moved since this email. Please use the newest email.")
     if now >= cancellation_deadline(session):
         raise LinkActionRefused(

@@ -45,7 +45,7 @@ def confirm(request, token: str) -> HttpResponse:
             button="Yes, I will attend",
         )
     try:
-        message_services.session_confirm_attendance(message=message)
+        message_services.session_confirm_attendance(message=message, version=target.session_version)
     except message_services.LinkActionRefused as exc:
         return _page(request, title="We could not confirm this appointment", text=str(exc), status=409)
     return _page(request, title="Thank you", text=f"We look forward to seeing you on {when}.")
@@ -70,7 +70,7 @@ def cancel(request, token: str) -> HttpResponse:
             danger=True,
         )
     try:
-        message_services.session_cancel_from_link(message=message)
+        message_services.session_cancel_from_link(message=message, version=target.session_version)
     except message_services.LinkActionRefused as exc:
         return _page(request, title="This appointment cannot be cancelled online", text=str(exc), status=409)
     return _page(

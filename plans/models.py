@@ -863,6 +863,26 @@ class Message(models.Model):
         self.message_id = ""
         self.attendance_confirmed_at = None  # confirmed the old time, not the new one
 
+    def _release(self) -> None:
+        self.lease_until = None
+        self.claim_token = ""
+
+    def mark_sent(self, *, at: dt.datetime, message_id: str) -> None:
+        self._move({MessageStatus.SENDING}, MessageStatus.SENT)
+        self.sent_at, self.message_id, self.last_error = at, message_id, ""
+        self._release()
+
+    def mark_failed(self, error: str) -> None:
+        self._move({MessageStatus.SENDING}, MessageStatus.FAILED)
+        self.last_error = error
+        self._release()
+
+    def retry_at(self, when: dt.datetime, error: str) -> None:
+        """A transient error: back to pending, due again at `when`."""
+        self._move({MessageStatus.SENDING}, MessageStatus.PENDING)
+        self.send_at, self.last_error = when, error
+        self._release()
+
     def requeue_after_failure(self, *, now: dt.datetime) -> None:
         """Staff pressed Resend on a failed (or expired) message."""
         self._move({MessageStatus.FAILED, MessageStatus.EXPIRED}, MessageStatus.PENDING)

@@ -341,6 +341,23 @@ def _finish(message_id: int, token: str, apply, *, attempt: dict | None = None) 
         return True
 
 
+def _record_failure(message: Message, token: str, exc: BaseException, *, permanent: bool, code: int | None) -> str:
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    log.warning("Message %s attempt %s failed (%s): %s", message.pk, message.attempts, code, error)
+    give_up = permanent or message.attempts >= settings.NOTIFICATIONS_MAX_ATTEMPTS
+    failed_at = _now()
+
+    def after_error(m: Message) -> None:
+        if give_up:
+            m.mark_failed(error)
+        else:
+            m.retry_at(failed_at + backoff_delay(m.attempts), error)
+
+    attempt = {"attempted_at": failed_at, "succeeded": False, "permanent": permanent, "error": error, "smtp_code": code}
+    _finish(message.pk, token, after_error, attempt=attempt)
+    return "failed" if give_up else "retry"
+
+
 def deliver(message_id: int) -> str:
     """Claim, re-check, render, send, record. Returns what happened (for logs and tests)."""
     from plans import emails  # rendering pulls in templates and icalendar; only workers need it
@@ -353,11 +370,8 @@ def deliver(message_id: int) -> str:
 
     if message.attempts > settings.NOTIFICATIONS_MAX_ATTEMPTS:
         # Workers keep dying on this row (lease takeovers count as attempts).
-        def give_up(m: Message) -> None:
-            m.status, m.lease_until, m.claim_token = MessageStatus.FAILED, None, ""
-            m.last_error = f"Gave up after {settings.NOTIFICATIONS_MAX_ATTEMPTS} attempts without an answer."
-
-        _finish(message_id, token, give_up)
+        error = f"Gave up after {settings.NOTIFICATIONS_MAX_ATTEMPTS} attempts without an answer."
+        _finish(message_id, token, lambda m: m.mark_failed(error))
         return "failed"
 
     if verdict := _why_not_standing(message, now):
@@ -368,43 +382,24 @@ def deliver(message_id: int) -> str:
     header_id = message_id_header(message)
     try:
         email = emails.build_email(message, now=now, message_id=header_id)
+    except Exception as exc:
+        # A template or snapshot problem: retrying renders the same error, so staff must look.
+        log.exception("Message %s could not be rendered", message_id)
+        return _record_failure(message, token, exc, permanent=True, code=None)
+    try:
         email.send(fail_silently=False)
     except Exception as exc:
+        # Anything but a definite 5xx (timeouts, dropped connections, 4xx, the task's soft
+        # time limit) may heal: back off and try again.
         permanent, code = classify_error(exc)
-        rendering_error = not isinstance(exc, OSError | smtplib.SMTPException)
-        permanent = permanent or rendering_error
-        error = f"{type(exc).__name__}: {exc}"[:2000]
-        log.warning("Message %s attempt %s failed (%s): %s", message_id, message.attempts, code, error)
-        give_up = permanent or message.attempts >= settings.NOTIFICATIONS_MAX_ATTEMPTS
-        failed_at = _now()
-
-        def after_error(m: Message) -> None:
-            m.last_error, m.lease_until, m.claim_token = error, None, ""
-            if give_up:
-                m.status = MessageStatus.FAILED
-            else:
-                m.status = MessageStatus.PENDING
-                m.send_at = failed_at + backoff_delay(m.attempts)
-
-        _finish(
-            message_id,
-            token,
-            after_error,
-            attempt={
-                "attempted_at": failed_at,
-                "succeeded": False,
-                "permanent": permanent,
-                "error": error,
-                "smtp_code": code,
-            },
-        )
-        return "failed" if give_up else "retry"
+        return _record_failure(message, token, exc, permanent=permanent, code=code)
 
     sent_at = _now()
 
-    def after_send(m: Message) -> None:
-        m.status, m.sent_at, m.message_id = MessageStatus.SENT, sent_at, header_id
-        m.lease_until, m.claim_token, m.last_error = None, "", ""
-
-    _finish(message_id, token, after_send, attempt={"attempted_at": sent_at, "succeeded": True})
+    _finish(
+        message_id,
+        token,
+        lambda m: m.mark_sent(at=sent_at, message_id=header_id),
+        attempt={"attempted_at": sent_at, "succeeded": True},
+    )
     return "sent"

@@ -252,3 +252,60 @@ def test_two_workers_claiming_the_same_row_at_once_exactly_one_wins():
             t.join(30)
         assert sorted(wins) == [False, False, False, True], connection.vendor
     assert Message.objects.filter(status=MessageStatus.SENDING).count() == len(rows)
+
+
+def test_an_unreachable_mail_server_is_a_transient_error(settings):
+    from tests.notifications.conftest import free_port
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 2
+    with time_machine.travel(local(2026, 1, 5, 10), tick=False):
+        book(make_plan(starts=[local(2026, 1, 20)]))
+    assert list(deliver_due(local(2026, 1, 5, 10, 1)).values()) == ["retry"]
+    row = Message.objects.get(kind="confirmation")
+    assert row.status == MessageStatus.PENDING and "ConnectionRefused" in row.last_error
+    assert not row.delivery_attempts.get().permanent
+
+
+def test_a_message_that_cannot_be_rendered_fails_for_staff_to_see(smtp_server):
+    with time_machine.travel(local(2026, 1, 20, 10, 5), tick=False):
+        (session,) = book(make_plan(starts=[local(2026, 1, 20)]))
+        Message.objects.filter(session=session).update(status="cancelled")
+        complete(session, local(2026, 1, 20, 10, 5))
+        plan = session.plan
+        plan.protocol_snapshot = {**plan.protocol_snapshot, "care_notes": []}  # the note vanished
+        plan.save()
+    results = deliver_due(local(2026, 1, 20, 10, 6))
+    assert list(results.values()) == ["failed"]
+    row = Message.objects.get(kind="care:post-0")
+    assert "LookupError" in row.last_error and row.delivery_attempts.get().permanent
+    assert smtp_server.received == []
+
+
+def test_a_row_whose_workers_keep_dying_gives_up_after_the_maximum_attempts(settings):
+    settings.NOTIFICATIONS_MAX_ATTEMPTS, settings.NOTIFICATIONS_LEASE_SECONDS = 2, 60
+    with time_machine.travel(local(2026, 1, 5, 10), tick=False):
+        book(make_plan(starts=[local(2026, 1, 20)]))
+    row = Message.objects.get(kind="confirmation")
+    assert notifications.claim(row.pk, local(2026, 1, 5, 10, 0, 1))  # worker dies
+    assert not notifications.claim(row.pk, local(2026, 1, 5, 10, 0, 30))  # lease still held
+    assert notifications.claim(row.pk, local(2026, 1, 5, 10, 1, 2))  # taken over, dies again
+    with time_machine.travel(local(2026, 1, 5, 10, 2, 3), tick=False):
+        assert notifications.deliver(row.pk) == "failed"
+    row.refresh_from_db()
+    assert row.status == MessageStatus.FAILED and "Gave up after 2 attempts" in row.last_error
+
+
+def test_message_state_methods_refuse_illegal_moves():
+    from plans.models import IllegalMessageTransition
+
+    with time_machine.travel(local(2026, 1, 5, 10), tick=False):
+        book(make_plan(starts=[local(2026, 1, 20)]))
+    row = Message.objects.get(kind="confirmation")
+    with pytest.raises(IllegalMessageTransition, match="is pending; it cannot become sent"):
+        row.mark_sent(at=local(2026, 1, 5, 10), message_id="<x@y>")
+    with pytest.raises(IllegalMessageTransition):
+        row.requeue_after_failure(now=local(2026, 1, 5, 10))
+    row.cancel("test")
+    with pytest.raises(IllegalMessageTransition):
+        row.expire("test")

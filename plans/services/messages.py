@@ -7,6 +7,7 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -80,9 +81,14 @@ def session_cancel_from_link(*, message: Message, version: int, now: dt.datetime
         from plans.services import booking
     except ImportError:
         booking = None
-    if booking is not None and hasattr(booking, "session_cancel"):
-        return booking.session_cancel(session=session, by_client=True, reason=reason, by=None)
-    return session_cancel_by_client(session=session, reason=reason, now=now)
+    try:
+        if booking is not None and hasattr(booking, "session_cancel"):
+            return booking.session_cancel(session=session, by_client=True, reason=reason, by=None)
+        return session_cancel_by_client(session=session, reason=reason, now=now)
+    except (ValueError, ValidationError) as exc:
+        # The booking area refused (e.g. the session changed meanwhile): show its reason.
+        text = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+        raise LinkActionRefused(text) from exc
 
 
 def client_unsubscribe(*, client: Client) -> Client:

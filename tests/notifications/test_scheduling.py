@@ -182,3 +182,12 @@ def test_hooks_refuse_a_session_in_the_wrong_state():
     session = plan.sessions.get()
     with pytest.raises(ValueError, match="expects it cancelled"):
         notifications.on_session_cancelled(session)
+
+
+def test_booking_a_six_session_series_writes_its_rows_in_a_bounded_number_of_queries(django_assert_max_num_queries):
+    starts = [local(2030, 1, 7) + dt.timedelta(weeks=4 * n) for n in range(6)]
+    plan = make_plan(starts=starts)
+    sessions = list(plan.sessions.select_related("plan__client").order_by("sequence"))
+    with django_assert_max_num_queries(50), transaction.atomic():
+        notifications.on_sessions_booked(sessions)
+    assert Message.objects.count() == 1 + 6 * 3

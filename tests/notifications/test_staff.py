@@ -81,3 +81,11 @@ def test_the_admin_lists_messages_read_only_with_status_and_kind_filters(client,
     listing = client.get("/admin/plans/message/", {"status__exact": "failed", "family": "reminder"})
     assert listing.status_code == 200 and b"reminder:48h" in listing.content
     assert client.get("/admin/plans/message/add/").status_code == 403
+
+
+def test_the_timeline_query_count_does_not_grow_with_the_number_of_messages(
+    client, aesthetician, outbox, django_assert_max_num_queries
+):
+    client.force_login(aesthetician)
+    with django_assert_max_num_queries(8):
+        client.get(reverse("client-messages", args=[outbox.plan.client_id]))

@@ -187,6 +187,9 @@ def on_session_rescheduled(session: PlanSession) -> None:
     _require(session, SessionStatus.BOOKED)
     now = _now()
     rows = list(Message.objects.select_for_update().filter(session=session))
+    if any(m.session_version >= session.version for m in rows):
+        # Without a new version the update email and the calendar SEQUENCE would not change.
+        raise ValueError(f"Session {session.pk} was rescheduled without raising its version (still {session.version}).")
     _cancel_open(
         (m for m in rows if m.family == "update" and m.session_version != session.version),
         "Superseded by a later reschedule.",

@@ -191,3 +191,11 @@ def test_booking_a_six_session_series_writes_its_rows_in_a_bounded_number_of_que
     with django_assert_max_num_queries(50), transaction.atomic():
         notifications.on_sessions_booked(sessions)
     assert Message.objects.count() == 1 + 6 * 3
+
+
+def test_a_reschedule_that_did_not_raise_the_session_version_is_refused():
+    with time_machine.travel(local(2026, 1, 5, 10), tick=False):
+        (session,) = book(make_plan(starts=[local(2026, 1, 20)]))
+        session.starts_at = local(2026, 1, 21)
+        with pytest.raises(ValueError, match="without raising its version"), transaction.atomic():
+            notifications.on_session_rescheduled(session)

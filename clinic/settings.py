@@ -306,6 +306,29 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", f"{CLINIC_NAME} <recep
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20, minimum=1)
 
+# --- Notifications (the email outbox) -----------------------------------------------------
+
+# A message not sent within this many minutes of its due time (beat or workers were down)
+# is marked expired instead of reaching the client late.
+NOTIFICATIONS_GRACE_MINUTES = env_int("NOTIFICATIONS_GRACE_MINUTES", 120, minimum=1)
+# Transient SMTP errors are retried with exponential back-off until this many attempts.
+NOTIFICATIONS_MAX_ATTEMPTS = env_int("NOTIFICATIONS_MAX_ATTEMPTS", 5, minimum=1)
+NOTIFICATIONS_BACKOFF_SECONDS = env_int("NOTIFICATIONS_BACKOFF_SECONDS", 60, minimum=1)
+NOTIFICATIONS_BACKOFF_MAX_SECONDS = env_int("NOTIFICATIONS_BACKOFF_MAX_SECONDS", 3600, minimum=1)
+# How long a worker holds a claimed message before another worker may take it over.
+# Longer than the task's hard time limit, so a live worker never loses its lease.
+NOTIFICATIONS_LEASE_SECONDS = env_int("NOTIFICATIONS_LEASE_SECONDS", 180, minimum=1)
+# Care notes due on a later day are sent at this hour (clinic time), not at the session's hour.
+NOTIFICATIONS_CARE_NOTE_HOUR = env_int("NOTIFICATIONS_CARE_NOTE_HOUR", 9, minimum=0)
+if NOTIFICATIONS_CARE_NOTE_HOUR > 23:
+    raise ImproperlyConfigured(f"NOTIFICATIONS_CARE_NOTE_HOUR must be 0-23, got {NOTIFICATIONS_CARE_NOTE_HOUR}.")
+# Links in emails (confirm, cancel, unsubscribe) stop working after this many days.
+NOTIFICATIONS_LINK_MAX_AGE_DAYS = env_int("NOTIFICATIONS_LINK_MAX_AGE_DAYS", 90, minimum=1)
+# Domain used in deterministic Message-IDs and iCalendar UIDs.
+NOTIFICATIONS_DOMAIN = os.environ.get("NOTIFICATIONS_DOMAIN", "clinic.example")
+# Clients may cancel with the email link until this many hours before the session.
+CANCELLATION_CUTOFF_HOURS = env_int("CANCELLATION_CUTOFF_HOURS", 24, minimum=0)
+
 # --- Celery -----------------------------------------------------------------------------
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://"
@@ -317,12 +340,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue = VAR_DIR / "celery" / "queue"
     _processed = VAR_DIR / "celery" / "processed"
-    for _folder in (_queue, _processed):
+    # Broadcast control (purge, ping) keeps its exchange table here instead of ./control.
+    _control = VAR_DIR / "celery" / "control"
+    for _folder in (_queue, _processed, _control):
         _folder.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue),
         "data_folder_out": str(_queue),
         "processed_folder": str(_processed),
+        "control_folder": str(_control),
         "store_processed": False,
     }
 else:
@@ -339,6 +365,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 10, 1)
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "plans.tasks.record_heartbeat", "schedule": 60.0},
+    "sweep-due-messages": {"task": "plans.tasks.sweep_due_messages", "schedule": 60.0},
 }
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)

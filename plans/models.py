@@ -850,6 +850,19 @@ class PlanSession(models.Model):
     def __str__(self) -> str:
         return f"{self.title} ({self.get_status_display()})"
 
+    def client_cancel(self, *, reason: str, now: dt.datetime) -> None:
+        """The client cancelled with the link in an email (notifications area).
+
+        Only a booked session can be cancelled this way; the booking area's own
+        cancel supersedes this when the branches are merged.
+        """
+        if self.status != SessionStatus.BOOKED:
+            raise ValueError(f"Only a booked session can be cancelled; this one is {self.get_status_display()}.")
+        self.status = SessionStatus.CANCELLED
+        self.cancelled_at = now
+        self.cancelled_by_client = True
+        self.cancel_reason = reason[:255]
+
 
 class WorkerHeartbeat(models.Model):
     """Last time a Celery worker ran the beat's heartbeat: shows staff that email delivery is alive."""
@@ -906,3 +919,193 @@ class RateLimitBucket(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key[:8]}… {self.hits} since {self.window_start:%H:%M:%S}"
+
+
+# --- Outbox: every email the clinic will send is a row -------------------------------------
+
+
+class MessageKind:
+    """Message kinds. A kind is unique per session, so some carry a suffix.
+
+    Reminders are keyed by their lead time (``reminder:48h``), care notes by the snapshot's
+    note id (``care:post-1``), and each reschedule's notice by the session version it
+    announces (``update:v2``): a second reschedule is a new row, never a re-send of the first.
+    """
+
+    CONFIRMATION = "confirmation"
+    CANCELLATION = "cancellation"
+    FOLLOW_UP_INVITE = "follow_up_invite"
+    REMINDER_PREFIX = "reminder:"
+    UPDATE_PREFIX = "update:v"
+    CARE_PREFIX = "care:"
+
+    @staticmethod
+    def reminder(hours_before: int) -> str:
+        return f"reminder:{hours_before}h"
+
+    @staticmethod
+    def update(version: int) -> str:
+        return f"update:v{version}"
+
+    @staticmethod
+    def care(note_id: str | int) -> str:
+        return f"care:{note_id}"
+
+    @staticmethod
+    def family(kind: str) -> str:
+        """The kind without its suffix: confirmation, reminder, update, care, cancellation, follow_up_invite."""
+        return kind.split(":", 1)[0]
+
+
+class MessageStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired"
+
+
+class IllegalMessageTransition(Exception):
+    """A message was asked to make a move its status does not allow."""
+
+
+class Message(models.Model):
+    """One email to a client about one session, written in the transaction that caused it.
+
+    The sweep finds due pending rows; a worker claims a row with a conditional UPDATE
+    (exactly one winner) and holds a lease so a crashed worker's row is retried.
+    """
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="messages")
+    session = models.ForeignKey(PlanSession, on_delete=models.CASCADE, related_name="messages")
+    kind = models.CharField(max_length=40)
+    send_at = models.DateTimeField(help_text="When it is due (UTC). Moved forward by retries after a transient error.")
+    status = models.CharField(max_length=10, choices=MessageStatus.choices, default=MessageStatus.PENDING)
+    session_version = models.PositiveIntegerField(help_text="The session version (SEQUENCE) it was written for.")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True, help_text="Identifies the worker holding the lease.")
+    last_error = models.TextField(blank=True)
+    status_reason = models.CharField(max_length=255, blank=True, help_text="Why it was cancelled or expired.")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    message_id = models.CharField("Message-ID", max_length=255, blank=True)
+    covers_sessions = models.JSONField(
+        default=list, blank=True, help_text="Confirmation only: the sessions booked together that it lists."
+    )
+    attendance_confirmed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the client confirmed attendance with this email's link."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["send_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "kind"], name="one_message_per_session_kind"),
+            models.CheckConstraint(condition=Q(status__in=MessageStatus.values), name="message_status_valid"),
+            models.CheckConstraint(
+                condition=~Q(status="sending") | Q(lease_until__isnull=False), name="message_sending_has_lease"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="sent") | Q(sent_at__isnull=False), name="message_sent_has_sent_at"
+            ),
+        ]
+        indexes = [
+            # The sweep reads only pending rows by due time; the partial index stays small.
+            models.Index(fields=["send_at"], name="message_pending_due", condition=Q(status="pending")),
+            models.Index(fields=["status", "send_at"]),
+            models.Index(fields=["client", "send_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.client} ({self.get_status_display()})"
+
+    @property
+    def family(self) -> str:
+        return MessageKind.family(self.kind)
+
+    @property
+    def is_open(self) -> bool:
+        """Still to be sent (or being sent): the rows a reschedule or cancel must deal with."""
+        return self.status in (MessageStatus.PENDING, MessageStatus.SENDING)
+
+    def _move(self, allowed: set[str], target: str) -> None:
+        if self.status not in allowed:
+            raise IllegalMessageTransition(
+                f"Message {self.pk} ({self.kind}) is {self.get_status_display().lower()}; "
+                f"it cannot become {MessageStatus(target).label.lower()}."
+            )
+        self.status = target
+
+    def cancel(self, reason: str) -> None:
+        self._move({MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.FAILED}, MessageStatus.CANCELLED)
+        self.status_reason = reason[:255]
+        self.lease_until = None
+        self.claim_token = ""
+
+    def expire(self, reason: str) -> None:
+        self._move({MessageStatus.PENDING, MessageStatus.SENDING}, MessageStatus.EXPIRED)
+        self.status_reason = reason[:255]
+        self.lease_until = None
+        self.claim_token = ""
+
+    def rearm(self, *, send_at: dt.datetime, version: int) -> None:
+        """Schedule again for a new session time (a reschedule): the row is reused, never duplicated."""
+        self._move(set(MessageStatus.values), MessageStatus.PENDING)
+        self.send_at = send_at
+        self.session_version = version
+        self.lease_until = None
+        self.claim_token = ""
+        self.status_reason = ""
+        self.last_error = ""
+        self.attempts = 0
+        self.sent_at = None
+        self.message_id = ""
+        self.attendance_confirmed_at = None  # confirmed the old time, not the new one
+
+    def _release(self) -> None:
+        self.lease_until = None
+        self.claim_token = ""
+
+    def mark_sent(self, *, at: dt.datetime, message_id: str) -> None:
+        self._move({MessageStatus.SENDING}, MessageStatus.SENT)
+        self.sent_at, self.message_id, self.last_error = at, message_id, ""
+        self._release()
+
+    def mark_failed(self, error: str) -> None:
+        self._move({MessageStatus.SENDING}, MessageStatus.FAILED)
+        self.last_error = error
+        self._release()
+
+    def retry_at(self, when: dt.datetime, error: str) -> None:
+        """A transient error: back to pending, due again at `when`."""
+        self._move({MessageStatus.SENDING}, MessageStatus.PENDING)
+        self.send_at, self.last_error = when, error
+        self._release()
+
+    def requeue_after_failure(self, *, now: dt.datetime) -> None:
+        """Staff pressed Resend on a failed (or expired) message."""
+        self._move({MessageStatus.FAILED, MessageStatus.EXPIRED}, MessageStatus.PENDING)
+        self.send_at = now
+        self.attempts = 0
+        self.lease_until = None
+        self.claim_token = ""
+        self.status_reason = ""
+
+
+class DeliveryAttempt(models.Model):
+    """One try at handing a message to the mail server, and what happened."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="delivery_attempts")
+    attempted_at = models.DateTimeField()
+    succeeded = models.BooleanField()
+    permanent = models.BooleanField(default=False, help_text="The error will not go away by retrying.")
+    error = models.TextField(blank=True)
+    smtp_code = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["attempted_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{'ok' if self.succeeded else 'error'} at {self.attempted_at:%Y-%m-%d %H:%M:%S}"

@@ -49,6 +49,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_crud("carenote", "view"),
         *_crud("reminderlead", "view"),
         *_CLINIC_SETUP,
+        *_crud("message", "view", "change"),
         "plans.view_clinical_record",
         "plans.book_sessions",
     ],
@@ -59,6 +60,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_crud("treatmentplan", "view"),
         *_crud("plansession", "view", "change"),
         *_CLINIC_SETUP,
+        # The email timeline: reception answers "did my reminder go out?" and resends it.
+        *_crud("message", "view", "change"),
         "plans.book_sessions",
     ],
     # Everything in the app (every plans permission, including models added later), plus

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from plans.views import clients, dashboard, plans, privacy
+from plans.views import clients, dashboard, messages, plans, privacy, public
 
 urlpatterns = [
     path("", dashboard.home, name="home"),
@@ -14,4 +14,10 @@ urlpatterns = [
     path("clients/<int:client_id>/plans/new/", plans.plan_new, name="plan-new"),
     path("plans/<int:pk>/", plans.plan_detail, name="plan-detail"),
     path("plans/<int:pk>/recompute/", plans.plan_recompute, name="plan-recompute"),
+    path("messages/", messages.message_list, name="messages"),
+    path("messages/<int:message_id>/resend/", messages.message_resend, name="message-resend"),
+    path("clients/<int:client_id>/messages/", messages.client_messages, name="client-messages"),
+    path("e/confirm/<str:token>/", public.confirm, name="public-confirm"),
+    path("e/cancel/<str:token>/", public.cancel, name="public-cancel"),
+    path("e/unsubscribe/<str:token>/", public.unsubscribe, name="public-unsubscribe"),
 ]

@@ -156,6 +156,9 @@ ERASURE_POLICY: dict[str, str | dict[str, Any]] = {
     # Rationale, warnings and review items quote the screening ("isotretinoin 3 months ago").
     "plans.TreatmentPlan": {"rationale": [], "warnings": [], "review_items": []},
     "plans.PlanSession": {"notes": "", "cancel_reason": "", "window_override_reason": ""},
+    # Delivery records stay as statistics; SMTP errors can quote the address.
+    "plans.Message": {"last_error": ""},
+    "plans.DeliveryAttempt": {"error": ""},
     # The access log is the proof of who saw the record and of the erasure itself.
     "plans.RecordAccess": KEEP,
 }

@@ -1,7 +1,7 @@
 from django.shortcuts import render
 from django.utils import timezone
 
-from plans.models import WorkerHeartbeat
+from plans.models import Message, MessageStatus, WorkerHeartbeat
 from plans.permissions import staff_required
 
 
@@ -9,4 +9,9 @@ from plans.permissions import staff_required
 def home(request):
     heartbeat = WorkerHeartbeat.objects.filter(name="worker").first()
     worker_stale = heartbeat is None or (timezone.now() - heartbeat.seen_at).total_seconds() > 180
-    return render(request, "plans/home.html", {"heartbeat": heartbeat, "worker_stale": worker_stale})
+    failed_messages = Message.objects.filter(status=MessageStatus.FAILED).count()
+    return render(
+        request,
+        "plans/home.html",
+        {"heartbeat": heartbeat, "worker_stale": worker_stale, "failed_messages": failed_messages},
+    )

@@ -80,6 +80,10 @@ def world(aesthetician, front_desk, clinic_admin) -> World:
     start = dt.datetime(2026, 1, 6, 9, tzinfo=dt.UTC)
     models.TimeOff.objects.create(starts_at=start, ends_at=start + dt.timedelta(hours=8), reason="Staff training")
     models.WorkerHeartbeat.objects.create(name="worker", seen_at=start)
+    message = models.Message.objects.create(
+        client=client, session=plan.sessions.get(), kind="confirmation", send_at=start, session_version=0
+    )
+    models.DeliveryAttempt.objects.create(message=message, attempted_at=start, succeeded=False, error="421 try later")
     return World(
         client=client,
         screening=screening,

@@ -54,6 +54,9 @@ ACCESS: dict[str, dict] = {
     "plan-new": CLINICAL,
     "plan-detail": ANY_STAFF,  # front desk books from it; rationale and warnings are hidden
     "plan-recompute": rule(LOGIN, DENIED, 405, 405),  # POST only
+    "messages": ANY_STAFF,
+    "client-messages": ANY_STAFF,
+    "message-resend": rule(LOGIN, 405, 405, 405),  # POST only
     "client-export": CLIENT_DATA_RIGHTS,
     "client-export-json": CLIENT_DATA_RIGHTS,
     "client-erase": CLIENT_DATA_RIGHTS,
@@ -79,6 +82,9 @@ ACCESS: dict[str, dict] = {
     "admin:plans_treatmentplan_add": ADMIN_FORBIDDEN,
     "admin:plans_plansession_add": ADMIN_FORBIDDEN,
     "admin:plans_workerheartbeat_add": ADMIN_FORBIDDEN,
+    # The outbox is written by booking services and workers; the admin only reads it.
+    "admin:plans_message_add": ADMIN_FORBIDDEN,
+    "admin:plans_message_delete": ADMIN_FORBIDDEN,
     # The access log is read-only for everybody.
     "admin:plans_recordaccess_add": ADMIN_FORBIDDEN,
     "admin:plans_recordaccess_delete": ADMIN_FORBIDDEN,
@@ -153,6 +159,7 @@ PARAMETERS: dict[str, Callable] = {
     "screening_id": lambda page, world: world.screening.pk,
     "plan_id": lambda page, world: world.plan.pk,
     "session_id": lambda page, world: world.session.pk,
+    "message_id": lambda page, world: world.session.messages.first().pk,
     "protocol_id": lambda page, world: world.protocol.pk,
     "practitioner_id": lambda page, world: world.practitioner.pk,
     "room_id": lambda page, world: world.room.pk,

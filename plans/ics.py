@@ -1,0 +1,58 @@
+"""iCalendar (.ics) invitations for sessions, built with the icalendar library.
+
+One VEVENT per session with a stable UID, so calendar apps update the same entry when the
+session is rescheduled (SEQUENCE = session.version) and remove it on METHOD:CANCEL.
+Times carry the clinic's TZID with its VTIMEZONE, so 09:00 stays 09:00 across clock changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from email.utils import parseaddr
+
+from django.conf import settings
+from django.utils import timezone
+from icalendar import Calendar, Event, vCalAddress, vText
+
+from plans.models import PlanSession
+
+
+def session_uid(session: PlanSession) -> str:
+    return f"session-{session.pk}@{settings.NOTIFICATIONS_DOMAIN}"
+
+
+def _event(session: PlanSession, *, cancelled: bool, stamp: dt.datetime) -> Event:
+    zone = zoneinfo.ZoneInfo(settings.CLINIC_TIME_ZONE)
+    client = session.plan.client
+    event = Event()
+    event.add("uid", session_uid(session))
+    event.add("sequence", session.version)
+    event.add("dtstamp", stamp.astimezone(dt.UTC))
+    event.add("dtstart", timezone.localtime(session.starts_at, zone))
+    event.add("dtend", timezone.localtime(session.ends_at, zone))
+    event.add("summary", f"{session.title} at {settings.CLINIC_NAME}")
+    event.add("location", settings.CLINIC_ADDRESS)
+    event.add("description", f"{settings.CLINIC_NAME}, {settings.CLINIC_ADDRESS}. Phone {settings.CLINIC_PHONE}.")
+    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    name, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    organizer = vCalAddress(f"mailto:{address}")
+    organizer.params["cn"] = vText(name or settings.CLINIC_NAME)
+    event.add("organizer", organizer)
+    attendee = vCalAddress(f"mailto:{client.email}")
+    attendee.params["cn"] = vText(client.full_name)
+    attendee.params["role"] = vText("REQ-PARTICIPANT")
+    event.add("attendee", attendee)
+    return event
+
+
+def calendar_for(sessions: list[PlanSession], *, cancel: bool = False, stamp: dt.datetime | None = None) -> bytes:
+    """METHOD:REQUEST for booked sessions, METHOD:CANCEL for a cancelled one."""
+    calendar = Calendar()
+    calendar.add("prodid", f"-//{settings.CLINIC_NAME}//Clinic plans//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", "CANCEL" if cancel else "REQUEST")
+    for session in sessions:
+        calendar.add_component(_event(session, cancelled=cancel, stamp=stamp or timezone.now()))
+    calendar.add_missing_timezones()
+    return calendar.to_ical()

@@ -1,0 +1,68 @@
+"""Signed links in emails: confirm attendance, cancel, unsubscribe. No login needed.
+
+A token names the message and its session, is signed with a salt per purpose (a
+confirm token cannot be replayed as a cancel token) and expires after
+NOTIFICATIONS_LINK_MAX_AGE_DAYS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+
+from plans.models import Message
+
+PURPOSES = ("confirm", "cancel", "unsubscribe")
+
+
+class BadLink(Exception):
+    """The link is tampered with, expired, or does not belong to this session."""
+
+
+@dataclass(frozen=True)
+class LinkTarget:
+    message: Message
+    purpose: str
+    session_version: int  # the appointment time the email showed; a later reschedule outdates the link
+
+
+def _signer(purpose: str) -> signing.TimestampSigner:
+    if purpose not in PURPOSES:
+        raise ValueError(f"Unknown link purpose {purpose!r}.")
+    return signing.TimestampSigner(salt=f"plans.links.{purpose}")
+
+
+def make_token(message: Message, purpose: str) -> str:
+    return _signer(purpose).sign_object(
+        {"m": message.pk, "s": message.session_id, "c": message.client_id, "v": message.session_version}
+    )
+
+
+def link_url(message: Message, purpose: str) -> str:
+    return settings.CLINIC_BASE_URL + reverse(f"public-{purpose}", args=[make_token(message, purpose)])
+
+
+def read_token(token: str, purpose: str) -> LinkTarget:
+    """The message a valid token points at; BadLink with a message for the client otherwise."""
+    try:
+        data = _signer(purpose).unsign_object(token, max_age=settings.NOTIFICATIONS_LINK_MAX_AGE_DAYS * 86400)
+    except signing.SignatureExpired:
+        raise BadLink("This link has expired. Please call the clinic.") from None
+    except signing.BadSignature:
+        raise BadLink("This link is not valid. It may have been copied incompletely.") from None
+    message = (
+        Message.objects.select_related("client", "session__plan").filter(pk=data.get("m")).first()
+        if isinstance(data, dict)
+        else None
+    )
+    if (
+        message is None
+        or message.session_id != data.get("s")
+        or message.client_id != data.get("c")
+        or message.session.plan.client_id != message.client_id
+    ):
+        raise BadLink("This link does not match any of your appointments.")
+    return LinkTarget(message=message, purpose=purpose, session_version=int(data.get("v", -1)))

@@ -1,0 +1,107 @@
+"""Pages behind the signed links in emails. No login: the signed token is the credential.
+
+GET only shows what will happen (mail scanners follow links); POST does it. The POSTs are
+CSRF-exempt because mail clients' one-click unsubscribe (RFC 8058) posts without a cookie,
+and a forged request would need the secret token anyway.
+"""
+
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from plans.emails import local_when, session_label
+from plans.links import BadLink, read_token
+from plans.permissions import public_rate_limited
+from plans.services import messages as message_services
+
+
+def _page(request, *, title: str, text: str, status: int = 200, action: str = "", button: str = "", **extra):
+    context = {"title": title, "text": text, "action": action, "button": button, **extra}
+    return render(request, "plans/public/link.html", context, status=status)
+
+
+def _target(request, token: str, purpose: str):
+    try:
+        return read_token(token, purpose), None
+    except BadLink as exc:
+        return None, _page(request, title="This link cannot be used", text=str(exc), status=400)
+
+
+@public_rate_limited
+@require_http_methods(["GET", "POST"])
+def confirm(request, token: str) -> HttpResponse:
+    target, error = _target(request, token, "confirm")
+    if error:
+        return error
+    message = target.message
+    session = message.session
+    when = local_when(session.starts_at) if session.starts_at else ""
+    if request.method == "GET":
+        return _page(
+            request,
+            title="Confirm your appointment",
+            text=f"{session_label(session)}: {when}.",
+            action=request.path,
+            button="Yes, I will attend",
+        )
+    try:
+        message_services.session_confirm_attendance(message=message, version=target.session_version)
+    except message_services.LinkActionRefused as exc:
+        return _page(request, title="We could not confirm this appointment", text=str(exc), status=409)
+    return _page(request, title="Thank you", text=f"We look forward to seeing you on {when}.")
+
+
+@public_rate_limited
+@require_http_methods(["GET", "POST"])
+def cancel(request, token: str) -> HttpResponse:
+    target, error = _target(request, token, "cancel")
+    if error:
+        return error
+    message = target.message
+    session = message.session
+    when = local_when(session.starts_at) if session.starts_at else ""
+    if request.method == "GET":
+        return _page(
+            request,
+            title="Cancel your appointment?",
+            text=f"{session_label(session)}: {when}.",
+            action=request.path,
+            button="Cancel this appointment",
+            danger=True,
+        )
+    try:
+        message_services.session_cancel_from_link(message=message, version=target.session_version)
+    except message_services.LinkActionRefused as exc:
+        return _page(request, title="This appointment cannot be cancelled online", text=str(exc), status=409)
+    return _page(
+        request,
+        title="Your appointment is cancelled",
+        text=f"{session_label(session)} on {when} is cancelled. You will receive a confirmation email.",
+    )
+
+
+@public_rate_limited
+# RFC 8058 one-click unsubscribe: the mail client POSTs "List-Unsubscribe=One-Click" to this URL
+# without cookies, so no CSRF token can exist; the signed, single-purpose token authorises it
+# and the only effect is to stop emails.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request, token: str) -> HttpResponse:
+    target, error = _target(request, token, "unsubscribe")
+    if error:
+        return error
+    if request.method == "GET":
+        return _page(
+            request,
+            title="Stop emails from us?",
+            text="You will no longer receive reminders or care notes.",
+            action=request.path,
+            button="Unsubscribe",
+        )
+    message_services.client_unsubscribe(client=target.message.client)
+    return _page(
+        request,
+        title="You are unsubscribed",
+        text="We will not email you again. Please call the clinic if you change your mind.",
+    )

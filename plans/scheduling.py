@@ -271,6 +271,44 @@ def free_slots(
     return slots
 
 
+def unavailable_reasons(
+    availability: Availability,
+    *,
+    practitioner_id: int,
+    room_id: int,
+    start: dt.datetime,
+    duration_minutes: int,
+    buffer_minutes: int,
+) -> list[str]:
+    """Why a chosen time is not workable for this practitioner and room, ignoring bookings
+    (those are reported by the caller with who holds the slot). Empty: workable."""
+    tz = availability.tz
+    end = start + dt.timedelta(minutes=duration_minutes)
+    until = end + dt.timedelta(minutes=buffer_minutes)
+    local_start, local_end = start.astimezone(tz), end.astimezone(tz)
+    practitioner = next((p for p in availability.practitioners if p.id == practitioner_id), None)
+    room = next((r for r in availability.rooms if r.id == room_id), None)
+    if practitioner is None:
+        return ["the practitioner is not active"]
+    if room is None:
+        return ["the room is not in use"]
+    reasons = []
+    blocks = practitioner.weekly_hours.get(local_start.weekday(), [])
+    inside = local_start.date() == local_end.date() and any(
+        a <= local_start.time() and local_end.time() <= b for a, b in blocks
+    )
+    if not inside:
+        hours = ", ".join(f"{a:%H:%M}–{b:%H:%M}" for a, b in blocks) or "not working"
+        reasons.append(f"outside working hours ({local_start:%A}: {hours})")
+    if not _clear(practitioner.time_off, start, until):
+        reasons.append("on time off")
+    if not _clear(room.closures, start, until):
+        reasons.append(f"{room.name} is closed")
+    if not _clear(availability.clinic_closures, start, until):
+        reasons.append("the clinic is closed")
+    return reasons
+
+
 def works_on(availability: Availability, day: dt.date, practitioner_ids: Sequence[int] | None) -> bool:
     return any(
         p.weekly_hours.get(day.weekday())

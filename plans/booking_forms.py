@@ -123,7 +123,7 @@ class CancelForm(forms.Form):
         widget=forms.RadioSelect,
         initial="1",
     )
-    reason = forms.CharField(max_length=255)
+    reason = forms.CharField(max_length=255, label="Cancellation reason")
 
 
 class CompleteForm(forms.Form):

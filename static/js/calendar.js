@@ -7,15 +7,11 @@
   const el = document.getElementById("calendar");
   const csrf = el.dataset.csrf;
   const alertBox = document.getElementById("calendar-alert");
-  const offsetMinutes = (() => {
-    const m = /^([+-])(\d\d):(\d\d)$/.exec(cfg.timeZone);
-    return m ? (m[1] === "-" ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) : 0;
-  })();
-
-  // The server speaks clinic wall-clock time ("2027-03-01T09:00"); the calendar runs at the
-  // clinic's UTC offset, so a Date it hands us is turned back into that wall-clock string.
+  // The server speaks clinic wall-clock time ("2027-03-01T09:00"). The calendar runs at the
+  // clinic's UTC offset and hands out Dates whose UTC fields are that zone's wall clock
+  // (checked in tests/browser/test_booking_flow.py), so the wall-clock string is the ISO prefix.
   function wall(date) {
-    return new Date(date.getTime() + offsetMinutes * 60000).toISOString().slice(0, 16);
+    return date.toISOString().slice(0, 16);
   }
 
   function showAlert(message, kind) {
@@ -234,7 +230,10 @@
     view: cfg.view,
     date: cfg.date,
     timeZone: cfg.timeZone,
+    locale: "en-GB",
     firstDay: 1,
+    eventTimeFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
+    slotLabelFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
     headerToolbar: { start: "prev,today,next", center: "title", end: "resourceTimeGridDay,resourceTimeGridWeek" },
     buttonText: { resourceTimeGridDay: "Day", resourceTimeGridWeek: "Week", today: "Today" },
     resources: cfg.resources,

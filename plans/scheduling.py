@@ -12,7 +12,7 @@ dataclasses, calls `fit_series` / `cascade` / `free_slots`, and writes the resul
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from zoneinfo import ZoneInfo
 
@@ -224,6 +224,42 @@ def _clear(intervals: Iterable[Interval], start: dt.datetime, end: dt.datetime) 
     return not any(i.overlaps(start, end) for i in intervals)
 
 
+def _day_slots(
+    availability: Availability,
+    practitioner: PractitionerAvailability,
+    day: dt.date,
+    duration_minutes: int,
+    buffer_minutes: int,
+) -> Iterator[Slot]:
+    """Free slots of one practitioner on one clinic-local day, in time order (lazy)."""
+    tz = availability.tz
+    step = dt.timedelta(minutes=availability.granularity_minutes)
+    length = dt.timedelta(minutes=duration_minutes)
+    blocked = dt.timedelta(minutes=duration_minutes + buffer_minutes)
+    blocks = practitioner.weekly_hours.get(day.weekday(), [])
+    if not blocks:
+        return
+    # Only what touches this day (plus a buffer's reach) can block a slot: filter once.
+    lo = local_instant(day, dt.time(0), tz)
+    hi = local_instant(day + dt.timedelta(days=1), dt.time(0), tz) + blocked
+
+    def near(intervals: Iterable[Interval]) -> list[Interval]:
+        return [i for i in intervals if i.overlaps(lo, hi)]
+
+    own = near([*availability.clinic_closures, *practitioner.time_off, *practitioner.busy])
+    rooms = [(r, near([*r.closures, *r.busy])) for r in availability.rooms]
+    for open_at, close_at in blocks:
+        start = local_instant(day, open_at, tz)
+        closing = local_instant(day, close_at, tz)
+        while start + length <= closing:
+            until = start + blocked
+            if _clear(own, start, until):
+                room = next((r for r, taken in rooms if _clear(taken, start, until)), None)
+                if room is not None:
+                    yield Slot(practitioner.id, room.id, start, start + length, until)
+            start += step
+
+
 def free_slots(
     availability: Availability,
     day: dt.date,
@@ -238,37 +274,36 @@ def free_slots(
     closing but must not overlap anything else booked for that practitioner or room.
     One slot per (start, practitioner): the first free room in name order.
     """
-    tz = availability.tz
-    step = dt.timedelta(minutes=availability.granularity_minutes)
-    length = dt.timedelta(minutes=duration_minutes)
-    blocked = dt.timedelta(minutes=duration_minutes + buffer_minutes)
-    slots: list[Slot] = []
-    for practitioner in availability.practitioners:
-        if practitioner_ids is not None and practitioner.id not in practitioner_ids:
-            continue
-        for open_at, close_at in practitioner.weekly_hours.get(day.weekday(), []):
-            start = local_instant(day, open_at, tz)
-            closing = local_instant(day, close_at, tz)
-            while start + length <= closing:
-                until = start + blocked
-                if (
-                    _clear(availability.clinic_closures, start, until)
-                    and _clear(practitioner.time_off, start, until)
-                    and _clear(practitioner.busy, start, until)
-                ):
-                    room = next(
-                        (
-                            r
-                            for r in availability.rooms
-                            if _clear(r.closures, start, until) and _clear(r.busy, start, until)
-                        ),
-                        None,
-                    )
-                    if room is not None:
-                        slots.append(Slot(practitioner.id, room.id, start, start + length, until))
-                start += step
+    slots = [
+        slot
+        for p in availability.practitioners
+        if practitioner_ids is None or p.id in practitioner_ids
+        for slot in _day_slots(availability, p, day, duration_minutes, buffer_minutes)
+    ]
     slots.sort(key=lambda s: (s.start, s.practitioner_id))
     return slots
+
+
+def first_slot(
+    availability: Availability,
+    day: dt.date,
+    *,
+    duration_minutes: int,
+    buffer_minutes: int,
+    practitioner_ids: Sequence[int] | None,
+    accept: Callable[[Slot], bool],
+) -> Slot | None:
+    """The earliest free slot on `day` that `accept` takes (cheap: stops at each practitioner's first)."""
+    best = None
+    for p in availability.practitioners:
+        if practitioner_ids is not None and p.id not in practitioner_ids:
+            continue
+        slot = next((s for s in _day_slots(availability, p, day, duration_minutes, buffer_minutes) if accept(s)), None)
+        if slot is not None and (
+            best is None or (slot.start, slot.practitioner_id) < (best.start, best.practitioner_id)
+        ):
+            best = slot
+    return best
 
 
 def unavailable_reasons(
@@ -416,16 +451,16 @@ def _candidates(
     for day in days:
         if strict and prefs.weekdays and day.weekday() not in prefs.weekdays:
             continue
-        for slot in free_slots(
+        slot = first_slot(
             availability,
             day,
             duration_minutes=spec.duration_minutes,
             buffer_minutes=spec.buffer_minutes,
             practitioner_ids=ids,
-        ):
-            if _after_previous(slot, spec, placed) and (not strict or _matches(slot, prefs, tz)):
-                yield slot
-                break
+            accept=lambda s: _after_previous(s, spec, placed) and (not strict or _matches(s, prefs, tz)),
+        )
+        if slot is not None:
+            yield slot
 
 
 def fit_series(
@@ -454,26 +489,52 @@ def fit_series(
     wants = bool(preferences.weekdays) or preferences.part_of_day != "any"
     attempts = [True, False] if wants else [False]
     deepest: tuple[int, list[Placed], Availability] | None = None
+    exhausted = False
     for strict in attempts:
-        found, reached = _search(ordered, list(placed), availability, rules, preferences, strict, budget)
+        found, reached, ran_out = _search(ordered, list(placed), availability, rules, preferences, strict, budget)
         if found is not None:
             return FitResult(bookings=found, preferences_relaxed=strict is False and wants)
+        exhausted = exhausted or ran_out
         if deepest is None or reached[0] >= deepest[0]:
             deepest = reached
     index, placed_then, availability_then = deepest
-    return FitResult(
-        bookings=[],
-        problem=explain(
-            ordered[index], placed=placed_then, availability=availability_then, rules=rules, preferences=preferences
-        ),
+    problem = explain(
+        ordered[index], placed=placed_then, availability=availability_then, rules=rules, preferences=preferences
     )
+    if exhausted:
+        # Not proven impossible: say so rather than claim the series cannot fit.
+        problem = replace(problem, reason=problem.reason + " (search limit reached: not every combination was tried)")
+    return FitResult(bookings=[], problem=problem)
+
+
+def _state_key(i: int, placed: Sequence[Placed]) -> tuple:
+    """What the sessions from index i on can depend on, for remembering dead ends.
+
+    Later sessions are constrained by the latest microneedling session (interval), every
+    session on or after its date (order, same-day times, washouts) and combinations with
+    a washout before later microneedling. Own placements at earlier dates cannot touch
+    later sessions' days, so they are left out: two paths that agree on this key have
+    the same future.
+    """
+    mns = [p for p in placed if p.kind == MICRONEEDLING]
+    since = max((p.start for p in mns), default=None)
+    relevant = [
+        (p.sequence, p.start)
+        for p in placed
+        if since is None or p.start >= since or (p.kind == COMBINATION and p.min_days_before_mn)
+    ]
+    return (i, tuple(sorted(relevant)))
 
 
 def _search(ordered, placed, availability, rules, prefs, strict, budget):
-    """Depth-first search; returns (bookings or None, (deepest index, its placed, its availability))."""
+    """Depth-first search with remembered dead ends.
+
+    Returns (bookings or None, (deepest index, its placed, its availability), budget exhausted).
+    """
     tries = 0
     deepest: tuple[int, list[Placed], Availability] = (0, list(placed), availability)
     chosen: list[ProposedBooking] = []
+    dead_ends: set[tuple] = set()
 
     def place(i: int, placed_now: list[Placed], avail: Availability) -> bool:
         nonlocal tries, deepest
@@ -481,6 +542,9 @@ def _search(ordered, placed, availability, rules, prefs, strict, budget):
             return True
         if i > deepest[0]:
             deepest = (i, placed_now, avail)
+        key = _state_key(i, placed_now)
+        if key in dead_ends:
+            return False
         spec = ordered[i]
         for slot in _candidates(spec, placed_now, avail, rules, prefs, strict):
             tries += 1
@@ -489,14 +553,18 @@ def _search(ordered, placed, availability, rules, prefs, strict, budget):
             chosen.append(ProposedBooking(spec.key, spec.label, slot))
             span = Interval(slot.start, slot.blocked_until)
             if place(
-                i + 1, [*placed_now, _as_placed(spec, slot)], avail.with_busy(slot.practitioner_id, slot.room_id, span)
+                i + 1,
+                [*placed_now, _as_placed(spec, slot)],
+                avail.with_busy(slot.practitioner_id, slot.room_id, span),
             ):
                 return True
             chosen.pop()
+        if tries <= budget:
+            dead_ends.add(key)
         return False
 
     ok = place(0, placed, availability)
-    return (list(chosen) if ok else None), deepest
+    return (list(chosen) if ok else None), deepest, tries > budget
 
 
 def explain(

@@ -5,6 +5,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.contrib.auth import get_user_model
 
 from plans import models
 from tests.factories import ClientFactory, PractitionerFactory, ProtocolFactory, RoomFactory, UserFactory
@@ -43,7 +44,8 @@ def make_plan(
     `follow_up` adds the final assessment 84 days after the last session.
     """
     snap = snapshot(**snap)
-    user = user or UserFactory()
+    # One planner for every plan: hashing a fresh user's password per plan is slow.
+    user = user or get_user_model().objects.filter(username="planner").first() or UserFactory(username="planner")
     plan = models.TreatmentPlan.objects.create(
         client=ClientFactory(),
         protocol=ProtocolFactory(),

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.utils import timezone
 
 from plans import models, scheduling
 from plans.models import IllegalTransition, SessionStatus
@@ -195,3 +196,19 @@ def test_state_methods_refuse_illegal_moves(clinic):
         s.complete(depth_used_mm=Decimal("0.5"), notes="", pore_score=6, depth_cap_mm=Decimal("1.5"), now=later)
     with pytest.raises(IllegalTransition, match="Record the needle depth"):
         s.complete(depth_used_mm=None, notes="", pore_score=3, depth_cap_mm=Decimal("1.5"), now=later)
+
+
+def test_series_proposed_across_the_spring_clock_change_stays_at_nine_local(clinic, frozen_clock):
+    after_change = dt.date(2027, 3, 29)  # Monday after the last Sunday of March: BST
+    plan = make_plan(
+        first_target=after_change - dt.timedelta(days=7),
+        count=2,
+        spread=0,
+        interval_target_days=7,
+        interval_min_days=7,
+        interval_max_days=7,
+    )
+    booked = book_all(plan, practitioner_id=clinic["ana"].id)
+    assert [timezone.localtime(s.starts_at).time() for s in booked] == [dt.time(9), dt.time(9)]
+    assert booked[0].starts_at == dt.datetime(2027, 3, 22, 9, tzinfo=dt.UTC)  # GMT
+    assert booked[1].starts_at == dt.datetime(2027, 3, 29, 8, tzinfo=dt.UTC)  # BST

@@ -326,3 +326,40 @@ def test_every_proposed_booking_keeps_hours_bookings_closures_windows_intervals_
                 assert (days[c.key] - days[m.key]).days >= c.min_days_after_mn
             else:
                 assert (days[m.key] - days[c.key]).days >= c.min_days_before_mn
+
+
+def test_moving_the_first_session_later_pushes_the_peel_then_the_next_session_for_their_washouts():
+    peel = s.SessionSpec(
+        2,
+        2,
+        "Session 2 (peel)",
+        s.COMBINATION,
+        MON + dt.timedelta(days=7),
+        MON + dt.timedelta(days=14),
+        MON + dt.timedelta(days=21),
+        30,
+        min_days_after_mn=7,
+        min_days_before_mn=7,
+    )
+    specs = [mn(1, MON), peel, mn(3, MON + dt.timedelta(days=28), spread=7)]
+    starts = [at(MON, 9), at(MON + dt.timedelta(days=8), 9), at(MON + dt.timedelta(days=28), 9)]
+    schedule = [s.Scheduled(x, t, t + dt.timedelta(minutes=75), 1, 10) for x, t in zip(specs, starts, strict=True)]
+    new_day = MON + dt.timedelta(days=3)
+    new = s.Slot(1, 10, at(new_day, 9), at(new_day, 10), at(new_day, 10, 15))
+    shifts = s.cascade(schedule, moved_key=1, new_slot=new, availability=availability(), rules=RULES)
+    # The peel must be 7 days after the new day 3 (day 10); session 3 stays (day 28 >= 10 + 7 and >= 3 + 21).
+    assert [(x.session_key, x.new_slot.local_date(LONDON)) for x in shifts] == [(2, MON + dt.timedelta(days=10))]
+    assert "washout" in shifts[0].reason
+
+
+def test_an_impossible_long_series_is_explained_without_exhausting_the_search():
+    sessions = [mn(i, MON + dt.timedelta(days=28 * (i - 1)), spread=7) for i in range(1, 7)]
+    last = sessions[-1]
+    away = [s.Interval(at(last.earliest - dt.timedelta(days=10), 0), at(last.latest + dt.timedelta(days=1), 0))]
+    avail = availability(practitioners=[s.PractitionerAvailability(1, "Ana", NINE_TO_FIVE, time_off=away)])
+    result = s.fit_series(sessions, placed=[], availability=avail, rules=RULES, budget=2000)
+    # Dead ends are remembered, so 2,000 tries prove session 6 cannot fit (without: ~11^5).
+    assert result.problem.label == "Session 6"
+    assert "search limit" not in result.problem.reason
+    assert "Ana fully booked or away" not in result.problem.reason  # no preference: any practitioner
+    assert "every practitioner or room fully booked or away" in result.problem.reason

@@ -56,3 +56,31 @@ def calendar_for(sessions: list[PlanSession], *, cancel: bool = False, stamp: dt
         calendar.add_component(_event(session, cancelled=cancel, stamp=stamp or timezone.now()))
     calendar.add_missing_timezones()
     return calendar.to_ical()
+
+
+def practitioner_feed(practitioner, sessions) -> bytes:
+    """A practitioner's subscription feed: the same UIDs as the client invitations.
+
+    The feed URL is a bearer secret that calendar services fetch and store, so events name
+    the client by first name and initial only: enough to recognise, little to leak.
+    """
+    zone = zoneinfo.ZoneInfo(settings.CLINIC_TIME_ZONE)
+    calendar = Calendar()
+    calendar.add("prodid", f"-//{settings.CLINIC_NAME}//Clinic plans//EN")
+    calendar.add("version", "2.0")
+    calendar.add("x-wr-calname", f"{settings.CLINIC_NAME}: {practitioner.display_name}")
+    for session in sessions:
+        client = session.plan.client
+        event = Event()
+        event.add("uid", session_uid(session))
+        event.add("sequence", session.version)
+        event.add("dtstamp", session.updated_at.astimezone(dt.UTC))
+        event.add("dtstart", timezone.localtime(session.starts_at, zone))
+        event.add("dtend", timezone.localtime(session.ends_at, zone))
+        event.add("summary", f"{client.first_name} {client.last_name[:1]}.: {session.title}".strip())
+        event.add("status", "CANCELLED" if session.status == "cancelled" else "CONFIRMED")
+        if session.room:
+            event.add("location", session.room.name)
+        calendar.add_component(event)
+    calendar.add_missing_timezones()
+    return calendar.to_ical()

@@ -769,6 +769,10 @@ class SessionStatus(models.TextChoices):
     NO_SHOW = "no_show", "No-show"
 
 
+class IllegalTransition(Exception):
+    """A session state change that the rules forbid; the message says why, for staff."""
+
+
 class PlanSession(models.Model):
     """One visit of a plan: a microneedling session, a combination treatment, or the follow-up."""
 
@@ -850,18 +854,111 @@ class PlanSession(models.Model):
     def __str__(self) -> str:
         return f"{self.title} ({self.get_status_display()})"
 
-    def client_cancel(self, *, reason: str, now: dt.datetime) -> None:
-        """The client cancelled with the link in an email (notifications area).
+    # --- State changes: each refuses an illegal move with IllegalTransition. ---------------
 
-        Only a booked session can be cancelled this way; the booking area's own
-        cancel supersedes this when the branches are merged.
-        """
+    def local_date(self, moment: dt.datetime | None = None) -> dt.date | None:
+        moment = moment or self.starts_at
+        return timezone.localdate(moment) if moment else None
+
+    def _check_time(self, starts_at: dt.datetime, now: dt.datetime, override_reason: str) -> None:
+        if timezone.is_naive(starts_at):
+            raise IllegalTransition("A booking time must carry its time zone.")
+        if starts_at < now:
+            raise IllegalTransition(
+                f"{self.title}: cannot book a time in the past ({timezone.localtime(starts_at):%d %b %Y %H:%M})."
+            )
+        day = timezone.localdate(starts_at)
+        if not (self.earliest <= day <= self.latest) and not override_reason.strip():
+            raise IllegalTransition(
+                f"{self.title}: {day:%d %b %Y} is outside its window {self.earliest:%d %b}–{self.latest:%d %b %Y}; "
+                "give a reason to override the window."
+            )
+
+    def _place(self, starts_at, practitioner, room, override_reason: str) -> None:
+        self.starts_at = starts_at
+        self.ends_at = starts_at + dt.timedelta(minutes=self.duration_minutes)
+        self.blocked_until = self.ends_at + dt.timedelta(minutes=self.buffer_minutes)
+        self.practitioner = practitioner
+        self.room = room
+        day = timezone.localdate(starts_at)
+        inside = self.earliest <= day <= self.latest
+        self.window_override_reason = "" if inside else override_reason.strip()
+
+    def book(self, *, starts_at, practitioner, room, now: dt.datetime, override_reason: str = "") -> None:
+        if self.status not in (SessionStatus.PROPOSED, SessionStatus.CANCELLED, SessionStatus.NO_SHOW):
+            raise IllegalTransition(f"{self.title} is already {self.get_status_display().lower()}; move it instead.")
+        if self.plan.status != PlanStatus.ACTIVE:
+            raise IllegalTransition(
+                f"The plan is {self.plan.get_status_display().lower()}: its sessions cannot be booked."
+            )
+        self._check_time(starts_at, now, override_reason)
+        was_booked_before = self.status != SessionStatus.PROPOSED
+        self._place(starts_at, practitioner, room, override_reason)
+        self.status = SessionStatus.BOOKED
+        self.cancelled_at, self.cancelled_by_client, self.cancel_reason = None, False, ""
+        if was_booked_before:
+            self.version += 1
+
+    def reschedule(self, *, starts_at, practitioner, room, now: dt.datetime, override_reason: str = "") -> None:
         if self.status != SessionStatus.BOOKED:
-            raise ValueError(f"Only a booked session can be cancelled; this one is {self.get_status_display()}.")
+            raise IllegalTransition(
+                f"Only a booked session can be moved; {self.title} is {self.get_status_display().lower()}."
+            )
+        self._check_time(starts_at, now, override_reason)
+        self._place(starts_at, practitioner, room, override_reason)
+        self.version += 1
+
+    def cancel(self, *, by_client: bool, reason: str, now: dt.datetime) -> None:
+        if self.status != SessionStatus.BOOKED:
+            raise IllegalTransition(
+                f"Only a booked session can be cancelled; {self.title} is {self.get_status_display().lower()}."
+            )
+        if not reason.strip():
+            raise IllegalTransition("Give a reason for the cancellation.")
         self.status = SessionStatus.CANCELLED
         self.cancelled_at = now
-        self.cancelled_by_client = True
-        self.cancel_reason = reason[:255]
+        self.cancelled_by_client = by_client
+        self.cancel_reason = reason.strip()
+        self.version += 1
+
+    def mark_no_show(self, *, now: dt.datetime) -> None:
+        if self.status != SessionStatus.BOOKED:
+            raise IllegalTransition(
+                f"Only a booked session can be a no-show; {self.title} is {self.get_status_display().lower()}."
+            )
+        if self.starts_at > now:
+            raise IllegalTransition(f"{self.title} has not started yet: it cannot be a no-show.")
+        self.status = SessionStatus.NO_SHOW
+
+    def complete(
+        self,
+        *,
+        depth_used_mm: Decimal | None,
+        notes: str,
+        pore_score: int | None,
+        depth_cap_mm: Decimal | None,
+        now: dt.datetime,
+    ) -> None:
+        if self.status != SessionStatus.BOOKED:
+            raise IllegalTransition(
+                f"Only a booked session can be completed; {self.title} is {self.get_status_display().lower()}."
+            )
+        if self.starts_at > now:
+            raise IllegalTransition(f"{self.title} has not started yet: it cannot be completed.")
+        if self.kind == SessionKind.MICRONEEDLING and depth_used_mm is None:
+            raise IllegalTransition("Record the needle depth used for a microneedling session.")
+        if depth_used_mm is not None:
+            if depth_used_mm <= 0:
+                raise IllegalTransition("The depth used must be above 0 mm.")
+            if depth_cap_mm is not None and depth_used_mm > depth_cap_mm:
+                raise IllegalTransition(f"Depth {depth_used_mm} mm is above the protocol's cap of {depth_cap_mm} mm.")
+        if pore_score is not None and not 1 <= pore_score <= 5:
+            raise IllegalTransition("The pore score is on a scale of 1 to 5.")
+        self.status = SessionStatus.COMPLETED
+        self.depth_used_mm = depth_used_mm
+        self.notes = notes
+        self.pore_score = pore_score
+        self.completed_at = now
 
 
 class WorkerHeartbeat(models.Model):

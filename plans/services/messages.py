@@ -7,12 +7,11 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from plans import notifications
 from plans.models import Client, Message, MessageStatus, PlanSession, SessionStatus
+from plans.services import booking
 
 log = logging.getLogger(__name__)
 
@@ -51,18 +50,6 @@ def cancellation_deadline(session: PlanSession) -> dt.datetime:
     return session.starts_at - dt.timedelta(hours=settings.CANCELLATION_CUTOFF_HOURS)
 
 
-def session_cancel_by_client(*, session: PlanSession, reason: str, now: dt.datetime | None = None) -> PlanSession:
-    """Minimal client cancel for this branch. When plans.services.booking.session_cancel exists,
-    session_cancel_from_link uses that instead."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        session = PlanSession.objects.select_for_update().select_related("plan__client").get(pk=session.pk)
-        session.client_cancel(reason=reason, now=now)
-        session.save()
-        notifications.on_session_cancelled(session)
-    return session
-
-
 def session_cancel_from_link(*, message: Message, version: int, now: dt.datetime | None = None) -> PlanSession:
     """The client pressed Cancel in an email: refused past the cut-off or if the email is out of date."""
     now = now or timezone.now()
@@ -78,17 +65,10 @@ def session_cancel_from_link(*, message: Message, version: int, now: dt.datetime
         )
     reason = "Cancelled by the client with the email link."
     try:
-        from plans.services import booking
-    except ImportError:
-        booking = None
-    try:
-        if booking is not None and hasattr(booking, "session_cancel"):
-            return booking.session_cancel(session=session, by_client=True, reason=reason, by=None)
-        return session_cancel_by_client(session=session, reason=reason, now=now)
-    except (ValueError, ValidationError) as exc:
+        return booking.session_cancel(session=session, by_client=True, reason=reason, by=None)
+    except booking.BookingError as exc:
         # The booking area refused (e.g. the session changed meanwhile): show its reason.
-        text = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
-        raise LinkActionRefused(text) from exc
+        raise LinkActionRefused(str(exc)) from exc
 
 
 def client_unsubscribe(*, client: Client) -> Client:

@@ -57,6 +57,20 @@ ACCESS: dict[str, dict] = {
     "messages": ANY_STAFF,
     "client-messages": ANY_STAFF,
     "message-resend": rule(LOGIN, 405, 405, 405),  # POST only
+    "calendar": ANY_STAFF,
+    "calendar-events": ANY_STAFF,
+    "calendar-bookable": ANY_STAFF,
+    "day-list": ANY_STAFF,
+    "calendar-feed": ANY_STAFF,
+    "session-panel": ANY_STAFF,
+    "plan-book": ANY_STAFF,
+    "session-book": rule(LOGIN, 405, 405, 405),  # POST only
+    "session-reschedule": rule(LOGIN, 405, 405, 405),
+    "session-cancel": rule(LOGIN, 405, 405, 405),
+    "session-no-show": rule(LOGIN, 405, 405, 405),
+    "session-complete": rule(LOGIN, DENIED, 405, 405),  # clinical: depth used, notes, pore score
+    # The practitioner's calendar feed: the secret in the URL is the key (an invalid one is a 404).
+    "practitioner-feed": rule(404, 404, 404, 404),
     "client-export": CLIENT_DATA_RIGHTS,
     "client-export-json": CLIENT_DATA_RIGHTS,
     "client-erase": CLIENT_DATA_RIGHTS,
@@ -91,7 +105,7 @@ ACCESS: dict[str, dict] = {
 }
 
 # Pages anonymous visitors may open although they are not signed-link pages.
-ANONYMOUS_BY_DESIGN = {"login", "admin:login", "admin:logout"}
+ANONYMOUS_BY_DESIGN = {"login", "admin:login", "admin:logout", "practitioner-feed"}
 
 
 # --- Walking the URLconf -----------------------------------------------------------------------

@@ -1,0 +1,577 @@
+"""Booking writes: whole-series fit and book, single booking, reschedule with cascade,
+cancel, no-show, complete.
+
+Never double-booked, on both backends: every write locks the practitioner and room
+rows it touches (fixed order: practitioners by id, then rooms by id) and re-checks
+overlap under that lock; on SQLite the IMMEDIATE transaction serialises writers, and on
+PostgreSQL an exclusion constraint (migration 0002) is the last word, its
+IntegrityError translated to the same SlotTaken.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from plans import notifications, scheduling
+from plans.models import (
+    IllegalTransition,
+    PlanSession,
+    PlanStatus,
+    Practitioner,
+    Room,
+    SessionKind,
+    SessionStatus,
+    TimeOff,
+    TreatmentPlan,
+    WorkingHours,
+)
+
+log = logging.getLogger(__name__)
+
+OCCUPYING = (SessionStatus.BOOKED, SessionStatus.COMPLETED)
+_now: Callable[[], dt.datetime] = timezone.now  # injectable clock for tests
+
+
+class BookingError(Exception):
+    """A booking request the rules refuse; the message is for staff."""
+
+
+class SlotTaken(BookingError):
+    """The practitioner or room is already booked then."""
+
+
+class CascadeRequired(BookingError):
+    """Moving this session needs later sessions moved too: confirm these shifts."""
+
+    def __init__(self, shifts: list[scheduling.Shift], message: str = ""):
+        self.shifts = shifts
+        super().__init__(message or "Moving this session moves later sessions too: confirm the proposed shifts.")
+
+
+def clinic_tz() -> ZoneInfo:
+    return ZoneInfo(settings.CLINIC_TIME_ZONE)
+
+
+# --- Reading the database into the scheduler's plain data ---------------------------------
+
+
+def availability_for(
+    *, first: dt.date, last: dt.date, exclude_session_ids: Iterable[int] = (), not_before: dt.datetime | None = None
+) -> scheduling.Availability:
+    """Working hours, time off, closures and bookings between two clinic-local dates (4 queries)."""
+    tz = clinic_tz()
+    start = dt.datetime.combine(first - dt.timedelta(days=1), dt.time(), tzinfo=tz)
+    end = dt.datetime.combine(last + dt.timedelta(days=2), dt.time(), tzinfo=tz)
+    practitioners = list(Practitioner.objects.filter(active=True).order_by("id"))
+    hours: dict[int, dict[int, list[tuple[dt.time, dt.time]]]] = {p.id: {} for p in practitioners}
+    for wh in WorkingHours.objects.filter(practitioner__active=True):
+        hours[wh.practitioner_id].setdefault(wh.weekday, []).append((wh.start, wh.end))
+    time_off: dict[str, list] = {}
+    clinic_closures = []
+    if not_before is not None:
+        # The past is closed: nothing can be proposed before now.
+        clinic_closures.append(scheduling.Interval(dt.datetime(1970, 1, 1, tzinfo=dt.UTC), not_before))
+    for t in TimeOff.objects.filter(starts_at__lt=end, ends_at__gt=start):
+        span = scheduling.Interval(t.starts_at, t.ends_at)
+        if t.practitioner_id:
+            time_off.setdefault(f"p{t.practitioner_id}", []).append(span)
+        elif t.room_id:
+            time_off.setdefault(f"r{t.room_id}", []).append(span)
+        else:
+            clinic_closures.append(span)
+    busy: dict[str, list] = {}
+    for s in (
+        PlanSession.objects.filter(status__in=OCCUPYING, starts_at__lt=end, blocked_until__gt=start)
+        .exclude(id__in=list(exclude_session_ids))
+        .values_list("practitioner_id", "room_id", "starts_at", "blocked_until")
+    ):
+        span = scheduling.Interval(s[2], s[3])
+        busy.setdefault(f"p{s[0]}", []).append(span)
+        if s[1]:
+            busy.setdefault(f"r{s[1]}", []).append(span)
+    rooms = list(Room.objects.filter(active=True).order_by("name", "id"))
+    return scheduling.Availability(
+        tz=tz,
+        practitioners=[
+            scheduling.PractitionerAvailability(
+                p.id, p.display_name, hours[p.id], time_off.get(f"p{p.id}", []), busy.get(f"p{p.id}", [])
+            )
+            for p in practitioners
+        ],
+        rooms=[
+            scheduling.RoomAvailability(r.id, r.name, time_off.get(f"r{r.id}", []), busy.get(f"r{r.id}", []))
+            for r in rooms
+        ],
+        clinic_closures=clinic_closures,
+    )
+
+
+def session_label(session: PlanSession) -> str:
+    return f"Session {session.sequence} ({session.title})"
+
+
+def spec_for(session: PlanSession) -> scheduling.SessionSpec:
+    return scheduling.SessionSpec(
+        key=session.id,
+        sequence=session.sequence,
+        label=session_label(session),
+        kind=session.kind,
+        earliest=session.earliest,
+        target=session.target,
+        latest=session.latest,
+        duration_minutes=session.duration_minutes,
+        buffer_minutes=session.buffer_minutes,
+        mn_number=session.mn_number,
+        min_days_after_mn=session.min_days_after_mn,
+        min_days_before_mn=session.min_days_before_mn,
+    )
+
+
+def placed_for(session: PlanSession) -> scheduling.Placed:
+    return scheduling.Placed(
+        session.sequence,
+        session.kind,
+        session.starts_at,
+        session.blocked_until,
+        session.min_days_after_mn,
+        session.min_days_before_mn,
+    )
+
+
+def rules_for(plan: TreatmentPlan) -> scheduling.SeriesRules:
+    snap = plan.protocol_snapshot
+    return scheduling.SeriesRules(int(snap["interval_min_days"]), int(snap["interval_max_days"]))
+
+
+# --- Whole series ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeriesProposal:
+    plan: TreatmentPlan
+    result: scheduling.FitResult
+    sessions: dict[int, PlanSession]
+
+    @property
+    def rows(self) -> list[tuple[PlanSession, scheduling.ProposedBooking]]:
+        return [(self.sessions[b.session_key], b) for b in self.result.bookings]
+
+
+def series_propose(*, plan: TreatmentPlan, preferences: scheduling.Preferences) -> SeriesProposal:
+    """A concrete slot for every unbooked (proposed) session of `plan`, or the reason one cannot fit. Read-only."""
+    sessions = list(plan.sessions.select_related(None).order_by("sequence"))
+    todo = [s for s in sessions if s.status == SessionStatus.PROPOSED]
+    placed = [placed_for(s) for s in sessions if s.status in OCCUPYING]
+    if plan.status != PlanStatus.ACTIVE:
+        raise BookingError(f"The plan is {plan.get_status_display().lower()}: nothing to book.")
+    if not todo:
+        return SeriesProposal(plan, scheduling.FitResult(bookings=[]), {})
+    now = _now()
+    last = max(s.latest for s in todo) + dt.timedelta(days=scheduling.NEAREST_SEARCH_DAYS)
+    first = min(min(s.earliest for s in todo), timezone.localdate(now))
+    availability = availability_for(first=first, last=last, not_before=now)
+    result = scheduling.fit_series(
+        [spec_for(s) for s in todo],
+        placed=placed,
+        availability=availability,
+        rules=rules_for(plan),
+        preferences=preferences,
+    )
+    return SeriesProposal(plan, result, {s.id: s for s in todo})
+
+
+def _lock(practitioner_ids: Iterable[int], room_ids: Iterable[int]) -> None:
+    """Row locks in a fixed order (practitioners by id, then rooms by id) so two writers never deadlock."""
+    list(Practitioner.objects.select_for_update().filter(id__in=sorted(set(practitioner_ids))).order_by("id"))
+    list(Room.objects.select_for_update().filter(id__in=sorted({r for r in room_ids if r})).order_by("id"))
+
+
+def _conflict(
+    *, practitioner_id: int, room_id: int | None, start: dt.datetime, until: dt.datetime, ignore: Iterable[int]
+) -> PlanSession | None:
+    who = Q(practitioner_id=practitioner_id)
+    if room_id:
+        who |= Q(room_id=room_id)
+    return (
+        PlanSession.objects.filter(who, status__in=OCCUPYING, starts_at__lt=until, blocked_until__gt=start)
+        .exclude(id__in=list(ignore))
+        .select_related("practitioner", "room")
+        .first()
+    )
+
+
+def _taken_message(session: PlanSession, other: PlanSession) -> str:
+    local = timezone.localtime(other.starts_at)
+    end = timezone.localtime(other.blocked_until)
+    what = (
+        f"{other.practitioner} is"
+        if other.practitioner_id == session.practitioner_id
+        else f"{other.room or 'The room'} is"
+    )
+    return f"Slot taken: {what} already booked {local:%a %d %b %H:%M}–{end:%H:%M}."
+
+
+def _save_checked(sessions: Sequence[PlanSession], moving_ids: Iterable[int]) -> None:
+    """Check overlap under the locks, then save; the DB constraint's IntegrityError becomes SlotTaken."""
+    # The sessions written here are stale in the database (old times); they are checked
+    # against each other below.
+    ignore = set(moving_ids) | {x.id for x in sessions}
+    for s in sessions:
+        other = _conflict(
+            practitioner_id=s.practitioner_id,
+            room_id=s.room_id,
+            start=s.starts_at,
+            until=s.blocked_until,
+            ignore=ignore,
+        )
+        if other is not None:
+            raise SlotTaken(_taken_message(s, other))
+    # Two sessions of this same write must not overlap each other either.
+    for i, a in enumerate(sessions):
+        for b in sessions[i + 1 :]:
+            same = a.practitioner_id == b.practitioner_id or (a.room_id and a.room_id == b.room_id)
+            if same and a.starts_at < b.blocked_until and b.starts_at < a.blocked_until:
+                raise SlotTaken(f"Slot taken: {session_label(a)} and {session_label(b)} overlap.")
+    try:
+        with transaction.atomic():
+            for s in sessions:
+                s.save()
+    except IntegrityError as exc:
+        if "no_overlap" in str(exc):
+            raise SlotTaken("Slot taken: someone booked that practitioner or room at the same moment.") from exc
+        raise
+
+
+def series_book(*, plan: TreatmentPlan, proposal: Sequence[scheduling.ProposedBooking], by=None) -> list[PlanSession]:
+    """Book every proposed slot of `plan` in one transaction: all or nothing."""
+    if not proposal:
+        raise BookingError("Nothing to book: the proposal is empty.")
+    now = _now()
+    try:
+        with transaction.atomic():
+            plan = TreatmentPlan.objects.select_for_update().get(pk=plan.pk)
+            _lock([b.slot.practitioner_id for b in proposal], [b.slot.room_id for b in proposal])
+            sessions = {s.id: s for s in plan.sessions.select_for_update().order_by("sequence")}
+            practitioners = Practitioner.objects.in_bulk([b.slot.practitioner_id for b in proposal])
+            rooms = Room.objects.in_bulk([b.slot.room_id for b in proposal])
+            placed = [placed_for(s) for s in sessions.values() if s.status in OCCUPYING]
+            booked: list[PlanSession] = []
+            for b in sorted(
+                proposal, key=lambda b: sessions[b.session_key].sequence if b.session_key in sessions else 0
+            ):
+                session = sessions.get(b.session_key)
+                if session is None:
+                    raise BookingError("The proposal names a session of another plan.")
+                if session.status != SessionStatus.PROPOSED:
+                    raise BookingError(f"{session_label(session)} is already {session.get_status_display().lower()}.")
+                problems = scheduling.check_rules(spec_for(session), b.slot.start, placed, rules_for(plan), clinic_tz())
+                if problems:
+                    raise BookingError("; ".join(problems))
+                _check_available(
+                    session, b.slot.start, practitioners[b.slot.practitioner_id], rooms.get(b.slot.room_id)
+                )
+                session.book(
+                    starts_at=b.slot.start,
+                    practitioner=practitioners[b.slot.practitioner_id],
+                    room=rooms.get(b.slot.room_id),
+                    now=now,
+                )
+                placed.append(placed_for(session))
+                booked.append(session)
+            _save_checked(booked, [])
+            notifications.on_sessions_booked(booked)
+    except IllegalTransition as exc:
+        raise BookingError(str(exc)) from exc
+    log.info("series booked: plan %s, %d sessions, by %s", plan.pk, len(booked), by)
+    return booked
+
+
+# --- One session -----------------------------------------------------------------------
+
+
+def _check_available(session: PlanSession, start: dt.datetime, practitioner: Practitioner, room: Room | None) -> None:
+    """Working hours, time off and closures (bookings are checked under the lock)."""
+    if room is None:
+        raise BookingError("Choose a room: every session needs one.")
+    day = timezone.localdate(start)
+    avail = availability_for(first=day, last=day, exclude_session_ids=[session.id])
+    # Bookings are checked separately (SlotTaken, with who holds the slot), so ignore them here.
+    reasons = scheduling.unavailable_reasons(
+        avail,
+        practitioner_id=practitioner.id,
+        room_id=room.id,
+        start=start,
+        duration_minutes=session.duration_minutes,
+        buffer_minutes=session.buffer_minutes,
+    )
+    if reasons:
+        raise BookingError(f"{practitioner} cannot take {session_label(session)} then: {'; '.join(reasons)}.")
+
+
+def _pick_room(session: PlanSession, start: dt.datetime, ignore: Iterable[int] = ()) -> Room:
+    until = start + dt.timedelta(minutes=session.duration_minutes + session.buffer_minutes)
+    day = timezone.localdate(start)
+    avail = availability_for(first=day, last=day, exclude_session_ids=[session.id, *ignore])
+    for room in avail.rooms:
+        if scheduling._clear([*room.busy, *room.closures], start, until):
+            return Room.objects.get(pk=room.id)
+    raise SlotTaken("Slot taken: every room is booked or closed then.")
+
+
+def _plan_rule_problems(session: PlanSession, start: dt.datetime, others: Iterable[PlanSession]) -> list[str]:
+    """Interval and washout problems for `session` at `start`, against the plan's other placed sessions."""
+    tz = clinic_tz()
+    rules = rules_for(session.plan)
+    others = [o for o in others if o.id != session.id and o.status in OCCUPYING]
+    me = scheduling.Placed(
+        session.sequence,
+        session.kind,
+        start,
+        start + dt.timedelta(minutes=session.duration_minutes + session.buffer_minutes),
+        session.min_days_after_mn,
+        session.min_days_before_mn,
+    )
+    problems = scheduling.check_rules(spec_for(session), start, [placed_for(o) for o in others], rules, tz)
+    for later in (o for o in others if o.sequence > session.sequence):
+        placed = [placed_for(o) for o in others if o.id != later.id] + [me]
+        problems += scheduling.check_rules(spec_for(later), later.starts_at, placed, rules, tz)
+    return problems
+
+
+def session_book(
+    *,
+    session: PlanSession,
+    starts_at: dt.datetime,
+    practitioner: Practitioner,
+    room: Room | None = None,
+    override_reason: str = "",
+    by=None,
+) -> PlanSession:
+    """Book one session at a chosen time (a click on the calendar). Room None: the first free room."""
+    try:
+        with transaction.atomic():
+            session = PlanSession.objects.select_for_update().select_related("plan").get(pk=session.pk)
+            if room is None:
+                room = _pick_room(session, starts_at)
+            _lock([practitioner.id], [room.id])
+            _check_available(session, starts_at, practitioner, room)
+            problems = _plan_rule_problems(session, starts_at, session.plan.sessions.all())
+            if problems and not override_reason.strip():
+                raise BookingError("; ".join(problems) + ". Give a reason to override.")
+            session.book(
+                starts_at=starts_at, practitioner=practitioner, room=room, now=_now(), override_reason=override_reason
+            )
+            if problems:
+                session.window_override_reason = override_reason.strip()
+            _save_checked([session], [])
+            notifications.on_sessions_booked([session])
+    except IllegalTransition as exc:
+        raise BookingError(str(exc)) from exc
+    log.info("session %s booked by %s", session.pk, by)
+    return session
+
+
+@dataclass(frozen=True)
+class ShiftRequest:
+    """A confirmed cascade shift as the browser sends it back."""
+
+    session_id: int
+    starts_at: dt.datetime
+
+
+def session_reschedule(
+    *,
+    session: PlanSession,
+    starts_at: dt.datetime,
+    practitioner: Practitioner,
+    room: Room | None = None,
+    cascade: Sequence[ShiftRequest] | None = None,
+    override_reason: str = "",
+    by=None,
+) -> list[PlanSession]:
+    """Move a booked session; later sessions move only on confirmation (`cascade`).
+
+    Without `cascade`, a move that needs later sessions shifted raises CascadeRequired
+    with the proposed shifts and writes nothing. With `cascade`, the shifts must equal
+    what the rules need now (else CascadeRequired again with the fresh list). A move or
+    shift outside a window, or against an interval or washout, needs `override_reason`.
+    Returns every session moved, the requested one first.
+    """
+    tz = clinic_tz()
+    try:
+        with transaction.atomic():
+            session = PlanSession.objects.select_for_update().select_related("plan").get(pk=session.pk)
+            plan_sessions = list(session.plan.sessions.select_for_update().order_by("sequence"))
+            if session.status != SessionStatus.BOOKED:
+                raise IllegalTransition(
+                    f"Only a booked session can be moved; {session.title} is {session.get_status_display().lower()}."
+                )
+            movable = [s for s in plan_sessions if s.status == SessionStatus.BOOKED and s.sequence >= session.sequence]
+            if room is None:
+                room = _pick_room(session, starts_at, ignore=[s.id for s in movable])
+            day = timezone.localdate(starts_at)
+            horizon = max([day, *[s.latest for s in movable]]) + dt.timedelta(days=scheduling.NEAREST_SEARCH_DAYS)
+            avail = availability_for(first=day, last=horizon, exclude_session_ids=[s.id for s in movable])
+            new_slot = scheduling.Slot(
+                practitioner.id,
+                room.id,
+                starts_at,
+                starts_at + dt.timedelta(minutes=session.duration_minutes),
+                starts_at + dt.timedelta(minutes=session.duration_minutes + session.buffer_minutes),
+            )
+            schedule = [
+                scheduling.Scheduled(
+                    spec_for(s),
+                    s.starts_at if s.status in OCCUPYING else None,
+                    s.blocked_until if s.status in OCCUPYING else None,
+                    s.practitioner_id,
+                    s.room_id,
+                    locked=s.status != SessionStatus.BOOKED,
+                )
+                for s in plan_sessions
+            ]
+            shifts = scheduling.cascade(
+                schedule, moved_key=session.id, new_slot=new_slot, availability=avail, rules=rules_for(session.plan)
+            )
+            wanted = {(s.session_key, s.new_slot.start if s.new_slot else None) for s in shifts}
+            if shifts and cascade is None:
+                raise CascadeRequired(shifts)
+            if cascade is not None and wanted != {(c.session_id, c.starts_at) for c in cascade}:
+                raise CascadeRequired(shifts, "The schedule changed: review the proposed shifts again.")
+            if any(s.new_slot is None for s in shifts):
+                missing = next(s for s in shifts if s.new_slot is None)
+                raise BookingError(f"{missing.label}: no free slot near the date it would need ({missing.reason}).")
+            earlier = [s for s in plan_sessions if s.sequence < session.sequence and s.status in OCCUPYING]
+            problems = scheduling.check_rules(
+                spec_for(session), starts_at, [placed_for(s) for s in earlier], rules_for(session.plan), tz
+            )
+            outside = [s for s in shifts if s.outside_window]
+            if (problems or outside) and not override_reason.strip():
+                why = problems + [f"{s.label} would move past its latest date" for s in outside]
+                raise BookingError("; ".join(why) + ". Give a reason to override.")
+            _check_available(session, starts_at, practitioner, room)
+            by_id = {s.id: s for s in plan_sessions}
+            moved_rooms = {s.new_slot.room_id for s in shifts}
+            _lock(
+                [practitioner.id, *[s.new_slot.practitioner_id for s in shifts]],
+                [room.id, *moved_rooms],
+            )
+            now = _now()
+            session.reschedule(
+                starts_at=starts_at, practitioner=practitioner, room=room, now=now, override_reason=override_reason
+            )
+            if problems:
+                session.window_override_reason = override_reason.strip()
+            moved = [session]
+            rooms = Room.objects.in_bulk(moved_rooms)
+            for shift in shifts:
+                other = by_id[shift.session_key]
+                other.reschedule(
+                    starts_at=shift.new_slot.start,
+                    practitioner=other.practitioner,
+                    room=rooms[shift.new_slot.room_id],
+                    now=now,
+                    override_reason=override_reason,
+                )
+                moved.append(other)
+            _save_checked(moved, [m.id for m in moved])
+            for m in moved:
+                notifications.on_session_rescheduled(m)
+    except IllegalTransition as exc:
+        raise BookingError(str(exc)) from exc
+    log.info("session %s moved (%d shifted) by %s", session.pk, len(moved) - 1, by)
+    return moved
+
+
+def session_cancel(*, session: PlanSession, by_client: bool, reason: str, by=None) -> PlanSession:
+    with transaction.atomic():
+        session = PlanSession.objects.select_for_update().get(pk=session.pk)
+        try:
+            session.cancel(by_client=by_client, reason=reason, now=_now())
+        except IllegalTransition as exc:
+            raise BookingError(str(exc)) from exc
+        session.save()
+        notifications.on_session_cancelled(session)
+    log.info("session %s cancelled (client=%s) by %s", session.pk, by_client, by)
+    return session
+
+
+def session_mark_no_show(*, session: PlanSession, by=None) -> PlanSession:
+    with transaction.atomic():
+        session = PlanSession.objects.select_for_update().get(pk=session.pk)
+        try:
+            session.mark_no_show(now=_now())
+        except IllegalTransition as exc:
+            raise BookingError(str(exc)) from exc
+        session.save()
+    log.info("session %s no-show, marked by %s", session.pk, by)
+    return session
+
+
+def session_complete(
+    *,
+    session: PlanSession,
+    depth_used_mm: Decimal | None,
+    notes: str = "",
+    pore_score: int | None = None,
+    by=None,
+) -> PlanSession:
+    """Record a session as done. Completing the last microneedling session re-times the
+    follow-up assessment's window from the actual date (follow_up_days from the snapshot)."""
+    now = _now()
+    with transaction.atomic():
+        session = PlanSession.objects.select_for_update().select_related("plan").get(pk=session.pk)
+        snap = session.plan.protocol_snapshot
+        cap = snap.get("depth_cap_mm")
+        cap = Decimal(str(cap)) if cap is not None else session.plan.protocol.depth_cap_mm
+        try:
+            session.complete(depth_used_mm=depth_used_mm, notes=notes, pore_score=pore_score, depth_cap_mm=cap, now=now)
+        except IllegalTransition as exc:
+            raise BookingError(str(exc)) from exc
+        session.save()
+        if session.kind == SessionKind.MICRONEEDLING:
+            _retime_follow_up(session, snap)
+        notifications.on_session_completed(session)
+    log.info("session %s completed by %s", session.pk, by)
+    return session
+
+
+def _retime_follow_up(session: PlanSession, snap: dict) -> None:
+    remaining = session.plan.sessions.filter(
+        kind=SessionKind.MICRONEEDLING, status__in=[SessionStatus.PROPOSED, SessionStatus.BOOKED]
+    ).exclude(id=session.id)
+    if remaining.exists():
+        return
+    days = snap.get("follow_up_days")
+    if days is None:
+        days = session.plan.protocol.follow_up_days
+    done_on = timezone.localdate(session.starts_at)
+    for follow_up in session.plan.sessions.select_for_update().filter(
+        kind=SessionKind.FOLLOW_UP, status=SessionStatus.PROPOSED
+    ):
+        # Keep the window's width, centred where it was, on the new target.
+        target = done_on + dt.timedelta(days=int(days))
+        follow_up.earliest = target - (follow_up.target - follow_up.earliest)
+        follow_up.latest = target + (follow_up.latest - follow_up.target)
+        follow_up.target = target
+        follow_up.save(update_fields=["earliest", "target", "latest", "updated_at"])
+
+
+def practitioner_feed_regenerate(*, practitioner: Practitioner, by=None) -> Practitioner:
+    """A new secret for the practitioner's iCalendar feed: the old URL stops working at once."""
+    from plans.models import _new_feed_token
+
+    practitioner.feed_token = _new_feed_token()
+    practitioner.save(update_fields=["feed_token"])
+    log.info("feed token of practitioner %s regenerated by %s", practitioner.pk, by)
+    return practitioner

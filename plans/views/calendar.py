@@ -1,0 +1,459 @@
+"""The booking calendar, the front desk's day list, session actions, plan booking and iCalendar feeds.
+
+Views parse input with forms and call plans.services.booking; the rules live there.
+Calendar JSON uses clinic-local wall-clock times without an offset ("floating"), so the
+browser's own zone never shifts an appointment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from plans import ics
+from plans.booking_forms import (
+    CancelForm,
+    CompleteForm,
+    PreferencesForm,
+    ProposalForm,
+    RescheduleForm,
+    SlotForm,
+    proposal_json,
+)
+from plans.models import (
+    PlanSession,
+    PlanStatus,
+    Practitioner,
+    Room,
+    SessionKind,
+    SessionStatus,
+    TreatmentPlan,
+)
+from plans.permissions import public_rate_limited, staff_required
+from plans.services import booking
+
+KIND_COLOURS = {
+    SessionKind.MICRONEEDLING: "#2f6f8f",
+    SessionKind.COMBINATION: "#9a5b1e",
+    SessionKind.FOLLOW_UP: "#4f7f3a",
+}
+SHOWN = [SessionStatus.BOOKED, SessionStatus.COMPLETED, SessionStatus.NO_SHOW]
+
+
+def wall(moment: dt.datetime) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def parse_day(raw: str | None) -> dt.date:
+    try:
+        return dt.date.fromisoformat((raw or "")[:10])
+    except ValueError:
+        return timezone.localdate()
+
+
+def wants_json(request) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _back(request, fallback: str):
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        return redirect(target)
+    return redirect(fallback)
+
+
+def _session(pk: int) -> PlanSession:
+    return get_object_or_404(PlanSession.objects.select_related("plan__client", "practitioner", "room"), pk=pk)
+
+
+def _form_error(form) -> str:
+    return " ".join(
+        f"{'' if f == '__all__' else form.fields[f].label or f}: {' '.join(e)}".strip(": ")
+        for f, e in form.errors.items()
+    )
+
+
+# --- Calendar ------------------------------------------------------------------------------
+
+
+@staff_required("plans.view_plansession")
+def calendar_page(request):
+    day = parse_day(request.GET.get("date"))
+    mode = "rooms" if request.GET.get("mode") == "rooms" else "practitioners"
+    view = "resourceTimeGridDay" if request.GET.get("view") == "day" else "resourceTimeGridWeek"
+    if mode == "rooms":
+        resources = [{"id": r.id, "title": r.name} for r in Room.objects.filter(active=True)]
+    else:
+        resources = [
+            {"id": p.id, "title": p.display_name, "eventBackgroundColor": p.color}
+            for p in Practitioner.objects.filter(active=True)
+        ]
+    offset = timezone.localtime().strftime("%z")
+    config = {
+        "date": day.isoformat(),
+        "view": view,
+        "mode": mode,
+        "resources": resources,
+        "timeZone": f"{offset[:3]}:{offset[3:]}",
+        "eventsUrl": reverse("calendar-events"),
+        "bookableUrl": reverse("calendar-bookable"),
+        "sessionUrl": reverse("session-panel", args=[0]),
+        "bookUrl": reverse("session-book", args=[0]),
+        "rescheduleUrl": reverse("session-reschedule", args=[0]),
+    }
+    return render(
+        request,
+        "plans/calendar/calendar.html",
+        {"config": config, "day": day, "mode": mode, "practitioners": Practitioner.objects.filter(active=True)},
+    )
+
+
+@staff_required("plans.view_plansession")
+@require_GET
+def calendar_events(request):
+    """Appointments between `start` and `end` (clinic-local dates) as calendar events: one query."""
+    first = parse_day(request.GET.get("start"))
+    last = parse_day(request.GET.get("end"))
+    if last <= first:
+        last = first + dt.timedelta(days=1)
+    if (last - first).days > 62:
+        return JsonResponse({"error": "Ask for at most two months at a time."}, status=400)
+    tz = booking.clinic_tz()
+    start = dt.datetime.combine(first, dt.time(), tzinfo=tz)
+    end = dt.datetime.combine(last, dt.time(), tzinfo=tz)
+    rooms = request.GET.get("mode") == "rooms"
+    statuses = [*SHOWN, SessionStatus.CANCELLED] if request.GET.get("cancelled") else SHOWN
+    sessions = (
+        PlanSession.objects.filter(status__in=statuses, starts_at__lt=end, ends_at__gt=start)
+        .order_by("starts_at")
+        .select_related("plan__client", "practitioner", "room")
+    )
+    now = timezone.now()
+    events = []
+    for s in sessions:
+        events.append(
+            {
+                "id": str(s.id),
+                "resourceIds": [s.room_id if rooms else s.practitioner_id],
+                "start": wall(s.starts_at),
+                "end": wall(s.ends_at),
+                "title": f"{s.plan.client.full_name} · {s.title}",
+                "backgroundColor": KIND_COLOURS.get(s.kind, "#555"),
+                "classNames": [f"status-{s.status}", f"kind-{s.kind}"],
+                "editable": s.status == SessionStatus.BOOKED and s.starts_at > now,
+                "extendedProps": {
+                    "status": s.get_status_display(),
+                    "kind": s.get_kind_display(),
+                    "practitioner": str(s.practitioner),
+                    "practitionerId": s.practitioner_id,
+                    "roomId": s.room_id,
+                    "room": str(s.room or ""),
+                },
+            }
+        )
+    return JsonResponse(events, safe=False)
+
+
+@staff_required("plans.book_sessions")
+@require_GET
+def calendar_bookable(request):
+    """The next unbooked session of every active plan, for the "book here" dialog (two queries)."""
+    day = parse_day(request.GET.get("date"))
+    candidates = (
+        PlanSession.objects.filter(
+            plan__status=PlanStatus.ACTIVE,
+            status__in=[SessionStatus.PROPOSED, SessionStatus.CANCELLED, SessionStatus.NO_SHOW],
+        )
+        .select_related("plan__client")
+        .order_by("plan_id", "sequence")
+    )
+    seen: set[int] = set()
+    rows = []
+    for s in candidates:
+        if s.plan_id in seen:
+            continue
+        seen.add(s.plan_id)
+        rows.append(
+            {
+                "id": s.id,
+                "label": f"{s.plan.client.full_name} — {s.title} (window {s.earliest:%d %b}–{s.latest:%d %b})",
+                "inWindow": s.earliest <= day <= s.latest,
+            }
+        )
+    rows.sort(key=lambda r: (not r["inWindow"], r["label"]))
+    return JsonResponse(rows, safe=False)
+
+
+@staff_required("plans.view_plansession")
+def day_list(request):
+    """The front desk's list of the day's appointments: one query, server-rendered."""
+    day = parse_day(request.GET.get("date"))
+    tz = booking.clinic_tz()
+    start = dt.datetime.combine(day, dt.time(), tzinfo=tz)
+    sessions = (
+        PlanSession.objects.filter(starts_at__gte=start, starts_at__lt=start + dt.timedelta(days=1))
+        .exclude(status=SessionStatus.PROPOSED)
+        .select_related("plan__client", "practitioner", "room")
+        .order_by("starts_at", "practitioner__display_name")
+    )
+    return render(
+        request,
+        "plans/calendar/day_list.html",
+        {
+            "day": day,
+            "sessions": sessions,
+            "previous": day - dt.timedelta(days=1),
+            "next": day + dt.timedelta(days=1),
+        },
+    )
+
+
+# --- One session -----------------------------------------------------------------------------
+
+
+@staff_required("plans.view_plansession")
+def session_panel(request, pk: int):
+    """Details and actions of one appointment: a fragment for the calendar's dialog, or a page."""
+    session = _session(pk)
+    template = "plans/calendar/session_panel.html" if request.htmx or request.GET.get("fragment") else None
+    context = {
+        "session": session,
+        "cancel_form": CancelForm(),
+        "complete_form": CompleteForm(initial={"depth_used_mm": session.depth_mm}),
+        "move_form": RescheduleForm(
+            initial={
+                "starts_at": wall(session.starts_at)[:16] if session.starts_at else "",
+                "practitioner": session.practitioner_id,
+                "room": session.room_id,
+            }
+        ),
+        "now": timezone.now(),
+    }
+    return render(request, template or "plans/calendar/session_page.html", context)
+
+
+def _result(request, session: PlanSession, *, ok: str = "", error: str = "", status: int = 200, extra=None):
+    if wants_json(request):
+        body = {"ok": not error, "message": ok or error, **(extra or {})}
+        return JsonResponse(body, status=status)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, ok)
+    return _back(request, reverse("session-panel", args=[session.pk]))
+
+
+def _error_status(exc: Exception) -> int:
+    return 409 if isinstance(exc, booking.SlotTaken) else 400
+
+
+@staff_required("plans.book_sessions")
+@require_POST
+def session_book(request, pk: int):
+    session = _session(pk)
+    form = SlotForm(request.POST)
+    if not form.is_valid():
+        return _result(request, session, error=_form_error(form), status=400)
+    try:
+        session = booking.session_book(
+            session=session,
+            starts_at=form.cleaned_data["starts_at"],
+            practitioner=form.cleaned_data["practitioner"],
+            room=form.cleaned_data["room"],
+            override_reason=form.cleaned_data["override_reason"],
+            by=request.user,
+        )
+    except booking.BookingError as exc:
+        return _result(request, session, error=str(exc), status=_error_status(exc))
+    when = timezone.localtime(session.starts_at)
+    return _result(request, session, ok=f"Booked {session.title} for {session.plan.client} on {when:%a %d %b %H:%M}.")
+
+
+def _shift_json(shift) -> dict:
+    tz = booking.clinic_tz()
+    return {
+        "session": shift.session_key,
+        "label": shift.label,
+        "from": f"{shift.old_start.astimezone(tz):%a %d %b %Y %H:%M}",
+        "to": f"{shift.new_slot.start.astimezone(tz):%a %d %b %Y %H:%M}" if shift.new_slot else None,
+        "start": shift.new_slot.start.isoformat() if shift.new_slot else None,
+        "reason": shift.reason,
+        "outsideWindow": shift.outside_window,
+    }
+
+
+@staff_required("plans.book_sessions")
+@require_POST
+def session_reschedule(request, pk: int):
+    session = _session(pk)
+    form = RescheduleForm(request.POST)
+    if not form.is_valid():
+        return _result(request, session, error=_form_error(form), status=400)
+    try:
+        moved = booking.session_reschedule(
+            session=session,
+            starts_at=form.cleaned_data["starts_at"],
+            practitioner=form.cleaned_data["practitioner"],
+            room=form.cleaned_data["room"],
+            cascade=form.cleaned_data["cascade"],
+            override_reason=form.cleaned_data["override_reason"],
+            by=request.user,
+        )
+    except booking.CascadeRequired as exc:
+        shifts = [_shift_json(s) for s in exc.shifts]
+        if not wants_json(request):
+            return render(
+                request,
+                "plans/calendar/confirm_cascade.html",
+                {
+                    "session": session,
+                    "form": form,
+                    "shifts": shifts,
+                    "cascade": json.dumps(shifts),
+                    "message": str(exc),
+                },
+                status=409,
+            )
+        return _result(request, session, error=str(exc), status=409, extra={"cascade": shifts})
+    except booking.BookingError as exc:
+        return _result(request, session, error=str(exc), status=_error_status(exc))
+    when = timezone.localtime(moved[0].starts_at)
+    text = f"Moved {moved[0].title} to {when:%a %d %b %H:%M}."
+    if len(moved) > 1:
+        text += f" Also moved {len(moved) - 1} later session(s) to keep the intervals."
+    return _result(request, session, ok=text)
+
+
+@staff_required("plans.book_sessions")
+@require_POST
+def session_cancel(request, pk: int):
+    session = _session(pk)
+    form = CancelForm(request.POST)
+    if not form.is_valid():
+        return _result(request, session, error=_form_error(form), status=400)
+    try:
+        booking.session_cancel(
+            session=session,
+            by_client=form.cleaned_data["by_client"],
+            reason=form.cleaned_data["reason"],
+            by=request.user,
+        )
+    except booking.BookingError as exc:
+        return _result(request, session, error=str(exc), status=400)
+    return _result(request, session, ok=f"Cancelled {session.title} for {session.plan.client}.")
+
+
+@staff_required("plans.book_sessions")
+@require_POST
+def session_no_show(request, pk: int):
+    session = _session(pk)
+    try:
+        booking.session_mark_no_show(session=session, by=request.user)
+    except booking.BookingError as exc:
+        return _result(request, session, error=str(exc), status=400)
+    return _result(request, session, ok=f"Marked {session.plan.client} as a no-show for {session.title}.")
+
+
+@staff_required("plans.book_sessions", "plans.view_clinical_record")
+@require_POST
+def session_complete(request, pk: int):
+    session = _session(pk)
+    form = CompleteForm(request.POST)
+    if not form.is_valid():
+        return _result(request, session, error=_form_error(form), status=400)
+    try:
+        booking.session_complete(session=session, by=request.user, **form.cleaned_data)
+    except booking.BookingError as exc:
+        return _result(request, session, error=str(exc), status=400)
+    return _result(request, session, ok=f"Completed {session.title} for {session.plan.client}.")
+
+
+# --- Booking a whole plan ------------------------------------------------------------------------
+
+
+@staff_required("plans.book_sessions")
+def plan_book(request, pk: int):
+    plan = get_object_or_404(TreatmentPlan.objects.select_related("client"), pk=pk)
+    sessions = list(plan.sessions.select_related("practitioner", "room").order_by("sequence"))
+    context = {"plan": plan, "sessions": sessions, "form": PreferencesForm(request.GET or None)}
+    if request.method == "POST" and request.POST.get("action") == "book":
+        form = ProposalForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _form_error(form))
+            return redirect("plan-book", pk=plan.pk)
+        try:
+            booked = booking.series_book(plan=plan, proposal=form.cleaned_data["proposal"], by=request.user)
+        except booking.BookingError as exc:
+            messages.error(request, f"Nothing was booked: {exc} Make a new proposal.")
+            return redirect("plan-book", pk=plan.pk)
+        messages.success(request, f"Booked {len(booked)} session(s) for {plan.client}.")
+        first = timezone.localdate(booked[0].starts_at)
+        return redirect(f"{reverse('calendar')}?date={first.isoformat()}")
+    form = context["form"]
+    if request.GET.get("propose") and form.is_valid():
+        try:
+            proposal = booking.series_propose(plan=plan, preferences=form.preferences())
+        except booking.BookingError as exc:
+            messages.error(request, str(exc))
+        else:
+            practitioners = Practitioner.objects.in_bulk()
+            rooms = Room.objects.in_bulk()
+            context["proposal"] = proposal
+            context["rows"] = [
+                {
+                    "session": session,
+                    "start": b.slot.start,
+                    "practitioner": practitioners[b.slot.practitioner_id],
+                    "room": rooms[b.slot.room_id],
+                    "off_target": (timezone.localdate(b.slot.start) - session.target).days,
+                }
+                for session, b in proposal.rows
+            ]
+            context["nearest"] = [
+                {"start": s.start, "practitioner": practitioners[s.practitioner_id]}
+                for s in (proposal.result.problem.nearest if proposal.result.problem else [])
+            ]
+            context["proposal_form"] = ProposalForm(initial={"proposal": proposal_json(proposal.result.bookings)})
+    return render(request, "plans/calendar/plan_book.html", context)
+
+
+# --- iCalendar feeds ------------------------------------------------------------------------------
+
+
+@staff_required()
+def feed_settings(request):
+    practitioner = getattr(request.user, "practitioner", None)
+    if practitioner is None:
+        return render(request, "plans/calendar/feed.html", {"practitioner": None})
+    if request.method == "POST":
+        booking.practitioner_feed_regenerate(practitioner=practitioner, by=request.user)
+        messages.success(request, "New feed address made; the old one no longer works.")
+        return redirect("calendar-feed")
+    url = request.build_absolute_uri(reverse("practitioner-feed", args=[practitioner.feed_token]))
+    return render(request, "plans/calendar/feed.html", {"practitioner": practitioner, "feed_url": url})
+
+
+@public_rate_limited
+@require_GET
+def practitioner_feed(request, token: str):
+    """The practitioner's appointments as iCalendar: the secret token is the only key."""
+    practitioner = Practitioner.objects.filter(feed_token=token, active=True).first()
+    if practitioner is None:
+        raise Http404("No such feed.")
+    since = timezone.now() - dt.timedelta(days=30)
+    sessions = (
+        PlanSession.objects.filter(practitioner=practitioner, starts_at__gte=since)
+        .exclude(status=SessionStatus.PROPOSED)
+        .select_related("plan__client", "room")
+    )
+    response = HttpResponse(ics.practitioner_feed(practitioner, sessions), content_type="text/calendar; charset=utf-8")
+    response["Cache-Control"] = "private, max-age=300"
+    return response

@@ -1,0 +1,268 @@
+// The booking calendar: @event-calendar (installed by npm, served by Django) plus our dialogs.
+// Every rule lives on the server; this file only sends what the user did and shows the answer.
+(function () {
+  "use strict";
+
+  const cfg = JSON.parse(document.getElementById("calendar-config").textContent);
+  const el = document.getElementById("calendar");
+  const csrf = el.dataset.csrf;
+  const alertBox = document.getElementById("calendar-alert");
+  // The server speaks clinic wall-clock time ("2027-03-01T09:00"). The calendar runs at the
+  // clinic's UTC offset and hands out Dates whose UTC fields are that zone's wall clock
+  // (checked in tests/browser/test_booking_flow.py), so the wall-clock string is the ISO prefix.
+  function wall(date) {
+    return date.toISOString().slice(0, 16);
+  }
+
+  function showAlert(message, kind) {
+    alertBox.textContent = message;
+    alertBox.className = "alert py-2 alert-" + (kind || "info");
+  }
+
+  function urlFor(template, id) {
+    return template.replace("/0/", "/" + id + "/");
+  }
+
+  async function post(url, data) {
+    const response = await fetch(url, {
+      method: "POST",
+      body: data,
+      headers: { "X-CSRFToken": csrf, Accept: "application/json" },
+      credentials: "same-origin",
+    });
+    let body;
+    try {
+      body = await response.json();
+    } catch (e) {
+      body = { ok: false, message: "The server did not answer properly (" + response.status + ")." };
+    }
+    body.status = response.status;
+    return body;
+  }
+
+  function modal(id) {
+    return bootstrap.Modal.getOrCreateInstance(document.getElementById(id));
+  }
+
+  // --- Booking an empty slot -------------------------------------------------------------
+  const bookForm = document.getElementById("book-form");
+  const bookError = document.getElementById("book-error");
+  let bookRoom = "";
+
+  async function openBook(info) {
+    if (info.allDay) return;
+    const start = wall(info.date);
+    bookForm.elements.starts_at.value = start;
+    bookForm.elements.override_reason.value = "";
+    bookError.classList.add("d-none");
+    if (cfg.mode === "practitioners" && info.resource) {
+      bookForm.elements.practitioner.value = String(info.resource.id);
+      bookRoom = "";
+    } else {
+      bookRoom = info.resource ? String(info.resource.id) : "";
+    }
+    document.getElementById("book-when").textContent =
+      "At " + start.replace("T", " ") + (info.resource ? " · " + info.resource.title : "");
+    const select = document.getElementById("book-session");
+    select.innerHTML = "";
+    const rows = await (await fetch(cfg.bookableUrl + "?date=" + start.slice(0, 10))).json();
+    for (const row of rows) {
+      const option = document.createElement("option");
+      option.value = row.id;
+      option.textContent = (row.inWindow ? "" : "⚠ outside window: ") + row.label;
+      select.appendChild(option);
+    }
+    if (!rows.length) {
+      const option = document.createElement("option");
+      option.textContent = "No plan has a session waiting to be booked";
+      option.value = "";
+      select.appendChild(option);
+    }
+    modal("book-dialog").show();
+  }
+
+  bookForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData(bookForm);
+    const sessionId = data.get("session");
+    if (!sessionId) return;
+    data.set("room", bookRoom);
+    const body = await post(urlFor(cfg.bookUrl, sessionId), data);
+    if (body.ok) {
+      modal("book-dialog").hide();
+      showAlert(body.message, "success");
+      ec.refetchEvents();
+    } else {
+      bookError.textContent = body.message;
+      bookError.classList.remove("d-none");
+    }
+  });
+
+  // --- Moving, with the cascade confirmation -------------------------------------------------
+  let pendingMove = null; // {sessionId, data, revert}
+
+  function showCascade(body, move) {
+    pendingMove = move;
+    document.getElementById("cascade-message").textContent = body.message;
+    const rows = document.getElementById("cascade-rows");
+    rows.innerHTML = "";
+    let outside = false;
+    for (const shift of body.cascade) {
+      const tr = document.createElement("tr");
+      for (const text of [shift.label, shift.from, shift.to || "no free slot", shift.reason]) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        tr.appendChild(td);
+      }
+      if (shift.outsideWindow) {
+        outside = true;
+        tr.classList.add("table-warning");
+      }
+      rows.appendChild(tr);
+    }
+    document.getElementById("cascade-override-group").classList.toggle("d-none", !outside);
+    document.getElementById("cascade-override").value = move.data.get("override_reason") || "";
+    document.getElementById("cascade-error").classList.add("d-none");
+    move.cascade = JSON.stringify(body.cascade.map((s) => ({ session: s.session, start: s.start })));
+    modal("cascade-dialog").show();
+  }
+
+  async function sendMove(move) {
+    const body = await post(urlFor(cfg.rescheduleUrl, move.sessionId), move.data);
+    if (body.ok) {
+      pendingMove = null;
+      modal("cascade-dialog").hide();
+      modal("session-dialog").hide();
+      showAlert(body.message, "success");
+      ec.refetchEvents();
+    } else if (body.cascade) {
+      showCascade(body, move);
+    } else {
+      return body;
+    }
+    return null;
+  }
+
+  document.getElementById("cascade-confirm").addEventListener("click", async () => {
+    if (!pendingMove) return;
+    pendingMove.data.set("cascade", pendingMove.cascade);
+    pendingMove.data.set("override_reason", document.getElementById("cascade-override").value);
+    const failed = await sendMove(pendingMove);
+    if (failed) {
+      const box = document.getElementById("cascade-error");
+      box.textContent = failed.message;
+      box.classList.remove("d-none");
+    }
+  });
+
+  document.getElementById("cascade-dialog").addEventListener("hidden.bs.modal", () => {
+    if (pendingMove) {
+      if (pendingMove.revert) pendingMove.revert();
+      pendingMove = null;
+      showAlert("Nothing was moved.", "info");
+      ec.refetchEvents();
+    }
+  });
+
+  async function onDrop(info) {
+    const data = new FormData();
+    const props = info.event.extendedProps;
+    data.set("starts_at", wall(info.event.start));
+    if (cfg.mode === "practitioners") {
+      data.set("practitioner", info.newResource ? info.newResource.id : props.practitionerId);
+      data.set("room", info.newResource ? "" : props.roomId || "");
+    } else {
+      data.set("practitioner", props.practitionerId);
+      data.set("room", info.newResource ? info.newResource.id : props.roomId || "");
+    }
+    let reason = "";
+    const failed = await sendMove({ sessionId: info.event.id, data, revert: info.revert });
+    if (failed && /reason to override/i.test(failed.message)) {
+      reason = window.prompt(failed.message + "\n\nReason for the override:");
+      if (reason) {
+        data.set("override_reason", reason);
+        const again = await sendMove({ sessionId: info.event.id, data, revert: info.revert });
+        if (!again) return;
+        showAlert(again.message, "danger");
+      }
+      info.revert();
+    } else if (failed) {
+      info.revert();
+      showAlert(failed.message, "danger");
+    }
+  }
+
+  // --- Appointment details and actions ------------------------------------------------------
+  const sessionBody = document.getElementById("session-dialog-body");
+
+  async function openSession(id) {
+    const response = await fetch(urlFor(cfg.sessionUrl, id) + "?fragment=1", { credentials: "same-origin" });
+    sessionBody.innerHTML = await response.text();
+    modal("session-dialog").show();
+  }
+
+  sessionBody.addEventListener("submit", async (event) => {
+    const form = event.target.closest("form.js-action");
+    if (!form) return;
+    event.preventDefault();
+    const data = new FormData(form);
+    const errorBox = sessionBody.querySelector("[data-panel-error]");
+    if (form.dataset.action === "move") {
+      const failed = await sendMove({ sessionId: form.action.match(/sessions\/(\d+)\//)[1], data, revert: null });
+      if (failed) {
+        errorBox.textContent = failed.message;
+        errorBox.classList.remove("d-none");
+      }
+      return;
+    }
+    const body = await post(form.action, data);
+    if (body.ok) {
+      modal("session-dialog").hide();
+      showAlert(body.message, "success");
+      ec.refetchEvents();
+    } else {
+      errorBox.textContent = body.message;
+      errorBox.classList.remove("d-none");
+    }
+  });
+
+  const ec = EventCalendar.create(el, {
+    view: cfg.view,
+    date: cfg.date,
+    timeZone: cfg.timeZone,
+    locale: "en-GB",
+    firstDay: 1,
+    eventTimeFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
+    slotLabelFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
+    headerToolbar: { start: "prev,today,next", center: "title", end: "resourceTimeGridDay,resourceTimeGridWeek" },
+    buttonText: { resourceTimeGridDay: "Day", resourceTimeGridWeek: "Week", today: "Today" },
+    resources: cfg.resources,
+    datesAboveResources: true,
+    eventSources: [{ url: cfg.eventsUrl, extraParams: { mode: cfg.mode } }],
+    nowIndicator: true,
+    allDaySlot: false,
+    slotMinTime: "07:00",
+    slotMaxTime: "21:00",
+    scrollTime: "08:30",
+    slotDuration: "00:30",
+    snapDuration: "00:15",
+    editable: true,
+    eventDurationEditable: false,
+    dateClick: openBook,
+    eventClick: (info) => openSession(info.event.id),
+    eventDrop: onDrop,
+    eventContent: (info) => {
+      const props = info.event.extendedProps;
+      return {
+        domNodes: [
+          Object.assign(document.createElement("div"), { className: "ec-event-time", textContent: info.timeText }),
+          Object.assign(document.createElement("div"), {
+            className: "ec-event-title",
+            textContent: info.event.title + " · " + props.status,
+          }),
+        ],
+      };
+    },
+  });
+  window.clinicCalendar = ec; // for the browser tests and the console
+})();

@@ -21,8 +21,8 @@ COPY bypasses django-simple-history: generated rows have no history rows.
 from __future__ import annotations
 
 import argparse
-import json
 import datetime as dt
+import json
 import os
 import random
 import sys
@@ -32,12 +32,75 @@ import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
 
-FIRST = (
-    "Ana Beatriz Carla Diana Elena Fatima Grace Hana Ines Julia Karin Lena Maria Nadia Olga Paula "
-    "Rita Sara Tania Uma Vera Wanda Yara Zoe Alice Bruno Carlos David Eva Filipe Gil Hugo Ivo Joao "
-    "Luis Marco Nuno Oscar Pedro Rui"
-).split()
-SYLLABLES = "sil va cos ta fer rei ra men des gon cal ves mar tins lo pes ro dri gues al mei da car ne iro".split()
+FIRST = [
+    "Ana",
+    "Beatriz",
+    "Carla",
+    "Diana",
+    "Elena",
+    "Fatima",
+    "Grace",
+    "Hana",
+    "Ines",
+    "Julia",
+    "Karin",
+    "Lena",
+    "Maria",
+    "Nadia",
+    "Olga",
+    "Paula",
+    "Rita",
+    "Sara",
+    "Tania",
+    "Uma",
+    "Vera",
+    "Wanda",
+    "Yara",
+    "Zoe",
+    "Alice",
+    "Bruno",
+    "Carlos",
+    "David",
+    "Eva",
+    "Filipe",
+    "Gil",
+    "Hugo",
+    "Ivo",
+    "Joao",
+    "Luis",
+    "Marco",
+    "Nuno",
+    "Oscar",
+    "Pedro",
+    "Rui",
+]
+SYLLABLES = [
+    "sil",
+    "va",
+    "cos",
+    "ta",
+    "fer",
+    "rei",
+    "ra",
+    "men",
+    "des",
+    "gon",
+    "cal",
+    "ves",
+    "mar",
+    "tins",
+    "lo",
+    "pes",
+    "ro",
+    "dri",
+    "gues",
+    "al",
+    "mei",
+    "da",
+    "car",
+    "ne",
+    "iro",
+]
 
 
 def last_names(rng: random.Random, n: int) -> list[str]:
@@ -61,7 +124,9 @@ class Progress:
         elapsed = now - self.start
         rate = done / elapsed if elapsed else 0
         pct = 100 * done / self.total if self.total else 100
-        sys.stderr.write(f"\r  {self.label:<10} {done:>10,}/{self.total:,} {pct:5.1f}%  {rate:>9,.0f} rows/s  {elapsed:6.1f}s")
+        sys.stderr.write(
+            f"\r  {self.label:<10} {done:>10,}/{self.total:,} {pct:5.1f}%  {rate:>9,.0f} rows/s  {elapsed:6.1f}s"
+        )
         sys.stderr.flush()
 
     def done(self, done: int) -> None:
@@ -202,8 +267,21 @@ def generate(args) -> dict:
         copy_rows(
             cur,
             "plans_client",
-            "id first_name last_name email phone date_of_birth fitzpatrick oiliness pore_concern "
-            "email_consent notes created_at updated_at".split(),
+            [
+                "id",
+                "first_name",
+                "last_name",
+                "email",
+                "phone",
+                "date_of_birth",
+                "fitzpatrick",
+                "oiliness",
+                "pore_concern",
+                "email_consent",
+                "notes",
+                "created_at",
+                "updated_at",
+            ],
             clients(),
             args.clients,
         )
@@ -240,8 +318,22 @@ def generate(args) -> dict:
         copy_rows(
             cur,
             "plans_treatmentplan",
-            "id client_id protocol_id protocol_snapshot status requested_start earliest_start "
-            "selected_combinations rationale warnings review_items created_by_id created_at updated_at".split(),
+            [
+                "id",
+                "client_id",
+                "protocol_id",
+                "protocol_snapshot",
+                "status",
+                "requested_start",
+                "earliest_start",
+                "selected_combinations",
+                "rationale",
+                "warnings",
+                "review_items",
+                "created_by_id",
+                "created_at",
+                "updated_at",
+            ],
             plans(),
             n_plans,
         )
@@ -277,7 +369,15 @@ def generate(args) -> dict:
                     # Most plans book; one in five stays unbooked, like a plan still being discussed.
                     place = slot_for(target, latest) if k % 5 else None
                     if place is None:
-                        status, start, end, blocked, prac, room, used_mm = "proposed", None, None, None, None, None, None
+                        status, start, end, blocked, prac, room, used_mm = (
+                            "proposed",
+                            None,
+                            None,
+                            None,
+                            None,
+                            None,
+                            None,
+                        )
                     else:
                         start, prac, room = place
                         end = start + dt.timedelta(minutes=s.duration_minutes)
@@ -320,10 +420,36 @@ def generate(args) -> dict:
         total_sessions = copy_rows(
             cur,
             "plans_plansession",
-            "id plan_id sequence kind title mn_number earliest target latest duration_minutes buffer_minutes "
-            "depth_mm min_days_after_mn min_days_before_mn status starts_at ends_at blocked_until "
-            "practitioner_id room_id version window_override_reason depth_used_mm notes completed_at "
-            "cancelled_by_client cancel_reason updated_at".split(),
+            [
+                "id",
+                "plan_id",
+                "sequence",
+                "kind",
+                "title",
+                "mn_number",
+                "earliest",
+                "target",
+                "latest",
+                "duration_minutes",
+                "buffer_minutes",
+                "depth_mm",
+                "min_days_after_mn",
+                "min_days_before_mn",
+                "status",
+                "starts_at",
+                "ends_at",
+                "blocked_until",
+                "practitioner_id",
+                "room_id",
+                "version",
+                "window_override_reason",
+                "depth_used_mm",
+                "notes",
+                "completed_at",
+                "cancelled_by_client",
+                "cancel_reason",
+                "updated_at",
+            ],
             sessions(),
             n_plans * per_plan,
         )

@@ -136,6 +136,9 @@ def calendar_events(request):
         .order_by("starts_at")
         .select_related("plan__client", "practitioner", "room")
     )
+    # One practitioner's week (?practitioner=<id>): the same single query, narrowed.
+    if (practitioner := request.GET.get("practitioner", "")).isdigit():
+        sessions = sessions.filter(practitioner_id=int(practitioner))
     now = timezone.now()
     events = []
     for s in sessions:

@@ -51,5 +51,21 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# Benchmarks (never part of `make test`): a throwaway PostgreSQL database, rebuilt on every run.
+# Default size: 20,000 clients / 200,000 sessions; BENCH_SCALE=full: 100,000 clients / 1,000,000 sessions.
+BENCH_DB ?= clinic_bench
+BENCH_PG ?= postgres://postgres@127.0.0.1:5432
+ifeq ($(BENCH_SCALE),full)
+BENCH_SIZE := --clients 100000 --practitioners 20 --rooms 20 --sessions 1000000 --years 2
+else
+BENCH_SIZE := --clients 20000 --practitioners 20 --rooms 20 --sessions 200000 --years 2
+endif
+bench: install
+	mkdir -p var
+	psql "$(BENCH_PG)/postgres" -qc "DROP DATABASE IF EXISTS $(BENCH_DB)" -c "CREATE DATABASE $(BENCH_DB)"
+	DATABASE_URL=$(BENCH_PG)/$(BENCH_DB) $(PY) manage.py migrate --noinput
+	DATABASE_URL=$(BENCH_PG)/$(BENCH_DB) $(PY) -m bench.generate $(BENCH_SIZE) --out var/bench-sizes.json
+	DATABASE_URL=$(BENCH_PG)/$(BENCH_DB) $(PY) -m bench.run --sizes var/bench-sizes.json --out BENCHMARKS.md
+
 clean:
 	rm -rf var .pytest_cache

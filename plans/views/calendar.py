@@ -48,6 +48,17 @@ KIND_COLOURS = {
 SHOWN = [SessionStatus.BOOKED, SessionStatus.COMPLETED, SessionStatus.NO_SHOW]
 
 
+# The plan's JSON columns (snapshot, rationale, ...) are large and decoded per row: the calendar
+# and day list only need the client's name, so they are left out of the join.
+PLAN_JSON = (
+    "plan__protocol_snapshot",
+    "plan__rationale",
+    "plan__warnings",
+    "plan__review_items",
+    "plan__selected_combinations",
+)
+
+
 def wall(moment: dt.datetime) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M:%S")
 
@@ -135,7 +146,11 @@ def calendar_events(request):
         PlanSession.objects.filter(status__in=statuses, starts_at__lt=end, ends_at__gt=start)
         .order_by("starts_at")
         .select_related("plan__client", "practitioner", "room")
+        .defer(*PLAN_JSON)
     )
+    # One practitioner's week (?practitioner=<id>): the same single query, narrowed.
+    if (practitioner := request.GET.get("practitioner", "")).isdigit():
+        sessions = sessions.filter(practitioner_id=int(practitioner))
     now = timezone.now()
     events = []
     for s in sessions:
@@ -202,6 +217,7 @@ def day_list(request):
         PlanSession.objects.filter(starts_at__gte=start, starts_at__lt=start + dt.timedelta(days=1))
         .exclude(status=SessionStatus.PROPOSED)
         .select_related("plan__client", "practitioner", "room")
+        .defer(*PLAN_JSON)
         .order_by("starts_at", "practitioner__display_name")
     )
     return render(

@@ -5,11 +5,12 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, redirect, render
 
 from plans.forms.clients import ClientIntakeForm, ClientSearchForm
-from plans.models import Client, PlanSession, ScreeningAnswer
+from plans.models import Client, PlanSession, ScreeningAnswer, TreatmentPlan
 from plans.permissions import staff_required
 from plans.services import clients as client_services
 from plans.services.plans import current_screening
@@ -35,7 +36,21 @@ def client_list(request):
     form = ClientSearchForm(request.GET or None)
     query = form.cleaned_data["q"].strip() if form.is_valid() else ""
     clients = _search(
-        Client.objects.annotate(plan_count=Count("plans")).order_by("last_name", "first_name", "id"), query
+        # A correlated count, not a GROUP BY: PostgreSQL then walks the name index, stops at one page
+        # and counts plans for those 25 rows only (the GROUP BY aggregated every client first).
+        Client.objects.annotate(
+            plan_count=Coalesce(
+                Subquery(
+                    TreatmentPlan.objects.filter(client=OuterRef("pk"))
+                    .order_by()
+                    .values("client")
+                    .annotate(n=Count("id"))
+                    .values("n")
+                ),
+                0,
+            )
+        ).order_by("last_name", "first_name", "id"),
+        query,
     )
     page = Paginator(clients, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "plans/clients/list.html", {"form": form, "page": page, "query": query})

@@ -57,6 +57,14 @@ def test_room_view_puts_events_in_room_columns(staff, clinic):
     assert events[0]["resourceIds"] == [s.room_id]
 
 
+def test_calendar_events_narrow_to_one_practitioner(staff, clinic):
+    book_plans(clinic, 4)
+    week = {"start": "2027-03-01", "end": "2027-03-08"}
+    events = staff.get(reverse("calendar-events"), {**week, "practitioner": clinic["ben"].id}).json()
+    assert len(events) == 2
+    assert {e["extendedProps"]["practitionerId"] for e in events} == {clinic["ben"].id}
+
+
 @pytest.mark.parametrize("count", [1, 8])
 def test_day_list_runs_a_constant_number_of_queries(staff, clinic, django_assert_max_num_queries, count):
     book_plans(clinic, count)

@@ -1,0 +1,1 @@
+"""Benchmarks: a data generator (generate.py) and the benchmark runner (run.py). Never part of `make test`."""

@@ -1,0 +1,496 @@
+"""Fill a PostgreSQL database with a clinic-chain-sized data set, fast (COPY).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/clinic_bench \\
+        .venv/bin/python -m bench.generate --clients 100000 --practitioners 20 --rooms 20 --sessions 1000000 --years 2
+
+What it writes (deterministic, seed 42):
+- practitioners (each with a login user) working Mon-Fri 09:00-17:00, rooms;
+- clients with varied names, emails and phones (no screening rows: only the benchmark's own
+  clients are screened);
+- treatment plans copied from one real engine proposal (same snapshot JSON, dates shifted),
+  spread evenly over `--years` centred on today, and their sessions.
+
+Booked and completed sessions sit on a slot grid that can never overlap: in each hour of a
+working day, slot j belongs to practitioner j and room j, and a day takes at most 7 of its
+8 hours per practitioner, so the last hour stays free for the auto-fit benchmark. Sessions
+whose window finds no free slot stay proposed (no time), as they would in a clinic that is
+full. The PostgreSQL exclusion constraints stay in place during the load and check every row.
+COPY bypasses django-simple-history: generated rows have no history rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import sys
+import time
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
+
+FIRST = [
+    "Ana",
+    "Beatriz",
+    "Carla",
+    "Diana",
+    "Elena",
+    "Fatima",
+    "Grace",
+    "Hana",
+    "Ines",
+    "Julia",
+    "Karin",
+    "Lena",
+    "Maria",
+    "Nadia",
+    "Olga",
+    "Paula",
+    "Rita",
+    "Sara",
+    "Tania",
+    "Uma",
+    "Vera",
+    "Wanda",
+    "Yara",
+    "Zoe",
+    "Alice",
+    "Bruno",
+    "Carlos",
+    "David",
+    "Eva",
+    "Filipe",
+    "Gil",
+    "Hugo",
+    "Ivo",
+    "Joao",
+    "Luis",
+    "Marco",
+    "Nuno",
+    "Oscar",
+    "Pedro",
+    "Rui",
+]
+SYLLABLES = [
+    "sil",
+    "va",
+    "cos",
+    "ta",
+    "fer",
+    "rei",
+    "ra",
+    "men",
+    "des",
+    "gon",
+    "cal",
+    "ves",
+    "mar",
+    "tins",
+    "lo",
+    "pes",
+    "ro",
+    "dri",
+    "gues",
+    "al",
+    "mei",
+    "da",
+    "car",
+    "ne",
+    "iro",
+]
+
+
+def last_names(rng: random.Random, n: int) -> list[str]:
+    names = set()
+    while len(names) < n:
+        names.add("".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize())
+    return sorted(names)
+
+
+class Progress:
+    """One line per table, rewritten in place: rows done, rate, elapsed."""
+
+    def __init__(self, label: str, total: int) -> None:
+        self.label, self.total, self.start, self.last = label, total, time.monotonic(), 0.0
+
+    def tick(self, done: int, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last < 0.5:
+            return
+        self.last = now
+        elapsed = now - self.start
+        rate = done / elapsed if elapsed else 0
+        pct = 100 * done / self.total if self.total else 100
+        sys.stderr.write(
+            f"\r  {self.label:<10} {done:>10,}/{self.total:,} {pct:5.1f}%  {rate:>9,.0f} rows/s  {elapsed:6.1f}s"
+        )
+        sys.stderr.flush()
+
+    def done(self, done: int) -> None:
+        self.tick(done, force=True)
+        sys.stderr.write("\n")
+
+
+def copy_rows(cur, table: str, columns: list[str], rows, total: int) -> int:
+    progress = Progress(table.removeprefix("plans_"), total)
+    n = 0
+    with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+            n += 1
+            if n % 5000 == 0:
+                progress.tick(n)
+    progress.done(n)
+    return n
+
+
+def next_id(cur, table: str) -> int:
+    cur.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}")
+    return cur.fetchone()[0]
+
+
+def reset_sequence(cur, table: str) -> None:
+    cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+
+
+def make_staff(practitioners: int, rooms: int):
+    from django.contrib.auth import get_user_model
+
+    from plans.models import Practitioner, Room, WorkingHours
+
+    User = get_user_model()
+    made_p = []
+    for i in range(practitioners):
+        user, _ = User.objects.get_or_create(username=f"bench-p{i:02d}", defaults={"email": f"p{i}@clinic.example"})
+        p, created = Practitioner.objects.get_or_create(user=user, defaults={"display_name": f"Practitioner {i:02d}"})
+        if created:
+            WorkingHours.objects.bulk_create(
+                WorkingHours(practitioner=p, weekday=d, start=dt.time(9), end=dt.time(17)) for d in range(5)
+            )
+        made_p.append(p)
+    made_r = [Room.objects.get_or_create(name=f"Bench room {i:02d}")[0] for i in range(rooms)]
+    admin, created = User.objects.get_or_create(
+        username="bench-admin", defaults={"is_staff": True, "is_superuser": True, "email": "bench@clinic.example"}
+    )
+    if created:
+        admin.set_password("bench-admin-pass")
+        admin.save()
+    return made_p, made_r, admin
+
+
+def screened_client(first: str, last: str, email: str):
+    """A client with a complete all-clear screening, so the engine makes a real plan without review items."""
+    from plans.models import Client, Screening, ScreeningAnswer, ScreeningQuestion
+
+    client = Client.objects.create(
+        first_name=first,
+        last_name=last,
+        email=email,
+        phone="+44 7700 900123",
+        date_of_birth=dt.date(1988, 3, 14),
+        fitzpatrick=2,
+        oiliness="normal",
+        pore_concern="moderate",
+        email_consent=True,
+    )
+    screening = Screening.objects.create(client=client)
+    ScreeningAnswer.objects.bulk_create(
+        ScreeningAnswer(screening=screening, question=q, answer=False)
+        for q in ScreeningQuestion.objects.filter(active=True)
+    )
+    return client
+
+
+def template_plan(today: dt.date):
+    """One real proposal from the engine; every generated plan copies its shape."""
+    from plans.services.plans import _plan_fields, plan_preview
+
+    client = screened_client("Template", "Bench", "template@example.com")
+    proposal = plan_preview(client=client, start=today)
+    if proposal.protocol is None or proposal.hard_stops:
+        raise SystemExit(f"The default protocols give no plan for the template client: {proposal}")
+    return proposal, _plan_fields(proposal, True, None)
+
+
+def generate(args) -> dict:
+    from django.db import connection
+    from django.utils import timezone
+
+    from plans.models import SessionKind
+
+    rng = random.Random(42)
+    t0 = time.monotonic()
+    tz = timezone.get_current_timezone()
+    today = timezone.localdate()
+    half = dt.timedelta(days=round(365 * args.years / 2))
+    first_day, last_day = today - half, today + half
+    now = timezone.now()
+
+    practitioners, rooms, admin = make_staff(args.practitioners, args.rooms)
+    proposal, fields = template_plan(today)
+    shape = proposal.sessions
+    per_plan = len(shape)
+    n_plans = max(1, args.sessions // per_plan)
+    lanes = min(len(practitioners), len(rooms))  # slots per hour that can never collide
+    # Slot length: the longest template session plus its cleanup, rounded up to 30 minutes.
+    slot_minutes = -(-max(s.duration_minutes + s.buffer_minutes for s in shape) // 30) * 30
+    slots_per_day = (8 * 60) // slot_minutes - 1  # of 09:00-17:00: the last slot stays free
+
+    raw = connection.connection  # psycopg 3 connection
+    with raw.cursor() as cur:
+        # Clients -------------------------------------------------------------------------
+        cid0 = next_id(cur, "plans_client")
+        lasts = last_names(rng, 3000)
+
+        def clients():
+            for i in range(args.clients):
+                first, last = rng.choice(FIRST), rng.choice(lasts)
+                yield (
+                    cid0 + i,
+                    first,
+                    last,
+                    f"{first.lower()}.{last.lower()}{i}@example.com",
+                    f"+44 7{i % 1000:03d} {i:06d}",
+                    dt.date(1960 + i % 45, 1 + i % 12, 1 + i % 28),
+                    1 + i % 6,
+                    ("dry", "normal", "combination", "oily")[i % 4],
+                    ("mild", "moderate", "severe")[i % 3],
+                    i % 10 != 0,
+                    "",
+                    now,
+                    now,
+                )
+
+        copy_rows(
+            cur,
+            "plans_client",
+            [
+                "id",
+                "first_name",
+                "last_name",
+                "email",
+                "phone",
+                "date_of_birth",
+                "fitzpatrick",
+                "oiliness",
+                "pore_concern",
+                "email_consent",
+                "notes",
+                "created_at",
+                "updated_at",
+            ],
+            clients(),
+            args.clients,
+        )
+        reset_sequence(cur, "plans_client")
+
+        # Plans ---------------------------------------------------------------------------
+        pid0 = next_id(cur, "plans_treatmentplan")
+        span_days = (last_day - first_day).days
+        snapshot = fields["protocol_snapshot"]
+        # JSON serialised once: COPY's text format takes it as is.
+        snap, rationale, warnings = (json.dumps(v) for v in (snapshot, fields["rationale"], fields["warnings"]))
+        empty = "[]"
+        starts = [first_day + dt.timedelta(days=(k * span_days) // n_plans) for k in range(n_plans)]
+
+        def plans():
+            for k in range(n_plans):
+                yield (
+                    pid0 + k,
+                    cid0 + rng.randrange(args.clients),
+                    fields["protocol_id"],
+                    snap,
+                    "active",
+                    starts[k],
+                    starts[k],
+                    empty,
+                    rationale,
+                    warnings,
+                    empty,
+                    admin.id,
+                    now,
+                    now,
+                )
+
+        copy_rows(
+            cur,
+            "plans_treatmentplan",
+            [
+                "id",
+                "client_id",
+                "protocol_id",
+                "protocol_snapshot",
+                "status",
+                "requested_start",
+                "earliest_start",
+                "selected_combinations",
+                "rationale",
+                "warnings",
+                "review_items",
+                "created_by_id",
+                "created_at",
+                "updated_at",
+            ],
+            plans(),
+            n_plans,
+        )
+        reset_sequence(cur, "plans_treatmentplan")
+
+        # Sessions ------------------------------------------------------------------------
+        used: dict[dt.date, int] = {}  # day -> slots taken (hour-major over lanes)
+        cap = lanes * slots_per_day
+        booked = [0]
+
+        def slot_for(earliest: dt.date, latest: dt.date):
+            day = earliest
+            while day <= latest:
+                if day.weekday() < 5 and first_day <= day <= last_day and used.get(day, 0) < cap:
+                    k = used.get(day, 0)
+                    used[day] = k + 1
+                    lane, hour = k % lanes, k // lanes
+                    start = dt.datetime.combine(day, dt.time(9), tzinfo=tz) + dt.timedelta(minutes=hour * slot_minutes)
+                    return start, practitioners[lane].id, rooms[lane].id
+                day += dt.timedelta(days=1)
+            return None
+
+        origin = proposal.requested_start
+
+        sid0 = next_id(cur, "plans_plansession")  # before COPY starts: no other query may run during it
+
+        def sessions():
+            sid = sid0
+            for k in range(n_plans):
+                shift = starts[k] - origin
+                for s in shape:
+                    earliest, target, latest = s.earliest + shift, s.target + shift, s.latest + shift
+                    # Most plans book; one in five stays unbooked, like a plan still being discussed.
+                    place = slot_for(target, latest) if k % 5 else None
+                    if place is None:
+                        status, start, end, blocked, prac, room, used_mm = (
+                            "proposed",
+                            None,
+                            None,
+                            None,
+                            None,
+                            None,
+                            None,
+                        )
+                    else:
+                        start, prac, room = place
+                        end = start + dt.timedelta(minutes=s.duration_minutes)
+                        blocked = end + dt.timedelta(minutes=s.buffer_minutes)
+                        status = "completed" if start < now else "booked"
+                        used_mm = s.depth_mm if status == "completed" and s.kind == SessionKind.MICRONEEDLING else None
+                        booked[0] += 1
+                    yield (
+                        sid,
+                        pid0 + k,
+                        s.sequence,
+                        s.kind,
+                        s.title,
+                        s.mn_number,
+                        earliest,
+                        target,
+                        latest,
+                        s.duration_minutes,
+                        s.buffer_minutes,
+                        s.depth_mm,
+                        s.min_days_after_mn,
+                        s.min_days_before_mn,
+                        status,
+                        start,
+                        end,
+                        blocked,
+                        prac,
+                        room,
+                        0,
+                        "",
+                        used_mm,
+                        "",
+                        start if status == "completed" else None,
+                        False,
+                        "",
+                        now,
+                    )
+                    sid += 1
+
+        total_sessions = copy_rows(
+            cur,
+            "plans_plansession",
+            [
+                "id",
+                "plan_id",
+                "sequence",
+                "kind",
+                "title",
+                "mn_number",
+                "earliest",
+                "target",
+                "latest",
+                "duration_minutes",
+                "buffer_minutes",
+                "depth_mm",
+                "min_days_after_mn",
+                "min_days_before_mn",
+                "status",
+                "starts_at",
+                "ends_at",
+                "blocked_until",
+                "practitioner_id",
+                "room_id",
+                "version",
+                "window_override_reason",
+                "depth_used_mm",
+                "notes",
+                "completed_at",
+                "cancelled_by_client",
+                "cancel_reason",
+                "updated_at",
+            ],
+            sessions(),
+            n_plans * per_plan,
+        )
+        reset_sequence(cur, "plans_plansession")
+    raw.commit()
+    with connection.cursor() as c:
+        c.execute("ANALYZE plans_client; ANALYZE plans_treatmentplan; ANALYZE plans_plansession")
+    elapsed = time.monotonic() - t0
+    return {
+        "clients": args.clients,
+        "practitioners": len(practitioners),
+        "rooms": len(rooms),
+        "plans": n_plans,
+        "sessions": total_sessions,
+        "booked_or_completed": booked[0],
+        "first_day": first_day.isoformat(),
+        "last_day": last_day.isoformat(),
+        "seconds": round(elapsed, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=100_000)
+    parser.add_argument("--practitioners", type=int, default=20)
+    parser.add_argument("--rooms", type=int, default=20)
+    parser.add_argument("--sessions", type=int, default=1_000_000)
+    parser.add_argument("--years", type=float, default=2)
+    parser.add_argument("--out", help="write the sizes as JSON here")
+    args = parser.parse_args(argv)
+    django.setup()
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        raise SystemExit("bench.generate fills PostgreSQL only: set DATABASE_URL=postgres://...")
+    sizes = generate(args)
+    print(sizes)
+    if args.out:
+        with open(args.out, "w") as fh:
+            json.dump(sizes, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()

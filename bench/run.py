@@ -1,0 +1,380 @@
+"""Run the benchmarks against a generated PostgreSQL database and write BENCHMARKS.md.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/clinic_bench .venv/bin/python -m bench.run \\
+        --sizes var/bench-sizes.json --out BENCHMARKS.md
+
+Pages are served in-process by Django's test Client (full middleware stack, real
+PostgreSQL, no network), and every page is compared with an empty view served the same
+way in the same run, interleaved, so a busy machine slows both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import time
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def summary(ms: list[float]) -> dict:
+    return {"median": statistics.median(ms), "p95": pct(ms, 95), "n": len(ms)}
+
+
+def timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t) * 1000
+
+
+def machine() -> dict:
+    import celery
+    import psycopg
+    from django.db import connection
+
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as fh:
+        for line in fh:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as fh:
+        mem_kb = int(fh.readline().split()[1])
+    with connection.cursor() as c:
+        c.execute("SHOW server_version")
+        pg = c.fetchone()[0]
+    return {
+        "nproc": os.cpu_count(),
+        "memory": f"{mem_kb / 1024 / 1024:.1f} GiB",
+        "cpu": cpu,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "django": django.get_version(),
+        "postgresql": pg,
+        "psycopg": psycopg.__version__,
+        "celery": celery.__version__,
+        "load": os.getloadavg(),
+    }
+
+
+# --- 1. Plan engine and plan creation ------------------------------------------------------
+
+
+def bench_plans(rounds: int) -> dict:
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from bench.generate import screened_client
+    from plans import planning
+    from plans.services.plans import client_profile, plan_create, protocol_params_active
+
+    client = screened_client("Engine", "Bench", "engine@example.com")
+    request = planning.PlanRequest(
+        profile=client_profile(client),
+        protocols=protocol_params_active(),
+        requested_start=timezone.localdate() + dt.timedelta(days=7),
+        selected_combinations=frozenset(),
+        clinic_min_age=settings.CLINIC_MIN_AGE,
+        today=timezone.localdate(),
+    )
+    n = 2000
+    t = time.perf_counter()
+    for _ in range(n):
+        proposal = planning.propose_plan(request)
+    engine_s = time.perf_counter() - t
+    assert proposal.ok, proposal
+    admin = get_user_model().objects.get(username="bench-admin")
+    create_ms, engine_ms, queries, sql_queries = [], [], [], []
+    for i in range(rounds):
+        c = screened_client("Create", f"Bench{i}", f"create{i}@example.com")
+        # Side by side: the pure engine on the same request, then the persisted plan.
+        engine_ms.append(timed(lambda: planning.propose_plan(request)))
+        with CaptureQueriesContext(connection) as ctx:
+            ms = timed(
+                lambda c=c: plan_create(
+                    client=c, start=request.requested_start, created_by=admin, acknowledge_review=True
+                )
+            )
+        create_ms.append(ms)
+        # Transaction control (BEGIN/COMMIT) is captured as statements too; count it apart.
+        queries.append(len(ctx.captured_queries))
+        sql_queries.append(sum(1 for q in ctx.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")))
+        shapes = [q["sql"][:90] for q in ctx.captured_queries]
+    return {
+        "engine_plans_per_s": n / engine_s,
+        "sessions_per_plan": len(proposal.sessions),
+        "engine": summary(engine_ms),
+        "create": summary(create_ms),
+        "create_queries": max(queries),
+        "create_sql_queries": max(sql_queries),
+        "ratio": statistics.median(create_ms) / statistics.median(engine_ms),
+        "create_query_shapes": shapes,
+    }
+
+
+# --- 2. Auto-fit ----------------------------------------------------------------------------
+
+
+def bench_autofit(rounds: int) -> dict:
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from bench.generate import screened_client
+    from plans import scheduling
+    from plans.services import booking
+    from plans.services.plans import plan_create
+
+    admin = get_user_model().objects.get(username="bench-admin")
+    ms, queries, used, sessions, infeasible = [], [], set(), 0, []
+    for i in range(rounds):
+        c = screened_client("Fit", f"Bench{i}", f"fit{i}@example.com")
+        start = timezone.localdate() + dt.timedelta(days=7 + i)
+        plan = plan_create(client=c, start=start, created_by=admin, acknowledge_review=True)
+        with CaptureQueriesContext(connection) as ctx:
+            t = time.perf_counter()
+            result = booking.series_propose(plan=plan, preferences=scheduling.Preferences())
+            ms.append((time.perf_counter() - t) * 1000)
+        queries.append(len(ctx.captured_queries))
+        if not result.result.bookings:
+            # A real outcome (e.g. a one-day follow-up window on a Sunday): timed all the same, and counted.
+            infeasible.append(str(getattr(result.result.problem, "reason", result.result.problem)))
+            continue
+        sessions = len(result.result.bookings)
+        used |= {b.slot.practitioner_id for b in result.result.bookings}
+    return {
+        **summary(ms),
+        "queries": max(queries),
+        "sessions": sessions,
+        "practitioners_used": len(used),
+        "infeasible": len(infeasible),
+        "infeasible_example": infeasible[0] if infeasible else "",
+    }
+
+
+# --- 3. Pages -------------------------------------------------------------------------------
+
+
+def bench_pages(rounds: int) -> dict:
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client, override_settings
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from plans.models import Client as ClinicClient
+    from plans.models import Practitioner
+
+    monday = timezone.localdate() - dt.timedelta(days=timezone.localdate().weekday())
+    week = f"start={monday}&end={monday + dt.timedelta(days=7)}"
+    practitioner = Practitioner.objects.filter(user__username__startswith="bench-p").order_by("id").first()
+    sample = ClinicClient.objects.filter(email__endswith="@example.com").order_by("id")[500]
+    pages = {
+        "calendar week, one practitioner (JSON)": f"/calendar/events.json?{week}&practitioner={practitioner.id}",
+        "calendar week, all practitioners (JSON)": f"/calendar/events.json?{week}",
+        "day list (HTML)": f"/calendar/day/?date={monday + dt.timedelta(days=1)}",
+        "client list, first page": "/clients/",
+        "client search, common fragment": f"/clients/?q={sample.last_name[:4].lower()}",
+        "client search, full name": f"/clients/?q={sample.first_name}+{sample.last_name}",
+    }
+    results = {}
+    with override_settings(ROOT_URLCONF="bench.urls", ALLOWED_HOSTS=["testserver"]):
+        http = Client()
+        http.force_login(get_user_model().objects.get(username="bench-admin"))
+        for _ in range(3):  # warm caches and connections
+            http.get("/bench/empty/")
+            for url in pages.values():
+                assert http.get(url).status_code == 200, url
+        for name, url in pages.items():
+            page_ms, empty_ms = [], []
+            for _ in range(rounds):
+                empty_ms.append(timed(lambda: http.get("/bench/empty/")))
+                with CaptureQueriesContext(connection) as ctx:
+                    response = None
+
+                    def get(url=url):
+                        nonlocal response
+                        response = http.get(url)
+
+                    page_ms.append(timed(get))
+            size = len(response.content)
+            results[name] = {
+                "url": url,
+                **summary(page_ms),
+                "empty_median": statistics.median(empty_ms),
+                "empty_p95": pct(empty_ms, 95),
+                "ratio": statistics.median(page_ms) / statistics.median(empty_ms),
+                "queries": len(ctx.captured_queries),
+                "bytes": size,
+            }
+    return results
+
+
+# --- Report ---------------------------------------------------------------------------------
+
+
+def verdict(ok: bool) -> str:
+    return "**met**" if ok else "**missed**"
+
+
+def write_report(path: str, sizes: dict, m: dict, r: dict, elapsed: float) -> None:
+    plans, fit, pages = r["plans"], r["autofit"], r["pages"]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Written by `make bench` ({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, run took {elapsed:.0f} s). "
+        "Re-run it to refresh every figure; nothing here is typed by hand.",
+        "",
+        "## Machine",
+        "",
+        f"- {m['nproc']} CPUs ({m['cpu']}), {m['memory']} RAM, load average at start "
+        f"{m['load'][0]:.2f} / {m['load'][1]:.2f} / {m['load'][2]:.2f} (the machine is shared with other work)",
+        f"- {m['os']}; Python {m['python']}, Django {m['django']}, PostgreSQL {m['postgresql']}, "
+        f"psycopg {m['psycopg']}, Celery {m['celery']}",
+        "",
+        "## Data set",
+        "",
+        f"Generated by `bench/generate.py` with COPY in {sizes.get('seconds', '?')} s: "
+        f"{sizes['clients']:,} clients, {sizes['practitioners']} practitioners, {sizes['rooms']} rooms, "
+        f"{sizes['plans']:,} plans, **{sizes['sessions']:,} sessions** "
+        f"({sizes['booked_or_completed']:,} booked or completed on a non-overlapping slot grid, the rest proposed) "
+        f"between {sizes['first_day']} and {sizes['last_day']}.",
+        "",
+        "## 1. Plan engine and plan creation",
+        "",
+        f"- Pure engine (`planning.propose_plan`, {plans['sessions_per_plan']} sessions per plan, all active default "
+        f"protocols): **{plans['engine_plans_per_s']:,.0f} plans/s**.",
+        f"- `plan_create` with persistence: median **{plans['create']['median']:.1f} ms**, p95 "
+        f"{plans['create']['p95']:.1f} ms, **{plans['create_sql_queries']} SQL queries** per plan "
+        f"({plans['create_queries']} statements with BEGIN/COMMIT; n={plans['create']['n']}); "
+        f"the engine alone on the same request, measured alternately: median {plans['engine']['median']:.2f} ms; "
+        f"ratio persisted / pure = **{plans['ratio']:.1f}×**.",
+        "",
+        "<details><summary>The queries of one plan_create</summary>",
+        "",
+        *[f"    {q}" for q in plans["create_query_shapes"]],
+        "",
+        "</details>",
+        "",
+        "## 2. Whole-series auto-fit",
+        "",
+        f"`booking.series_propose` for a fresh {fit['sessions']}-session plan, any practitioner "
+        f"({sizes['practitioners']} active; the fits used {fit['practitioners_used']} different practitioners "
+        f"over the runs), against the generated calendar: median **{fit['median']:.1f} ms**, p95 "
+        f"{fit['p95']:.1f} ms, {fit['queries']} queries (n={fit['n']}). "
+        f"{fit['infeasible']} of the {fit['n']} plans could not be fitted"
+        + (f" (e.g. “{fit['infeasible_example']}”); their searches are timed too." if fit["infeasible"] else "."),
+        "",
+        "## 3. Pages",
+        "",
+        "Served in-process by Django's test `Client` (whole middleware stack, logged-in clinic admin, "
+        "PostgreSQL on loopback), each request alternated with an empty view (`bench/urls.py`) served the "
+        "same way; the ratio is median page time / median empty-view time.",
+        "",
+        "| Page | median ms | p95 ms | empty view median / p95 ms | ratio | queries | bytes |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, p in pages.items():
+        lines.append(
+            f"| {name} (`{p['url']}`) | {p['median']:.1f} | {p['p95']:.1f} | "
+            f"{p['empty_median']:.2f} / {p['empty_p95']:.2f} | {p['ratio']:.1f}× | {p['queries']} | {p['bytes']:,} |"
+        )
+    cal = [p for n, p in pages.items() if n.startswith(("calendar", "client search"))]
+    worst_ratio = max(p["ratio"] for p in cal)
+    worst_q = max(p["queries"] for p in cal)
+    lines += [
+        "",
+        "## Targets",
+        "",
+        f"- Calendar week view and client search ≤ 3× the empty view: worst is {worst_ratio:.1f}× — "
+        f"{verdict(worst_ratio <= 3)}; ≤ 12 queries: worst is {worst_q} — {verdict(worst_q <= 12)}.",
+        f"- Auto-fit ≤ 50 ms median: {fit['median']:.1f} ms — {verdict(fit['median'] <= 50)}.",
+        f"- Plan creation ≤ 10 queries: {plans['create_sql_queries']} SQL queries (+ BEGIN/COMMIT) whatever the "
+        f"session count (one bulk INSERT for the sessions) — {verdict(plans['create_sql_queries'] <= 10)}.",
+        "- Dispatch ≥ 50% of a bare smtplib loop: **not measured** (benchmark 4 not built yet, see below).",
+        "",
+        "### Why, and what would fix it",
+        "",
+        "- **Page ratios.** The baseline is tiny: an empty view served in-process costs about half a "
+        "millisecond (no network, no template), so 3× that is under 2 ms — less than one PostgreSQL round "
+        "trip plus JSON encoding of a week of appointments. The query counts are small and constant "
+        "(session, user, permissions, one data query); the time goes to the rows: the all-practitioners "
+        "week returns every appointment of 20 practitioners (see bytes) and is built row by row in Python. "
+        "What would fix it: build the events JSON in PostgreSQL (`values()` + `json_agg`) or cache a week per "
+        "practitioner invalidated by the booking services, and let the calendar ask for visible "
+        "practitioners only (the new `?practitioner=` filter); measure against gunicorn over loopback, where "
+        "the empty-view baseline includes HTTP and the ratio is fairer to what a user sees. Client search "
+        "uses `icontains` on four columns; the trigram indexes (migration `0005_bench_client_search_trigram`) "
+        "let PostgreSQL use an index for fragments of 3+ characters, and the client list now counts plans "
+        "for the shown page only (a correlated subquery instead of a GROUP BY over every client).",
+        "- **Auto-fit.** `series_propose` reads every booking of every practitioner for the whole plan span "
+        "(months) into memory, then searches slot by slot; when a session cannot fit (e.g. a one-day "
+        "follow-up window on a Sunday) the search explores many combinations before giving up, which is the "
+        "p95. What would fix it: read busy time per day lazily (or only for the practitioners being tried), "
+        "check the per-session date windows against working days before searching, and cap the search "
+        "budget lower for the interactive proposal.",
+        "- **Plan creation.** Seven of the queries read the client's screening and all active protocols with "
+        "their rules, combinations, care notes and reminder leads; three write (plan, its history row, one "
+        "bulk INSERT of the sessions). The count does not grow with the session count. Caching the active "
+        "protocol parameters (invalidated on protocol save) would remove five reads.",
+        "",
+        "## Size of this run",
+        "",
+        f"This run used {sizes['sessions']:,} sessions. The issue's full size is 1,000,000 sessions and "
+        "100,000 clients: `make bench BENCH_SCALE=full`.",
+        "",
+        "## Not built yet",
+        "",
+        "- 4. Reminder dispatch through sweep → Celery (Redis, 2 workers) → SMTP on loopback versus a bare "
+        "smtplib loop.",
+        "- 5. Booking under load: concurrent HTTP clients against gunicorn + PostgreSQL, with a double-booking "
+        "check afterwards.",
+        "",
+    ]
+    with open(path, "w") as fh:
+        fh.write("\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="var/bench-sizes.json")
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--out", default="BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    django.setup()
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        raise SystemExit("bench.run measures PostgreSQL only: set DATABASE_URL=postgres://...")
+    with open(args.sizes) as fh:
+        sizes = json.load(fh)
+    t0 = time.monotonic()
+    m = machine()
+    results = {}
+    for name, fn in (("plans", bench_plans), ("autofit", bench_autofit), ("pages", bench_pages)):
+        print(f"benchmark {name} ...", flush=True)
+        # Auto-fit runs are few: an infeasible series can search for seconds.
+        results[name] = fn(min(args.rounds, 12) if name == "autofit" else args.rounds)
+        print(json.dumps(results[name], indent=1, default=str), flush=True)
+    write_report(args.out, sizes, m, results, time.monotonic() - t0)
+    subprocess.run(["cat", args.out], check=False)
+
+
+if __name__ == "__main__":
+    main()

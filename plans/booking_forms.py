@@ -11,6 +11,40 @@ from django.utils import timezone
 from plans import scheduling
 from plans.models import Practitioner, Room, Weekday
 
+# Ids a database key can hold (PostgreSQL bigint / SQLite INTEGER): larger ones overflow the driver.
+MAX_ID = 2**63 - 1
+
+
+def _row_id(value) -> int:
+    """A positive database id from JSON: refuses bools, floats, text that is not a number, and overflow."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("not an id")
+    number = int(value)
+    if not 0 < number <= MAX_ID:
+        raise ValueError("id out of range")
+    return number
+
+
+def _aware(value) -> dt.datetime:
+    """An ISO time with an offset: a naive time has no single meaning around a clock change."""
+    if not isinstance(value, str) or "\x00" in value:
+        raise ValueError("not a time")
+    moment = dt.datetime.fromisoformat(value)
+    if timezone.is_naive(moment):
+        raise ValueError("time without an offset")
+    return moment
+
+
+def _json_rows(raw: str) -> list[dict]:
+    """A JSON list of objects; deep nesting raises RecursionError in the decoder, so it counts as unreadable."""
+    try:
+        rows = json.loads(raw)
+    except RecursionError as exc:
+        raise ValueError("nested too deeply") from exc
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise ValueError("not a list of rows")
+    return rows
+
 
 class LocalDateTimeField(forms.DateTimeField):
     """A wall-clock time in the clinic's zone, as the calendar sends it (2027-03-01T09:00)."""
@@ -52,23 +86,28 @@ class ProposalForm(forms.Form):
 
     def clean_proposal(self) -> list[scheduling.ProposedBooking]:
         try:
-            rows = json.loads(self.cleaned_data["proposal"])
-            return [
+            bookings = [
                 scheduling.ProposedBooking(
-                    session_key=int(r["session"]),
+                    session_key=_row_id(r["session"]),
                     label="",
                     slot=scheduling.Slot(
-                        int(r["practitioner"]),
-                        int(r["room"]),
-                        dt.datetime.fromisoformat(r["start"]),
-                        dt.datetime.fromisoformat(r["end"]),
-                        dt.datetime.fromisoformat(r["blocked_until"]),
+                        _row_id(r["practitioner"]),
+                        _row_id(r["room"]),
+                        _aware(r["start"]),
+                        _aware(r["end"]),
+                        _aware(r["blocked_until"]),
                     ),
                 )
-                for r in rows
+                for r in _json_rows(self.cleaned_data["proposal"])
             ]
-        except (ValueError, KeyError, TypeError) as exc:
+            for b in bookings:
+                if not b.slot.start < b.slot.end <= b.slot.blocked_until:
+                    raise ValueError("a slot that ends before it starts")
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
             raise forms.ValidationError("The proposal could not be read: make a new one.") from exc
+        if not bookings or len({b.session_key for b in bookings}) != len(bookings):
+            raise forms.ValidationError("The proposal could not be read: make a new one.")
+        return bookings
 
 
 def proposal_json(bookings: list[scheduling.ProposedBooking]) -> str:
@@ -110,8 +149,8 @@ class RescheduleForm(SlotForm):
         if not raw:
             return None
         try:
-            return [ShiftRequest(int(r["session"]), dt.datetime.fromisoformat(r["start"])) for r in json.loads(raw)]
-        except (ValueError, KeyError, TypeError) as exc:
+            return [ShiftRequest(_row_id(r["session"]), _aware(r["start"])) for r in _json_rows(raw)]
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
             raise forms.ValidationError("The confirmed shifts could not be read: try the move again.") from exc
 
 

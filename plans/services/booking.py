@@ -274,6 +274,8 @@ def series_book(*, plan: TreatmentPlan, proposal: Sequence[scheduling.ProposedBo
                     raise BookingError("The proposal names a session of another plan.")
                 if session.status != SessionStatus.PROPOSED:
                     raise BookingError(f"{session_label(session)} is already {session.get_status_display().lower()}.")
+                if b.slot.practitioner_id not in practitioners:
+                    raise BookingError("The proposal names a practitioner who does not exist.")
                 problems = scheduling.check_rules(spec_for(session), b.slot.start, placed, rules_for(plan), clinic_tz())
                 if problems:
                     raise BookingError("; ".join(problems))

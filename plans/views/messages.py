@@ -72,6 +72,9 @@ def message_resend(request, message_id: int):
     if request.htmx:
         return client_messages(request, message.client_id)
     next_url = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
-        next_url = "messages"
+    # Only a path on this site: redirect() would read any other text as a URL pattern name and crash.
+    if not next_url.startswith("/") or not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}
+    ):
+        return redirect("messages")
     return redirect(next_url)

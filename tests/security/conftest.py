@@ -8,7 +8,9 @@ from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 
 from plans import models
 from plans.services.privacy import record_access_log
+from tests.booking.conftest import clinic  # noqa: F401 (fixture for the bad-input sweep)
 from tests.factories import ClientFactory, ProtocolFactory, RoomFactory
+from tests.plans.conftest import protocol  # noqa: F401 (fixture for the bad-input sweep)
 
 
 @dataclass
@@ -24,7 +26,7 @@ class World:
     room: models.Room
 
 
-def make_plan(*, client, protocol, created_by, practitioner=None, booked_at=None) -> models.TreatmentPlan:
+def make_plan(*, client, protocol, created_by, practitioner=None, booked_at=None) -> models.TreatmentPlan:  # noqa: F811 (a parameter, not the fixture)
     """A plan with one microneedling session, proposed or (with booked_at) booked."""
     plan = models.TreatmentPlan.objects.create(
         client=client,
@@ -70,7 +72,7 @@ def world(aesthetician, front_desk, clinic_admin) -> World:
     question = models.ScreeningQuestion.objects.create(code="pregnant", text="Are you pregnant or breastfeeding?")
     screening = models.Screening.objects.create(client=client, screened_by=aesthetician, notes="Discussed pregnancy")
     answer = models.ScreeningAnswer.objects.create(screening=screening, question=question, answer=True)
-    protocol = ProtocolFactory()
+    protocol = ProtocolFactory()  # noqa: F811
     plan = make_plan(client=client, protocol=protocol, created_by=aesthetician)
     record_access_log(user=aesthetician, client=client, action="view")
     # One row for each admin-registered model that has no factory, so their change pages can be opened.

@@ -61,6 +61,11 @@ TYPED = {
     "json-obj": '{"a": 1}',
 }
 CORPUS = {**INVALID, **ODD, **TYPED}
+# The admin form has ~50 fields and each post renders every inline: one value of each family
+# keeps the sweep to seconds while still hitting text, date, number and structure parsing.
+SHORT_CORPUS = {
+    key: CORPUS[key] for key in ("nul", "long", "html", "control", "feb30", "huge", "negative", "json-list")
+}
 # A wrong type: a field sent as a list of values (the test client posts each one).
 LISTY = ["1", "2", "<b>"]
 
@@ -153,11 +158,11 @@ class Sweep:
             accepted(response)
         return response
 
-    def fields(self, url, valid: dict, fields, *, invalid_for=None, reset=None, **extra):
+    def fields(self, url, valid: dict, fields, *, invalid_for=None, reset=None, corpus=None, **extra):
         """Each field × each corpus value, the other fields valid; then each field missing and list-valued."""
         invalid_for = invalid_for or (lambda field, key: key in INVALID)
         for field in fields:
-            for key, value in CORPUS.items():
+            for key, value in (corpus or CORPUS).items():
                 self.post(url, {**valid, field: value}, f"{field}={key}", invalid_for(field, key), **extra)
                 if reset:
                     reset()
@@ -471,6 +476,8 @@ def admin_client(client, clinic_admin, default_protocols):
 def test_admin_protocol_add_form_survives_hostile_values(admin_client):
     valid = full_form()
     fields = [k for k in valid if k != "_save" and not k.endswith(("TOTAL_FORMS", "INITIAL_FORMS", "NUM_FORMS"))]
+    # Every protocol field, and the first row of each inline: later rows share its form class.
+    fields = [k for k in fields if "-" not in k or "-0-" in k]
     sweep = Sweep(admin_client)
     text_ok = {"name", "description", "depth_notes", "maintenance_note", "code"}
 
@@ -481,7 +488,7 @@ def test_admin_protocol_add_form_survives_hostile_values(admin_client):
                                                    "instructions", "body"})  # fmt: skip
         return False
 
-    sweep.fields(ADD_URL, valid, fields, invalid_for=invalid,
+    sweep.fields(ADD_URL, valid, fields, invalid_for=invalid, corpus=SHORT_CORPUS,
                  reset=lambda: models.Protocol.objects.filter(code__in=["gentle-three"]).delete())  # fmt: skip
     # Management forms that lie about the number of rows.
     for label, change in {

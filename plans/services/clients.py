@@ -10,6 +10,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from plans.models import Client, Screening, ScreeningAnswer, ScreeningQuestion
 
@@ -143,8 +144,13 @@ def screening_record(
         screening = Screening.objects.create(
             client=client, screened_on=screened_on, screened_by=screened_by, notes=notes
         )
-        ScreeningAnswer.objects.bulk_create(
-            ScreeningAnswer(screening=screening, question=by_code[code], answer=bool(yes), last_date=last)
-            for code, (yes, last) in answers.items()
+        # Screening answers are health data: their creation belongs in the audit trail too.
+        bulk_create_with_history(
+            [
+                ScreeningAnswer(screening=screening, question=by_code[code], answer=bool(yes), last_date=last)
+                for code, (yes, last) in answers.items()
+            ],
+            ScreeningAnswer,
+            default_user=screened_by,
         )
     return screening

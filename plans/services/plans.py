@@ -16,6 +16,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from plans import planning
 from plans.models import (
@@ -263,7 +264,8 @@ def plan_create(
                 request_token=request_token or None,
                 **_plan_fields(proposal, acknowledge_review, created_by),
             )
-            PlanSession.objects.bulk_create(_session_rows(plan, proposal))
+            # bulk_create alone writes no audit history; this adds one history insert, still constant.
+            bulk_create_with_history(_session_rows(plan, proposal), PlanSession, default_user=created_by)
     except IntegrityError:
         # Two submits of one form raced past the lookup above: the unique token let one win.
         if request_token and (existing := TreatmentPlan.objects.filter(request_token=request_token).first()):
@@ -298,5 +300,5 @@ def plan_recompute(
             setattr(locked, name, value)
         locked.save()
         locked.sessions.all().delete()
-        PlanSession.objects.bulk_create(_session_rows(locked, proposal))
+        bulk_create_with_history(_session_rows(locked, proposal), PlanSession, default_user=by)
     return locked

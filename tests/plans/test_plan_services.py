@@ -196,3 +196,12 @@ def test_protocol_selector_uses_a_constant_number_of_queries(protocol, django_as
         params = plan_services.protocol_params_active()
     assert {p.code for p in params} == {"pores-all", "second"}
     assert all(len(p.contraindications) == 3 and p.care_notes and p.reminder_leads for p in params)
+
+
+def test_plan_create_records_each_session_in_the_audit_history_with_its_author(screened_client, protocol, aesthetician):
+    plan = plan_services.plan_create(client=screened_client, start=START, created_by=aesthetician)
+
+    sessions = list(plan.sessions.all())
+    history = PlanSession.history.filter(plan_id=plan.pk, history_type="+")
+    assert history.count() == len(sessions) > 0
+    assert {h.history_user_id for h in history} == {aesthetician.pk}

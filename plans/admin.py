@@ -628,7 +628,7 @@ class KindFamilyFilter(admin.SimpleListFilter):
     parameter_name = "family"
 
     def lookups(self, request, model_admin):
-        return [(f, f) for f in ("confirmation", "reminder", "update", "cancellation", "care", "follow_up_invite")]
+        return [(f, f) for f in models.MessageKind.FAMILIES]
 
     def queryset(self, request, queryset):
         return queryset.filter(kind__startswith=self.value()) if self.value() else queryset

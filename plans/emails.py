@@ -46,6 +46,8 @@ def _subject(message: Message, session: PlanSession, note: dict | None) -> str:
         return f"Cancelled: {session_label(session)} on {when}"
     if family == "care" and note:
         return f"Aftercare: {note['subject']}"
+    if family == "precare" and note:
+        return f"Before your appointment on {when}: {note['subject']}"
     return f"Your follow-up assessment at {clinic}"
 
 
@@ -77,9 +79,10 @@ def build_email(message: Message, *, now: dt.datetime, message_id: str) -> Email
                 pre_care = care_notes(session, "pre")
     elif family == MessageKind.CANCELLATION:
         calendar = ics.calendar_for([session], cancel=True, stamp=now)
-    elif family == "care":
-        note_id = message.kind.removeprefix(MessageKind.CARE_PREFIX)
-        note = next((n for n in care_notes(session, "post") if str(n["id"]) == note_id), None)
+    elif family in ("care", "precare"):
+        phase = "post" if family == "care" else "pre"
+        note_id = message.kind.split(":", 1)[1]
+        note = next((n for n in care_notes(session, phase) if str(n["id"]) == note_id), None)
         if note is None:
             raise LookupError(f"Care note {note_id!r} is not in the plan's protocol snapshot.")
     elif family == MessageKind.FOLLOW_UP_INVITE:
@@ -97,7 +100,9 @@ def build_email(message: Message, *, now: dt.datetime, message_id: str) -> Email
         )
         follow_up_date = f"{anchor:%A} {anchor.day} {anchor:%B %Y}"
 
-    can_change = family in (MessageKind.CONFIRMATION, "reminder", "update") and session.status == SessionStatus.BOOKED
+    can_change = (
+        family in (MessageKind.CONFIRMATION, "reminder", "update", "precare") and session.status == SessionStatus.BOOKED
+    )
     unsubscribe = link_url(message, "unsubscribe")
     context = {
         "kind": family,

@@ -1025,7 +1025,8 @@ class MessageKind:
     """Message kinds. A kind is unique per session, so some carry a suffix.
 
     Reminders are keyed by their lead time (``reminder:48h``), care notes by the snapshot's
-    note id (``care:post-1``), and each reschedule's notice by the session version it
+    note id (``care:post-1``, and ``precare:pre-1`` for a pre-care note due before the
+    pre-care reminder), and each reschedule's notice by the session version it
     announces (``update:v2``): a second reschedule is a new row, never a re-send of the first.
     """
 
@@ -1035,6 +1036,9 @@ class MessageKind:
     REMINDER_PREFIX = "reminder:"
     UPDATE_PREFIX = "update:v"
     CARE_PREFIX = "care:"
+    PRE_CARE_PREFIX = "precare:"
+    # In the order a client meets them; staff filter the outbox by these.
+    FAMILIES = ("confirmation", "reminder", "update", "precare", "cancellation", "care", "follow_up_invite")
 
     @staticmethod
     def reminder(hours_before: int) -> str:
@@ -1049,8 +1053,13 @@ class MessageKind:
         return f"care:{note_id}"
 
     @staticmethod
+    def pre_care(note_id: str | int) -> str:
+        return f"precare:{note_id}"
+
+    @staticmethod
     def family(kind: str) -> str:
-        """The kind without its suffix: confirmation, reminder, update, care, cancellation, follow_up_invite."""
+        """The kind without its suffix: confirmation, reminder, update, precare, care, cancellation,
+        follow_up_invite."""
         return kind.split(":", 1)[0]
 
 

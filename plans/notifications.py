@@ -90,6 +90,24 @@ def care_note_send_at(session: PlanSession, offset_days: int, now: dt.datetime) 
     return max(local.astimezone(dt.UTC), now)
 
 
+def pre_care_send_at(starts_at: dt.datetime, offset_days: int) -> dt.datetime:
+    """A pre-care note due `offset_days` (negative) before the session: that day, at the care-note hour."""
+    day = timezone.localtime(starts_at, clinic_zone()).date() + dt.timedelta(days=offset_days)
+    local = dt.datetime.combine(day, dt.time(settings.NOTIFICATIONS_CARE_NOTE_HOUR), tzinfo=clinic_zone())
+    return local.astimezone(dt.UTC)
+
+
+def early_pre_care_notes(session: PlanSession) -> list[dict]:
+    """Pre-care notes that must be read before the first reminder carrying pre-care goes out.
+
+    The D−7 reminder lists every pre-care note, but "avoid tanning for 14 days" read at D−7
+    is too late to follow, so a note due earlier than that reminder gets its own email.
+    """
+    pre_care_leads = [hours for hours, with_pre_care in reminder_leads(session) if with_pre_care]
+    earliest_hours = max(pre_care_leads, default=0)
+    return [n for n in care_notes(session, "pre") if -int(n.get("offset_days", 0)) * 24 > earliest_hours]
+
+
 def is_last_microneedling(session: PlanSession) -> bool:
     count = session.plan.protocol_snapshot.get("session_count")
     return session.kind == SessionKind.MICRONEEDLING and count is not None and session.mn_number == int(count)
@@ -148,10 +166,19 @@ def _cancel_open(messages: Iterable[Message], reason: str) -> None:
 
 
 def _schedule_reminders(session: PlanSession, now: dt.datetime, *, rearm_closed: bool) -> None:
+    """The session's reminders and early pre-care notes whose moment is still ahead."""
     existing = {m.kind: m for m in Message.objects.select_for_update().filter(session=session)}
-    for hours_before, _pre_care in reminder_leads(session):
-        kind = MessageKind.reminder(hours_before)
-        send_at = reminder_send_at(session.starts_at, hours_before)
+    timed = [
+        (MessageKind.reminder(hours_before), reminder_send_at(session.starts_at, hours_before))
+        for hours_before, _pre_care in reminder_leads(session)
+    ]
+    if session.kind == SessionKind.MICRONEEDLING:
+        # Booked too late for a note's day: nothing separate, the pre-care reminder lists it.
+        timed += [
+            (MessageKind.pre_care(n["id"]), pre_care_send_at(session.starts_at, int(n["offset_days"])))
+            for n in early_pre_care_notes(session)
+        ]
+    for kind, send_at in timed:
         if send_at > now:
             _schedule(session, kind, send_at, rearm_closed=rearm_closed)
         elif kind in existing:
@@ -227,7 +254,10 @@ def on_session_completed(session: PlanSession) -> None:
     _require(session, SessionStatus.COMPLETED)
     now = _now()
     _cancel_open(
-        Message.objects.select_for_update().filter(session=session, kind__startswith=MessageKind.REMINDER_PREFIX),
+        Message.objects.select_for_update().filter(
+            Q(kind__startswith=MessageKind.REMINDER_PREFIX) | Q(kind__startswith=MessageKind.PRE_CARE_PREFIX),
+            session=session,
+        ),
         "The session took place.",
     )
     if session.kind == SessionKind.MICRONEEDLING:
@@ -290,7 +320,7 @@ def _why_not_standing(message: Message, now: dt.datetime) -> tuple[str, str] | N
         covered = message.covers_sessions or [session.pk]
         if not PlanSession.objects.filter(pk__in=covered, status=SessionStatus.BOOKED, starts_at__gt=now).exists():
             return MessageStatus.CANCELLED, "None of the sessions it confirms is still booked."
-    elif family in ("reminder", "update"):
+    elif family in ("reminder", "update", "precare"):
         if session.status != SessionStatus.BOOKED:
             return MessageStatus.CANCELLED, f"The session is {session.get_status_display().lower()}."
         if session.version != message.session_version:

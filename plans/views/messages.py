@@ -7,11 +7,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from plans.models import Client, DeliveryAttempt, IllegalMessageTransition, Message, MessageStatus
+from plans.models import Client, DeliveryAttempt, IllegalMessageTransition, Message, MessageKind, MessageStatus
 from plans.permissions import staff_required
 from plans.services import messages as message_services
 
-FAMILIES = ["confirmation", "reminder", "update", "cancellation", "care", "follow_up_invite"]
+FAMILIES = MessageKind.FAMILIES
 
 
 def _with_attempts(queryset):

@@ -100,9 +100,10 @@ def build_email(message: Message, *, now: dt.datetime, message_id: str) -> Email
         )
         follow_up_date = f"{anchor:%A} {anchor.day} {anchor:%B %Y}"
 
-    can_change = (
-        family in (MessageKind.CONFIRMATION, "reminder", "update", "precare") and session.status == SessionStatus.BOOKED
-    )
+    # A series confirmation gives each listed appointment its own cancel link; attendance is
+    # confirmed from the reminders, one appointment at a time.
+    can_change = family in ("reminder", "update", "precare") and session.status == SessionStatus.BOOKED
+    series = family == MessageKind.CONFIRMATION
     unsubscribe = link_url(message, "unsubscribe")
     context = {
         "kind": family,
@@ -110,7 +111,14 @@ def build_email(message: Message, *, now: dt.datetime, message_id: str) -> Email
         "session": session,
         "label": session_label(session),
         "when": local_when(session.starts_at) if session.starts_at else "",
-        "appointments": [{"label": session_label(s), "when": local_when(s.starts_at)} for s in appointments],
+        "appointments": [
+            {
+                "label": session_label(s),
+                "when": local_when(s.starts_at),
+                "cancel_url": link_url(message, "cancel", s) if series else "",
+            }
+            for s in appointments
+        ],
         "pre_care": pre_care,
         "note": note,
         "follow_up": follow_up if follow_up and follow_up.status == SessionStatus.BOOKED else None,

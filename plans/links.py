@@ -1,8 +1,8 @@
 """Signed links in emails: confirm attendance, cancel, unsubscribe. No login needed.
 
-A token names the message and its session, is signed with a salt per purpose (a
-confirm token cannot be replayed as a cancel token) and expires after
-NOTIFICATIONS_LINK_MAX_AGE_DAYS.
+A token names the message and one session it tells the client about (its own, or one of
+the sessions a series confirmation lists), is signed with a salt per purpose (a confirm
+token cannot be replayed as a cancel token) and expires after NOTIFICATIONS_LINK_MAX_AGE_DAYS.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
-from plans.models import Message
+from plans.models import Message, PlanSession
 
 PURPOSES = ("confirm", "cancel", "unsubscribe")
 
@@ -25,6 +25,7 @@ class BadLink(Exception):
 @dataclass(frozen=True)
 class LinkTarget:
     message: Message
+    session: PlanSession  # the appointment the link acts on
     purpose: str
     session_version: int  # the appointment time the email showed; a later reschedule outdates the link
 
@@ -35,14 +36,19 @@ def _signer(purpose: str) -> signing.TimestampSigner:
     return signing.TimestampSigner(salt=f"plans.links.{purpose}")
 
 
-def make_token(message: Message, purpose: str) -> str:
-    return _signer(purpose).sign_object(
-        {"m": message.pk, "s": message.session_id, "c": message.client_id, "v": message.session_version}
-    )
+def make_token(message: Message, purpose: str, session: PlanSession | None = None) -> str:
+    """`session`: one of the sessions a series confirmation lists, at the version the email shows."""
+    if session is None:
+        session_id, version = message.session_id, message.session_version
+    elif session.pk == message.session_id or session.pk in message.covers_sessions:
+        session_id, version = session.pk, session.version
+    else:
+        raise ValueError(f"Message {message.pk} does not tell the client about session {session.pk}.")
+    return _signer(purpose).sign_object({"m": message.pk, "s": session_id, "c": message.client_id, "v": version})
 
 
-def link_url(message: Message, purpose: str) -> str:
-    return settings.CLINIC_BASE_URL + reverse(f"public-{purpose}", args=[make_token(message, purpose)])
+def link_url(message: Message, purpose: str, session: PlanSession | None = None) -> str:
+    return settings.CLINIC_BASE_URL + reverse(f"public-{purpose}", args=[make_token(message, purpose, session)])
 
 
 def read_token(token: str, purpose: str) -> LinkTarget:
@@ -58,11 +64,17 @@ def read_token(token: str, purpose: str) -> LinkTarget:
         if isinstance(data, dict)
         else None
     )
+    session_id = data.get("s") if isinstance(data, dict) else None
     if (
         message is None
-        or message.session_id != data.get("s")
+        or session_id not in (message.session_id, *message.covers_sessions)
         or message.client_id != data.get("c")
         or message.session.plan.client_id != message.client_id
     ):
         raise BadLink("This link does not match any of your appointments.")
-    return LinkTarget(message=message, purpose=purpose, session_version=int(data.get("v", -1)))
+    session = (
+        message.session
+        if session_id == message.session_id
+        else PlanSession.objects.select_related("plan").get(pk=session_id, plan__client_id=message.client_id)
+    )
+    return LinkTarget(message=message, session=session, purpose=purpose, session_version=int(data.get("v", -1)))

@@ -50,10 +50,9 @@ def cancellation_deadline(session: PlanSession) -> dt.datetime:
     return session.starts_at - dt.timedelta(hours=settings.CANCELLATION_CUTOFF_HOURS)
 
 
-def session_cancel_from_link(*, message: Message, version: int, now: dt.datetime | None = None) -> PlanSession:
+def session_cancel_from_link(*, session: PlanSession, version: int, now: dt.datetime | None = None) -> PlanSession:
     """The client pressed Cancel in an email: refused past the cut-off or if the email is out of date."""
     now = now or timezone.now()
-    session = message.session
     if session.status != SessionStatus.BOOKED:
         raise LinkActionRefused(f"This appointment is already {session.get_status_display().lower()}.")
     if session.version != version:

@@ -58,8 +58,7 @@ def cancel(request, token: str) -> HttpResponse:
     target, error = _target(request, token, "cancel")
     if error:
         return error
-    message = target.message
-    session = message.session
+    session = target.session
     when = local_when(session.starts_at) if session.starts_at else ""
     if request.method == "GET":
         return _page(
@@ -71,7 +70,7 @@ def cancel(request, token: str) -> HttpResponse:
             danger=True,
         )
     try:
-        message_services.session_cancel_from_link(message=message, version=target.session_version)
+        message_services.session_cancel_from_link(session=session, version=target.session_version)
     except message_services.LinkActionRefused as exc:
         return _page(request, title="This appointment cannot be cancelled online", text=str(exc), status=409)
     return _page(

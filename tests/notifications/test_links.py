@@ -6,8 +6,9 @@ import pytest
 import time_machine
 from django.core import signing
 
+from plans import notifications
 from plans.links import link_url, make_token
-from plans.models import Message, MessageStatus, SessionStatus
+from plans.models import Message, MessageStatus, PlanSession, SessionStatus
 from tests.factories import ClientFactory
 from tests.notifications.conftest import book, local, make_plan, reschedule
 
@@ -127,3 +128,54 @@ def test_a_link_from_an_email_about_the_old_time_cannot_confirm_the_new_one(clie
         reschedule(booked, local(2026, 1, 27))
         response = client.post(old_url)
     assert response.status_code == 409 and b"moved" in response.content
+
+
+def test_a_series_confirmation_gives_each_appointment_its_own_cancel_link(client, settings, smtp_server):
+    settings.CANCELLATION_CUTOFF_HOURS = 24
+    with time_machine.travel(BOOKED_AT, tick=False):
+        first, second, third = book(make_plan(starts=[local(2026, 1, 20), local(2026, 2, 17), local(2026, 3, 17)]))
+        (confirmation_id,) = notifications.sweep_due(BOOKED_AT)
+        assert notifications.deliver(confirmation_id) == "sent"
+    (mail,) = smtp_server.wait_for(1)
+    body = mail.get_body(preferencelist=("plain",)).get_content()
+    links = [line.split("? ", 1)[1] for line in body.splitlines() if "Need to cancel it?" in line]
+    assert len(links) == 3 and "Confirm you will attend" not in body
+
+    # The second appointment's link cancels the second appointment, and only it.
+    with time_machine.travel(local(2026, 1, 6, 9), tick=False):
+        page = client.get(links[1].removeprefix("http://127.0.0.1:8000"))
+        assert b"Microneedling session 2 of 3" in page.content and b"17 February 2026" in page.content
+        done = client.post(links[1].removeprefix("http://127.0.0.1:8000"))
+    assert done.status_code == 200
+    statuses = [s.status for s in PlanSession.objects.filter(pk__in=[first.pk, second.pk, third.pk]).order_by("pk")]
+    assert statuses == [SessionStatus.BOOKED, SessionStatus.CANCELLED, SessionStatus.BOOKED]
+
+
+def test_a_series_link_is_outdated_by_a_reschedule_of_its_own_appointment(client):
+    with time_machine.travel(BOOKED_AT, tick=False):
+        first, second = book(make_plan(starts=[local(2026, 1, 20), local(2026, 2, 17)]))
+        confirmation = Message.objects.get(kind="confirmation")
+        link = path_for_session(confirmation, second)
+        reschedule(second, local(2026, 2, 24))
+        response = client.post(link)
+    assert response.status_code == 409 and b"moved since this email" in response.content
+    second.refresh_from_db()
+    assert second.status == SessionStatus.BOOKED
+
+
+def test_a_link_cannot_name_a_session_the_message_is_not_about(client):
+    with time_machine.travel(BOOKED_AT, tick=False):
+        (mine,) = book(make_plan(starts=[local(2026, 1, 20)]))
+        (other,) = book(make_plan(starts=[local(2026, 1, 21)]))
+    with pytest.raises(ValueError):
+        make_token(reminder(mine), "cancel", other)
+    forged = signing.TimestampSigner(salt="plans.links.cancel").sign_object(
+        {"m": reminder(mine).pk, "s": other.pk, "c": mine.plan.client_id, "v": 0}
+    )
+    assert client.post(f"/e/cancel/{forged}/").status_code == 400
+    other.refresh_from_db()
+    assert other.status == SessionStatus.BOOKED
+
+
+def path_for_session(message, session):
+    return link_url(message, "cancel", session).removeprefix("http://127.0.0.1:8000")

@@ -319,6 +319,14 @@ NOTIFICATIONS_BACKOFF_MAX_SECONDS = env_int("NOTIFICATIONS_BACKOFF_MAX_SECONDS",
 # How long a worker holds a claimed message before another worker may take it over.
 # Longer than the task's hard time limit, so a live worker never loses its lease.
 NOTIFICATIONS_LEASE_SECONDS = env_int("NOTIFICATIONS_LEASE_SECONDS", 180, minimum=1)
+# The sweep hands due rows to the broker NOTIFICATIONS_SWEEP_BATCH at a time (up to
+# NOTIFICATIONS_SWEEP_MAX per run), NOTIFICATIONS_SEND_BATCH per task (one SMTP connection each).
+NOTIFICATIONS_SWEEP_BATCH = env_int("NOTIFICATIONS_SWEEP_BATCH", 500, minimum=1)
+NOTIFICATIONS_SWEEP_MAX = env_int("NOTIFICATIONS_SWEEP_MAX", 50_000, minimum=1)
+NOTIFICATIONS_SEND_BATCH = env_int("NOTIFICATIONS_SEND_BATCH", 20, minimum=1)
+# A row handed to the broker but not claimed within this many seconds (the broker lost the
+# task) is handed out again. Longer than a burst takes to drain, so a queued row is not doubled.
+NOTIFICATIONS_REQUEUE_SECONDS = env_int("NOTIFICATIONS_REQUEUE_SECONDS", 600, minimum=1)
 # Care notes due on a later day are sent at this hour (clinic time), not at the session's hour.
 NOTIFICATIONS_CARE_NOTE_HOUR = env_int("NOTIFICATIONS_CARE_NOTE_HOUR", 9, minimum=0)
 if NOTIFICATIONS_CARE_NOTE_HOUR > 23:

@@ -1091,6 +1091,12 @@ class Message(models.Model):
     session_version = models.PositiveIntegerField(help_text="The session version (SEQUENCE) it was written for.")
     attempts = models.PositiveSmallIntegerField(default=0)
     lease_until = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the sweep last handed it to the broker. Not handed out again until a worker claims it "
+        "or NOTIFICATIONS_REQUEUE_SECONDS pass (the broker lost the task).",
+    )
     claim_token = models.CharField(max_length=32, blank=True, help_text="Identifies the worker holding the lease.")
     last_error = models.TextField(blank=True)
     status_reason = models.CharField(max_length=255, blank=True, help_text="Why it was cancelled or expired.")
@@ -1162,6 +1168,7 @@ class Message(models.Model):
         self.send_at = send_at
         self.session_version = version
         self.lease_until = None
+        self.queued_at = None  # a task already queued finds it not due yet; the sweep hands it out again
         self.claim_token = ""
         self.status_reason = ""
         self.last_error = ""
@@ -1196,6 +1203,7 @@ class Message(models.Model):
         self.send_at = now
         self.attempts = 0
         self.lease_until = None
+        self.queued_at = None
         self.claim_token = ""
         self.status_reason = ""
 

@@ -4,9 +4,12 @@ Writing (called by the booking services inside their transaction, never publishi
     on_sessions_booked, on_session_rescheduled, on_session_cancelled, on_session_completed
 
 Delivering (called by the Celery adapters in tasks.py):
-    sweep_due(now)   -> ids of due rows; long-overdue rows are marked expired
-    claim(id, now)   -> conditional UPDATE, True for exactly one caller
-    deliver(id)      -> claim, re-check the session still stands, render, send, record the attempt
+    sweep_due(now)          -> ids of due rows; long-overdue rows are marked expired
+    hand_out(now, limit)    -> the next due rows not already with the broker, marked queued
+    release(ids)            -> unmark rows the broker refused, so the next sweep hands them out
+    claim(id, now)          -> conditional UPDATE, True for exactly one caller
+    deliver(id)             -> claim, re-check the session still stands, render, send, record the attempt
+    deliver_many(ids)       -> deliver each over one SMTP connection
 
 Every time is an aware UTC datetime; local wall-clock times (reminder leads, care-note
 hours) are computed in settings.CLINIC_TIME_ZONE so a daylight-saving change moves
@@ -15,12 +18,13 @@ nothing the client reads.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import secrets
 import smtplib
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from django.conf import settings
 from django.db import transaction
@@ -272,9 +276,17 @@ def on_session_completed(session: PlanSession) -> None:
 
 
 def sweep_due(now: dt.datetime | None = None, *, limit: int = 500) -> list[int]:
-    """Ids of rows due now (pending, or sending with an expired lease). Rows past the grace
-    period are marked expired first: a reminder sent a day late is worse than none."""
+    """Ids of rows due now (pending, or sending with an expired lease), after expiring the
+    long-overdue ones. Marks nothing: staff pages and tests ask what is due."""
     now = now or _now()
+    expire_overdue(now)
+    takeable = Q(status=MessageStatus.PENDING) | Q(status=MessageStatus.SENDING, lease_until__lt=now)
+    due = Message.objects.filter(takeable, send_at__lte=now).order_by("send_at", "id")
+    return list(due.values_list("id", flat=True)[:limit])
+
+
+def expire_overdue(now: dt.datetime) -> int:
+    """Rows past the grace period are marked expired: a reminder sent a day late is worse than none."""
     grace = dt.timedelta(minutes=settings.NOTIFICATIONS_GRACE_MINUTES)
     takeable = Q(status=MessageStatus.PENDING) | Q(status=MessageStatus.SENDING, lease_until__lt=now)
     expired = Message.objects.filter(takeable, send_at__lt=now - grace).update(
@@ -286,8 +298,37 @@ def sweep_due(now: dt.datetime | None = None, *, limit: int = 500) -> list[int]:
     )
     if expired:
         log.warning("Expired %s message(s) that were overdue beyond the grace period", expired)
-    due = Message.objects.filter(takeable, send_at__lte=now).order_by("send_at", "id")
-    return list(due.values_list("id", flat=True)[:limit])
+    return expired
+
+
+def hand_out(now: dt.datetime, *, limit: int) -> list[int]:
+    """Up to `limit` due rows that are not with the broker already, marked as queued now.
+
+    Marking is what lets one sweep drain a morning burst of thousands of rows: a row handed
+    out is skipped by the next sweep (a minute later) instead of being queued again while it
+    waits its turn. If the broker loses the task, the row is handed out again after
+    NOTIFICATIONS_REQUEUE_SECONDS; a duplicate task is harmless because only the claim winner
+    sends. SKIP LOCKED keeps two overlapping sweeps from handing out the same rows.
+    """
+    requeue_before = now - dt.timedelta(seconds=settings.NOTIFICATIONS_REQUEUE_SECONDS)
+    with transaction.atomic():
+        ids = list(
+            Message.objects.filter(
+                Q(status=MessageStatus.PENDING) | Q(status=MessageStatus.SENDING, lease_until__lt=now),
+                Q(queued_at__isnull=True) | Q(queued_at__lt=requeue_before),
+                send_at__lte=now,
+            )
+            .order_by("send_at", "id")
+            .select_for_update(skip_locked=True)
+            .values_list("id", flat=True)[:limit]
+        )
+        Message.objects.filter(pk__in=ids).update(queued_at=now)
+    return ids
+
+
+def release(message_ids: Iterable[int]) -> None:
+    """The broker did not take these: clear the mark so the next sweep hands them out at once."""
+    Message.objects.filter(pk__in=list(message_ids), status=MessageStatus.PENDING).update(queued_at=None)
 
 
 def claim(message_id: int, now: dt.datetime | None = None, *, token: str = "") -> bool:
@@ -300,6 +341,8 @@ def claim(message_id: int, now: dt.datetime | None = None, *, token: str = "") -
         .update(
             status=MessageStatus.SENDING,
             lease_until=lease_until,
+            # From here the lease decides when another worker may take it, not the queue mark.
+            queued_at=None,
             claim_token=token or secrets.token_hex(16),
             attempts=F("attempts") + 1,
             updated_at=now,
@@ -391,8 +434,39 @@ def _record_failure(message: Message, token: str, exc: BaseException, *, permane
     return "failed" if give_up else "retry"
 
 
-def deliver(message_id: int) -> str:
-    """Claim, re-check, render, send, record. Returns what happened (for logs and tests)."""
+def deliver_many(message_ids: Sequence[int]) -> dict[int, str]:
+    """Deliver each row over one SMTP connection (a morning burst otherwise pays a TCP and
+    SMTP handshake per email). Each row is still claimed, checked and recorded on its own.
+
+    After a transient failure the server is likely down or throttling us: the rest of the
+    batch is released for the next sweep rather than each waiting out its own timeout.
+    """
+    from django.core.mail import get_connection
+
+    outcomes: dict[int, str] = {}
+    connection = get_connection()
+    try:
+        for i, message_id in enumerate(message_ids):
+            if connection.connection is None:
+                # Opened here, the backend keeps it open across sends (it closes one it opened itself).
+                # If the server is down, the send below reports it and the row backs off.
+                with contextlib.suppress(Exception):
+                    connection.open()
+            outcomes[message_id] = deliver(message_id, connection=connection)
+            if outcomes[message_id] == "retry":
+                release(message_ids[i + 1 :])
+                break
+    finally:
+        with contextlib.suppress(Exception):
+            connection.close()
+    return outcomes
+
+
+def deliver(message_id: int, *, connection=None) -> str:
+    """Claim, re-check, render, send, record. Returns what happened (for logs and tests).
+
+    connection: an open-on-demand email backend shared by a batch; None opens one per email.
+    """
     from plans import emails  # rendering pulls in templates and icalendar; only workers need it
 
     now = _now()
@@ -419,9 +493,15 @@ def deliver(message_id: int) -> str:
         # A template or snapshot problem: retrying renders the same error, so staff must look.
         log.exception("Message %s could not be rendered", message_id)
         return _record_failure(message, token, exc, permanent=True, code=None)
+    if connection is not None:
+        email.connection = connection
     try:
         email.send(fail_silently=False)
     except Exception as exc:
+        if connection is not None:
+            # The connection may be half-broken; the next email of the batch opens a fresh one.
+            with contextlib.suppress(Exception):
+                connection.close()
         # Anything but a definite 5xx (timeouts, dropped connections, 4xx, the task's soft
         # time limit) may heal: back off and try again.
         permanent, code = classify_error(exc)

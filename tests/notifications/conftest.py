@@ -142,6 +142,7 @@ class Mailbox:
     """What the SMTP server received, and how it should answer the next mails."""
 
     received: list[email.message.EmailMessage] = field(default_factory=list)
+    peers: list[tuple] = field(default_factory=list)  # the client address of each accepted mail: one per connection
     rcpt_reply: str = ""  # e.g. "451 4.3.0 Try again later" or "550 5.1.1 No such user"
     stall: bool = False
     data_started: threading.Event = field(default_factory=threading.Event)
@@ -165,6 +166,7 @@ class Mailbox:
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         parsed["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
         with self.arrived:
+            self.peers.append(session.peer)
             self.received.append(parsed)
             self.arrived.notify_all()
         return "250 Message accepted"

@@ -8,12 +8,13 @@ Times carry the clinic's TZID with its VTIMEZONE, so 09:00 stays 09:00 across cl
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import zoneinfo
 from email.utils import parseaddr
 
 from django.conf import settings
 from django.utils import timezone
-from icalendar import Calendar, Event, vCalAddress, vText
+from icalendar import Calendar, Event, Timezone, vCalAddress, vText
 
 from plans.models import PlanSession
 
@@ -46,15 +47,29 @@ def _event(session: PlanSession, *, cancelled: bool, stamp: dt.datetime) -> Even
     return event
 
 
+@functools.lru_cache(maxsize=32)
+def _vtimezone(tzid: str, first_year: int, last_year: int) -> Timezone:
+    """The zone's VTIMEZONE for whole years, built once per process: building one walks the
+    zone's transitions and cost more than the rest of an email put together."""
+    return Timezone.from_tzid(tzid, first_date=dt.date(first_year, 1, 1), last_date=dt.date(last_year + 1, 1, 1))
+
+
+def _add_timezone(calendar: Calendar, sessions) -> None:
+    """The clinic zone's rules for the years the events fall in (not 1970-2038: a compact file),
+    ahead of the events, as RFC 5545 asks."""
+    years = [s.starts_at.year for s in sessions if s.starts_at] or [timezone.now().year]
+    calendar.add_component(_vtimezone(settings.CLINIC_TIME_ZONE, min(years) - 1, max(years) + 1))
+
+
 def calendar_for(sessions: list[PlanSession], *, cancel: bool = False, stamp: dt.datetime | None = None) -> bytes:
     """METHOD:REQUEST for booked sessions, METHOD:CANCEL for a cancelled one."""
     calendar = Calendar()
     calendar.add("prodid", f"-//{settings.CLINIC_NAME}//Clinic plans//EN")
     calendar.add("version", "2.0")
     calendar.add("method", "CANCEL" if cancel else "REQUEST")
+    _add_timezone(calendar, sessions)
     for session in sessions:
         calendar.add_component(_event(session, cancelled=cancel, stamp=stamp or timezone.now()))
-    calendar.add_missing_timezones()
     return calendar.to_ical()
 
 
@@ -69,6 +84,8 @@ def practitioner_feed(practitioner, sessions) -> bytes:
     calendar.add("prodid", f"-//{settings.CLINIC_NAME}//Clinic plans//EN")
     calendar.add("version", "2.0")
     calendar.add("x-wr-calname", f"{settings.CLINIC_NAME}: {practitioner.display_name}")
+    sessions = list(sessions)
+    _add_timezone(calendar, sessions)
     for session in sessions:
         client = session.plan.client
         event = Event()
@@ -82,5 +99,4 @@ def practitioner_feed(practitioner, sessions) -> bytes:
         if session.room:
             event.add("location", session.room.name)
         calendar.add_component(event)
-    calendar.add_missing_timezones()
     return calendar.to_ical()

@@ -57,6 +57,12 @@ def test_a_due_reminder_arrives_with_the_local_time_clinic_details_pre_care_and_
     assert event["SEQUENCE"] == 0
     assert event.decoded("DTSTART") == local(2026, 1, 20, 9)
     assert event["DTSTART"].params["TZID"] == "Europe/London"
+    # The zone's rules travel with the invitation, for the years around the event (a compact file).
+    (zone,) = calendar.walk("VTIMEZONE")
+    assert zone["TZID"] == "Europe/London"
+    assert zone.to_tz().utcoffset(dt.datetime(2026, 7, 1, 12)) == dt.timedelta(hours=1)
+    assert zone.to_tz().utcoffset(dt.datetime(2026, 1, 20, 9)) == dt.timedelta(0)
+    assert len(attachment(reminder)) < 4000
     assert row.status == MessageStatus.SENT and row.sent_at == local(2026, 1, 13, 9, 0, 30)
     assert DeliveryAttempt.objects.get(message=row).succeeded
 

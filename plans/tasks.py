@@ -34,13 +34,14 @@ def sweep_due_messages() -> int:
         ids = notifications.hand_out(timezone.now(), limit=settings.NOTIFICATIONS_SWEEP_BATCH)
         size = settings.NOTIFICATIONS_SEND_BATCH
         for start in range(0, len(ids), size):
+            message_ids = ids[start : start + size]
             try:
-                send_messages.delay(ids[start : start + size])
+                send_messages.delay(message_ids)
             except Exception:
                 log.exception("Broker unavailable: %s due message(s) stay pending for the next sweep", len(ids) - start)
                 notifications.release(ids[start:])
                 return queued
-            queued += len(ids[start : start + size])
+            queued += len(message_ids)
         if len(ids) < settings.NOTIFICATIONS_SWEEP_BATCH:
             break
     return queued

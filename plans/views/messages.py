@@ -1,13 +1,13 @@
 """Staff views of the email outbox: the timeline on a client page, the failed/pending list, Resend."""
 
 from django.contrib import messages as flash
-from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from plans.models import Client, DeliveryAttempt, IllegalMessageTransition, Message, MessageKind, MessageStatus
+from plans.pagination import CappedPaginator
 from plans.permissions import staff_required
 from plans.services import messages as message_services
 
@@ -43,7 +43,9 @@ def message_list(request):
         queryset = queryset.filter(kind__startswith=family)
     else:
         family = ""
-    page = Paginator(_with_attempts(queryset.order_by("status", "send_at", "id")), 50).get_page(request.GET.get("page"))
+    page = CappedPaginator(_with_attempts(queryset.order_by("status", "send_at", "id")), 50).get_page(
+        request.GET.get("page")
+    )
     return render(
         request,
         "plans/messages/list.html",

@@ -173,12 +173,15 @@ def bench_autofit(rounds: int) -> dict:
 
 
 def bench_pages(rounds: int) -> dict:
+    """Each page over HTTP from gunicorn (DEBUG off, logged-in clinic admin), alternated with an
+    empty view on the same server; query counts from one in-process request each."""
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client, override_settings
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
+    from bench.server import gunicorn, staff_cookies
     from plans.models import Client as ClinicClient
     from plans.models import Practitioner
 
@@ -189,39 +192,45 @@ def bench_pages(rounds: int) -> dict:
     pages = {
         "calendar week, one practitioner (JSON)": f"/calendar/events.json?{week}&practitioner={practitioner.id}",
         "calendar week, all practitioners (JSON)": f"/calendar/events.json?{week}",
+        "calendar page (HTML shell)": "/calendar/",
         "day list (HTML)": f"/calendar/day/?date={monday + dt.timedelta(days=1)}",
         "client list, first page": "/clients/",
         "client search, common fragment": f"/clients/?q={sample.last_name[:4].lower()}",
         "client search, full name": f"/clients/?q={sample.first_name}+{sample.last_name}",
     }
-    results = {}
-    with override_settings(ROOT_URLCONF="bench.urls", ALLOWED_HOSTS=["testserver"]):
+    queries = {}
+    with override_settings(ROOT_URLCONF="bench.urls", ALLOWED_HOSTS=["testserver"], SECURE_SSL_REDIRECT=False):
         http = Client()
         http.force_login(get_user_model().objects.get(username="bench-admin"))
-        for _ in range(3):  # warm caches and connections
-            http.get("/bench/empty/")
-            for url in pages.values():
-                assert http.get(url).status_code == 200, url
         for name, url in pages.items():
-            page_ms, empty_ms = [], []
+            http.get(url)  # warm
+            with CaptureQueriesContext(connection) as ctx:
+                assert http.get(url).status_code == 200, url
+            queries[name] = len(ctx.captured_queries)
+    results = {}
+    with gunicorn(os.environ["DATABASE_URL"], workers=2) as server:
+        cookies = staff_cookies("bench-admin")
+        for _ in range(3):  # warm both workers' caches and connections
+            server.request("GET", "/bench/empty/", cookies=cookies)
+            for url in pages.values():
+                status, _, _ = server.request("GET", url, cookies=cookies)
+                assert status == 200, (url, status)
+        for name, url in pages.items():
+            page_ms, empty_ms, size = [], [], 0
             for _ in range(rounds):
-                empty_ms.append(timed(lambda: http.get("/bench/empty/")))
-                with CaptureQueriesContext(connection) as ctx:
-                    response = None
-
-                    def get(url=url):
-                        nonlocal response
-                        response = http.get(url)
-
-                    page_ms.append(timed(get))
-            size = len(response.content)
+                empty_ms.append(timed(lambda: server.request("GET", "/bench/empty/", cookies=cookies)))
+                t = time.perf_counter()
+                status, body, _ = server.request("GET", url, cookies=cookies)
+                page_ms.append((time.perf_counter() - t) * 1000)
+                assert status == 200, (url, status)
+                size = len(body)
             results[name] = {
                 "url": url,
                 **summary(page_ms),
                 "empty_median": statistics.median(empty_ms),
                 "empty_p95": pct(empty_ms, 95),
                 "ratio": statistics.median(page_ms) / statistics.median(empty_ms),
-                "queries": len(ctx.captured_queries),
+                "queries": queries[name],
                 "bytes": size,
             }
     return results
@@ -294,9 +303,10 @@ def write_report(path: str, sizes: dict, m: dict, r: dict, elapsed: float) -> No
         "",
         "## 3. Pages",
         "",
-        "Served in-process by Django's test `Client` (whole middleware stack, logged-in clinic admin, "
-        "PostgreSQL on loopback), each request alternated with an empty view (`bench/urls.py`) served the "
-        "same way; the ratio is median page time / median empty-view time.",
+        "Requested over HTTP from gunicorn on loopback (2 sync workers, DEBUG off, whole middleware stack, "
+        "logged-in clinic admin, PostgreSQL on loopback), each request alternated with an empty view "
+        "(`bench/urls.py`) served by the same server; the ratio is median page time / median empty-view time. "
+        "Query counts come from one in-process request of each page.",
         "",
         "| Page | median ms | p95 ms | empty view median / p95 ms | ratio | queries | bytes |",
         "|---|---:|---:|---:|---:|---:|---:|",

@@ -130,7 +130,8 @@ def wait_until(predicate, *, timeout: float, what: str, poll: float = 0.05) -> N
 
 
 def due_reminders(n: int, now: dt.datetime) -> list[int]:
-    """N pending 24-hour reminders, due now, for booked future sessions of emailable clients."""
+    """Up to N pending 24-hour reminders, due now, for booked future sessions of emailable clients
+    (a small bench database may hold fewer; the report gives the number used)."""
     from django.db import transaction
 
     from plans.models import Message, MessageStatus, PlanSession, SessionStatus
@@ -145,8 +146,6 @@ def due_reminders(n: int, now: dt.datetime) -> list[int]:
         .order_by("starts_at")
         .values("id", "version", "plan__client_id")[:n]
     )
-    if len(sessions) < n:
-        raise SystemExit(f"The bench database has only {len(sessions)} booked future sessions; {n} are needed.")
     with transaction.atomic():
         Message.objects.filter(session_id__in=[s["id"] for s in sessions], kind=KIND).delete()
         rows = Message.objects.bulk_create(
@@ -185,6 +184,7 @@ def run(database_url: str, n: int = 10_000, concurrency: int = 2) -> dict:
     spool = ROOT / "var" / "bench-spool.jsonl"
     with redis_server() as broker_url, smtp_sink(spool) as smtp_port:
         ids = due_reminders(n, timezone.now())
+        n = len(ids)
         with workers(database_url, broker_url, smtp_port, concurrency):
             # Ready when a task round-trips through the broker and a worker (not timed).
             WorkerHeartbeat.objects.filter(name="bench-dispatch").delete()

@@ -359,8 +359,9 @@ def write_report(path: str, sizes: dict, m: dict, r: dict, elapsed: float) -> No
         *section(r, "load"),
         "## Size of this run",
         "",
-        f"This run used {sizes['sessions']:,} sessions. The issue's full size is 1,000,000 sessions and "
-        "100,000 clients: `make bench BENCH_SCALE=full`.",
+        f"This run used {sizes['sessions']:,} sessions and {sizes['clients']:,} clients; the issue's full size, "
+        "1,000,000 sessions and 100,000 clients, is what `make bench` generates (`BENCH_SCALE=small` for a "
+        "quick look at a fifth of it).",
         "",
     ]
     with open(path, "w") as fh:

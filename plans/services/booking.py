@@ -39,6 +39,15 @@ from plans.models import (
 log = logging.getLogger(__name__)
 
 OCCUPYING = (SessionStatus.BOOKED, SessionStatus.COMPLETED)
+# Longer than any one booking (minutes of treatment plus cleanup).
+MAX_BOOKING_SPAN = dt.timedelta(days=1)
+# Auto-fit first reads bookings for this many days either side of each session's target,
+# where a fit nearly always lands; a whole plan span at full size is tens of thousands of
+# rows, and converting them was most of auto-fit's time.
+NEAR_TARGET_DAYS = 3
+# Then, each time the fit asks for a day not read, it reads a fortnight around that day
+# and fits again, this many times at most, before reading the whole span.
+READ_ROUNDS = 3
 _now: Callable[[], dt.datetime] = timezone.now  # injectable clock for tests
 
 
@@ -65,16 +74,36 @@ def clinic_tz() -> ZoneInfo:
 # --- Reading the database into the scheduler's plain data ---------------------------------
 
 
+def _midnight(day: dt.date, tz: ZoneInfo) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=tz)
+
+
 def availability_for(
-    *, first: dt.date, last: dt.date, exclude_session_ids: Iterable[int] = (), not_before: dt.datetime | None = None
+    *,
+    first: dt.date,
+    last: dt.date,
+    exclude_session_ids: Iterable[int] = (),
+    not_before: dt.datetime | None = None,
+    practitioner_ids: Sequence[int] | None = None,
+    dates: Sequence[tuple[dt.date, dt.date]] | None = None,
 ) -> scheduling.Availability:
-    """Working hours, time off, closures and bookings between two clinic-local dates (4 queries)."""
+    """Working hours, time off, closures and bookings between two clinic-local dates (5 queries).
+
+    `practitioner_ids` limits the practitioners read (None: every active one); rooms are
+    always all of them, since any practitioner's booking can hold a room. `dates` limits
+    the bookings read to those clinic-local date ranges (default: [first, last]), in one
+    query using the index on starts_at.
+    """
     tz = clinic_tz()
-    start = dt.datetime.combine(first - dt.timedelta(days=1), dt.time(), tzinfo=tz)
-    end = dt.datetime.combine(last + dt.timedelta(days=2), dt.time(), tzinfo=tz)
-    practitioners = list(Practitioner.objects.filter(active=True).order_by("id"))
+    start = _midnight(first - dt.timedelta(days=1), tz)
+    end = _midnight(last + dt.timedelta(days=2), tz)
+    practitioners = Practitioner.objects.filter(active=True).order_by("id")
+    if practitioner_ids is not None:
+        practitioners = practitioners.filter(id__in=list(practitioner_ids))
+    practitioners = list(practitioners)
+    wanted = {p.id for p in practitioners}
     hours: dict[int, dict[int, list[tuple[dt.time, dt.time]]]] = {p.id: {} for p in practitioners}
-    for wh in WorkingHours.objects.filter(practitioner__active=True):
+    for wh in WorkingHours.objects.filter(practitioner_id__in=wanted):
         hours[wh.practitioner_id].setdefault(wh.weekday, []).append((wh.start, wh.end))
     time_off: dict[str, list] = {}
     clinic_closures = []
@@ -89,16 +118,25 @@ def availability_for(
             time_off.setdefault(f"r{t.room_id}", []).append(span)
         else:
             clinic_closures.append(span)
+    spans = Q()
+    for a, b in dates if dates is not None else [(first, last)]:
+        lo, hi = _midnight(a - dt.timedelta(days=1), tz), _midnight(b + dt.timedelta(days=2), tz)
+        # A booking lasts well under a day, so one that reaches `lo` started after lo - 1 day:
+        # that lower bound on starts_at lets PostgreSQL use the index.
+        spans |= Q(starts_at__gte=lo - MAX_BOOKING_SPAN, starts_at__lt=hi, blocked_until__gt=lo)
     busy: dict[str, list] = {}
-    for s in (
-        PlanSession.objects.filter(status__in=OCCUPYING, starts_at__lt=end, blocked_until__gt=start)
+    rows = (
+        PlanSession.objects.filter(spans, status__in=OCCUPYING)
         .exclude(id__in=list(exclude_session_ids))
+        .order_by()  # the model's default ordering joins the plan table: not needed here
         .values_list("practitioner_id", "room_id", "starts_at", "blocked_until")
-    ):
-        span = scheduling.Interval(s[2], s[3])
-        busy.setdefault(f"p{s[0]}", []).append(span)
-        if s[1]:
-            busy.setdefault(f"r{s[1]}", []).append(span)
+    )
+    for practitioner_id, room_id, starts_at, blocked_until in rows if spans else ():  # no dates: no query
+        span = scheduling.Interval(starts_at, blocked_until)
+        if practitioner_id in wanted:
+            busy.setdefault(f"p{practitioner_id}", []).append(span)
+        if room_id:
+            busy.setdefault(f"r{room_id}", []).append(span)
     rooms = list(Room.objects.filter(active=True).order_by("name", "id"))
     return scheduling.Availability(
         tz=tz,
@@ -113,6 +151,7 @@ def availability_for(
             for r in rooms
         ],
         clinic_closures=clinic_closures,
+        loaded=tuple(dates) if dates is not None else None,
     )
 
 
@@ -167,8 +206,24 @@ class SeriesProposal:
         return [(self.sessions[b.session_key], b) for b in self.result.bookings]
 
 
+def _merged(ranges: Iterable[tuple[dt.date, dt.date]]) -> list[tuple[dt.date, dt.date]]:
+    """Date ranges sorted, empty ones dropped, touching or overlapping ones joined."""
+    out: list[tuple[dt.date, dt.date]] = []
+    for a, b in sorted(r for r in ranges if r[0] <= r[1]):
+        if out and a <= out[-1][1] + dt.timedelta(days=1):
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
 def series_propose(*, plan: TreatmentPlan, preferences: scheduling.Preferences) -> SeriesProposal:
-    """A concrete slot for every unbooked (proposed) session of `plan`, or the reason one cannot fit. Read-only."""
+    """A concrete slot for every unbooked (proposed) session of `plan`, or the reason one cannot fit. Read-only.
+
+    Queries do not grow with the plan's length: the plan's sessions, then availability for
+    the practitioners allowed by `preferences`, with bookings of the days around each
+    target; only when the fit needs other days (see READ_ROUNDS) is availability read again.
+    """
     sessions = list(plan.sessions.select_related(None).order_by("sequence"))
     todo = [s for s in sessions if s.status == SessionStatus.PROPOSED]
     placed = [placed_for(s) for s in sessions if s.status in OCCUPYING]
@@ -177,16 +232,32 @@ def series_propose(*, plan: TreatmentPlan, preferences: scheduling.Preferences) 
     if not todo:
         return SeriesProposal(plan, scheduling.FitResult(bookings=[]), {})
     now = _now()
+    today = timezone.localdate(now)
     last = max(s.latest for s in todo) + dt.timedelta(days=scheduling.NEAREST_SEARCH_DAYS)
-    first = min(min(s.earliest for s in todo), timezone.localdate(now))
-    availability = availability_for(first=first, last=last, not_before=now)
-    result = scheduling.fit_series(
-        [spec_for(s) for s in todo],
-        placed=placed,
-        availability=availability,
-        rules=rules_for(plan),
-        preferences=preferences,
-    )
+    first = min(min(s.earliest for s in todo), today)
+    near = dt.timedelta(days=NEAR_TARGET_DAYS)
+    dates = _merged([(max(s.earliest, s.target - near, today), min(s.latest, s.target + near)) for s in todo])
+    ids = preferences.allowed_practitioners()
+
+    def fit(dates: list[tuple[dt.date, dt.date]] | None) -> scheduling.FitResult:
+        availability = availability_for(first=first, last=last, not_before=now, practitioner_ids=ids, dates=dates)
+        return scheduling.fit_series(
+            [spec_for(s) for s in todo],
+            placed=placed,
+            availability=availability,
+            rules=rules_for(plan),
+            preferences=preferences,
+        )
+
+    for _ in range(READ_ROUNDS):
+        try:
+            result = fit(dates)
+            break
+        except scheduling.DayNotLoaded as missing:
+            week = dt.timedelta(days=7)
+            dates = _merged([*dates, (missing.day - week, missing.day + week)])
+    else:
+        result = fit(None)
     return SeriesProposal(plan, result, {s.id: s for s in todo})
 
 

@@ -212,3 +212,21 @@ def test_series_proposed_across_the_spring_clock_change_stays_at_nine_local(clin
     assert [timezone.localtime(s.starts_at).time() for s in booked] == [dt.time(9), dt.time(9)]
     assert booked[0].starts_at == dt.datetime(2027, 3, 22, 9, tzinfo=dt.UTC)  # GMT
     assert booked[1].starts_at == dt.datetime(2027, 3, 29, 8, tzinfo=dt.UTC)  # BST
+
+
+# --- Query count --------------------------------------------------------------------------------
+
+
+def test_series_propose_reads_the_same_few_queries_for_a_short_and_a_long_plan(clinic):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for count in (1, 6):
+        plan = make_plan(first_target=MON + dt.timedelta(days=7 * count), count=count, peel_after=1)
+        with CaptureQueriesContext(connection) as ctx:
+            proposal = booking.series_propose(plan=plan, preferences=scheduling.Preferences())
+        assert proposal.result.ok and len(proposal.rows) == plan.sessions.count()
+        counts.append(len(ctx.captured_queries))
+    # The plan's sessions, then practitioners, working hours, time off, bookings and rooms.
+    assert counts == [6, 6]

@@ -530,6 +530,38 @@ def _matches(slot: Slot, prefs: Preferences, tz: ZoneInfo) -> bool:
     return not (prefs.part_of_day == "afternoon" and local.time() < MORNING_END)
 
 
+def _keeps_later(slot: Slot, spec: SessionSpec, placed: Sequence[Placed], rules: SeriesRules, tz: ZoneInfo) -> bool:
+    """`slot` breaks no rule of a later session that already has a time.
+
+    Sessions are placed in sequence order, so a later placed session is one booked before
+    (e.g. session 3 stays booked while cancelled session 2 is re-fitted): its interval,
+    washouts and order must still hold with `spec` at `slot`.
+    """
+    later = [p for p in placed if p.sequence > spec.sequence]
+    if not later:
+        return True
+    me = _as_placed(spec, slot)
+    for p in later:
+        if p.start < me.blocked_until:
+            return False
+        fixed = SessionSpec(
+            key=0,
+            sequence=p.sequence,
+            label="",
+            kind=p.kind,
+            earliest=dt.date.min,
+            target=dt.date.min,
+            latest=dt.date.max,
+            duration_minutes=0,
+            min_days_after_mn=p.min_days_after_mn,
+            min_days_before_mn=p.min_days_before_mn,
+        )
+        bounds = date_bounds(fixed, [*(q for q in placed if q.sequence < p.sequence), me], rules, tz)
+        if not bounds.first <= local_date(p.start, tz) <= bounds.last:
+            return False
+    return True
+
+
 def _candidates(
     spec: SessionSpec,
     placed: Sequence[Placed],
@@ -550,7 +582,11 @@ def _candidates(
     ids = prefs.allowed_practitioners()
 
     def accept(s: Slot) -> bool:
-        return _after_previous(s, spec, placed) and (not strict or _matches(s, prefs, tz))
+        return (
+            _after_previous(s, spec, placed)
+            and (not strict or _matches(s, prefs, tz))
+            and _keeps_later(s, spec, placed, rules, tz)
+        )
 
     for day in days:
         if strict and prefs.weekdays and day.weekday() not in prefs.weekdays:

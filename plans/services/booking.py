@@ -39,6 +39,9 @@ from plans.models import (
 log = logging.getLogger(__name__)
 
 OCCUPYING = (SessionStatus.BOOKED, SessionStatus.COMPLETED)
+# Sessions of a plan that auto-fit places: never booked, or booked and then cancelled or
+# missed (PlanSession.book accepts all three and raises the version for a re-booking).
+TO_FIT = (SessionStatus.PROPOSED, SessionStatus.CANCELLED, SessionStatus.NO_SHOW)
 # Longer than any one booking (minutes of treatment plus cleanup).
 MAX_BOOKING_SPAN = dt.timedelta(days=1)
 # Auto-fit first reads bookings for this many days either side of each session's target,
@@ -218,21 +221,24 @@ def _merged(ranges: Iterable[tuple[dt.date, dt.date]]) -> list[tuple[dt.date, dt
 
 
 def series_propose(*, plan: TreatmentPlan, preferences: scheduling.Preferences) -> SeriesProposal:
-    """A concrete slot for every unbooked (proposed) session of `plan`, or the reason one cannot fit. Read-only.
+    """A concrete slot for every session of `plan` still to book (proposed, or cancelled or
+    missed with its window still open), or the reason one cannot fit. Read-only.
 
     Queries do not grow with the plan's length: the plan's sessions, then availability for
     the practitioners allowed by `preferences`, with bookings of the days around each
     target; only when the fit needs other days (see READ_ROUNDS) is availability read again.
     """
+    now = _now()
+    today = timezone.localdate(now)
     sessions = list(plan.sessions.select_related(None).order_by("sequence"))
-    todo = [s for s in sessions if s.status == SessionStatus.PROPOSED]
+    # A cancelled or missed session whose window is over is left to be booked by hand (with
+    # a window override): offering it would block the whole series from being proposed.
+    todo = [s for s in sessions if s.status == SessionStatus.PROPOSED or (s.status in TO_FIT and s.latest >= today)]
     placed = [placed_for(s) for s in sessions if s.status in OCCUPYING]
     if plan.status != PlanStatus.ACTIVE:
         raise BookingError(f"The plan is {plan.get_status_display().lower()}: nothing to book.")
     if not todo:
         return SeriesProposal(plan, scheduling.FitResult(bookings=[]), {})
-    now = _now()
-    today = timezone.localdate(now)
     last = max(s.latest for s in todo) + dt.timedelta(days=scheduling.NEAREST_SEARCH_DAYS)
     first = min(min(s.earliest for s in todo), today)
     near = dt.timedelta(days=NEAR_TARGET_DAYS)
@@ -324,7 +330,9 @@ def _save_checked(sessions: Sequence[PlanSession], moving_ids: Iterable[int]) ->
 
 
 def series_book(*, plan: TreatmentPlan, proposal: Sequence[scheduling.ProposedBooking], by=None) -> list[PlanSession]:
-    """Book every proposed slot of `plan` in one transaction: all or nothing."""
+    """Book every proposed slot of `plan` in one transaction: all or nothing.
+
+    A session cancelled or missed earlier is booked again like a proposed one."""
     if not proposal:
         raise BookingError("Nothing to book: the proposal is empty.")
     now = _now()
@@ -335,7 +343,6 @@ def series_book(*, plan: TreatmentPlan, proposal: Sequence[scheduling.ProposedBo
             sessions = {s.id: s for s in plan.sessions.select_for_update().order_by("sequence")}
             practitioners = Practitioner.objects.in_bulk([b.slot.practitioner_id for b in proposal])
             rooms = Room.objects.in_bulk([b.slot.room_id for b in proposal])
-            placed = [placed_for(s) for s in sessions.values() if s.status in OCCUPYING]
             booked: list[PlanSession] = []
             for b in sorted(
                 proposal, key=lambda b: sessions[b.session_key].sequence if b.session_key in sessions else 0
@@ -343,11 +350,13 @@ def series_book(*, plan: TreatmentPlan, proposal: Sequence[scheduling.ProposedBo
                 session = sessions.get(b.session_key)
                 if session is None:
                     raise BookingError("The proposal names a session of another plan.")
-                if session.status != SessionStatus.PROPOSED:
+                if session.status not in TO_FIT:
                     raise BookingError(f"{session_label(session)} is already {session.get_status_display().lower()}.")
                 if b.slot.practitioner_id not in practitioners:
                     raise BookingError("The proposal names a practitioner who does not exist.")
-                problems = scheduling.check_rules(spec_for(session), b.slot.start, placed, rules_for(plan), clinic_tz())
+                # Against earlier sessions and, for a re-booked one, the later ones still booked;
+                # sessions of this proposal count as they are booked in sequence order.
+                problems = _plan_rule_problems(session, b.slot.start, sessions.values())
                 if problems:
                     raise BookingError("; ".join(problems))
                 _check_available(
@@ -359,7 +368,6 @@ def series_book(*, plan: TreatmentPlan, proposal: Sequence[scheduling.ProposedBo
                     room=rooms.get(b.slot.room_id),
                     now=now,
                 )
-                placed.append(placed_for(session))
                 booked.append(session)
             _save_checked(booked, [])
             notifications.on_sessions_booked(booked)

@@ -405,6 +405,21 @@ def test_a_session_whose_window_has_no_working_day_fails_before_any_combination_
     assert result.problem.nearest[0].local_date(LONDON) == sunday + dt.timedelta(days=1)
 
 
+def test_refitting_a_session_between_booked_ones_keeps_the_later_sessions_interval():
+    # Session 2 was cancelled; sessions 1 and 3 stay booked, 49 days apart. Session 2's own
+    # window (days 21-42) allows day 21, but session 3 needs it at least 21 days earlier.
+    placed = [
+        s.Placed(1, s.MICRONEEDLING, at(MON, 9), at(MON, 10, 15)),
+        s.Placed(3, s.MICRONEEDLING, at(MON + dt.timedelta(days=49), 9), at(MON + dt.timedelta(days=49), 10, 15)),
+    ]
+    second = mn(2, MON + dt.timedelta(days=31), spread=10)
+    result = s.fit_series([second], placed=placed, availability=availability(), rules=RULES)
+    assert result.ok
+    day = result.bookings[0].slot.local_date(LONDON)
+    assert (day - MON).days >= 21 and (MON + dt.timedelta(days=49) - day).days >= 21
+    assert day == MON + dt.timedelta(days=28)  # the closest to the target (day 31) that keeps both
+
+
 def test_fit_restricted_to_several_practitioners_uses_only_them():
     cy = s.PractitionerAvailability(3, "Cy", NINE_TO_FIVE)
     busy_ana = [s.Interval(at(MON, 0), at(MON + dt.timedelta(days=7), 0))]

@@ -99,7 +99,7 @@ class Availability:
         return _DayIndex(self)
 
     def with_busy(self, practitioner_id: int, room_id: int, span: Interval) -> Availability:
-        """A copy with one more booking: used while a search tentatively places sessions."""
+        """A copy with one more booking (the cascade; a search passes its own as `extra` instead)."""
         return replace(
             self,
             practitioners=[

@@ -181,7 +181,7 @@ def make_staff(practitioners: int, rooms: int):
     return made_p, made_r, admin
 
 
-def screened_client(first: str, last: str, email: str):
+def screened_client(first: str, last: str, email: str, fitzpatrick: int = 2):
     """A client with a complete all-clear screening, so the engine makes a real plan without review items."""
     from plans.models import Client, Screening, ScreeningAnswer, ScreeningQuestion
 
@@ -191,7 +191,7 @@ def screened_client(first: str, last: str, email: str):
         email=email,
         phone="+44 7700 900123",
         date_of_birth=dt.date(1988, 3, 14),
-        fitzpatrick=2,
+        fitzpatrick=fitzpatrick,
         oiliness="normal",
         pore_concern="moderate",
         email_consent=True,

@@ -14,12 +14,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 GRANULARITY_MINUTES = 15
 # Bounds the backtracking search: enough to undo a few bad early choices in a
 # 3-8 session plan, small enough that an impossible plan answers in well under a second.
 SEARCH_BUDGET = 4000
+# Intervals longer than this (a closure "until now", a month's leave) are checked on every
+# day instead of being filed under each date they cover.
+LONG_INTERVAL = dt.timedelta(days=3)
 # How far past a window we look for "nearest options" when a session cannot fit.
 NEAREST_SEARCH_DAYS = 45
 
@@ -62,6 +66,14 @@ class RoomAvailability:
     busy: list[Interval] = field(default_factory=list)
 
 
+class DayNotLoaded(Exception):  # noqa: N818 - a signal to the caller, not an error
+    """The fit needs a day whose bookings the caller did not read: read it and fit again."""
+
+    def __init__(self, day: dt.date):
+        self.day = day
+        super().__init__(f"bookings of {day} were not read")
+
+
 @dataclass(frozen=True)
 class Availability:
     tz: ZoneInfo
@@ -69,12 +81,25 @@ class Availability:
     rooms: list[RoomAvailability]
     clinic_closures: list[Interval] = field(default_factory=list)
     granularity_minutes: int = GRANULARITY_MINUTES
+    # Clinic-local date ranges whose bookings are in `busy` (None: every date). Asking for a
+    # free slot on another working day raises DayNotLoaded, so a caller can read a few days
+    # first and more only when the search or an explanation really goes there.
+    loaded: tuple[tuple[dt.date, dt.date], ...] | None = None
+
+    def is_loaded(self, day: dt.date) -> bool:
+        return self.loaded is None or any(a <= day <= b for a, b in self.loaded)
 
     def practitioner(self, practitioner_id: int) -> PractitionerAvailability:
         return next(p for p in self.practitioners if p.id == practitioner_id)
 
+    @cached_property
+    def _index(self) -> _DayIndex:
+        # Built once per Availability; a search keeps one Availability and passes its own
+        # tentative bookings as `extra`, so the index and its per-day lists are reused.
+        return _DayIndex(self)
+
     def with_busy(self, practitioner_id: int, room_id: int, span: Interval) -> Availability:
-        """A copy with one more booking: used while a search tentatively places sessions."""
+        """A copy with one more booking (the cascade; a search passes its own as `extra` instead)."""
         return replace(
             self,
             practitioners=[
@@ -122,9 +147,16 @@ class SeriesRules:
 
 @dataclass(frozen=True)
 class Preferences:
-    practitioner_id: int | None = None  # None: any practitioner
+    practitioner_id: int | None = None  # None: any practitioner (or one of practitioner_ids)
     weekdays: frozenset[int] = frozenset()  # empty: any day
     part_of_day: str = "any"  # "any", "morning" (starts before 12:00) or "afternoon"
+    practitioner_ids: frozenset[int] = frozenset()  # several allowed; ignored when practitioner_id is set
+
+    def allowed_practitioners(self) -> list[int] | None:
+        """The practitioners a fit may use, or None for any."""
+        if self.practitioner_id is not None:
+            return [self.practitioner_id]
+        return sorted(self.practitioner_ids) or None
 
 
 # --- Plain data out ---------------------------------------------------------------------
@@ -219,9 +251,75 @@ def fmt_span(first: dt.date, last: dt.date) -> str:
 
 # --- Free slots -------------------------------------------------------------------------
 
+# A booking not yet in the availability: (practitioner id, room id, span). A search passes
+# its own tentative placements this way instead of copying the availability per step.
+Taken = tuple[int, int, Interval]
+
 
 def _clear(intervals: Iterable[Interval], start: dt.datetime, end: dt.datetime) -> bool:
     return not any(i.overlaps(start, end) for i in intervals)
+
+
+def _utc_day(moment: dt.datetime) -> int:
+    return moment.astimezone(dt.UTC).toordinal()
+
+
+class _Filed:
+    """Intervals filed under each UTC date they touch, so one day's check reads only its own.
+
+    Without this every day of a search scanned every booking loaded for the whole plan
+    span (tens of thousands at full size), which was most of auto-fit's time.
+    """
+
+    def __init__(self, intervals: Iterable[Interval]):
+        self.by_day: dict[int, list[Interval]] = {}
+        self.long: list[Interval] = []
+        for i in intervals:
+            if i.end - i.start > LONG_INTERVAL:
+                self.long.append(i)
+                continue
+            for day in range(_utc_day(i.start), _utc_day(i.end) + 1):
+                self.by_day.setdefault(day, []).append(i)
+
+    def touching(self, lo: dt.datetime, hi: dt.datetime) -> list[Interval]:
+        """Intervals overlapping [lo, hi); one spanning two dates may appear twice (harmless)."""
+        found = [i for i in self.long if i.overlaps(lo, hi)]
+        for day in range(_utc_day(lo), _utc_day(hi) + 1):
+            found += [i for i in self.by_day.get(day, ()) if i.overlaps(lo, hi)]
+        return found
+
+
+class _DayIndex:
+    """What blocks each practitioner and room, by day, with the per-day lists cached."""
+
+    def __init__(self, availability: Availability):
+        self.tz = availability.tz
+        self.own = {
+            p.id: _Filed([*availability.clinic_closures, *p.time_off, *p.busy]) for p in availability.practitioners
+        }
+        self.rooms = [(r, _Filed([*r.closures, *r.busy])) for r in availability.rooms]
+        self._own_cache: dict[tuple[int, dt.date, dt.timedelta], list[Interval]] = {}
+        self._rooms_cache: dict[tuple[dt.date, dt.timedelta], list[tuple[RoomAvailability, list[Interval]]]] = {}
+
+    def _span(self, day: dt.date, reach: dt.timedelta) -> tuple[dt.datetime, dt.datetime]:
+        # A slot's buffer may run past midnight, so the day reaches `reach` into the next.
+        lo = local_instant(day, dt.time(0), self.tz)
+        return lo, local_instant(day + dt.timedelta(days=1), dt.time(0), self.tz) + reach
+
+    def near(
+        self, practitioner_id: int, day: dt.date, reach: dt.timedelta
+    ) -> tuple[list[Interval], list[tuple[RoomAvailability, list[Interval]]]]:
+        """(what blocks the practitioner, what blocks each room) on `day`; computed once per day."""
+        own = self._own_cache.get((practitioner_id, day, reach))
+        if own is None:
+            own = self._own_cache[(practitioner_id, day, reach)] = self.own[practitioner_id].touching(
+                *self._span(day, reach)
+            )
+        rooms = self._rooms_cache.get((day, reach))
+        if rooms is None:
+            lo, hi = self._span(day, reach)
+            rooms = self._rooms_cache[(day, reach)] = [(r, filed.touching(lo, hi)) for r, filed in self.rooms]
+        return own, rooms
 
 
 def _day_slots(
@@ -230,6 +328,7 @@ def _day_slots(
     day: dt.date,
     duration_minutes: int,
     buffer_minutes: int,
+    extra: Sequence[Taken] = (),
 ) -> Iterator[Slot]:
     """Free slots of one practitioner on one clinic-local day, in time order (lazy)."""
     tz = availability.tz
@@ -239,15 +338,12 @@ def _day_slots(
     blocks = practitioner.weekly_hours.get(day.weekday(), [])
     if not blocks:
         return
-    # Only what touches this day (plus a buffer's reach) can block a slot: filter once.
-    lo = local_instant(day, dt.time(0), tz)
-    hi = local_instant(day + dt.timedelta(days=1), dt.time(0), tz) + blocked
-
-    def near(intervals: Iterable[Interval]) -> list[Interval]:
-        return [i for i in intervals if i.overlaps(lo, hi)]
-
-    own = near([*availability.clinic_closures, *practitioner.time_off, *practitioner.busy])
-    rooms = [(r, near([*r.closures, *r.busy])) for r in availability.rooms]
+    if not availability.is_loaded(day):
+        raise DayNotLoaded(day)
+    own, rooms = availability._index.near(practitioner.id, day, blocked)
+    if extra:
+        own = [*own, *(span for pid, _, span in extra if pid == practitioner.id)]
+        rooms = [(r, [*taken, *(span for _, rid, span in extra if rid == r.id)]) for r, taken in rooms]
     for open_at, close_at in blocks:
         start = local_instant(day, open_at, tz)
         closing = local_instant(day, close_at, tz)
@@ -267,6 +363,7 @@ def free_slots(
     duration_minutes: int,
     buffer_minutes: int,
     practitioner_ids: Sequence[int] | None = None,
+    extra: Sequence[Taken] = (),
 ) -> list[Slot]:
     """Every start on `day` (clinic-local) where a practitioner and a room are both free.
 
@@ -278,7 +375,7 @@ def free_slots(
         slot
         for p in availability.practitioners
         if practitioner_ids is None or p.id in practitioner_ids
-        for slot in _day_slots(availability, p, day, duration_minutes, buffer_minutes)
+        for slot in _day_slots(availability, p, day, duration_minutes, buffer_minutes, extra)
     ]
     slots.sort(key=lambda s: (s.start, s.practitioner_id))
     return slots
@@ -292,13 +389,15 @@ def first_slot(
     buffer_minutes: int,
     practitioner_ids: Sequence[int] | None,
     accept: Callable[[Slot], bool],
+    extra: Sequence[Taken] = (),
 ) -> Slot | None:
     """The earliest free slot on `day` that `accept` takes (cheap: stops at each practitioner's first)."""
     best = None
     for p in availability.practitioners:
         if practitioner_ids is not None and p.id not in practitioner_ids:
             continue
-        slot = next((s for s in _day_slots(availability, p, day, duration_minutes, buffer_minutes) if accept(s)), None)
+        slots = _day_slots(availability, p, day, duration_minutes, buffer_minutes, extra)
+        slot = next((s for s in slots if accept(s)), None)
         if slot is not None and (
             best is None or (slot.start, slot.practitioner_id) < (best.start, best.practitioner_id)
         ):
@@ -431,6 +530,38 @@ def _matches(slot: Slot, prefs: Preferences, tz: ZoneInfo) -> bool:
     return not (prefs.part_of_day == "afternoon" and local.time() < MORNING_END)
 
 
+def _keeps_later(slot: Slot, spec: SessionSpec, placed: Sequence[Placed], rules: SeriesRules, tz: ZoneInfo) -> bool:
+    """`slot` breaks no rule of a later session that already has a time.
+
+    Sessions are placed in sequence order, so a later placed session is one booked before
+    (e.g. session 3 stays booked while cancelled session 2 is re-fitted): its interval,
+    washouts and order must still hold with `spec` at `slot`.
+    """
+    later = [p for p in placed if p.sequence > spec.sequence]
+    if not later:
+        return True
+    me = _as_placed(spec, slot)
+    for p in later:
+        if p.start < me.blocked_until:
+            return False
+        fixed = SessionSpec(
+            key=0,
+            sequence=p.sequence,
+            label="",
+            kind=p.kind,
+            earliest=dt.date.min,
+            target=dt.date.min,
+            latest=dt.date.max,
+            duration_minutes=0,
+            min_days_after_mn=p.min_days_after_mn,
+            min_days_before_mn=p.min_days_before_mn,
+        )
+        bounds = date_bounds(fixed, [*(q for q in placed if q.sequence < p.sequence), me], rules, tz)
+        if not bounds.first <= local_date(p.start, tz) <= bounds.last:
+            return False
+    return True
+
+
 def _candidates(
     spec: SessionSpec,
     placed: Sequence[Placed],
@@ -438,6 +569,7 @@ def _candidates(
     rules: SeriesRules,
     prefs: Preferences,
     strict: bool,
+    extra: Sequence[Taken] = (),
 ) -> Iterator[Slot]:
     """Slots for `spec`, closest to its target first; at most one per date (the earliest
     matching start), because later sessions only care about the date."""
@@ -447,7 +579,15 @@ def _candidates(
     if first > last:
         return
     days = sorted(daterange(first, last), key=lambda d: (abs((d - spec.target).days), d))
-    ids = [prefs.practitioner_id] if prefs.practitioner_id is not None else None
+    ids = prefs.allowed_practitioners()
+
+    def accept(s: Slot) -> bool:
+        return (
+            _after_previous(s, spec, placed)
+            and (not strict or _matches(s, prefs, tz))
+            and _keeps_later(s, spec, placed, rules, tz)
+        )
+
     for day in days:
         if strict and prefs.weekdays and day.weekday() not in prefs.weekdays:
             continue
@@ -457,7 +597,8 @@ def _candidates(
             duration_minutes=spec.duration_minutes,
             buffer_minutes=spec.buffer_minutes,
             practitioner_ids=ids,
-            accept=lambda s: _after_previous(s, spec, placed) and (not strict or _matches(s, prefs, tz)),
+            accept=accept,
+            extra=extra,
         )
         if slot is not None:
             yield slot
@@ -474,21 +615,28 @@ def fit_series(
 ) -> FitResult:
     """Propose a slot for every session in `sessions`, or explain why one cannot fit.
 
-    1. Sessions are placed in sequence order; each gets the free date closest to its
+    1. Each session alone must have a candidate given only the sessions that already
+       have a time; if one has none (e.g. a one-day window on a day nobody works) that
+       is the answer, without searching combinations of the others.
+    2. Sessions are placed in sequence order; each gets the free date closest to its
        target inside its window and inside the rules from the sessions before it
        (interval min/max from the previous microneedling session, washouts).
-    2. When a session has no candidate, the search backtracks to try the next-best
+    3. When a session has no candidate, the search backtracks to try the next-best
        date of an earlier session, up to `budget` tries in total.
-    3. Preferences (weekdays, morning/afternoon) are tried as hard filters first; if no
+    4. Preferences (weekdays, morning/afternoon) are tried as hard filters first; if no
        complete series fits them, the fit is retried without them and says so.
     Never returns a partial series: either every session has a slot or `problem` is set.
     """
     ordered = sorted(sessions, key=lambda s: s.sequence)
     if not ordered:
         return FitResult(bookings=[])
+    for spec in ordered:
+        if next(_candidates(spec, placed, availability, rules, preferences, strict=False), None) is None:
+            problem = explain(spec, placed=placed, availability=availability, rules=rules, preferences=preferences)
+            return FitResult(bookings=[], problem=problem)
     wants = bool(preferences.weekdays) or preferences.part_of_day != "any"
     attempts = [True, False] if wants else [False]
-    deepest: tuple[int, list[Placed], Availability] | None = None
+    deepest: tuple[int, list[Placed], list[Taken]] | None = None
     exhausted = False
     for strict in attempts:
         found, reached, ran_out = _search(ordered, list(placed), availability, rules, preferences, strict, budget)
@@ -497,9 +645,14 @@ def fit_series(
         exhausted = exhausted or ran_out
         if deepest is None or reached[0] >= deepest[0]:
             deepest = reached
-    index, placed_then, availability_then = deepest
+    index, placed_then, taken_then = deepest
     problem = explain(
-        ordered[index], placed=placed_then, availability=availability_then, rules=rules, preferences=preferences
+        ordered[index],
+        placed=placed_then,
+        availability=availability,
+        rules=rules,
+        preferences=preferences,
+        extra=taken_then,
     )
     if exhausted:
         # Not proven impossible: say so rather than claim the series cannot fit.
@@ -529,24 +682,26 @@ def _state_key(i: int, placed: Sequence[Placed]) -> tuple:
 def _search(ordered, placed, availability, rules, prefs, strict, budget):
     """Depth-first search with remembered dead ends.
 
-    Returns (bookings or None, (deepest index, its placed, its availability), budget exhausted).
+    The availability stays the same throughout (its per-day index is reused); the
+    search's own tentative bookings travel alongside as `taken`.
+    Returns (bookings or None, (deepest index, its placed, its taken), budget exhausted).
     """
     tries = 0
-    deepest: tuple[int, list[Placed], Availability] = (0, list(placed), availability)
+    deepest: tuple[int, list[Placed], list[Taken]] = (0, list(placed), [])
     chosen: list[ProposedBooking] = []
     dead_ends: set[tuple] = set()
 
-    def place(i: int, placed_now: list[Placed], avail: Availability) -> bool:
+    def place(i: int, placed_now: list[Placed], taken: list[Taken]) -> bool:
         nonlocal tries, deepest
         if i == len(ordered):
             return True
         if i > deepest[0]:
-            deepest = (i, placed_now, avail)
+            deepest = (i, placed_now, taken)
         key = _state_key(i, placed_now)
         if key in dead_ends:
             return False
         spec = ordered[i]
-        for slot in _candidates(spec, placed_now, avail, rules, prefs, strict):
+        for slot in _candidates(spec, placed_now, availability, rules, prefs, strict, taken):
             tries += 1
             if tries > budget:
                 return False
@@ -555,7 +710,7 @@ def _search(ordered, placed, availability, rules, prefs, strict, budget):
             if place(
                 i + 1,
                 [*placed_now, _as_placed(spec, slot)],
-                avail.with_busy(slot.practitioner_id, slot.room_id, span),
+                [*taken, (slot.practitioner_id, slot.room_id, span)],
             ):
                 return True
             chosen.pop()
@@ -563,8 +718,16 @@ def _search(ordered, placed, availability, rules, prefs, strict, budget):
             dead_ends.add(key)
         return False
 
-    ok = place(0, placed, availability)
+    ok = place(0, placed, [])
     return (list(chosen) if ok else None), deepest, tries > budget
+
+
+def _names(availability: Availability, ids: Sequence[int]) -> list[str]:
+    return [p.name for p in availability.practitioners if p.id in ids] or ["the practitioner"]
+
+
+def _joined(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def explain(
@@ -574,15 +737,14 @@ def explain(
     availability: Availability,
     rules: SeriesRules,
     preferences: Preferences = Preferences(),  # noqa: B008
+    extra: Sequence[Taken] = (),
 ) -> Infeasible:
     """Why `spec` has no slot given what is placed before it, with the nearest slots outside its range."""
     tz = availability.tz
     bounds = date_bounds(spec, placed, rules, tz)
     first, last = bounds.first, bounds.last
-    ids = [preferences.practitioner_id] if preferences.practitioner_id is not None else None
-    who = "no practitioner"
-    if ids:
-        who = next((p.name for p in availability.practitioners if p.id == ids[0]), "the practitioner")
+    ids = preferences.allowed_practitioners()
+    names = _names(availability, ids) if ids else []
 
     def find(days: Iterable[dt.date]) -> list[Slot]:
         for day in days:
@@ -592,6 +754,7 @@ def explain(
                 duration_minutes=spec.duration_minutes,
                 buffer_minutes=spec.buffer_minutes,
                 practitioner_ids=ids,
+                extra=extra,
             )
             slots = [s for s in slots if _after_previous(s, spec, placed)]
             if slots:
@@ -607,10 +770,14 @@ def explain(
     else:
         span = fmt_span(first, last)
         if not any(works_on(availability, d, ids) for d in daterange(first, last)):
-            busy = f"{who if ids else 'no practitioner'} works between {span}"
-            reason = f"{spec.label}: {busy}"
-        elif ids:
-            reason = f"{spec.label}: {who} fully booked or away {span}"
+            if not names:
+                reason = f"{spec.label}: no practitioner works on {span}"
+            elif len(names) == 1:
+                reason = f"{spec.label}: {names[0]} does not work on {span}"
+            else:
+                reason = f"{spec.label}: none of {_joined(names)} works on {span}"
+        elif names:
+            reason = f"{spec.label}: {_joined(names)} {'all ' if len(names) > 1 else ''}fully booked or away {span}"
         else:
             reason = f"{spec.label}: every practitioner or room fully booked or away {span}"
         if after:

@@ -39,6 +39,18 @@ from plans.models import (
 log = logging.getLogger(__name__)
 
 OCCUPYING = (SessionStatus.BOOKED, SessionStatus.COMPLETED)
+# Sessions of a plan that auto-fit places: never booked, or booked and then cancelled or
+# missed (PlanSession.book accepts all three and raises the version for a re-booking).
+TO_FIT = (SessionStatus.PROPOSED, SessionStatus.CANCELLED, SessionStatus.NO_SHOW)
+# Longer than any one booking (minutes of treatment plus cleanup).
+MAX_BOOKING_SPAN = dt.timedelta(days=1)
+# Auto-fit first reads bookings for this many days either side of each session's target,
+# where a fit nearly always lands; a whole plan span at full size is tens of thousands of
+# rows, and converting them was most of auto-fit's time.
+NEAR_TARGET_DAYS = 3
+# Then, each time the fit asks for a day not read, it reads a fortnight around that day
+# and fits again, this many times at most, before reading the whole span.
+READ_ROUNDS = 3
 _now: Callable[[], dt.datetime] = timezone.now  # injectable clock for tests
 
 
@@ -65,16 +77,36 @@ def clinic_tz() -> ZoneInfo:
 # --- Reading the database into the scheduler's plain data ---------------------------------
 
 
+def _midnight(day: dt.date, tz: ZoneInfo) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=tz)
+
+
 def availability_for(
-    *, first: dt.date, last: dt.date, exclude_session_ids: Iterable[int] = (), not_before: dt.datetime | None = None
+    *,
+    first: dt.date,
+    last: dt.date,
+    exclude_session_ids: Iterable[int] = (),
+    not_before: dt.datetime | None = None,
+    practitioner_ids: Sequence[int] | None = None,
+    dates: Sequence[tuple[dt.date, dt.date]] | None = None,
 ) -> scheduling.Availability:
-    """Working hours, time off, closures and bookings between two clinic-local dates (4 queries)."""
+    """Working hours, time off, closures and bookings between two clinic-local dates (5 queries).
+
+    `practitioner_ids` limits the practitioners read (None: every active one); rooms are
+    always all of them, since any practitioner's booking can hold a room. `dates` limits
+    the bookings read to those clinic-local date ranges (default: [first, last]), in one
+    query using the index on starts_at.
+    """
     tz = clinic_tz()
-    start = dt.datetime.combine(first - dt.timedelta(days=1), dt.time(), tzinfo=tz)
-    end = dt.datetime.combine(last + dt.timedelta(days=2), dt.time(), tzinfo=tz)
-    practitioners = list(Practitioner.objects.filter(active=True).order_by("id"))
+    start = _midnight(first - dt.timedelta(days=1), tz)
+    end = _midnight(last + dt.timedelta(days=2), tz)
+    practitioners = Practitioner.objects.filter(active=True).order_by("id")
+    if practitioner_ids is not None:
+        practitioners = practitioners.filter(id__in=list(practitioner_ids))
+    practitioners = list(practitioners)
+    wanted = {p.id for p in practitioners}
     hours: dict[int, dict[int, list[tuple[dt.time, dt.time]]]] = {p.id: {} for p in practitioners}
-    for wh in WorkingHours.objects.filter(practitioner__active=True):
+    for wh in WorkingHours.objects.filter(practitioner_id__in=wanted):
         hours[wh.practitioner_id].setdefault(wh.weekday, []).append((wh.start, wh.end))
     time_off: dict[str, list] = {}
     clinic_closures = []
@@ -89,23 +121,25 @@ def availability_for(
             time_off.setdefault(f"r{t.room_id}", []).append(span)
         else:
             clinic_closures.append(span)
+    spans = Q()
+    for a, b in dates if dates is not None else [(first, last)]:
+        lo, hi = _midnight(a - dt.timedelta(days=1), tz), _midnight(b + dt.timedelta(days=2), tz)
+        # A booking lasts well under a day, so one that reaches `lo` started after lo - 1 day:
+        # that lower bound on starts_at lets PostgreSQL use the index.
+        spans |= Q(starts_at__gte=lo - MAX_BOOKING_SPAN, starts_at__lt=hi, blocked_until__gt=lo)
     busy: dict[str, list] = {}
-    for s in (
-        # The lower bound on starts_at is redundant (a booking lies within one working day) but lets
-        # PostgreSQL read a few days of the starts_at index instead of every earlier booking.
-        PlanSession.objects.filter(
-            status__in=OCCUPYING,
-            starts_at__lt=end,
-            starts_at__gte=start - dt.timedelta(days=1),
-            blocked_until__gt=start,
-        )
+    rows = (
+        PlanSession.objects.filter(spans, status__in=OCCUPYING)
         .exclude(id__in=list(exclude_session_ids))
+        .order_by()  # the model's default ordering joins the plan table: not needed here
         .values_list("practitioner_id", "room_id", "starts_at", "blocked_until")
-    ):
-        span = scheduling.Interval(s[2], s[3])
-        busy.setdefault(f"p{s[0]}", []).append(span)
-        if s[1]:
-            busy.setdefault(f"r{s[1]}", []).append(span)
+    )
+    for practitioner_id, room_id, starts_at, blocked_until in rows if spans else ():  # no dates: no query
+        span = scheduling.Interval(starts_at, blocked_until)
+        if practitioner_id in wanted:
+            busy.setdefault(f"p{practitioner_id}", []).append(span)
+        if room_id:
+            busy.setdefault(f"r{room_id}", []).append(span)
     rooms = list(Room.objects.filter(active=True).order_by("name", "id"))
     return scheduling.Availability(
         tz=tz,
@@ -120,6 +154,7 @@ def availability_for(
             for r in rooms
         ],
         clinic_closures=clinic_closures,
+        loaded=tuple(dates) if dates is not None else None,
     )
 
 
@@ -174,26 +209,61 @@ class SeriesProposal:
         return [(self.sessions[b.session_key], b) for b in self.result.bookings]
 
 
+def _merged(ranges: Iterable[tuple[dt.date, dt.date]]) -> list[tuple[dt.date, dt.date]]:
+    """Date ranges sorted, empty ones dropped, touching or overlapping ones joined."""
+    out: list[tuple[dt.date, dt.date]] = []
+    for a, b in sorted(r for r in ranges if r[0] <= r[1]):
+        if out and a <= out[-1][1] + dt.timedelta(days=1):
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
 def series_propose(*, plan: TreatmentPlan, preferences: scheduling.Preferences) -> SeriesProposal:
-    """A concrete slot for every unbooked (proposed) session of `plan`, or the reason one cannot fit. Read-only."""
+    """A concrete slot for every session of `plan` still to book (proposed, or cancelled or
+    missed with its window still open), or the reason one cannot fit. Read-only.
+
+    Queries do not grow with the plan's length: the plan's sessions, then availability for
+    the practitioners allowed by `preferences`, with bookings of the days around each
+    target; only when the fit needs other days (see READ_ROUNDS) is availability read again.
+    """
+    now = _now()
+    today = timezone.localdate(now)
     sessions = list(plan.sessions.select_related(None).order_by("sequence"))
-    todo = [s for s in sessions if s.status == SessionStatus.PROPOSED]
+    # A cancelled or missed session whose window is over is left to be booked by hand (with
+    # a window override): offering it would block the whole series from being proposed.
+    todo = [s for s in sessions if s.status == SessionStatus.PROPOSED or (s.status in TO_FIT and s.latest >= today)]
     placed = [placed_for(s) for s in sessions if s.status in OCCUPYING]
     if plan.status != PlanStatus.ACTIVE:
         raise BookingError(f"The plan is {plan.get_status_display().lower()}: nothing to book.")
     if not todo:
         return SeriesProposal(plan, scheduling.FitResult(bookings=[]), {})
-    now = _now()
     last = max(s.latest for s in todo) + dt.timedelta(days=scheduling.NEAREST_SEARCH_DAYS)
-    first = min(min(s.earliest for s in todo), timezone.localdate(now))
-    availability = availability_for(first=first, last=last, not_before=now)
-    result = scheduling.fit_series(
-        [spec_for(s) for s in todo],
-        placed=placed,
-        availability=availability,
-        rules=rules_for(plan),
-        preferences=preferences,
-    )
+    first = min(min(s.earliest for s in todo), today)
+    near = dt.timedelta(days=NEAR_TARGET_DAYS)
+    dates = _merged([(max(s.earliest, s.target - near, today), min(s.latest, s.target + near)) for s in todo])
+    ids = preferences.allowed_practitioners()
+
+    def fit(dates: list[tuple[dt.date, dt.date]] | None) -> scheduling.FitResult:
+        availability = availability_for(first=first, last=last, not_before=now, practitioner_ids=ids, dates=dates)
+        return scheduling.fit_series(
+            [spec_for(s) for s in todo],
+            placed=placed,
+            availability=availability,
+            rules=rules_for(plan),
+            preferences=preferences,
+        )
+
+    for _ in range(READ_ROUNDS):
+        try:
+            result = fit(dates)
+            break
+        except scheduling.DayNotLoaded as missing:
+            week = dt.timedelta(days=7)
+            dates = _merged([*dates, (missing.day - week, missing.day + week)])
+    else:
+        result = fit(None)
     return SeriesProposal(plan, result, {s.id: s for s in todo})
 
 
@@ -210,12 +280,12 @@ def _conflict(
     if room_id:
         who |= Q(room_id=room_id)
     return (
-        # starts_at >= start - 1 day: as in availability_for, bounds the index range scan.
+        # The lower bound on starts_at, as in availability_for, bounds the index range scan.
         PlanSession.objects.filter(
             who,
             status__in=OCCUPYING,
             starts_at__lt=until,
-            starts_at__gte=start - dt.timedelta(days=1),
+            starts_at__gte=start - MAX_BOOKING_SPAN,
             blocked_until__gt=start,
         )
         .exclude(id__in=list(ignore))
@@ -267,7 +337,9 @@ def _save_checked(sessions: Sequence[PlanSession], moving_ids: Iterable[int]) ->
 
 
 def series_book(*, plan: TreatmentPlan, proposal: Sequence[scheduling.ProposedBooking], by=None) -> list[PlanSession]:
-    """Book every proposed slot of `plan` in one transaction: all or nothing."""
+    """Book every proposed slot of `plan` in one transaction: all or nothing.
+
+    A session cancelled or missed earlier is booked again like a proposed one."""
     if not proposal:
         raise BookingError("Nothing to book: the proposal is empty.")
     now = _now()
@@ -278,7 +350,6 @@ def series_book(*, plan: TreatmentPlan, proposal: Sequence[scheduling.ProposedBo
             sessions = {s.id: s for s in plan.sessions.select_for_update().order_by("sequence")}
             practitioners = Practitioner.objects.in_bulk([b.slot.practitioner_id for b in proposal])
             rooms = Room.objects.in_bulk([b.slot.room_id for b in proposal])
-            placed = [placed_for(s) for s in sessions.values() if s.status in OCCUPYING]
             booked: list[PlanSession] = []
             for b in sorted(
                 proposal, key=lambda b: sessions[b.session_key].sequence if b.session_key in sessions else 0
@@ -286,11 +357,13 @@ def series_book(*, plan: TreatmentPlan, proposal: Sequence[scheduling.ProposedBo
                 session = sessions.get(b.session_key)
                 if session is None:
                     raise BookingError("The proposal names a session of another plan.")
-                if session.status != SessionStatus.PROPOSED:
+                if session.status not in TO_FIT:
                     raise BookingError(f"{session_label(session)} is already {session.get_status_display().lower()}.")
                 if b.slot.practitioner_id not in practitioners:
                     raise BookingError("The proposal names a practitioner who does not exist.")
-                problems = scheduling.check_rules(spec_for(session), b.slot.start, placed, rules_for(plan), clinic_tz())
+                # Against earlier sessions and, for a re-booked one, the later ones still booked;
+                # sessions of this proposal count as they are booked in sequence order.
+                problems = _plan_rule_problems(session, b.slot.start, sessions.values())
                 if problems:
                     raise BookingError("; ".join(problems))
                 _check_available(
@@ -302,7 +375,6 @@ def series_book(*, plan: TreatmentPlan, proposal: Sequence[scheduling.ProposedBo
                     room=rooms.get(b.slot.room_id),
                     now=now,
                 )
-                placed.append(placed_for(session))
                 booked.append(session)
             _save_checked(booked, [])
             notifications.on_sessions_booked(booked)

@@ -10,7 +10,7 @@ from django.utils import timezone
 from plans import models, scheduling
 from plans.models import IllegalTransition, SessionStatus
 from plans.services import booking
-from tests.booking.conftest import at, make_plan
+from tests.booking.conftest import LONDON, at, make_plan
 
 MON = dt.date(2027, 3, 1)
 
@@ -212,3 +212,85 @@ def test_series_proposed_across_the_spring_clock_change_stays_at_nine_local(clin
     assert [timezone.localtime(s.starts_at).time() for s in booked] == [dt.time(9), dt.time(9)]
     assert booked[0].starts_at == dt.datetime(2027, 3, 22, 9, tzinfo=dt.UTC)  # GMT
     assert booked[1].starts_at == dt.datetime(2027, 3, 29, 8, tzinfo=dt.UTC)  # BST
+
+
+# --- Re-booking cancelled and missed sessions -------------------------------------------------
+
+
+def test_a_cancelled_session_is_offered_again_by_auto_fit_and_booked_again(clinic):
+    plan = make_plan(first_target=MON)
+    book_all(plan, practitioner_id=clinic["ana"].id)
+    s1, s2, s3 = plan.sessions.order_by("sequence")
+    booking.session_cancel(session=s2, by_client=True, reason="Flu")
+    proposal = booking.series_propose(plan=plan, preferences=scheduling.Preferences(practitioner_id=clinic["ana"].id))
+    assert proposal.result.ok
+    assert [session.id for session, _ in proposal.rows] == [s2.id]
+    (again,) = booking.series_book(plan=plan, proposal=proposal.result.bookings)
+    again.refresh_from_db()
+    assert again.status == SessionStatus.BOOKED and again.version == 2  # booked, cancelled, booked again
+    assert again.cancel_reason == "" and again.cancelled_at is None
+    # Still between its neighbours, which did not move, by the interval rules.
+    s1.refresh_from_db(), s3.refresh_from_db()
+    assert 21 <= (again.local_date() - s1.local_date()).days <= 42
+    assert 21 <= (s3.local_date() - again.local_date()).days <= 42
+
+
+def test_a_missed_session_is_refitted_within_what_the_booked_sessions_after_it_allow(clinic, frozen_clock):
+    plan = make_plan(first_target=MON, count=2)
+    book_all(plan, practitioner_id=clinic["ana"].id)
+    s1, s2 = plan.sessions.order_by("sequence")
+    now = s1.starts_at + dt.timedelta(hours=2)
+    frozen_clock.move_to(now)
+    booking.session_mark_no_show(session=s1)
+    proposal = booking.series_propose(plan=plan, preferences=scheduling.Preferences(practitioner_id=clinic["ana"].id))
+    assert proposal.result.ok, proposal.result.problem
+    ((session, b),) = proposal.rows
+    day = b.slot.local_date(LONDON)
+    # Not in the past, inside its window, and still at least 21 days before booked session 2.
+    assert session.id == s1.id and b.slot.start >= now
+    assert s1.earliest <= day <= s1.latest and (s2.local_date() - day).days >= 21
+    (again,) = booking.series_book(plan=plan, proposal=proposal.result.bookings)
+    assert again.status == SessionStatus.BOOKED
+
+
+def test_a_cancelled_session_past_its_window_is_left_out_and_does_not_block_the_rest(clinic, frozen_clock):
+    plan = make_plan(first_target=MON)
+    book_all(plan, practitioner_id=clinic["ana"].id)
+    s1, s2, s3 = plan.sessions.order_by("sequence")
+    booking.session_cancel(session=s1, by_client=True, reason="Flu")
+    booking.session_cancel(session=s2, by_client=True, reason="Moving house")
+    frozen_clock.move_to(at(s1.latest + dt.timedelta(days=1), 8))
+    proposal = booking.series_propose(plan=plan, preferences=scheduling.Preferences(practitioner_id=clinic["ana"].id))
+    assert proposal.result.ok
+    assert [session.id for session, _ in proposal.rows] == [s2.id]
+
+
+def test_series_book_refuses_a_rebooking_that_breaks_a_later_booked_sessions_interval(clinic):
+    plan = make_plan(first_target=MON)
+    book_all(plan, practitioner_id=clinic["ana"].id)
+    s1, s2, s3 = plan.sessions.order_by("sequence")
+    booking.session_cancel(session=s2, by_client=False, reason="Clinic closed")
+    day = s3.local_date() - dt.timedelta(days=7)  # inside session 2's window, too close to session 3
+    slot = scheduling.Slot(clinic["ana"].id, clinic["room_a"].id, at(day, 9), at(day, 10), at(day, 10, 15))
+    with pytest.raises(booking.BookingError, match="at least 21 days after the previous session"):
+        booking.series_book(plan=plan, proposal=[scheduling.ProposedBooking(s2.id, "", slot)])
+    s2.refresh_from_db()
+    assert s2.status == SessionStatus.CANCELLED
+
+
+# --- Query count --------------------------------------------------------------------------------
+
+
+def test_series_propose_reads_the_same_few_queries_for_a_short_and_a_long_plan(clinic):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for count in (1, 6):
+        plan = make_plan(first_target=MON + dt.timedelta(days=7 * count), count=count, peel_after=1)
+        with CaptureQueriesContext(connection) as ctx:
+            proposal = booking.series_propose(plan=plan, preferences=scheduling.Preferences())
+        assert proposal.result.ok and len(proposal.rows) == plan.sessions.count()
+        counts.append(len(ctx.captured_queries))
+    # The plan's sessions, then practitioners, working hours, time off, bookings and rooms.
+    assert counts == [6, 6]

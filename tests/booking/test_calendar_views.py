@@ -138,6 +138,21 @@ def test_plan_booking_page_proposes_and_books_all(staff, clinic):
     assert plan.sessions.filter(status="booked").count() == 3
 
 
+def test_plan_booking_page_offers_a_cancelled_session_again(staff, clinic):
+    plan = make_plan(first_target=MON)
+    url = reverse("plan-book", args=[plan.pk])
+    choose = {"propose": "1", "practitioner": clinic["ana"].pk, "part_of_day": "any"}
+    form_value = staff.get(url, choose).context["proposal_form"].initial["proposal"]
+    staff.post(url, {"action": "book", "proposal": form_value})
+    second = plan.sessions.get(sequence=2)
+    booking.session_cancel(session=second, by_client=True, reason="Flu")
+    page = staff.get(url, choose)
+    assert "Every session is already booked" not in page.content.decode()
+    assert [row["session"].id for row in page.context["rows"]] == [second.id]
+    staff.post(url, {"action": "book", "proposal": page.context["proposal_form"].initial["proposal"]})
+    assert plan.sessions.filter(status="booked").count() == 3
+
+
 def test_plan_booking_page_explains_an_infeasible_series(staff, clinic):
     plan = make_plan(first_target=MON, count=1, spread=2)
     models.TimeOff.objects.create(

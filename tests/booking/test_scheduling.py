@@ -1,8 +1,10 @@
 """The pure scheduler: availability, whole-series fit, infeasibility reasons, cascade, DST."""
 
 import datetime as dt
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -328,6 +330,23 @@ def test_every_proposed_booking_keeps_hours_bookings_closures_windows_intervals_
                 assert (days[m.key] - days[c.key]).days >= c.min_days_before_mn
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(worlds(), st.integers(0, 4))
+def test_a_fit_on_some_days_read_is_the_fit_on_all_days_unless_it_asks_for_more(world, radius):
+    avail, rules, sessions, prefs = world
+    full = s.fit_series(sessions, placed=[], availability=avail, rules=rules, preferences=prefs)
+    near = dt.timedelta(days=radius)
+    loaded = tuple((x.target - near, x.target + near) for x in sessions)
+    try:
+        part = s.fit_series(
+            sessions, placed=[], availability=replace(avail, loaded=loaded), rules=rules, preferences=prefs
+        )
+    except s.DayNotLoaded as missing:
+        assert not any(a <= missing.day <= b for a, b in loaded)
+        return
+    assert part == full
+
+
 def test_moving_the_first_session_later_pushes_the_peel_then_the_next_session_for_their_washouts():
     peel = s.SessionSpec(
         2,
@@ -354,12 +373,81 @@ def test_moving_the_first_session_later_pushes_the_peel_then_the_next_session_fo
 
 def test_an_impossible_long_series_is_explained_without_exhausting_the_search():
     sessions = [mn(i, MON + dt.timedelta(days=28 * (i - 1)), spread=7) for i in range(1, 7)]
-    last = sessions[-1]
-    away = [s.Interval(at(last.earliest - dt.timedelta(days=10), 0), at(last.latest + dt.timedelta(days=1), 0))]
-    avail = availability(practitioners=[s.PractitionerAvailability(1, "Ana", NINE_TO_FIVE, time_off=away)])
+    five, six = sessions[4], sessions[5]
+    # Each session alone has free days, but together they cannot fit: session 5 is free only
+    # on its latest day and session 6 only on its earliest, 14 days apart (the minimum is 21).
+    away = [
+        s.Interval(at(five.earliest - dt.timedelta(days=3), 0), at(five.latest, 0)),
+        s.Interval(at(six.earliest + dt.timedelta(days=1), 0), at(six.latest + dt.timedelta(days=30), 0)),
+    ]
+    every_day = {d: [(dt.time(9), dt.time(17))] for d in range(7)}
+    avail = availability(practitioners=[s.PractitionerAvailability(1, "Ana", every_day, time_off=away)])
     result = s.fit_series(sessions, placed=[], availability=avail, rules=RULES, budget=2000)
-    # Dead ends are remembered, so 2,000 tries prove session 6 cannot fit (without: ~11^5).
+    # Dead ends are remembered, so 2,000 tries prove session 6 cannot fit (without: ~15^5).
     assert result.problem.label == "Session 6"
     assert "search limit" not in result.problem.reason
     assert "Ana fully booked or away" not in result.problem.reason  # no preference: any practitioner
     assert "every practitioner or room fully booked or away" in result.problem.reason
+
+
+def test_a_session_whose_window_has_no_working_day_fails_before_any_combination_is_tried():
+    # Like a one-day check window that falls on a Sunday, after five sessions with wide windows.
+    sessions = [mn(i, MON + dt.timedelta(days=28 * (i - 1)), spread=7) for i in range(1, 6)]
+    sunday = MON + dt.timedelta(days=28 * 5 - 1)
+    check = s.SessionSpec(6, 6, "Session 6 (check)", s.COMBINATION, sunday, sunday, sunday, 15)
+    # A budget of one try would end any search with "search limit reached": the answer
+    # comes from checking each session on its own first.
+    result = s.fit_series([*sessions, check], placed=[], availability=availability(), rules=RULES, budget=1)
+    assert result.bookings == []
+    assert result.problem.label == "Session 6 (check)"
+    assert result.problem.reason.startswith(f"Session 6 (check): no practitioner works on {s.fmt_day(sunday)}")
+    assert "search limit" not in result.problem.reason
+    assert result.problem.nearest[0].local_date(LONDON) == sunday + dt.timedelta(days=1)
+
+
+def test_refitting_a_session_between_booked_ones_keeps_the_later_sessions_interval():
+    # Session 2 was cancelled; sessions 1 and 3 stay booked, 49 days apart. Session 2's own
+    # window (days 21-42) allows day 21, but session 3 needs it at least 21 days earlier.
+    placed = [
+        s.Placed(1, s.MICRONEEDLING, at(MON, 9), at(MON, 10, 15)),
+        s.Placed(3, s.MICRONEEDLING, at(MON + dt.timedelta(days=49), 9), at(MON + dt.timedelta(days=49), 10, 15)),
+    ]
+    second = mn(2, MON + dt.timedelta(days=31), spread=10)
+    result = s.fit_series([second], placed=placed, availability=availability(), rules=RULES)
+    assert result.ok
+    day = result.bookings[0].slot.local_date(LONDON)
+    assert (day - MON).days >= 21 and (MON + dt.timedelta(days=49) - day).days >= 21
+    assert day == MON + dt.timedelta(days=28)  # the closest to the target (day 31) that keeps both
+
+
+def test_fit_restricted_to_several_practitioners_uses_only_them():
+    cy = s.PractitionerAvailability(3, "Cy", NINE_TO_FIVE)
+    busy_ana = [s.Interval(at(MON, 0), at(MON + dt.timedelta(days=7), 0))]
+    practitioners = [
+        s.PractitionerAvailability(1, "Ana", NINE_TO_FIVE, busy=busy_ana),
+        s.PractitionerAvailability(2, "Ben", {}),
+        cy,
+    ]
+    rooms = [s.RoomAvailability(10, "A"), s.RoomAvailability(11, "B")]
+    avail = availability(practitioners=practitioners, rooms=rooms)
+    prefs = s.Preferences(practitioner_ids=frozenset({1, 2}))
+    result = s.fit_series([mn(1, MON, spread=2)], placed=[], availability=avail, rules=RULES, preferences=prefs)
+    # Cy is free on the target but not allowed; Ben never works; Ana is away until day 7.
+    assert not result.ok
+    assert result.problem.reason.startswith("Session 1: Ana and Ben all fully booked or away")
+    wider = s.fit_series([mn(1, MON, spread=7)], placed=[], availability=avail, rules=RULES, preferences=prefs)
+    assert wider.ok and wider.bookings[0].slot.practitioner_id == 1
+
+
+def test_a_fit_asks_for_days_whose_bookings_were_not_read_instead_of_taking_them_as_free():
+    avail = s.Availability(
+        LONDON,
+        [s.PractitionerAvailability(1, "Ana", NINE_TO_FIVE)],
+        [s.RoomAvailability(10, "A")],
+        loaded=((MON + dt.timedelta(days=1), MON + dt.timedelta(days=3)),),
+    )
+    near = s.fit_series([mn(1, MON + dt.timedelta(days=2))], placed=[], availability=avail, rules=RULES)
+    assert near.ok and near.bookings[0].slot.local_date(LONDON) == MON + dt.timedelta(days=2)
+    with pytest.raises(s.DayNotLoaded) as missing:
+        s.fit_series([mn(1, MON)], placed=[], availability=avail, rules=RULES)
+    assert missing.value.day == MON

@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Subquery
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -144,11 +144,12 @@ def current_screening(client: Client) -> Screening | None:
 
 def client_profile(client: Client) -> planning.ClientProfile:
     """The client's profile with the answers of their newest screen (none: every rule needs review)."""
-    screening = current_screening(client)
-    answers: dict[str, planning.ScreeningAnswer] = {}
-    if screening is not None:
-        for a in ScreeningAnswer.objects.filter(screening=screening).select_related("question"):
-            answers[a.question.code] = planning.ScreeningAnswer(a.answer, a.last_date)
+    # One query: the newest screen's answers through a subquery (plan creation stays within 10 queries).
+    newest = client.screenings.order_by("-screened_on", "-id").values("id")[:1]
+    answers = {
+        a.question.code: planning.ScreeningAnswer(a.answer, a.last_date)
+        for a in ScreeningAnswer.objects.filter(screening=Subquery(newest)).select_related("question")
+    }
     return planning.ClientProfile(
         date_of_birth=client.date_of_birth,
         fitzpatrick=client.fitzpatrick,

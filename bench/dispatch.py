@@ -147,6 +147,11 @@ def due_reminders(n: int, now: dt.datetime) -> list[int]:
         .values("id", "version", "plan__client_id")[:n]
     )
     with transaction.atomic():
+        # The burst must be exactly these rows: set aside anything else still open (on a re-run, the
+        # confirmations written by the load benchmark's bookings).
+        Message.objects.filter(status__in=[MessageStatus.PENDING, MessageStatus.SENDING]).update(
+            status=MessageStatus.CANCELLED, status_reason="Set aside by the dispatch benchmark.", lease_until=None
+        )
         Message.objects.filter(session_id__in=[s["id"] for s in sessions], kind=KIND).delete()
         rows = Message.objects.bulk_create(
             Message(

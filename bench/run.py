@@ -19,8 +19,11 @@ import platform
 import statistics
 import subprocess
 import time
+from pathlib import Path
 
 import django
+
+ROOT_DIR = Path(__file__).resolve().parent.parent
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
 
@@ -286,9 +289,10 @@ def why_and_notes(pages: dict, fit: dict, plans: dict) -> list[str]:
         empty = statistics.median(p["empty_median"] for p in pages.values())
         worst = ", ".join(f"{n} {p['ratio']:.1f}×" for n, p in missed_pages.items())
         why.append(
-            f"- **Page ratios** ({worst}). Over HTTP the empty view costs about {empty:.1f} ms: gunicorn, the "
-            "middleware, no session, no user, no query, no template. Every staff page adds the session and user "
-            "lookups and the permission check (about 1 ms together), its data query, and building the answer. "
+            f"- **Page ratios** ({worst}). Over HTTP the empty view costs about {empty:.1f} ms: gunicorn and the "
+            "middleware, and not one database round trip. Every staff page makes at least four: the persistent "
+            "connection's health check, the session, the user, and its data (0.5–2 ms each on this shared "
+            "machine, planning included), then builds its answer. "
             "The one-practitioner week (about 20 events) is close to the target; the all-practitioners week "
             "returns every appointment of 20 practitioners (see bytes), so its time grows with the rows "
             "(turned into JSON in Python from plain values, no model instances). Client search runs "
@@ -296,16 +300,19 @@ def why_and_notes(pages: dict, fit: dict, plans: dict) -> list[str]:
             "for a 9-letter word across 100,000 names, emails and phones costs 5–8 ms by itself, and the "
             "page template another few ms. What would fix it: one search column (names, email and phone "
             "together) with a single trigram index, so each word is one index scan; the `cached_db` session "
-            "backend and a cached permission set (two queries less per page); rendering the list rows without "
+            "backend on a cache all web processes share (Redis) and a cached permission set (two round trips "
+            "less per page); rendering the list rows without "
             "the template engine's per-variable lookups (Jinja2 or a cached fragment per client); and for "
             "the all-practitioners week, the calendar asking only for the practitioners on screen "
             "(`?practitioner=`) or a per-week cache invalidated by the booking services."
         )
     if fit["median"] > 50:
         why.append(
-            f"- **Auto-fit** ({fit['median']:.1f} ms median). The remaining time is reading and converting the "
-            "booking rows of the days around each session's target; a C-accelerated psycopg (`psycopg[c]`) or "
-            "a narrower read per practitioner would cut it."
+            f"- **Auto-fit** ({fit['median']:.1f} ms median). Most of the time is reading and converting the "
+            "2,000–3,000 booking rows of the days around each session's target (in pure Python: this psycopg "
+            "has no C extension), and on this shared machine the figure moves by a third between runs (see the "
+            "load average above). A C-accelerated psycopg (`psycopg[c]`) or reading each practitioner's busy "
+            "times as one aggregated row per day would cut it."
         )
     notes.append(
         "- **Auto-fit.** `series_propose` reads the allowed practitioners only and the bookings of the days "
@@ -328,12 +335,12 @@ def why_and_notes(pages: dict, fit: dict, plans: dict) -> list[str]:
     return [*lines, "### How the figures are reached", "", *notes]
 
 
-def write_report(path: str, sizes: dict, m: dict, r: dict, elapsed: float) -> None:
+def write_report(path: str, sizes: dict, m: dict, r: dict, elapsed: float, *, written: str) -> None:
     plans, fit, pages = r["plans"], r["autofit"], r["pages"]
     lines = [
         "# Benchmarks",
         "",
-        f"Written by `make bench` ({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, run took {elapsed:.0f} s). "
+        f"Written by `make bench` ({written} UTC, run took {elapsed:.0f} s). "
         "Re-run it to refresh every figure; nothing here is typed by hand.",
         "",
         "## Machine",
@@ -437,6 +444,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients for the load benchmark")
     parser.add_argument("--duration", type=float, default=30, help="seconds of booking load")
     parser.add_argument("--only", nargs="*", help="run only these benchmarks (plans autofit pages dispatch load)")
+    parser.add_argument(
+        "--report-only", action="store_true", help="rewrite the report from the last run's var/bench-results.json"
+    )
     args = parser.parse_args(argv)
     django.setup()
     from django.db import connection
@@ -445,6 +455,11 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("bench.run measures PostgreSQL only: set DATABASE_URL=postgres://...")
     with open(args.sizes) as fh:
         sizes = json.load(fh)
+    saved = ROOT_DIR / "var" / "bench-results.json"
+    if args.report_only:
+        run = json.loads(saved.read_text())
+        write_report(args.out, sizes, run["machine"], run["results"], run["elapsed"], written=run["written"])
+        return
     t0 = time.monotonic()
     m = machine()
     results = {}
@@ -466,7 +481,11 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(results[name], indent=1, default=str), flush=True)
     if args.only:  # a partial run prints its figures but never overwrites the report
         return
-    write_report(args.out, sizes, m, results, time.monotonic() - t0)
+    elapsed, written = time.monotonic() - t0, f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M}"
+    saved.write_text(
+        json.dumps({"machine": m, "results": results, "elapsed": elapsed, "written": written}, default=str)
+    )
+    write_report(args.out, sizes, m, results, elapsed, written=written)
     subprocess.run(["cat", args.out], check=False)
 
 

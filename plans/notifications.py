@@ -275,21 +275,24 @@ def on_session_completed(session: PlanSession) -> None:
 # --- Delivering --------------------------------------------------------------------------------
 
 
+def _takeable(now: dt.datetime) -> Q:
+    """Rows a worker may take: pending, or sending under a lease that ran out (the worker died)."""
+    return Q(status=MessageStatus.PENDING) | Q(status=MessageStatus.SENDING, lease_until__lt=now)
+
+
 def sweep_due(now: dt.datetime | None = None, *, limit: int = 500) -> list[int]:
     """Ids of rows due now (pending, or sending with an expired lease), after expiring the
     long-overdue ones. Marks nothing: staff pages and tests ask what is due."""
     now = now or _now()
     expire_overdue(now)
-    takeable = Q(status=MessageStatus.PENDING) | Q(status=MessageStatus.SENDING, lease_until__lt=now)
-    due = Message.objects.filter(takeable, send_at__lte=now).order_by("send_at", "id")
+    due = Message.objects.filter(_takeable(now), send_at__lte=now).order_by("send_at", "id")
     return list(due.values_list("id", flat=True)[:limit])
 
 
 def expire_overdue(now: dt.datetime) -> int:
     """Rows past the grace period are marked expired: a reminder sent a day late is worse than none."""
     grace = dt.timedelta(minutes=settings.NOTIFICATIONS_GRACE_MINUTES)
-    takeable = Q(status=MessageStatus.PENDING) | Q(status=MessageStatus.SENDING, lease_until__lt=now)
-    expired = Message.objects.filter(takeable, send_at__lt=now - grace).update(
+    expired = Message.objects.filter(_takeable(now), send_at__lt=now - grace).update(
         status=MessageStatus.EXPIRED,
         status_reason=f"Not sent within {settings.NOTIFICATIONS_GRACE_MINUTES} minutes of its time.",
         lease_until=None,
@@ -314,7 +317,7 @@ def hand_out(now: dt.datetime, *, limit: int) -> list[int]:
     with transaction.atomic():
         ids = list(
             Message.objects.filter(
-                Q(status=MessageStatus.PENDING) | Q(status=MessageStatus.SENDING, lease_until__lt=now),
+                _takeable(now),
                 Q(queued_at__isnull=True) | Q(queued_at__lt=requeue_before),
                 send_at__lte=now,
             )
@@ -328,25 +331,21 @@ def hand_out(now: dt.datetime, *, limit: int) -> list[int]:
 
 def release(message_ids: Iterable[int]) -> None:
     """The broker did not take these: clear the mark so the next sweep hands them out at once."""
-    Message.objects.filter(pk__in=list(message_ids), status=MessageStatus.PENDING).update(queued_at=None)
+    Message.objects.filter(pk__in=list(message_ids)).update(queued_at=None)
 
 
 def claim(message_id: int, now: dt.datetime | None = None, *, token: str = "") -> bool:
     """Take the row for sending. One conditional UPDATE: exactly one caller gets True."""
     now = now or _now()
     lease_until = now + dt.timedelta(seconds=settings.NOTIFICATIONS_LEASE_SECONDS)
-    updated = (
-        Message.objects.filter(pk=message_id, send_at__lte=now)
-        .filter(Q(status=MessageStatus.PENDING) | Q(status=MessageStatus.SENDING, lease_until__lt=now))
-        .update(
-            status=MessageStatus.SENDING,
-            lease_until=lease_until,
-            # From here the lease decides when another worker may take it, not the queue mark.
-            queued_at=None,
-            claim_token=token or secrets.token_hex(16),
-            attempts=F("attempts") + 1,
-            updated_at=now,
-        )
+    updated = Message.objects.filter(_takeable(now), pk=message_id, send_at__lte=now).update(
+        status=MessageStatus.SENDING,
+        lease_until=lease_until,
+        # From here the lease decides when another worker may take it, not the queue mark.
+        queued_at=None,
+        claim_token=token or secrets.token_hex(16),
+        attempts=F("attempts") + 1,
+        updated_at=now,
     )
     return updated == 1
 

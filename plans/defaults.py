@@ -488,11 +488,14 @@ P2 = ProtocolDefaults(
             placement="after",
             after_sessions=[5],
             offset_days=28,
+            # A week to book it in: a one-day window falling on a weekend could never be booked.
+            end_offset_days=35,
             optional=False,
             duration_minutes=15,
-            instructions="Photos and pore score 4 weeks after the last session, as in Dogra (J Cosmet Dermatol "
-            "2014) [R]; decides whether more sessions are worth it before the 12-week assessment. If you "
-            "change the session count, update 'after sessions' to the new last session.",
+            instructions="Photos and pore score 4 weeks after the last session (bookable in the following "
+            "week), as in Dogra (J Cosmet Dermatol 2014) [R]; decides whether more sessions are worth it before "
+            "the 12-week assessment. If you change the session count, update 'after sessions' to the new last "
+            "session.",
         ),
         _retinoid_pause(7, 5),
     ],
@@ -585,12 +588,14 @@ P3 = ProtocolDefaults(
             kind="assessment",
             placement="after",
             after_sessions=[1],
-            offset_days=21,
+            offset_days=14,
+            # The whole 2-4 week range is bookable: a one-day window falling on a weekend never was.
+            end_offset_days=28,
             optional=False,
             duration_minutes=15,
-            instructions="Look for post-inflammatory hyperpigmentation 2-4 weeks after session 1 (placed at 21 "
-            "days, the middle, so it can be booked a week either way). If there is PIH, hold the depth or "
-            "stop. Dogra (J Cosmet Dermatol 2014): 5 monthly sessions in types IV-V caused PIH in 5 of 30 [R].",
+            instructions="Look for post-inflammatory hyperpigmentation 2-4 weeks after session 1 (bookable on "
+            "any day of that fortnight). If there is PIH, hold the depth or stop. Dogra (J Cosmet Dermatol "
+            "2014): 5 monthly sessions in types IV-V caused PIH in 5 of 30 [R].",
         ),
         _retinoid_pause(14, 7),
         Combo(

@@ -573,7 +573,9 @@ class CombinationTreatment(models.Model):
         default=0, help_text="After: days after the session. Around/before first: days before the session."
     )
     end_offset_days = models.PositiveSmallIntegerField(
-        default=0, help_text="Around: days after the session the span ends."
+        default=0,
+        help_text="After: the last day (days after the session) it may be booked, so there is a window to book "
+        "in; 0 means on the offset day only. Around: days after the session the span ends.",
     )
     min_days_after_mn = models.PositiveSmallIntegerField(
         default=0, help_text="At least this many days after any microneedling session."

@@ -136,6 +136,8 @@ def test_combination_treatments_follow_the_document():
     assert "salicylic" in peel.name.lower() and peel.optional and peel.min_days_after_mn == 14
     pih = next(c for c in p3 if c.kind == "assessment")
     assert pih.placement == "after" and pih.after_sessions == [1] and 14 <= pih.offset_days <= 28
+    assert (pih.offset_days, pih.end_offset_days) == (14, 28)  # "2-4 weeks after session 1", all of it bookable
+    assert p2["assessment"].end_offset_days == 35  # a week to book the 4-week interim check in
     priming = next(c for c in p3 if c.kind == "priming")
     assert priming.placement == "before_first" and not priming.books_appointment and 14 <= priming.offset_days <= 28
     retinoid = next(c for c in p3 if c.kind == "topical_pause" and "retinoid" in c.name.lower())
@@ -280,3 +282,16 @@ def test_demo_data_has_both_logins_hours_a_closure_and_a_client_for_every_protoc
     assert pregnant.screening.client.first_name == "Chloe"
     isotretinoin = models.ScreeningAnswer.objects.get(question__code="isotretinoin_past", answer=True)
     assert (today - isotretinoin.last_date).days == 60
+
+
+@pytest.mark.django_db
+def test_every_shipped_visit_after_a_session_has_a_working_day_in_its_window():
+    """A visit with a one-day window falls on a weekend for some start dates and can then never be
+    booked; three days or more always hold a weekday."""
+    visits = models.CombinationTreatment.objects.filter(
+        protocol__code__in=CODES.values(), placement="after", books_appointment=True
+    )
+    assert visits.exists()
+    for visit in visits:
+        width = max(visit.offset_days, visit.end_offset_days) - visit.offset_days + 1
+        assert width >= 3, f"{visit.protocol.code}: {visit.name} can be booked on {width} day(s) only"

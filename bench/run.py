@@ -320,8 +320,7 @@ def why_and_notes(pages: dict, fit: dict, plans: dict) -> list[str]:
         "days only if the fit asks for them; the engine files bookings by day once per fit, checks each "
         "session on its own before searching combinations, and keeps the availability fixed during the "
         "search. A plan that cannot fit reads once more (the explanation looks for the nearest free slot "
-        "past the window), hence the higher query count and the p95; those are plans whose one-day check "
-        "window falls on a weekend, which the plan engine allows."
+        "past the window), hence the higher query count when one does."
     )
     notes.append(
         f"- **Plan creation.** {plans['create_sql_queries']} queries whatever the session count: seven read the "

@@ -379,7 +379,8 @@ def write_report(path: str, sizes: dict, m: dict, r: dict, elapsed: float, *, wr
         f"check and the follow-up), preferences restricted to {fit['practitioners_allowed']} of the "
         f"{sizes['practitioners']} practitioners (the fits used {fit['practitioners_used']} of them), against the "
         f"generated calendar: median **{fit['median']:.1f} ms**, p95 {fit['p95']:.1f} ms, "
-        f"{fit['queries_min']}–{fit['queries']} queries (n={fit['n']}). "
+        + (f"{fit['queries']}" if fit["queries_min"] == fit["queries"] else f"{fit['queries_min']}–{fit['queries']}")
+        + f" queries (n={fit['n']}). "
         f"{fit['infeasible']} of the {fit['n']} plans could not be fitted"
         + (
             f" (e.g. “{fit['infeasible_example']}”); their searches are timed too "

@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench.server import ROOT, free_port
+from bench.server import ROOT, free_port, stop
 
 KIND = "reminder:24h"
 
@@ -46,8 +46,7 @@ def redis_server() -> Iterator[str]:
         wait_for_port(port, proc, "redis-server")
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop(proc)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -63,8 +62,7 @@ def smtp_sink(spool: Path) -> Iterator[int]:
         wait_for_port(port, proc, "the SMTP sink")
         yield port
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop(proc)
 
 
 def wait_for_port(port: int, proc: subprocess.Popen, what: str) -> None:
@@ -105,12 +103,7 @@ def workers(database_url: str, broker_url: str, smtp_port: int, concurrency: int
     try:
         yield
     finally:
-        proc.terminate()  # warm shutdown: running tasks finish
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, timeout=60)  # warm shutdown: running tasks finish
         log.close()
 
 

@@ -143,10 +143,13 @@ def calendar_events(request):
     rooms = request.GET.get("mode") == "rooms"
     statuses = [*SHOWN, SessionStatus.CANCELLED] if request.GET.get("cancelled") else SHOWN
     sessions = (
-        # starts_at >= start - 1 day is implied (a session lies within a working day) and bounds
-        # PostgreSQL's range scan of the starts_at index to the week instead of all history.
+        # The lower bound on starts_at is implied (no booking is longer than MAX_BOOKING_SPAN) and
+        # bounds PostgreSQL's range scan of the starts_at index to the week instead of all history.
         PlanSession.objects.filter(
-            status__in=statuses, starts_at__lt=end, starts_at__gte=start - dt.timedelta(days=1), ends_at__gt=start
+            status__in=statuses,
+            starts_at__lt=end,
+            starts_at__gte=start - booking.MAX_BOOKING_SPAN,
+            ends_at__gt=start,
         )
         .order_by("starts_at")
         # Plain rows, not model instances: building a week of instances (session, plan, client,

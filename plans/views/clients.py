@@ -17,6 +17,8 @@ from plans.services.plans import current_screening
 from plans.services.privacy import record_access_log
 
 PAGE_SIZE = 25
+# Pages the list reaches before it asks for a narrower search (plans.pagination.CappedPaginator).
+MAX_PAGES = 40
 
 
 def _search(queryset, text: str):
@@ -57,7 +59,7 @@ def client_list(request):
         # would walk the whole name index testing every client (100 ms at 100,000 clients) instead of
         # asking the trigram indexes; an expression order (same order, case-blind) keeps it on them.
         clients = clients.order_by(Lower("last_name"), Lower("first_name"), "id")
-    page = CappedPaginator(clients, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(clients, PAGE_SIZE, max_pages=MAX_PAGES).get_page(request.GET.get("page"))
     return render(request, "plans/clients/list.html", {"form": form, "page": page, "query": query})
 
 

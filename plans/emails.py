@@ -17,7 +17,7 @@ from django.utils import timezone
 from plans import ics
 from plans.links import link_url
 from plans.models import Message, MessageKind, PlanSession, SessionKind, SessionStatus
-from plans.notifications import care_notes, reminder_leads
+from plans.planning import CareNoteParams
 
 
 def local_when(moment: dt.datetime) -> str:
@@ -26,28 +26,21 @@ def local_when(moment: dt.datetime) -> str:
     return f"{local:%A} {local.day} {local:%B %Y} at {local:%H:%M} ({settings.CLINIC_TIME_ZONE} time)"
 
 
-def session_label(session: PlanSession) -> str:
-    count = session.plan.protocol_snapshot.get("session_count")
-    if session.kind == SessionKind.MICRONEEDLING and session.mn_number and count:
-        return f"Microneedling session {session.mn_number} of {count}"
-    return session.title
-
-
-def _subject(message: Message, session: PlanSession, note: dict | None) -> str:
+def _subject(message: Message, session: PlanSession, note: CareNoteParams | None) -> str:
     family, clinic = message.family, settings.CLINIC_NAME
     when = local_when(session.starts_at) if session.starts_at else ""
     if family == MessageKind.CONFIRMATION:
         return f"Booking confirmed at {clinic}: {when}"
     if family == "reminder":
-        return f"Reminder: {session_label(session)} on {when}"
+        return f"Reminder: {session.label} on {when}"
     if family == "update":
         return f"Your appointment has moved: now {when}"
     if family == MessageKind.CANCELLATION:
-        return f"Cancelled: {session_label(session)} on {when}"
+        return f"Cancelled: {session.label} on {when}"
     if family == "care" and note:
-        return f"Aftercare: {note['subject']}"
+        return f"Aftercare: {note.subject}"
     if family == "precare" and note:
-        return f"Before your appointment on {when}: {note['subject']}"
+        return f"Before your appointment on {when}: {note.subject}"
     return f"Your follow-up assessment at {clinic}"
 
 
@@ -60,7 +53,7 @@ def build_email(message: Message, *, now: dt.datetime, message_id: str) -> Email
     appointments = [session]
     calendar: bytes | None = None
     note = None
-    pre_care: list[dict] = []
+    pre_care: tuple[CareNoteParams, ...] = ()
     follow_up = None
 
     if family == MessageKind.CONFIRMATION:
@@ -75,14 +68,14 @@ def build_email(message: Message, *, now: dt.datetime, message_id: str) -> Email
         calendar = ics.calendar_for([session], stamp=now)
         if family == "reminder":
             hours = int(message.kind.removeprefix(MessageKind.REMINDER_PREFIX).removesuffix("h"))
-            if dict(reminder_leads(session)).get(hours):
-                pre_care = care_notes(session, "pre")
+            if session.plan.params.reminder_includes_pre_care(hours):
+                pre_care = session.plan.params.care_notes_for("pre")
     elif family == MessageKind.CANCELLATION:
         calendar = ics.calendar_for([session], cancel=True, stamp=now)
     elif family in ("care", "precare"):
         phase = "post" if family == "care" else "pre"
         note_id = message.kind.split(":", 1)[1]
-        note = next((n for n in care_notes(session, phase) if str(n["id"]) == note_id), None)
+        note = session.plan.params.care_note(phase, note_id)
         if note is None:
             raise LookupError(f"Care note {note_id!r} is not in the plan's protocol snapshot.")
     elif family == MessageKind.FOLLOW_UP_INVITE:
@@ -90,13 +83,12 @@ def build_email(message: Message, *, now: dt.datetime, message_id: str) -> Email
         if follow_up and follow_up.status == SessionStatus.BOOKED and follow_up.starts_at:
             calendar = ics.calendar_for([follow_up], stamp=now)
 
-    follow_up_days = session.plan.protocol_snapshot.get("follow_up_days")
     follow_up_date = None
     if family == MessageKind.FOLLOW_UP_INVITE and not (follow_up and follow_up.status == SessionStatus.BOOKED):
         anchor = (
             follow_up.target
             if follow_up
-            else timezone.localdate(session.starts_at) + dt.timedelta(days=int(follow_up_days or 84))
+            else timezone.localdate(session.starts_at) + dt.timedelta(days=session.plan.params.follow_up_days)
         )
         follow_up_date = f"{anchor:%A} {anchor.day} {anchor:%B %Y}"
 
@@ -109,11 +101,11 @@ def build_email(message: Message, *, now: dt.datetime, message_id: str) -> Email
         "kind": family,
         "client": client,
         "session": session,
-        "label": session_label(session),
+        "label": session.label,
         "when": local_when(session.starts_at) if session.starts_at else "",
         "appointments": [
             {
-                "label": session_label(s),
+                "label": s.label,
                 "when": local_when(s.starts_at),
                 "cancel_url": link_url(message, "cancel", s) if series else "",
             }

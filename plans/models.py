@@ -19,6 +19,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from plans.planning import ProtocolParams
+
 
 class JSONArrayLength(models.Func):
     """Length of a JSON array, portable between SQLite and PostgreSQL (used in a check constraint)."""
@@ -754,7 +756,20 @@ class TreatmentPlan(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.protocol_snapshot.get('name', 'Plan')} for {self.client}"
+        return f"{self.params.name} for {self.client}"
+
+    @property
+    def params(self) -> ProtocolParams:
+        """The protocol as it was when the plan was made: the one typed reader of protocol_snapshot.
+
+        Booking, the outbox, views and templates read the plan's parameters only through this,
+        so editing a protocol never changes an existing plan. Parsed once per snapshot object.
+        """
+        cached = self.__dict__.get("_params")
+        if cached is None or cached[0] is not self.protocol_snapshot:
+            cached = (self.protocol_snapshot, ProtocolParams.from_snapshot(self.protocol_snapshot))
+            self.__dict__["_params"] = cached
+        return cached[1]
 
 
 class SessionKind(models.TextChoices):
@@ -855,6 +870,18 @@ class PlanSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.get_status_display()})"
+
+    @property
+    def label(self) -> str:
+        """What the client and the calendar call this visit: "Microneedling session 2 of 4"."""
+        if self.kind == SessionKind.MICRONEEDLING and self.mn_number:
+            return f"Microneedling session {self.mn_number} of {self.plan.params.session_count}"
+        return self.title
+
+    @property
+    def sequence_label(self) -> str:
+        """How staff messages name the visit within its plan: "Session 3 (Glycolic peel)"."""
+        return f"Session {self.sequence} ({self.title})"
 
     # --- State changes: each refuses an illegal move with IllegalTransition. ---------------
 

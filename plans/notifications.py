@@ -41,6 +41,7 @@ from plans.models import (
     SessionKind,
     SessionStatus,
 )
+from plans.planning import CareNoteParams
 
 log = logging.getLogger(__name__)
 
@@ -57,20 +58,6 @@ def clinic_zone() -> zoneinfo.ZoneInfo:
 
 
 # --- What the protocol snapshot asks for ------------------------------------------------------
-
-
-def reminder_leads(session: PlanSession) -> list[tuple[int, bool]]:
-    """(hours_before, include_pre_care) pairs from the plan's protocol snapshot, longest lead first."""
-    leads = session.plan.protocol_snapshot.get("reminder_leads") or []
-    pairs = {int(lead["hours_before"]): bool(lead.get("include_pre_care")) for lead in leads}
-    return sorted(pairs.items(), reverse=True)
-
-
-def care_notes(session: PlanSession, phase: str) -> list[dict]:
-    notes = session.plan.protocol_snapshot.get("care_notes") or []
-    return sorted(
-        (n for n in notes if n.get("phase") == phase), key=lambda n: (int(n.get("offset_days", 0)), str(n["id"]))
-    )
 
 
 def reminder_send_at(starts_at: dt.datetime, hours_before: int) -> dt.datetime:
@@ -101,20 +88,19 @@ def pre_care_send_at(starts_at: dt.datetime, offset_days: int) -> dt.datetime:
     return local.astimezone(dt.UTC)
 
 
-def early_pre_care_notes(session: PlanSession) -> list[dict]:
+def early_pre_care_notes(session: PlanSession) -> list[CareNoteParams]:
     """Pre-care notes that must be read before the first reminder carrying pre-care goes out.
 
     The D−7 reminder lists every pre-care note, but "avoid tanning for 14 days" read at D−7
     is too late to follow, so a note due earlier than that reminder gets its own email.
     """
-    pre_care_leads = [hours for hours, with_pre_care in reminder_leads(session) if with_pre_care]
-    earliest_hours = max(pre_care_leads, default=0)
-    return [n for n in care_notes(session, "pre") if -int(n.get("offset_days", 0)) * 24 > earliest_hours]
+    params = session.plan.params
+    earliest_hours = max((r.hours_before for r in params.reminder_leads if r.include_pre_care), default=0)
+    return [n for n in params.care_notes_for("pre") if -n.offset_days * 24 > earliest_hours]
 
 
 def is_last_microneedling(session: PlanSession) -> bool:
-    count = session.plan.protocol_snapshot.get("session_count")
-    return session.kind == SessionKind.MICRONEEDLING and count is not None and session.mn_number == int(count)
+    return session.kind == SessionKind.MICRONEEDLING and session.mn_number == session.plan.params.session_count
 
 
 # --- Writing rows (inside the caller's transaction) --------------------------------------------
@@ -174,12 +160,12 @@ def _schedule_reminders(session: PlanSession, now: dt.datetime, *, rearm_closed:
     existing = {m.kind: m for m in Message.objects.select_for_update().filter(session=session)}
     timed = [
         (MessageKind.reminder(hours_before), reminder_send_at(session.starts_at, hours_before))
-        for hours_before, _pre_care in reminder_leads(session)
+        for hours_before in (r.hours_before for r in session.plan.params.reminder_leads_longest_first)
     ]
     if session.kind == SessionKind.MICRONEEDLING:
         # Booked too late for a note's day: nothing separate, the pre-care reminder lists it.
         timed += [
-            (MessageKind.pre_care(n["id"]), pre_care_send_at(session.starts_at, int(n["offset_days"])))
+            (MessageKind.pre_care(n.id), pre_care_send_at(session.starts_at, n.offset_days))
             for n in early_pre_care_notes(session)
         ]
     for kind, send_at in timed:
@@ -265,9 +251,8 @@ def on_session_completed(session: PlanSession) -> None:
         "The session took place.",
     )
     if session.kind == SessionKind.MICRONEEDLING:
-        for note in care_notes(session, "post"):
-            offset = int(note.get("offset_days", 0))
-            _schedule(session, MessageKind.care(note["id"]), care_note_send_at(session, offset, now))
+        for note in session.plan.params.care_notes_for("post"):
+            _schedule(session, MessageKind.care(note.id), care_note_send_at(session, note.offset_days, now))
     if is_last_microneedling(session):
         _schedule(session, MessageKind.FOLLOW_UP_INVITE, now)
 

@@ -181,6 +181,21 @@ class ProtocolParams:
     def optional_combinations(self) -> tuple[CombinationParams, ...]:
         return tuple(c for c in self.combinations if c.optional)
 
+    def care_notes_for(self, phase: str) -> tuple[CareNoteParams, ...]:
+        """The pre- or post-care notes in the order a client reads them (by day, then id)."""
+        return tuple(sorted((n for n in self.care_notes if n.phase == phase), key=lambda n: (n.offset_days, str(n.id))))
+
+    def care_note(self, phase: str, note_id: str) -> CareNoteParams | None:
+        return next((n for n in self.care_notes_for(phase) if str(n.id) == str(note_id)), None)
+
+    @property
+    def reminder_leads_longest_first(self) -> tuple[ReminderLeadParams, ...]:
+        by_hours = {r.hours_before: r for r in self.reminder_leads}
+        return tuple(by_hours[h] for h in sorted(by_hours, reverse=True))
+
+    def reminder_includes_pre_care(self, hours_before: int) -> bool:
+        return any(r.hours_before == hours_before and r.include_pre_care for r in self.reminder_leads)
+
     def to_snapshot(self) -> dict[str, Any]:
         """JSON-ready parameters, stored on TreatmentPlan.protocol_snapshot and read by booking and email."""
         return {
@@ -251,6 +266,10 @@ class ProtocolParams:
     @classmethod
     def from_snapshot(cls, data: Mapping[str, Any]) -> ProtocolParams:
         """The inverse of to_snapshot; keys it does not know (e.g. "plan") are ignored."""
+        version = data.get("version", SNAPSHOT_VERSION)
+        if version != SNAPSHOT_VERSION:
+            # A later format must come with its own reader here, not be half-read by this one.
+            raise ValueError(f"Protocol snapshot version {version!r} is not {SNAPSHOT_VERSION}.")
         return cls(
             id=data.get("id"),
             code=data["code"],

@@ -158,15 +158,11 @@ def availability_for(
     )
 
 
-def session_label(session: PlanSession) -> str:
-    return f"Session {session.sequence} ({session.title})"
-
-
 def spec_for(session: PlanSession) -> scheduling.SessionSpec:
     return scheduling.SessionSpec(
         key=session.id,
         sequence=session.sequence,
-        label=session_label(session),
+        label=session.sequence_label,
         kind=session.kind,
         earliest=session.earliest,
         target=session.target,
@@ -191,8 +187,8 @@ def placed_for(session: PlanSession) -> scheduling.Placed:
 
 
 def rules_for(plan: TreatmentPlan) -> scheduling.SeriesRules:
-    snap = plan.protocol_snapshot
-    return scheduling.SeriesRules(int(snap["interval_min_days"]), int(snap["interval_max_days"]))
+    params = plan.params
+    return scheduling.SeriesRules(params.interval_min_days, params.interval_max_days)
 
 
 # --- Whole series ---------------------------------------------------------------------
@@ -325,7 +321,7 @@ def _save_checked(sessions: Sequence[PlanSession], moving_ids: Iterable[int]) ->
         for b in sessions[i + 1 :]:
             same = a.practitioner_id == b.practitioner_id or (a.room_id and a.room_id == b.room_id)
             if same and a.starts_at < b.blocked_until and b.starts_at < a.blocked_until:
-                raise SlotTaken(f"Slot taken: {session_label(a)} and {session_label(b)} overlap.")
+                raise SlotTaken(f"Slot taken: {a.sequence_label} and {b.sequence_label} overlap.")
     try:
         with transaction.atomic():
             for s in sessions:
@@ -358,7 +354,7 @@ def series_book(*, plan: TreatmentPlan, proposal: Sequence[scheduling.ProposedBo
                 if session is None:
                     raise BookingError("The proposal names a session of another plan.")
                 if session.status not in TO_FIT:
-                    raise BookingError(f"{session_label(session)} is already {session.get_status_display().lower()}.")
+                    raise BookingError(f"{session.sequence_label} is already {session.get_status_display().lower()}.")
                 if b.slot.practitioner_id not in practitioners:
                     raise BookingError("The proposal names a practitioner who does not exist.")
                 # Against earlier sessions and, for a re-booked one, the later ones still booked;
@@ -403,7 +399,7 @@ def _check_available(session: PlanSession, start: dt.datetime, practitioner: Pra
         buffer_minutes=session.buffer_minutes,
     )
     if reasons:
-        raise BookingError(f"{practitioner} cannot take {session_label(session)} then: {'; '.join(reasons)}.")
+        raise BookingError(f"{practitioner} cannot take {session.sequence_label} then: {'; '.join(reasons)}.")
 
 
 def _pick_room(session: PlanSession, start: dt.datetime, ignore: Iterable[int] = ()) -> Room:
@@ -619,36 +615,37 @@ def session_complete(
     now = _now()
     with transaction.atomic():
         session = PlanSession.objects.select_for_update().select_related("plan").get(pk=session.pk)
-        snap = session.plan.protocol_snapshot
-        cap = snap.get("depth_cap_mm")
-        cap = Decimal(str(cap)) if cap is not None else session.plan.protocol.depth_cap_mm
+        params = session.plan.params
         try:
-            session.complete(depth_used_mm=depth_used_mm, notes=notes, pore_score=pore_score, depth_cap_mm=cap, now=now)
+            session.complete(
+                depth_used_mm=depth_used_mm,
+                notes=notes,
+                pore_score=pore_score,
+                depth_cap_mm=params.depth_cap_mm,
+                now=now,
+            )
         except IllegalTransition as exc:
             raise BookingError(str(exc)) from exc
         session.save()
         if session.kind == SessionKind.MICRONEEDLING:
-            _retime_follow_up(session, snap)
+            _retime_follow_up(session, params.follow_up_days)
         notifications.on_session_completed(session)
     log.info("session %s completed by %s", session.pk, by)
     return session
 
 
-def _retime_follow_up(session: PlanSession, snap: dict) -> None:
+def _retime_follow_up(session: PlanSession, days: int) -> None:
     remaining = session.plan.sessions.filter(
         kind=SessionKind.MICRONEEDLING, status__in=[SessionStatus.PROPOSED, SessionStatus.BOOKED]
     ).exclude(id=session.id)
     if remaining.exists():
         return
-    days = snap.get("follow_up_days")
-    if days is None:
-        days = session.plan.protocol.follow_up_days
     done_on = timezone.localdate(session.starts_at)
     for follow_up in session.plan.sessions.select_for_update().filter(
         kind=SessionKind.FOLLOW_UP, status=SessionStatus.PROPOSED
     ):
         # Keep the window's width, centred where it was, on the new target.
-        target = done_on + dt.timedelta(days=int(days))
+        target = done_on + dt.timedelta(days=days)
         follow_up.earliest = target - (follow_up.target - follow_up.earliest)
         follow_up.latest = target + (follow_up.latest - follow_up.target)
         follow_up.target = target

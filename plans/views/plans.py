@@ -168,7 +168,7 @@ def _plan_accept(request, client: Client):
     except plan_services.PlanRefused as refusal:
         messages.error(request, str(refusal))
         return redirect(_preview_url(client, data["start"], data["combinations"]))
-    messages.success(request, f"Plan accepted: {plan.protocol_snapshot['name']} for {client.full_name}.")
+    messages.success(request, f"Plan accepted: {plan.params.name} for {client.full_name}.")
     return redirect("plan-detail", pk=plan.pk)
 
 
@@ -192,14 +192,13 @@ def plan_detail(request, pk: int):
     snapshot = plan.protocol_snapshot
     recompute_form = PlanOptionsForm(
         initial={"start": plan.requested_start, "combinations": plan.selected_combinations},
-        combination_choices=[(c["id"], c["name"]) for c in snapshot.get("combinations", []) if c.get("optional")],
+        combination_choices=[(c.id, c.name) for c in plan.params.optional_combinations],
     )
     care = snapshot.get("plan", {}).get("care_schedule", [])
     context = {
         "plan": plan,
         "client": plan.client,
-        "snapshot": snapshot,
-        "snapshot_json": json.dumps({k: v for k, v in snapshot.items() if k != "plan"}, indent=2),
+        "snapshot_json": json.dumps(plan.params.to_snapshot(), indent=2),
         "care_schedule": [{**c, "day": dt.date.fromisoformat(c["day"])} for c in care],
         "timeline": timeline(plan_bars(plan)),
         "recomputable": _is_recomputable(plan),

@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from plans.emails import local_when, session_label
+from plans.emails import local_when
 from plans.links import BadLink, read_token
 from plans.permissions import public_rate_limited
 from plans.services import messages as message_services
@@ -41,7 +41,7 @@ def confirm(request, token: str) -> HttpResponse:
         return _page(
             request,
             title="Confirm your appointment",
-            text=f"{session_label(session)}: {when}.",
+            text=f"{session.label}: {when}.",
             action=request.path,
             button="Yes, I will attend",
         )
@@ -64,7 +64,7 @@ def cancel(request, token: str) -> HttpResponse:
         return _page(
             request,
             title="Cancel your appointment?",
-            text=f"{session_label(session)}: {when}.",
+            text=f"{session.label}: {when}.",
             action=request.path,
             button="Cancel this appointment",
             danger=True,
@@ -76,7 +76,7 @@ def cancel(request, token: str) -> HttpResponse:
     return _page(
         request,
         title="Your appointment is cancelled",
-        text=f"{session_label(session)} on {when} is cancelled. You will receive a confirmation email.",
+        text=f"{session.label} on {when} is cancelled. You will receive a confirmation email.",
     )
 
 

@@ -1,5 +1,5 @@
 """Booking fixtures: a clinic with hours and rooms, and accepted plans built directly
-(the plan engine lives on another branch; these rows follow its agreed snapshot schema)."""
+(snapshots come from ProtocolParams.to_snapshot, as plan_create stores them)."""
 
 import datetime as dt
 from zoneinfo import ZoneInfo
@@ -9,23 +9,13 @@ from django.contrib.auth import get_user_model
 
 from plans import models
 from tests.factories import ClientFactory, PractitionerFactory, ProtocolFactory, RoomFactory, UserFactory
+from tests.helpers.snapshots import protocol_snapshot
 
 LONDON = ZoneInfo("Europe/London")
 
 
 def snapshot(**overrides):
-    snap = {
-        "name": "Test pores",
-        "interval_min_days": 21,
-        "interval_target_days": 28,
-        "interval_max_days": 42,
-        "session_minutes": 60,
-        "buffer_minutes": 15,
-        "depth_cap_mm": "1.5",
-        "follow_up_days": 84,
-    }
-    snap.update(overrides)
-    return snap
+    return protocol_snapshot(**overrides)
 
 
 def make_plan(
@@ -43,7 +33,7 @@ def make_plan(
     `peel_after=k` adds a peel between sessions k and k+1 with a 7-day washout both ways.
     `follow_up` adds the final assessment 84 days after the last session.
     """
-    snap = snapshot(**snap)
+    snap = snapshot(session_count=count, **snap)
     # One planner for every plan: hashing a fresh user's password per plan is slow.
     user = user or get_user_model().objects.filter(username="planner").first() or UserFactory(username="planner")
     plan = models.TreatmentPlan.objects.create(

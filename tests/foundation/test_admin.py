@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from plans import models
 from tests.factories import ClientFactory, ProtocolFactory
+from tests.helpers.snapshots import protocol_snapshot
 
 ADD_URL = reverse("admin:plans_protocol_add")
 
@@ -466,7 +467,9 @@ def test_a_plan_is_shown_read_only_with_its_rationale_and_snapshot(admin_client,
     plan = models.TreatmentPlan.objects.create(
         client=ClientFactory(first_name="Rita"),
         protocol=protocol,
-        protocol_snapshot={"name": "Snapshot protocol", "session_count": 3, "depth_schedule": [0.5, 0.75, 1.0]},
+        protocol_snapshot=protocol_snapshot(
+            name="Snapshot protocol", session_count=3, depth_schedule=["0.5", "0.75", "1.0"]
+        ),
         requested_start=dt.date(2026, 1, 5),
         earliest_start=dt.date(2026, 1, 5),
         rationale=[{"factor": "Fitzpatrick II", "effect": "standard depths", "source": "Harris 2015"}],

@@ -20,26 +20,27 @@ from django.db import transaction
 from plans import notifications
 from plans.models import PlanSession, SessionKind, SessionStatus, TreatmentPlan
 from tests.factories import ClientFactory, PractitionerFactory, ProtocolFactory, RoomFactory, UserFactory
+from tests.helpers.snapshots import protocol_snapshot
 
 logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command at INFO
 LONDON = zoneinfo.ZoneInfo("Europe/London")
 
-SNAPSHOT = {
-    "name": "Fine pores, light skin",
-    "session_count": 3,
-    "reminder_leads": [
+SNAPSHOT = protocol_snapshot(
+    name="Fine pores, light skin",
+    session_count=3,
+    reminder_leads=[
         {"hours_before": 168, "include_pre_care": True},
         {"hours_before": 48, "include_pre_care": False},
         {"hours_before": 24, "include_pre_care": False},
     ],
-    "care_notes": [
+    care_notes=[
         {"id": "pre-7", "phase": "pre", "offset_days": -7, "subject": "Stop retinoids", "body": "Stop retinoids."},
         {"id": "post-0", "phase": "post", "offset_days": 0, "subject": "The first 24 hours", "body": "Rinse."},
         {"id": "post-1", "phase": "post", "offset_days": 1, "subject": "Days 1 to 3", "body": "Mineral SPF 30+."},
         {"id": "post-5", "phase": "post", "offset_days": 5, "subject": "Restart actives", "body": "From day 5."},
     ],
-    "follow_up_days": 84,
-}
+    follow_up_days=84,
+)
 
 
 def local(y, m, d, hh=9, mm=0, ss=0) -> dt.datetime:

@@ -8,6 +8,7 @@ import time_machine
 
 from plans import notifications
 from plans.models import Message, MessageStatus
+from plans.planning import ProtocolParams
 from tests.notifications.conftest import SNAPSHOT, book, cancel, complete, local, make_plan, reschedule, text_body
 
 pytestmark = pytest.mark.django_db
@@ -20,6 +21,7 @@ WITH_D14 = {
         *SNAPSHOT["care_notes"],
     ],
 }
+assert ProtocolParams.from_snapshot(WITH_D14)  # still a snapshot the app could have written
 
 
 def kinds(session):

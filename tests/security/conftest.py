@@ -10,6 +10,7 @@ from plans import models
 from plans.services.privacy import record_access_log
 from tests.booking.conftest import clinic  # noqa: F401 (fixture for the bad-input sweep)
 from tests.factories import ClientFactory, ProtocolFactory, RoomFactory
+from tests.helpers.snapshots import protocol_snapshot
 from tests.plans.conftest import protocol  # noqa: F401 (fixture for the bad-input sweep)
 
 
@@ -31,7 +32,7 @@ def make_plan(*, client, protocol, created_by, practitioner=None, booked_at=None
     plan = models.TreatmentPlan.objects.create(
         client=client,
         protocol=protocol,
-        protocol_snapshot={"name": protocol.name, "session_count": 1},
+        protocol_snapshot=protocol_snapshot(name=protocol.name, session_count=1),
         requested_start=dt.date(2026, 1, 5),
         earliest_start=dt.date(2026, 1, 5),
         rationale=[{"factor": "isotretinoin 3 months ago", "effect": "deferred", "source": "protocol"}],

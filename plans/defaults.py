@@ -1,7 +1,7 @@
 """The protocols and screening questions the app ships, as data, and their idempotent loader.
 
-Everything here comes from /work/shared/domain/microneedling-protocols.md ("Proposed
-defaults"). It is loaded by the data migration `0002_default_protocols` and by
+Everything here follows the clinic's microneedling review ("Proposed defaults"); its
+sources are summarised in docs/clinical-sources.md. It is loaded by the data migration `0002_default_protocols` and by
 `manage.py load_protocols` / `load_demo`. An admin owns the rows once they exist: the
 loader matches by `code`, creates what is missing and never changes an existing row, so
 re-running it after an admin edit (or a deletion) never overwrites the admin's work.

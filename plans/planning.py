@@ -1095,7 +1095,7 @@ def suggest_start(request: PlanRequest) -> StartSuggestion:
         return StartSuggestion(today)
     start = proposal.earliest_start + (today - min(pre))
     lead = pre_care_lead_days(proposal.protocol)
-    return StartSuggestion(start, f"Starts {start:%d %b} so the {lead}-day pre-care can be followed.")
+    return StartSuggestion(start, f"Starts {start.day} {start:%b} so the {lead}-day pre-care can be followed.")
 
 
 def _renumber(s: ProposedSession, sequence: int) -> ProposedSession:

@@ -779,7 +779,8 @@ class TreatmentPlan(models.Model):
         The protocol's name says who it is for (e.g. "Fitzpatrick IV-VI"): clinical, so only
         pages for the clinical record show it.
         """
-        return f"Microneedling, {self.params.session_count} sessions"
+        n = self.params.session_count
+        return f"Microneedling, {n} session{'' if n == 1 else 's'}"
 
     @property
     def accepts_bookings(self) -> bool:

@@ -133,6 +133,7 @@ class CareNoteRow:
     session: PlanSession
     message: Message | None
     in_reminder: bool  # carried by a reminder (pre-care listed in the 7-day reminder), not an email of its own
+    passed: bool = False  # its day or its session is behind us: no email will be scheduled for it any more
 
 
 @dataclass(frozen=True)
@@ -183,8 +184,8 @@ def plan_now(plan: TreatmentPlan, *, today: dt.date | None = None) -> PlanNow:
     for due in layout.care_schedule:
         session = by_mn[due.mn_number]
         carried = [messages.get((session.pk, kind)) for kind, _ in _carriers(plan, due)]
-        rows.append(_care_row(due, session, messages, plan))
         took_place = session.status == SessionStatus.COMPLETED or plan_session_day(session) < today
+        rows.append(_care_row(due, session, messages, plan, passed=took_place or due.day < today))
         sent_in_time = any(
             m is not None and m.status == MessageStatus.SENT and timezone.localdate(m.sent_at) <= due.day
             for m in carried
@@ -199,8 +200,10 @@ def plan_now(plan: TreatmentPlan, *, today: dt.date | None = None) -> PlanNow:
     return PlanNow(session_rows, current, layout, rows, late)
 
 
-def _care_row(due: planning.CareNoteDue, session: PlanSession, messages: dict, plan: TreatmentPlan) -> CareNoteRow:
+def _care_row(
+    due: planning.CareNoteDue, session: PlanSession, messages: dict, plan: TreatmentPlan, *, passed: bool
+) -> CareNoteRow:
     for kind, in_reminder in _carriers(plan, due):
         if (message := messages.get((session.pk, kind))) is not None:
-            return CareNoteRow(due, session, message, in_reminder)
-    return CareNoteRow(due, session, None, False)
+            return CareNoteRow(due, session, message, in_reminder, passed)
+    return CareNoteRow(due, session, None, False, passed)

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.security import conftest as world_data
-from tests.security.conftest import world  # noqa: F401 - a fixture
+from tests.security.conftest import completed_plan, world  # noqa: F401 - fixtures
 from tests.security.test_url_access import CLINICAL_TEXT, DEPTH
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,9 +21,17 @@ def _visible_text(page) -> str:
 
 
 @pytest.mark.parametrize("who", ["front_desk", "aesthetician"])
-def test_front_desk_reads_no_clinical_text_on_the_plan_and_client_pages(log_in, page, live_server, world, request, who):  # noqa: F811
+def test_front_desk_reads_no_clinical_text_on_the_plan_and_client_pages(
+    log_in,
+    page,
+    live_server,
+    world,  # noqa: F811
+    completed_plan,  # noqa: F811
+    request,
+    who,
+):
     log_in(request.getfixturevalue(who))
-    completed = world.client.plans.exclude(pk=world.plan.pk).get()
+    completed = completed_plan
     texts = {}
     for name, path in (("plan", f"/plans/{completed.pk}/"), ("client", f"/clients/{world.client.pk}/")):
         page.goto(f"{live_server.url}{path}")

@@ -30,6 +30,7 @@ class World:
 
 # Clinical text the world's records hold, each in the shape the app stores it. Front desk must
 # never see any of these on a page or in JSON; an aesthetician sees each of them somewhere.
+SCREENING_QUESTION = "Are you pregnant or breastfeeding?"
 COLD_SORES = "Have you ever had cold sores"
 COLD_SORES_WHY = "Needling can reactivate herpes simplex: antiviral cover first"
 PROTOCOL_NAME = "P3 Conservative, Fitzpatrick IV-VI"
@@ -140,24 +141,12 @@ def make_completed_plan(*, client, protocol, created_by, practitioner) -> models
 
 @pytest.fixture
 def world(aesthetician, front_desk, clinic_admin) -> World:
-    client = ClientFactory(
-        first_name="Zoe", last_name="Quinn", email="zoe.quinn@example.com", notes=CLIENT_NOTES, fitzpatrick=5
-    )
-    question = models.ScreeningQuestion.objects.create(code="cold_sores", text=f"{COLD_SORES}?")
-    screening = models.Screening.objects.create(client=client, screened_by=aesthetician, notes="Discussed cold sores")
+    client = ClientFactory(first_name="Zoe", last_name="Quinn", email="zoe.quinn@example.com", notes=CLIENT_NOTES)
+    question = models.ScreeningQuestion.objects.create(code="pregnant", text=SCREENING_QUESTION)
+    screening = models.Screening.objects.create(client=client, screened_by=aesthetician, notes="Discussed pregnancy")
     answer = models.ScreeningAnswer.objects.create(screening=screening, question=question, answer=True)
     protocol = ProtocolFactory()  # noqa: F811
     plan = make_plan(client=client, protocol=protocol, created_by=aesthetician)
-    completed = make_completed_plan(
-        client=client, protocol=protocol, created_by=aesthetician, practitioner=aesthetician.practitioner
-    )
-    models.Message.objects.create(
-        client=client,
-        session=completed.sessions.get(sequence=1),
-        kind="care:2",
-        send_at=dt.datetime(2026, 1, 21, 9, tzinfo=dt.UTC),
-        session_version=0,
-    )
     record_access_log(user=aesthetician, client=client, action="view")
     # One row for each admin-registered model that has no factory, so their change pages can be opened.
     AccessAttempt.objects.create(username="someone", ip_address="192.0.2.1", failures_since_start=1)
@@ -181,3 +170,19 @@ def world(aesthetician, front_desk, clinic_admin) -> World:
         practitioner=aesthetician.practitioner,
         room=RoomFactory(),
     )
+
+
+@pytest.fixture
+def completed_plan(world, aesthetician) -> models.TreatmentPlan:
+    """A second plan of the world's client whose first session took place, with its post-care email scheduled."""
+    plan = make_completed_plan(
+        client=world.client, protocol=world.protocol, created_by=aesthetician, practitioner=world.practitioner
+    )
+    models.Message.objects.create(
+        client=world.client,
+        session=plan.sessions.get(sequence=1),
+        kind="care:2",
+        send_at=dt.datetime(2026, 1, 21, 9, tzinfo=dt.UTC),
+        session_version=0,
+    )
+    return plan

@@ -324,7 +324,8 @@ def test_each_visitor_gets_what_the_access_table_says_on_every_page(visitor, wor
 
 # Text that only the clinical record holds (tests/security/conftest.py stores each in the app's own shape).
 CLINICAL_TEXT = {
-    "screening answer": world_data.COLD_SORES,
+    "screening answer": world_data.SCREENING_QUESTION,
+    "review item": world_data.COLD_SORES,
     "contraindication rule": world_data.COLD_SORES_WHY,
     "skin type": "Fitzpatrick",
     "care-note subject": world_data.CARE_SUBJECTS[0],
@@ -346,7 +347,7 @@ def _clinical_found(text: str) -> list[str]:
     return found
 
 
-def _staff_pages_and_extras(world) -> list[str]:
+def _staff_pages_and_extras(world, completed) -> list[str]:
     """Every page the URL walk opens outside the Django admin, plus the views of the world's data that
     need a query: the completed plan, its session's dialog fragment, and the calendar's JSON for that week."""
     urls = [
@@ -354,7 +355,6 @@ def _staff_pages_and_extras(world) -> list[str]:
         for page in PAGES
         if not page.name.startswith("admin:") and page.name not in UNFILLABLE and rule_for(page.name)
     ]
-    completed = world.client.plans.exclude(pk=world.plan.pk).get()
     done = completed.sessions.get(sequence=1)
     urls += [
         reverse("plan-detail", args=[completed.pk]),
@@ -369,11 +369,11 @@ def _staff_pages_and_extras(world) -> list[str]:
 
 
 @pytest.mark.django_db
-def test_front_desk_reads_no_clinical_text_on_any_page_or_json_it_may_open(world, client, front_desk):
+def test_front_desk_reads_no_clinical_text_on_any_page_or_json_it_may_open(world, completed_plan, client, front_desk):
     client.force_login(front_desk)
     leaks = []
     opened = 0
-    for url in _staff_pages_and_extras(world):
+    for url in _staff_pages_and_extras(world, completed_plan):
         response = client.get(url)
         if response.status_code != 200:
             continue
@@ -385,9 +385,11 @@ def test_front_desk_reads_no_clinical_text_on_any_page_or_json_it_may_open(world
 
 
 @pytest.mark.django_db
-def test_an_aesthetician_reads_every_clinical_field_the_front_desk_does_not(world, client, aesthetician):
+def test_an_aesthetician_reads_every_clinical_field_the_front_desk_does_not(
+    world, completed_plan, client, aesthetician
+):
     client.force_login(aesthetician)
-    completed = world.client.plans.exclude(pk=world.plan.pk).get()
+    completed = completed_plan
     pages = {
         "client": client.get(reverse("client-detail", args=[world.client.pk])).content.decode(),
         "plan": client.get(reverse("plan-detail", args=[completed.pk])).content.decode(),
@@ -397,7 +399,7 @@ def test_an_aesthetician_reads_every_clinical_field_the_front_desk_does_not(worl
     missing = [what for what, needle in CLINICAL_TEXT.items() if needle.lower() not in everything.lower()]
     assert not missing, f"The aesthetician's pages lack: {missing}"
     assert DEPTH.search(pages["plan"]) and "Fitzpatrick" in pages["list"]
-    assert world_data.COLD_SORES in pages["plan"] and world_data.COLD_SORES in pages["client"]
+    assert world_data.COLD_SORES in pages["plan"] and world_data.SCREENING_QUESTION in pages["client"]
 
 
 @pytest.mark.django_db

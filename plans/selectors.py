@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
@@ -94,8 +94,13 @@ def plan_for_page(pk: int) -> QuerySet[TreatmentPlan]:
     ).prefetch_related(_sessions_in_order())
 
 
-def client_plans(client: Client) -> QuerySet[TreatmentPlan]:
-    return client.plans.select_related("created_by").prefetch_related(_sessions_in_order())
+def client_plans_now(client: Client) -> list[tuple[TreatmentPlan, PlanNow]]:
+    """The client's plans, each as it is now: four queries however many plans and sessions."""
+    plans = list(client.plans.select_related("created_by").prefetch_related(_sessions_in_order()))
+    messages: dict[int, list[Message]] = {plan.pk: [] for plan in plans}
+    for message in Message.objects.filter(client=client).annotate(plan_pk=F("session__plan_id")):
+        messages.setdefault(message.plan_pk, []).append(message)
+    return [(plan, plan_now(plan, messages=messages[plan.pk])) for plan in plans]
 
 
 # Sessions that will not take place at their booked time: no spans, care notes or reminders around them.
@@ -167,25 +172,27 @@ def _carriers(plan: TreatmentPlan, due: planning.CareNoteDue) -> list[tuple[str,
     return [(MessageKind.pre_care(due.note_id), False), *reminders]
 
 
-def plan_now(plan: TreatmentPlan, *, today: dt.date | None = None) -> PlanNow:
+def plan_now(plan: TreatmentPlan, *, today: dt.date | None = None, messages: list[Message] | None = None) -> PlanNow:
     """The plan as it is: spans and care notes around the current session dates, each care note with
     the email actually scheduled or sent for it, and the pre-care that is late today. One query
-    (the plan's messages) beyond the prefetched sessions."""
+    (the plan's messages, unless given) beyond the prefetched sessions."""
     today = today or timezone.localdate()
+    if messages is None:
+        messages = list(Message.objects.filter(session__plan=plan))
     sessions = list(plan.sessions.all())
     current = [s for s in sessions if s.status not in NOT_TAKING_PLACE]
     by_mn = {s.mn_number: s for s in current if s.kind == SessionKind.MICRONEEDLING and s.mn_number}
     layout = planning.plan_layout(
         plan.params, plan.selected_combinations, {k: plan_session_day(s) for k, s in by_mn.items()}
     )
-    messages = {(m.session_id, m.kind): m for m in Message.objects.filter(session__plan=plan)}
+    by_kind = {(m.session_id, m.kind): m for m in messages}
     rows: list[CareNoteRow] = []
     done: set[tuple[int, int]] = set()
     for due in layout.care_schedule:
         session = by_mn[due.mn_number]
-        carried = [messages.get((session.pk, kind)) for kind, _ in _carriers(plan, due)]
+        carried = [by_kind.get((session.pk, kind)) for kind, _ in _carriers(plan, due)]
         took_place = session.status == SessionStatus.COMPLETED or plan_session_day(session) < today
-        rows.append(_care_row(due, session, messages, plan, passed=took_place or due.day < today))
+        rows.append(_care_row(due, session, by_kind, plan, passed=took_place or due.day < today))
         sent_in_time = any(
             m is not None and m.status == MessageStatus.SENT and timezone.localdate(m.sent_at) <= due.day
             for m in carried

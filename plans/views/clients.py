@@ -84,7 +84,7 @@ def client_detail(request, pk: int):
     clinical = request.user.has_perm("plans.view_clinical_record")
     screening = selectors.client_current_screening(client) if clinical else None
     answers = selectors.client_current_answers(client) if screening else []
-    plans = [(plan, selectors.plan_now(plan)) for plan in selectors.client_plans(client)]
+    plans = selectors.client_plans_now(client)
     return render(
         request,
         "plans/clients/detail.html",

@@ -113,3 +113,27 @@ def test_a_new_plan_is_previewed_from_the_first_start_that_leaves_room_for_pre_c
 
     today = client.get(reverse("plan-new", args=[person.pk]), {"start": "2027-02-01"}).content.decode()
     assert "Pre-care already due" in today and 'id="start-reason"' not in today
+
+
+def _queries(client, url) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+def test_the_plan_and_client_pages_read_a_constant_number_of_queries(client, aesthetician, clinic, accepted):  # noqa: F811
+    plan = accepted()
+    client.force_login(aesthetician)
+    plan_url = reverse("plan-detail", args=[plan.pk])
+    client_url = reverse("client-detail", args=[plan.client.pk])
+    before = (_queries(client, plan_url), _queries(client, client_url))
+
+    for s in plan.sessions.filter(kind="microneedling"):
+        booking.session_book(session=s, starts_at=at(s.target, 10), practitioner=clinic["ana"], by=aesthetician)
+    for _ in range(2):
+        plan_create(client=plan.client, start=START, created_by=aesthetician)
+
+    assert (_queries(client, plan_url), _queries(client, client_url)) == before

@@ -46,6 +46,10 @@ and the protocol or source behind it):
    visit with the day they would fall on if the visit is booked on its target day.
 8. Follow-up assessment: follow_up_days after the last MN target, window [target - 7 days
    (never before the last MN target), target + 14 days].
+
+Rules 6 (for spans) and 7 also place a plan as it is after booking: plan_layout takes the
+sessions' current dates instead of the targets (plans/selectors.py plan_now). suggest_start
+finds the first requested start whose earliest pre-care note is not already in the past.
 """
 
 from __future__ import annotations

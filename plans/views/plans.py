@@ -123,8 +123,8 @@ def plan_new(request, client_id: int):
         return _plan_accept(request, client)
     # The first visit previews the first start that leaves room for the pre-care schedule; any
     # other start (today included, with its late pre-care warning) stays one click away.
-    suggestion = plan_services.plan_suggested_start(client=client)
-    data = request.GET if "start" in request.GET else {"start": suggestion.start.isoformat()}
+    suggestion = None if "start" in request.GET else plan_services.plan_suggested_start(client=client)
+    data = {"start": suggestion.start.isoformat()} if suggestion else request.GET
     form = PlanOptionsForm(data, combination_choices=_optional_combination_choices())
     proposal = None
     selected: list[int] = []
@@ -136,7 +136,7 @@ def plan_new(request, client_id: int):
         "form": form,
         "proposal": proposal,
         "selected": selected,
-        "start_reason": suggestion.reason if proposal and proposal.requested_start == suggestion.start else "",
+        "start_reason": suggestion.reason if suggestion and proposal else "",
         "today": timezone.localdate(),
         "screening": selectors.client_current_screening(client),
         "token": secrets.token_urlsafe(24),

@@ -756,7 +756,8 @@ class TreatmentPlan(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.params.name} for {self.client}"
+        # Printed on pages every role sees (booking a plan): not the protocol's name, which is clinical.
+        return f"{self.series_name} for {self.client}"
 
     @property
     def params(self) -> ProtocolParams:
@@ -770,6 +771,29 @@ class TreatmentPlan(models.Model):
             cached = (self.protocol_snapshot, ProtocolParams.from_snapshot(self.protocol_snapshot))
             self.__dict__["_params"] = cached
         return cached[1]
+
+    @property
+    def series_name(self) -> str:
+        """What front desk and the client call the plan: "Microneedling, 4 sessions".
+
+        The protocol's name says who it is for (e.g. "Fitzpatrick IV-VI"): clinical, so only
+        pages for the clinical record show it.
+        """
+        n = self.params.session_count
+        return f"Microneedling, {n} session{'' if n == 1 else 's'}"
+
+    @property
+    def accepts_bookings(self) -> bool:
+        return self.status == PlanStatus.ACTIVE
+
+    @property
+    def is_recomputable(self) -> bool:
+        """Nothing booked or done yet: the plan may be regenerated; otherwise its sessions are rescheduled.
+
+        Reads the prefetched sessions when a page has them (no extra query).
+        """
+        locking = (SessionStatus.BOOKED, SessionStatus.COMPLETED)
+        return self.status == PlanStatus.ACTIVE and not any(s.status in locking for s in self.sessions.all())
 
 
 class SessionKind(models.TextChoices):

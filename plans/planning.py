@@ -46,6 +46,10 @@ and the protocol or source behind it):
    visit with the day they would fall on if the visit is booked on its target day.
 8. Follow-up assessment: follow_up_days after the last MN target, window [target - 7 days
    (never before the last MN target), target + 14 days].
+
+Rules 6 (for spans) and 7 also place a plan as it is after booking: plan_layout takes the
+sessions' current dates instead of the targets (plans/selectors.py plan_now). suggest_start
+finds the first requested start whose earliest pre-care note is not already in the past.
 """
 
 from __future__ import annotations
@@ -444,6 +448,14 @@ class PlanProposal:
         return self.status == "ok"
 
     @property
+    def is_hard_stop(self) -> bool:
+        return self.status == "hard_stop"
+
+    @property
+    def found_no_protocol(self) -> bool:
+        return self.status == "no_protocol"
+
+    @property
     def needs_review(self) -> bool:
         return bool(self.review_items)
 
@@ -638,15 +650,9 @@ def propose_plan(request: PlanRequest) -> PlanProposal:
     visits = [_renumber(s, i) for i, s in enumerate(visits, start=1)]
     spans.sort(key=lambda s: (s.start, s.combination_id, s.anchor_session))
 
-    care = _care_schedule(protocol, targets)
-    if request.today is not None:
-        late = [c for c in care if c.phase == "pre" and c.day < request.today]
-        if late:
-            b.warnings.append(
-                "Pre-care already due before today: "
-                + "; ".join(f"{c.subject} (session {c.mn_number}, {c.day:%d %b})" for c in late)
-                + ". Tell the client today, or choose a later start."
-            )
+    care = care_schedule(protocol, dict(enumerate(targets, start=1)))
+    if request.today is not None and (late := late_pre_care(care, request.today)):
+        b.warnings.append(late_pre_care_warning(late))
     reminders = tuple(
         ReminderDue(
             s.sequence,
@@ -830,9 +836,9 @@ def _mn_sessions(b: _Builder, p: ProtocolParams, first_target: dt.date) -> list[
     return sessions
 
 
-def _fits(lo: dt.date, hi: dt.date, targets: list[dt.date], c: CombinationParams, skip: int | None = None) -> str:
-    """Why [lo, hi] breaks c's min days from an MN target ('' when it keeps them all)."""
-    for k, t in enumerate(targets, start=1):
+def _fits(lo: dt.date, hi: dt.date, dates: Mapping[int, dt.date], c: CombinationParams, skip: int | None = None) -> str:
+    """Why [lo, hi] breaks c's min days from an MN session date ('' when it keeps them all)."""
+    for k, t in sorted(dates.items()):
         if k == skip:
             continue
         if lo >= t + _days(c.min_days_after_mn) or hi <= t - _days(c.min_days_before_mn):
@@ -851,42 +857,52 @@ def _anchors(c: CombinationParams, n: int, placement: str) -> list[int]:
     return sorted({k for k in c.after_sessions if 1 <= k <= last})
 
 
-def _place_combination(
-    b: _Builder, p: ProtocolParams, c: CombinationParams, targets: list[dt.date]
-) -> tuple[list[ProposedSession], list[Span]]:
-    n = len(targets)
-    source = _source(p, c.instructions.splitlines()[0] if c.instructions else "")
-    why = "included by the protocol" if not c.optional else "chosen"
+@dataclass(frozen=True)
+class _Placement:
+    """Where one combination falls around given MN dates: visits, spans, and the anchors it missed."""
+
+    visits: tuple[tuple[int, ProposedSession], ...] = ()
+    spans: tuple[Span, ...] = ()
+    omitted: tuple[tuple[int, str], ...] = ()  # (MN session number, why)
+    anchors: tuple[int, ...] = ()
+
+
+def _place(c: CombinationParams, dates: Mapping[int, dt.date], session_count: int) -> _Placement:
+    """The placement rules of the module docstring (6.), relative to `dates` (MN number -> day).
+
+    The proposal passes the planned targets; a plan page passes the sessions' current dates
+    (booked day, else target; cancelled sessions absent), so both follow one rule.
+    """
+    if not dates:
+        return _Placement()
     if c.placement == BEFORE_FIRST:
-        start, end = targets[0] - _days(c.offset_days), targets[0] - _days(c.end_offset_days)
-        if end < start:
-            start, end = end, start
-        problem = _fits(start, end, targets, c)
-        if problem:
-            return _omit(b, c, 1, problem, source)
-        b.note("combination", f"{c.name} ({why})", f"From {start:%d %b} to {end:%d %b %Y}, before session 1.", source)
-        return [], [Span(c.id, c.name, c.kind, start, end, 1, c.instructions)]
+        first = min(dates)
+        t = dates[first]
+        start, end = sorted((t - _days(c.offset_days), t - _days(c.end_offset_days)))
+        if problem := _fits(start, end, dates, c):
+            return _Placement(omitted=((first, problem),), anchors=(first,))
+        return _Placement(spans=(Span(c.id, c.name, c.kind, start, end, first, c.instructions),), anchors=(first,))
 
     visits: list[tuple[int, ProposedSession]] = []
     spans: list[Span] = []
-    anchors = _anchors(c, n, c.placement)
-    if not anchors:
-        b.warnings.append(f"{c.name} left out: none of its sessions {list(c.after_sessions)} exist in this plan.")
-        b.note("combination", f"{c.name} ({why})", "Left out: it follows no session of this plan.", source)
-        return [], []
+    omitted: list[tuple[int, str]] = []
+    anchors = tuple(_anchors(c, session_count, c.placement))
     for k in anchors:
-        t = targets[k - 1]
+        t = dates.get(k)
+        if t is None:
+            continue  # a cancelled session: nothing is placed around it
         if c.placement == AROUND:
             start, end = t - _days(c.offset_days), t + _days(c.end_offset_days)
-            problem = _fits(start, end, targets, c, skip=k)
-            if problem:
-                _omit(b, c, k, problem, source)
+            if problem := _fits(start, end, dates, c, skip=k):
+                omitted.append((k, problem))
                 continue
             spans.append(Span(c.id, c.name, c.kind, start, end, k, c.instructions))
             continue
-        next_t = targets[k] if k < n else None
+        next_t = dates.get(k + 1)
         if c.placement == BETWEEN:
-            assert next_t is not None
+            if next_t is None:
+                omitted.append((k, f"microneedling session {k + 1} is not planned"))
+                continue
             lo = t + _days(c.min_days_after_mn)
             hi = next_t - _days(c.min_days_before_mn)
             target = dt.date.fromordinal(t.toordinal() + (next_t.toordinal() - t.toordinal()) // 2)
@@ -897,12 +913,15 @@ def _place_combination(
                 hi = min(hi, next_t - _days(c.min_days_before_mn))
             target = lo
         if lo > hi:
-            _omit(b, c, k, "there is no day far enough from the microneedling sessions on both sides", source)
+            omitted.append((k, "there is no day far enough from the microneedling sessions on both sides"))
             continue
         target = min(max(target, lo), hi)
-        problem = _fits(lo, hi, targets, c)
-        if problem:
-            _omit(b, c, k, problem, source)
+        if problem := _fits(lo, hi, dates, c):
+            omitted.append((k, problem))
+            continue
+        if not c.books_appointment:
+            # A home treatment placed "between"/"after" is still a stretch of days, not a visit.
+            spans.append(Span(c.id, c.name, c.kind, lo, hi, k, c.instructions))
             continue
         visits.append(
             (
@@ -923,14 +942,37 @@ def _place_combination(
                 ),
             )
         )
-    placed = visits or spans
-    if placed:
+    return _Placement(tuple(visits), tuple(spans), tuple(omitted), anchors)
+
+
+def _place_combination(
+    b: _Builder, p: ProtocolParams, c: CombinationParams, targets: list[dt.date]
+) -> tuple[list[ProposedSession], list[Span]]:
+    source = _source(p, c.instructions.splitlines()[0] if c.instructions else "")
+    why = "included by the protocol" if not c.optional else "chosen"
+    placed = _place(c, dict(enumerate(targets, start=1)), len(targets))
+    for k, problem in placed.omitted:
+        _omit(b, c, k, problem, source)
+    if c.placement == BEFORE_FIRST:
+        for span in placed.spans:
+            b.note(
+                "combination",
+                f"{c.name} ({why})",
+                f"From {span.start:%d %b} to {span.end:%d %b %Y}, before session 1.",
+                source,
+            )
+        return [], list(placed.spans)
+    if not placed.anchors:
+        b.warnings.append(f"{c.name} left out: none of its sessions {list(c.after_sessions)} exist in this plan.")
+        b.note("combination", f"{c.name} ({why})", "Left out: it follows no session of this plan.", source)
+        return [], []
+    if placed.visits or placed.spans:
         where = {
             BETWEEN: "midway between sessions",
             AFTER: f"{_plural(c.offset_days, 'day')} after session",
             AROUND: f"from {c.offset_days} day(s) before to {c.end_offset_days} day(s) after session",
         }[c.placement]
-        numbers = ", ".join(str(k) for k in anchors)
+        numbers = ", ".join(str(k) for k in placed.anchors)
         b.note(
             "combination",
             f"{c.name} ({why})",
@@ -938,17 +980,12 @@ def _place_combination(
             f"{c.min_days_before_mn} day(s) before any microneedling session.",
             source,
         )
-    if not c.books_appointment:
-        # A home treatment placed "between"/"after" is still a stretch of days, not a visit.
-        spans.extend(Span(c.id, c.name, c.kind, v.earliest, v.latest, k, c.instructions) for k, v in visits)
-        return [], spans
-    return [v for _, v in visits], spans
+    return [v for _, v in placed.visits], list(placed.spans)
 
 
-def _omit(b: _Builder, c: CombinationParams, k: int, problem: str, source: str) -> tuple[list, list]:
+def _omit(b: _Builder, c: CombinationParams, k: int, problem: str, source: str) -> None:
     b.warnings.append(f"{c.name} (session {k}) left out: {problem}.")
     b.note("combination", f"{c.name} around session {k}", f"Left out: {problem}.", source)
-    return [], []
 
 
 def _follow_up(b: _Builder, p: ProtocolParams, last_target: dt.date) -> ProposedSession:
@@ -973,13 +1010,96 @@ def _follow_up(b: _Builder, p: ProtocolParams, last_target: dt.date) -> Proposed
     )
 
 
-def _care_schedule(p: ProtocolParams, targets: list[dt.date]) -> tuple[CareNoteDue, ...]:
+def care_schedule(p: ProtocolParams, dates: Mapping[int, dt.date]) -> tuple[CareNoteDue, ...]:
+    """Every care note of every MN session, dated from that session's day (MN number -> day)."""
     due = [
         CareNoteDue(k, note.id, note.phase, note.subject, t + _days(note.offset_days), note.offset_days)
-        for k, t in enumerate(targets, start=1)
+        for k, t in dates.items()
         for note in p.care_notes
     ]
     return tuple(sorted(due, key=lambda d: (d.day, d.mn_number, d.offset_days, d.note_id)))
+
+
+LATE_PRE_CARE = "Pre-care already due before today"
+
+
+def late_pre_care(
+    care: Iterable[CareNoteDue], today: dt.date, done: frozenset[tuple[int, int]] = frozenset()
+) -> tuple[CareNoteDue, ...]:
+    """Pre-care notes whose day is before today, except those in `done` ((MN number, note id) pairs
+    already delivered in time, or of sessions that took place)."""
+    return tuple(c for c in care if c.phase == "pre" and c.day < today and (c.mn_number, c.note_id) not in done)
+
+
+def late_pre_care_warning(late: Iterable[CareNoteDue]) -> str:
+    return (
+        f"{LATE_PRE_CARE}: "
+        + "; ".join(f"{c.subject} (session {c.mn_number}, {c.day:%d %b})" for c in late)
+        + ". Tell the client today, or choose a later start."
+    )
+
+
+@dataclass(frozen=True)
+class PlanLayout:
+    """A plan's home spans and care notes placed around its sessions' current dates."""
+
+    spans: tuple[Span, ...]
+    care_schedule: tuple[CareNoteDue, ...]
+    # Spans that no longer fit where the sessions now are (the proposal would have left them out).
+    problems: tuple[str, ...] = ()
+
+
+def plan_layout(
+    protocol: ProtocolParams, selected_combinations: Iterable[int], mn_dates: Mapping[int, dt.date]
+) -> PlanLayout:
+    """Spans and care notes for the MN sessions as they are now (MN number -> booked day, else
+    target; cancelled sessions left out), by the same rules propose_plan used for the targets.
+
+    Combination visits are not placed here: they are sessions of their own with their own dates.
+    """
+    selected = set(selected_combinations)
+    spans: list[Span] = []
+    problems: list[str] = []
+    for c in sorted(protocol.combinations, key=lambda c: (c.position, c.id)):
+        if c.optional and c.id not in selected:
+            continue
+        if c.books_appointment and c.placement in (BETWEEN, AFTER):
+            continue
+        placed = _place(c, mn_dates, protocol.session_count)
+        spans.extend(placed.spans)
+        problems.extend(f"{c.name} (session {k}) no longer fits: {why}." for k, why in placed.omitted)
+    spans.sort(key=lambda s: (s.start, s.combination_id, s.anchor_session))
+    return PlanLayout(tuple(spans), care_schedule(protocol, mn_dates), tuple(problems))
+
+
+def pre_care_lead_days(protocol: ProtocolParams) -> int:
+    """How many days before session 1 its earliest pre-care note is due (0 without pre-care)."""
+    return max((-n.offset_days for n in protocol.care_notes_for("pre")), default=0)
+
+
+@dataclass(frozen=True)
+class StartSuggestion:
+    start: dt.date
+    reason: str = ""  # empty when starting today already leaves room for the pre-care
+
+
+def suggest_start(request: PlanRequest) -> StartSuggestion:
+    """The first start from request.today that leaves time for the whole pre-care schedule.
+
+    Everything in a plan moves with its earliest start (a deferral only ever moves it
+    later), so the shift that brings session 1's earliest pre-care note to today is
+    added to the earliest start the proposal for today found.
+    """
+    today = request.today
+    if today is None:
+        raise ValueError("suggest_start needs request.today.")
+    proposal = propose_plan(replace(request, requested_start=today))
+    pre = [c.day for c in proposal.care_schedule if c.phase == "pre"]
+    if not proposal.ok or not pre or min(pre) >= today:
+        return StartSuggestion(today)
+    start = proposal.earliest_start + (today - min(pre))
+    lead = pre_care_lead_days(proposal.protocol)
+    return StartSuggestion(start, f"Starts {start.day} {start:%b} so the {lead}-day pre-care can be followed.")
 
 
 def _renumber(s: ProposedSession, sequence: int) -> ProposedSession:

@@ -13,6 +13,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from plans.models import Client, Screening, ScreeningAnswer, ScreeningQuestion
+from plans.selectors import client_current_answers
 
 CLIENT_FIELDS = (
     "first_name",
@@ -114,10 +115,7 @@ def client_update(
 
 
 def current_answers(client: Client) -> dict[str, tuple[bool, dt.date | None]]:
-    screening = client.screenings.order_by("-screened_on", "-id").first()
-    if screening is None:
-        return {}
-    return {a.question.code: (a.answer, a.last_date) for a in screening.answers.select_related("question")}
+    return {a.question.code: (a.answer, a.last_date) for a in client_current_answers(client)}
 
 
 def screening_differs(client: Client, answers: Answers) -> bool:

@@ -24,11 +24,10 @@ from plans.models import (
     ContraindicationRule,
     PlanSession,
     Protocol,
-    Screening,
     ScreeningAnswer,
-    SessionStatus,
     TreatmentPlan,
 )
+from plans.selectors import client_current_screening_id
 
 
 class PlanRefused(Exception):
@@ -138,17 +137,14 @@ def protocol_params_active() -> tuple[planning.ProtocolParams, ...]:
     return tuple(protocol_to_params(p) for p in protocols)
 
 
-def current_screening(client: Client) -> Screening | None:
-    return client.screenings.order_by("-screened_on", "-id").first()
-
-
 def client_profile(client: Client) -> planning.ClientProfile:
     """The client's profile with the answers of their newest screen (none: every rule needs review)."""
     # One query: the newest screen's answers through a subquery (plan creation stays within 10 queries).
-    newest = client.screenings.order_by("-screened_on", "-id").values("id")[:1]
     answers = {
         a.question.code: planning.ScreeningAnswer(a.answer, a.last_date)
-        for a in ScreeningAnswer.objects.filter(screening=Subquery(newest)).select_related("question")
+        for a in ScreeningAnswer.objects.filter(screening=Subquery(client_current_screening_id(client))).select_related(
+            "question"
+        )
     }
     return planning.ClientProfile(
         date_of_birth=client.date_of_birth,
@@ -159,18 +155,26 @@ def client_profile(client: Client) -> planning.ClientProfile:
     )
 
 
+def _plan_request(client: Client, start: dt.date, combinations: Iterable[int]) -> planning.PlanRequest:
+    return planning.PlanRequest(
+        profile=client_profile(client),
+        protocols=protocol_params_active(),
+        requested_start=start,
+        selected_combinations=frozenset(int(c) for c in combinations),
+        clinic_min_age=settings.CLINIC_MIN_AGE,
+        today=timezone.localdate(),
+    )
+
+
 def plan_preview(*, client: Client, start: dt.date, combinations: Iterable[int] = ()) -> planning.PlanProposal:
     """What plan_create would make now, without writing anything."""
-    return planning.propose_plan(
-        planning.PlanRequest(
-            profile=client_profile(client),
-            protocols=protocol_params_active(),
-            requested_start=start,
-            selected_combinations=frozenset(int(c) for c in combinations),
-            clinic_min_age=settings.CLINIC_MIN_AGE,
-            today=timezone.localdate(),
-        )
-    )
+    return planning.propose_plan(_plan_request(client, start, combinations))
+
+
+def plan_suggested_start(*, client: Client, combinations: Iterable[int] = ()) -> planning.StartSuggestion:
+    """The first start from today that leaves time for the protocol's whole pre-care schedule."""
+    today = timezone.localdate()
+    return planning.suggest_start(_plan_request(client, today, combinations))
 
 
 # --- Writes -----------------------------------------------------------------------------------
@@ -275,9 +279,6 @@ def plan_create(
     return plan
 
 
-LOCKING_STATUSES = (SessionStatus.BOOKED, SessionStatus.COMPLETED)
-
-
 def plan_recompute(
     *,
     plan: TreatmentPlan,
@@ -289,9 +290,9 @@ def plan_recompute(
     """Regenerate a plan that has nothing booked or done yet, from the client's current profile and protocols."""
     with transaction.atomic():
         locked = TreatmentPlan.objects.select_for_update().get(pk=plan.pk)
-        if locked.status != "active":
-            raise PlanLocked(f"This plan is {locked.get_status_display().lower()}: it cannot be recomputed.")
-        if locked.sessions.filter(status__in=LOCKING_STATUSES).exists():
+        if not locked.is_recomputable:
+            if not locked.accepts_bookings:
+                raise PlanLocked(f"This plan is {locked.get_status_display().lower()}: it cannot be recomputed.")
             raise PlanLocked(
                 "This plan has booked or completed sessions: change it by rescheduling those sessions instead."
             )

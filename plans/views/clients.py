@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
-from django.db.models.functions import Coalesce, Lower
 from django.shortcuts import get_object_or_404, redirect, render
 
+from plans import selectors
 from plans.forms.clients import ClientIntakeForm, ClientSearchForm
-from plans.models import Client, PlanSession, ScreeningAnswer, TreatmentPlan
+from plans.models import Client
 from plans.pagination import CappedPaginator
 from plans.permissions import staff_required
 from plans.services import clients as client_services
-from plans.services.plans import current_screening
 from plans.services.privacy import record_access_log
 
 PAGE_SIZE = 25
@@ -21,44 +19,11 @@ PAGE_SIZE = 25
 MAX_PAGES = 40
 
 
-def _search(queryset, text: str):
-    # Every word must match a name, the email or the phone ("ana silva" finds Ana Silva).
-    for word in text.split():
-        queryset = queryset.filter(
-            Q(first_name__icontains=word)
-            | Q(last_name__icontains=word)
-            | Q(email__icontains=word)
-            | Q(phone__icontains=word)
-        )
-    return queryset
-
-
 @staff_required("plans.view_client")
 def client_list(request):
     form = ClientSearchForm(request.GET or None)
     query = form.cleaned_data["q"].strip() if form.is_valid() else ""
-    clients = _search(
-        # A correlated count, not a GROUP BY: PostgreSQL then walks the name index, stops at one page
-        # and counts plans for those 25 rows only (the GROUP BY aggregated every client first).
-        Client.objects.annotate(
-            plan_count=Coalesce(
-                Subquery(
-                    TreatmentPlan.objects.filter(client=OuterRef("pk"))
-                    .order_by()
-                    .values("client")
-                    .annotate(n=Count("id"))
-                    .values("n")
-                ),
-                0,
-            )
-        ).order_by("last_name", "first_name", "id"),
-        query,
-    )
-    if query:
-        # Matches are few: sort them after finding them. Ordered by the indexed name columns, PostgreSQL
-        # would walk the whole name index testing every client (100 ms at 100,000 clients) instead of
-        # asking the trigram indexes; an expression order (same order, case-blind) keeps it on them.
-        clients = clients.order_by(Lower("last_name"), Lower("first_name"), "id")
+    clients = selectors.client_list_search(query)
     page = CappedPaginator(clients, PAGE_SIZE, max_pages=MAX_PAGES).get_page(request.GET.get("page"))
     return render(request, "plans/clients/list.html", {"form": form, "page": page, "query": query})
 
@@ -115,27 +80,19 @@ def client_edit(request, pk: int):
 def client_detail(request, pk: int):
     client = get_object_or_404(Client, pk=pk)
     record_access_log(user=request.user, client=client, action="view")
-    screening = current_screening(client)
-    answers = (
-        list(
-            ScreeningAnswer.objects.filter(screening=screening)
-            .select_related("question")
-            .order_by("question__position")
-        )
-        if screening
-        else []
-    )
-    plans = client.plans.select_related("protocol", "created_by").prefetch_related(
-        Prefetch("sessions", queryset=PlanSession.objects.order_by("sequence"))
-    )
+    # Front desk gets the contact details and bookings: the screen is not even read for them.
+    clinical = request.user.has_perm("plans.view_clinical_record")
+    screening = selectors.client_current_screening(client) if clinical else None
+    answers = selectors.client_current_answers(client) if screening else []
+    plans = selectors.client_plans_now(client)
     return render(
         request,
         "plans/clients/detail.html",
         {
             "client": client,
+            "clinical": clinical,
             "screening": screening,
             "flags": [a for a in answers if a.answer],
-            "answers": answers,
             "plans": plans,
         },
     )

@@ -9,15 +9,14 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from plans import planning
+from plans import planning, selectors
 from plans.forms.plans import PlanAcceptForm, PlanOptionsForm
-from plans.models import Client, CombinationTreatment, PlanSession, SessionStatus, TreatmentPlan
+from plans.models import Client, CombinationTreatment, TreatmentPlan
 from plans.permissions import staff_required
 from plans.services import plans as plan_services
 
@@ -84,30 +83,24 @@ def proposal_bars(proposal: planning.PlanProposal) -> list[Bar]:
     return sorted(bars, key=lambda b: (b.target or b.start, b.css != "mn"))
 
 
-def plan_bars(plan: TreatmentPlan) -> list[Bar]:
-    bars = []
-    for s in plan.sessions.all():
-        booked = timezone.localtime(s.starts_at).date() if s.starts_at else None
-        bars.append(
-            Bar(
-                s.title,
-                _session_css(s.kind),
-                s.earliest,
-                s.latest,
-                booked or s.target,
-                f"{s.depth_mm} mm" if s.depth_mm is not None else "",
-                s.get_status_display(),
-            )
+def plan_bars(now: selectors.PlanNow, *, clinical: bool) -> list[Bar]:
+    """The plan as it is: sessions on their booked (else target) days, cancelled ones left out; home
+    spans around those days. Depths and home treatments are clinical: front desk sees the visits only."""
+    bars = [
+        Bar(
+            row.session.label,
+            _session_css(row.session.kind),
+            row.session.earliest,
+            row.session.latest,
+            row.day,
+            f"{row.session.depth_mm} mm" if clinical and row.session.depth_mm is not None else "",
+            row.session.get_status_display(),
         )
-    for span in plan.protocol_snapshot.get("plan", {}).get("spans", []):
-        bars.append(
-            Bar(
-                f"{span['name']} (around session {span['anchor_session']})",
-                "span",
-                dt.date.fromisoformat(span["start"]),
-                dt.date.fromisoformat(span["end"]),
-            )
-        )
+        for row in now.sessions
+        if row.taking_place
+    ]
+    if clinical:
+        bars += [Bar(f"{s.name} (around session {s.anchor_session})", "span", s.start, s.end) for s in now.layout.spans]
     return sorted(bars, key=lambda b: (b.target or b.start, b.css != "mn"))
 
 
@@ -128,10 +121,11 @@ def plan_new(request, client_id: int):
     client = get_object_or_404(Client, pk=client_id)
     if request.method == "POST":
         return _plan_accept(request, client)
-    data = request.GET if "start" in request.GET else None
-    form = PlanOptionsForm(
-        data, initial={"start": timezone.localdate()}, combination_choices=_optional_combination_choices()
-    )
+    # The first visit previews the first start that leaves room for the pre-care schedule; any
+    # other start (today included, with its late pre-care warning) stays one click away.
+    suggestion = None if "start" in request.GET else plan_services.plan_suggested_start(client=client)
+    data = {"start": suggestion.start.isoformat()} if suggestion else request.GET
+    form = PlanOptionsForm(data, combination_choices=_optional_combination_choices())
     proposal = None
     selected: list[int] = []
     if form.is_valid():
@@ -142,7 +136,9 @@ def plan_new(request, client_id: int):
         "form": form,
         "proposal": proposal,
         "selected": selected,
-        "screening": plan_services.current_screening(client),
+        "start_reason": suggestion.reason if suggestion and proposal else "",
+        "today": timezone.localdate(),
+        "screening": selectors.client_current_screening(client),
         "token": secrets.token_urlsafe(24),
         "timeline": timeline(proposal_bars(proposal)) if proposal and proposal.ok else None,
     }
@@ -175,35 +171,37 @@ def _plan_accept(request, client: Client):
 # --- The plan page and recompute -----------------------------------------------------------------
 
 
-def _is_recomputable(plan: TreatmentPlan) -> bool:
-    return plan.status == "active" and not any(
-        s.status in (SessionStatus.BOOKED, SessionStatus.COMPLETED) for s in plan.sessions.all()
-    )
-
-
 @staff_required("plans.view_treatmentplan")
 def plan_detail(request, pk: int):
-    plan = get_object_or_404(
-        TreatmentPlan.objects.select_related(
-            "client", "protocol", "created_by", "review_acknowledged_by"
-        ).prefetch_related(Prefetch("sessions", queryset=PlanSession.objects.order_by("sequence"))),
-        pk=pk,
-    )
-    snapshot = plan.protocol_snapshot
-    recompute_form = PlanOptionsForm(
-        initial={"start": plan.requested_start, "combinations": plan.selected_combinations},
-        combination_choices=[(c.id, c.name) for c in plan.params.optional_combinations],
-    )
-    care = snapshot.get("plan", {}).get("care_schedule", [])
+    plan = get_object_or_404(selectors.plan_for_page(pk), pk=pk)
+    # Computed once: every clinical part of the page (screening review, depths, protocol, care notes,
+    # home treatments) is left out of the context for a role without the clinical record.
+    clinical = request.user.has_perm("plans.view_clinical_record")
+    now = selectors.plan_now(plan)
     context = {
         "plan": plan,
         "client": plan.client,
-        "snapshot_json": json.dumps(plan.params.to_snapshot(), indent=2),
-        "care_schedule": [{**c, "day": dt.date.fromisoformat(c["day"])} for c in care],
-        "timeline": timeline(plan_bars(plan)),
-        "recomputable": _is_recomputable(plan),
-        "recompute_form": recompute_form,
+        "now": now,
+        "clinical": clinical,
+        "timeline": timeline(plan_bars(now, clinical=clinical)),
+        "can_book": plan.accepts_bookings and request.user.has_perm("plans.book_sessions"),
+        "can_recompute": plan.is_recomputable
+        and request.user.has_perms(["plans.change_treatmentplan", "plans.view_clinical_record"]),
     }
+    if clinical:
+        context |= {
+            "snapshot_json": json.dumps(plan.params.to_snapshot(), indent=2),
+            # Stored warnings describe the plan as proposed; late pre-care is recomputed from today.
+            "warnings": [
+                *(w for w in plan.warnings if not w.startswith(planning.LATE_PRE_CARE)),
+                *now.layout.problems,
+                *([now.late_pre_care_warning] if now.late_pre_care else []),
+            ],
+            "recompute_form": PlanOptionsForm(
+                initial={"start": plan.requested_start, "combinations": plan.selected_combinations},
+                combination_choices=[(c.id, c.name) for c in plan.params.optional_combinations],
+            ),
+        }
     return render(request, "plans/plans/detail.html", context)
 
 

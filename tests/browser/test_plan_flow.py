@@ -57,7 +57,7 @@ def test_an_aesthetician_takes_a_new_client_from_intake_to_an_accepted_plan(
 
     page.get_by_role("button", name="Accept plan").click()
     expect(page.get_by_text("Plan accepted")).to_be_visible()
-    expect(page.locator("#plan-sessions")).to_contain_text("Microneedling 1 of 3")
+    expect(page.locator("#plan-sessions")).to_contain_text("Microneedling session 1 of 3")
     expect(page.locator("#protocol-snapshot")).to_contain_text("pores-all")
 
     page.get_by_role("link", name="← Rosa Lopes").click()

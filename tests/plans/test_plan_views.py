@@ -52,7 +52,7 @@ def test_accepting_twice_with_the_same_token_makes_one_plan(browser_client, scre
     plan = TreatmentPlan.objects.get()
     assert first["Location"] == second["Location"] == reverse("plan-detail", args=[plan.pk])
     page = browser_client.get(first["Location"]).content.decode()
-    assert "Microneedling 1 of 3" in page and "Protocol snapshot" in page and "Recompute plan" in page
+    assert "Microneedling session 1 of 3" in page and "Protocol snapshot" in page and "Recompute plan" in page
 
 
 def test_a_hard_stop_shows_the_reason_and_no_accept_button(browser_client, screened):

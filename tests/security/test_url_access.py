@@ -19,6 +19,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from simple_history.utils import get_history_model_for_model
 
+from tests.security import conftest as world_data
+
 ANONYMOUS, FRONT_DESK, AESTHETICIAN, CLINIC_ADMIN = "anonymous", "front_desk", "aesthetician", "clinic_admin"
 VISITORS = (ANONYMOUS, FRONT_DESK, AESTHETICIAN, CLINIC_ADMIN)
 
@@ -316,3 +318,102 @@ def test_each_visitor_gets_what_the_access_table_says_on_every_page(visitor, wor
         if not matches(access[visitor], got):
             wrong.append(f"{page.name} GET {url}: expected {access[visitor]}, got {got}")
     assert not wrong, f"As {visitor}:\n  " + "\n  ".join(wrong)
+
+
+# --- What each role reads on the pages it may open ---------------------------------------------------
+
+# Text that only the clinical record holds (tests/security/conftest.py stores each in the app's own shape).
+CLINICAL_TEXT = {
+    "screening answer": world_data.SCREENING_QUESTION,
+    "review item": world_data.COLD_SORES,
+    "contraindication rule": world_data.COLD_SORES_WHY,
+    "skin type": "Fitzpatrick",
+    "care-note subject": world_data.CARE_SUBJECTS[0],
+    "post-care subject": world_data.CARE_SUBJECTS[1],
+    "session notes": world_data.SESSION_NOTES,
+    "client notes": world_data.CLIENT_NOTES,
+    "rationale": world_data.RATIONALE_FACTOR,
+    "plan warning": world_data.WARNING,
+    "deferral": "deferred to",
+    "pore score": "pore score",
+}
+DEPTH = re.compile(r"\d(?:\.\d+)?\s*mm\b")
+
+
+def _clinical_found(text: str) -> list[str]:
+    found = [what for what, needle in CLINICAL_TEXT.items() if needle.lower() in text.lower()]
+    if match := DEPTH.search(text):
+        found.append(f"needle depth ({match[0]!r})")
+    return found
+
+
+def _staff_pages_and_extras(world, completed) -> list[str]:
+    """Every page the URL walk opens outside the Django admin, plus the views of the world's data that
+    need a query: the completed plan, its session's dialog fragment, and the calendar's JSON for that week."""
+    urls = [
+        url_for(page, world)
+        for page in PAGES
+        if not page.name.startswith("admin:") and page.name not in UNFILLABLE and rule_for(page.name)
+    ]
+    done = completed.sessions.get(sequence=1)
+    urls += [
+        reverse("plan-detail", args=[completed.pk]),
+        reverse("session-panel", args=[done.pk]) + "?fragment=1",
+        reverse("session-panel", args=[world.session.pk]) + "?fragment=1",
+        reverse("calendar-events") + "?start=2026-01-19&end=2026-01-26",
+        reverse("calendar-events") + "?start=2026-01-19&end=2026-01-26&mode=rooms&cancelled=1",
+        reverse("calendar-bookable") + "?date=2026-02-17",
+        reverse("day-list") + "?date=2026-01-20",
+    ]
+    return urls
+
+
+@pytest.mark.django_db
+def test_front_desk_reads_no_clinical_text_on_any_page_or_json_it_may_open(world, completed_plan, client, front_desk):
+    client.force_login(front_desk)
+    leaks = []
+    opened = 0
+    for url in _staff_pages_and_extras(world, completed_plan):
+        response = client.get(url)
+        if response.status_code != 200:
+            continue
+        opened += 1
+        if found := _clinical_found(response.content.decode()):
+            leaks.append(f"{url}: {', '.join(found)}")
+    assert opened >= 15, "the walk opened too few pages to mean anything"
+    week = client.get(reverse("calendar-events") + "?start=2026-01-19&end=2026-01-26").json()
+    assert [e["title"] for e in week] == ["Zoe Quinn · Microneedling 1 of 2"], "the JSON checked holds the session"
+    assert not leaks, "Front desk reads clinical text:\n  " + "\n  ".join(leaks)
+
+
+@pytest.mark.django_db
+def test_an_aesthetician_reads_every_clinical_field_the_front_desk_does_not(
+    world, completed_plan, client, aesthetician
+):
+    client.force_login(aesthetician)
+    completed = completed_plan
+    pages = {
+        "client": client.get(reverse("client-detail", args=[world.client.pk])).content.decode(),
+        "plan": client.get(reverse("plan-detail", args=[completed.pk])).content.decode(),
+        "list": client.get(reverse("client-list")).content.decode(),
+    }
+    everything = " ".join(pages.values())
+    missing = [what for what, needle in CLINICAL_TEXT.items() if needle.lower() not in everything.lower()]
+    assert not missing, f"The aesthetician's pages lack: {missing}"
+    assert DEPTH.search(pages["plan"]) and "Fitzpatrick" in pages["list"]
+    assert world_data.COLD_SORES in pages["plan"] and world_data.SCREENING_QUESTION in pages["client"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("visitor", "offered"), [("front_desk", False), ("aesthetician", True)])
+def test_only_actions_the_role_may_perform_are_offered(world, client, request, visitor, offered):
+    client.force_login(request.getfixturevalue(visitor))
+    plan_page = client.get(reverse("plan-detail", args=[world.plan.pk])).content.decode()
+    client_page = client.get(reverse("client-detail", args=[world.client.pk])).content.decode()
+    list_page = client.get(reverse("client-list")).content.decode()
+
+    assert ("Recompute plan" in plan_page) is offered
+    assert (reverse("plan-new", args=[world.client.pk]) in client_page) is offered
+    assert (reverse("client-edit", args=[world.client.pk]) in client_page) is offered
+    assert (reverse("client-create") in list_page) is offered
+    assert "Book sessions" in plan_page  # both book

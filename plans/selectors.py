@@ -1,0 +1,216 @@
+"""Non-trivial reads for pages. Writes live in plans/services/.
+
+Sections are owned by area so parallel work does not collide: the client and plan pages
+use the `client_*` and `plan_*` functions below.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce, Lower
+from django.utils import timezone
+
+from plans import planning
+from plans.models import (
+    Client,
+    Message,
+    MessageKind,
+    MessageStatus,
+    PlanSession,
+    Screening,
+    ScreeningAnswer,
+    SessionKind,
+    SessionStatus,
+    TreatmentPlan,
+)
+
+# --- Clients and plans (client and plan pages) ---------------------------------------------------
+
+
+def client_current_screening_id(client: Client) -> QuerySet:
+    """The id of the client's current (newest) screen, as a subquery.
+
+    "Newest" is spelled once, in Screening.Meta.ordering; these two selectors only rely on it.
+    """
+    return Screening.objects.filter(client=client).values("id")[:1]
+
+
+def client_current_screening(client: Client) -> Screening | None:
+    return Screening.objects.filter(client=client).select_related("screened_by").first()
+
+
+def client_current_answers(client: Client) -> list[ScreeningAnswer]:
+    """The current screen's answers in catalogue order (one query)."""
+    return list(
+        ScreeningAnswer.objects.filter(screening=Subquery(client_current_screening_id(client)))
+        .select_related("question")
+        .order_by("question__position", "question_id")
+    )
+
+
+def client_list_search(text: str) -> QuerySet[Client]:
+    """Clients for the list page, with their plan count; every word must match a name, the email or the phone."""
+    clients = Client.objects.annotate(
+        # A correlated count, not a GROUP BY: PostgreSQL then walks the name index, stops at one page
+        # and counts plans for those 25 rows only (the GROUP BY aggregated every client first).
+        plan_count=Coalesce(
+            Subquery(
+                TreatmentPlan.objects.filter(client=OuterRef("pk"))
+                .order_by()
+                .values("client")
+                .annotate(n=Count("id"))
+                .values("n")
+            ),
+            0,
+        )
+    ).order_by("last_name", "first_name", "id")
+    words = text.split()
+    for word in words:  # "ana silva" finds Ana Silva
+        clients = clients.filter(
+            Q(first_name__icontains=word)
+            | Q(last_name__icontains=word)
+            | Q(email__icontains=word)
+            | Q(phone__icontains=word)
+        )
+    if words:
+        # Matches are few: sort them after finding them. Ordered by the indexed name columns, PostgreSQL
+        # would walk the whole name index testing every client (100 ms at 100,000 clients) instead of
+        # asking the trigram indexes; an expression order (same order, case-blind) keeps it on them.
+        clients = clients.order_by(Lower("last_name"), Lower("first_name"), "id")
+    return clients
+
+
+def _sessions_in_order() -> Prefetch:
+    sessions = PlanSession.objects.select_related("practitioner", "room").order_by("sequence")
+    return Prefetch("sessions", queryset=sessions)
+
+
+def plan_for_page(pk: int) -> QuerySet[TreatmentPlan]:
+    return TreatmentPlan.objects.select_related(
+        "client", "protocol", "created_by", "review_acknowledged_by"
+    ).prefetch_related(_sessions_in_order())
+
+
+def client_plans_now(client: Client) -> list[tuple[TreatmentPlan, PlanNow]]:
+    """The client's plans, each as it is now: four queries however many plans and sessions."""
+    plans = list(client.plans.select_related("created_by").prefetch_related(_sessions_in_order()))
+    messages: dict[int, list[Message]] = {plan.pk: [] for plan in plans}
+    for message in Message.objects.filter(client=client).annotate(plan_pk=F("session__plan_id")):
+        messages.setdefault(message.plan_pk, []).append(message)
+    return [(plan, plan_now(plan, messages=messages[plan.pk])) for plan in plans]
+
+
+# Sessions that will not take place at their booked time: no spans, care notes or reminders around them.
+NOT_TAKING_PLACE = (SessionStatus.CANCELLED, SessionStatus.NO_SHOW)
+
+
+def plan_session_day(session: PlanSession) -> dt.date:
+    """The day a session is on now: its booked (or completed) day in the clinic's zone, else its target."""
+    if session.starts_at and session.status in (SessionStatus.BOOKED, SessionStatus.COMPLETED):
+        return timezone.localdate(session.starts_at)
+    return session.target
+
+
+def plan_session_booked_at(session: PlanSession) -> dt.datetime | None:
+    """When the session is (or was, when it took place or was missed) booked; None when unbooked or cancelled."""
+    if session.status in (SessionStatus.BOOKED, SessionStatus.COMPLETED, SessionStatus.NO_SHOW):
+        return session.starts_at
+    return None
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    session: PlanSession
+    day: dt.date  # booked day, else target
+    booked_at: dt.datetime | None
+    taking_place: bool  # False for cancelled and no-show sessions
+
+
+@dataclass(frozen=True)
+class CareNoteRow:
+    """One care note of one session as it stands: its day from the session's current date, and the
+    email that carries it (None: nothing scheduled yet, e.g. post-care before the session)."""
+
+    due: planning.CareNoteDue
+    session: PlanSession
+    message: Message | None
+    in_reminder: bool  # carried by a reminder (pre-care listed in the 7-day reminder), not an email of its own
+    passed: bool = False  # its day or its session is behind us: no email will be scheduled for it any more
+
+
+@dataclass(frozen=True)
+class PlanNow:
+    """Everything a page shows about a plan, derived from its current sessions and its outbox rows."""
+
+    sessions: list[SessionRow]  # every session, cancelled ones included (they can be booked again)
+    current: list[PlanSession]  # the ones taking place (booked, proposed, completed)
+    layout: planning.PlanLayout
+    care_notes: list[CareNoteRow]
+    late_pre_care: tuple[planning.CareNoteDue, ...]
+
+    @property
+    def start(self) -> dt.date | None:
+        return min((plan_session_day(s) for s in self.current), default=None)
+
+    @property
+    def late_pre_care_warning(self) -> str:
+        return planning.late_pre_care_warning(self.late_pre_care) if self.late_pre_care else ""
+
+
+def _carriers(plan: TreatmentPlan, due: planning.CareNoteDue) -> list[tuple[str, bool]]:
+    """Message kinds that deliver a care note, in the order the outbox prefers them: (kind, is a reminder)."""
+    if due.phase == "post":
+        return [(MessageKind.care(due.note_id), False)]
+    reminders = [
+        (MessageKind.reminder(r.hours_before), True)
+        for r in plan.params.reminder_leads_longest_first
+        if r.include_pre_care
+    ]
+    return [(MessageKind.pre_care(due.note_id), False), *reminders]
+
+
+def plan_now(plan: TreatmentPlan, *, today: dt.date | None = None, messages: list[Message] | None = None) -> PlanNow:
+    """The plan as it is: spans and care notes around the current session dates, each care note with
+    the email actually scheduled or sent for it, and the pre-care that is late today. One query
+    (the plan's messages, unless given) beyond the prefetched sessions."""
+    today = today or timezone.localdate()
+    if messages is None:
+        messages = list(Message.objects.filter(session__plan=plan))
+    sessions = list(plan.sessions.all())
+    current = [s for s in sessions if s.status not in NOT_TAKING_PLACE]
+    by_mn = {s.mn_number: s for s in current if s.kind == SessionKind.MICRONEEDLING and s.mn_number}
+    layout = planning.plan_layout(
+        plan.params, plan.selected_combinations, {k: plan_session_day(s) for k, s in by_mn.items()}
+    )
+    by_kind = {(m.session_id, m.kind): m for m in messages}
+    rows: list[CareNoteRow] = []
+    done: set[tuple[int, int]] = set()
+    for due in layout.care_schedule:
+        session = by_mn[due.mn_number]
+        carried = [by_kind.get((session.pk, kind)) for kind, _ in _carriers(plan, due)]
+        took_place = session.status == SessionStatus.COMPLETED or plan_session_day(session) < today
+        rows.append(_care_row(due, session, by_kind, plan, passed=took_place or due.day < today))
+        sent_in_time = any(
+            m is not None and m.status == MessageStatus.SENT and timezone.localdate(m.sent_at) <= due.day
+            for m in carried
+        )
+        if took_place or sent_in_time:
+            done.add((due.mn_number, due.note_id))
+    late = planning.late_pre_care(layout.care_schedule, today, frozenset(done))
+    session_rows = [
+        SessionRow(s, plan_session_day(s), plan_session_booked_at(s), s.status not in NOT_TAKING_PLACE)
+        for s in sessions
+    ]
+    return PlanNow(session_rows, current, layout, rows, late)
+
+
+def _care_row(
+    due: planning.CareNoteDue, session: PlanSession, messages: dict, plan: TreatmentPlan, *, passed: bool
+) -> CareNoteRow:
+    for kind, in_reminder in _carriers(plan, due):
+        if (message := messages.get((session.pk, kind))) is not None:
+            return CareNoteRow(due, session, message, in_reminder, passed)
+    return CareNoteRow(due, session, None, False, passed)

@@ -10,8 +10,8 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from plans.emails import local_when
-from plans.links import BadLink, read_token
+from plans.outbox.links import BadLink, read_token
+from plans.outbox.timing import local_when
 from plans.permissions import public_rate_limited
 from plans.services import messages as message_services
 

@@ -17,7 +17,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from django.db import transaction
 
-from plans import notifications
+from plans import outbox
 from plans.models import PlanSession, SessionKind, SessionStatus, TreatmentPlan
 from tests.factories import ClientFactory, PractitionerFactory, ProtocolFactory, RoomFactory, UserFactory
 from tests.helpers.snapshots import protocol_snapshot
@@ -103,7 +103,7 @@ def book(plan: TreatmentPlan) -> list[PlanSession]:
     """What the booking service does: save the booked sessions and call the hook in one transaction."""
     with transaction.atomic():
         sessions = list(plan.sessions.filter(status=SessionStatus.BOOKED).order_by("sequence"))
-        notifications.on_sessions_booked(sessions)
+        outbox.on_sessions_booked(sessions)
     return sessions
 
 
@@ -114,7 +114,7 @@ def reschedule(session: PlanSession, new_start: dt.datetime) -> PlanSession:
         session.blocked_until = new_start + dt.timedelta(hours=1, minutes=15)
         session.version += 1
         session.save()
-        notifications.on_session_rescheduled(session)
+        outbox.on_session_rescheduled(session)
     return session
 
 
@@ -122,7 +122,7 @@ def cancel(session: PlanSession) -> PlanSession:
     with transaction.atomic():
         session.status = SessionStatus.CANCELLED
         session.save()
-        notifications.on_session_cancelled(session)
+        outbox.on_session_cancelled(session)
     return session
 
 
@@ -131,7 +131,7 @@ def complete(session: PlanSession, at: dt.datetime) -> PlanSession:
         session.status = SessionStatus.COMPLETED
         session.completed_at = at
         session.save()
-        notifications.on_session_completed(session)
+        outbox.on_session_completed(session)
     return session
 
 

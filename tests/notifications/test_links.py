@@ -6,9 +6,9 @@ import pytest
 import time_machine
 from django.core import signing
 
-from plans import notifications
-from plans.links import link_url, make_token
+from plans import outbox
 from plans.models import Message, MessageStatus, PlanSession, SessionStatus
+from plans.outbox.links import link_url, make_token
 from tests.factories import ClientFactory
 from tests.notifications.conftest import book, local, make_plan, reschedule
 
@@ -134,8 +134,8 @@ def test_a_series_confirmation_gives_each_appointment_its_own_cancel_link(client
     settings.CANCELLATION_CUTOFF_HOURS = 24
     with time_machine.travel(BOOKED_AT, tick=False):
         first, second, third = book(make_plan(starts=[local(2026, 1, 20), local(2026, 2, 17), local(2026, 3, 17)]))
-        (confirmation_id,) = notifications.sweep_due(BOOKED_AT)
-        assert notifications.deliver(confirmation_id) == "sent"
+        (confirmation_id,) = outbox.sweep_due(BOOKED_AT)
+        assert outbox.deliver(confirmation_id) == "sent"
     (mail,) = smtp_server.wait_for(1)
     body = mail.get_body(preferencelist=("plain",)).get_content()
     links = [line.split("? ", 1)[1] for line in body.splitlines() if "Need to cancel it?" in line]

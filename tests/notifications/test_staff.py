@@ -79,7 +79,7 @@ def test_staff_pages_need_a_login(client, outbox):
 def test_the_admin_lists_messages_read_only_with_status_and_kind_filters(client, clinic_admin, outbox):
     client.force_login(clinic_admin)
     listing = client.get("/admin/plans/message/", {"status__exact": "failed", "family": "reminder"})
-    assert listing.status_code == 200 and b"reminder:48h" in listing.content
+    assert listing.status_code == 200 and b"Reminder, 2 days before" in listing.content
     assert client.get("/admin/plans/message/add/").status_code == 403
 
 

@@ -10,7 +10,7 @@ import datetime as dt
 import pytest
 import time_machine
 
-from plans import notifications, tasks
+from plans import outbox, tasks
 from plans.models import Message, MessageStatus
 from tests.notifications.conftest import book, local, make_plan
 
@@ -87,18 +87,18 @@ def test_when_the_broker_refuses_the_unpublished_rows_stay_pending_and_go_out_wi
 
 def test_a_row_whose_worker_died_is_handed_out_again_when_its_lease_expires(burst, settings):
     with time_machine.travel(NOW, tick=False):
-        first, *_ = notifications.hand_out(NOW, limit=5)
-        assert notifications.claim(first, NOW)  # a worker took it, then died before recording anything
-        assert notifications.hand_out(NOW, limit=5) == []
+        first, *_ = outbox.hand_out(NOW, limit=5)
+        assert outbox.claim(first, NOW)  # a worker took it, then died before recording anything
+        assert outbox.hand_out(NOW, limit=5) == []
     after_lease = NOW + dt.timedelta(seconds=settings.NOTIFICATIONS_LEASE_SECONDS + 1)
-    assert notifications.hand_out(after_lease, limit=5) == [first]
+    assert outbox.hand_out(after_lease, limit=5) == [first]
 
 
 def test_a_batch_goes_out_over_one_smtp_connection_each_row_once(burst, smtp_server):
     with time_machine.travel(NOW, tick=False):
-        ids = notifications.hand_out(NOW, limit=5)
-        assert notifications.deliver_many(ids) == dict.fromkeys(ids, "sent")
-        assert notifications.deliver_many(ids) == dict.fromkeys(ids, "not-claimed")
+        ids = outbox.hand_out(NOW, limit=5)
+        assert outbox.deliver_many(ids) == dict.fromkeys(ids, "sent")
+        assert outbox.deliver_many(ids) == dict.fromkeys(ids, "not-claimed")
     assert len(smtp_server.wait_for(5)) == 5
     assert len(set(smtp_server.peers)) == 1
     assert Message.objects.filter(pk__in=burst, status=MessageStatus.SENT, queued_at=None).count() == 5
@@ -107,11 +107,11 @@ def test_a_batch_goes_out_over_one_smtp_connection_each_row_once(burst, smtp_ser
 def test_a_transient_error_releases_the_rest_of_the_batch_for_the_next_sweep(burst, smtp_server):
     smtp_server.rcpt_reply = "451 4.3.0 Try again later"
     with time_machine.travel(NOW, tick=False):
-        ids = notifications.hand_out(NOW, limit=5)
-        assert notifications.deliver_many(ids) == {ids[0]: "retry"}
+        ids = outbox.hand_out(NOW, limit=5)
+        assert outbox.deliver_many(ids) == {ids[0]: "retry"}
     first = Message.objects.get(pk=ids[0])
     assert first.status == MessageStatus.PENDING and first.attempts == 1 and first.send_at > NOW
     rest = Message.objects.filter(pk__in=ids[1:])
     assert set(rest.values_list("status", "attempts", "queued_at")) == {(MessageStatus.PENDING, 0, None)}
     with time_machine.travel(NOW + dt.timedelta(seconds=1), tick=False):
-        assert notifications.hand_out(NOW + dt.timedelta(seconds=1), limit=5) == ids[1:]
+        assert outbox.hand_out(NOW + dt.timedelta(seconds=1), limit=5) == ids[1:]

@@ -22,9 +22,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 from icalendar import Calendar
 
-from plans import notifications
+from plans import outbox
 from plans.models import Message, MessageStatus
-from plans.tasks import send_message, sweep_due_messages
+from plans.tasks import send_messages, sweep_due_messages
 from tests.notifications.conftest import LONDON, attachment, book, free_port, make_plan, text_body
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -127,13 +127,13 @@ def test_booking_then_sweep_then_a_real_worker_delivers_each_email_once(smtp_ser
     arrived = smtp_server.wait_for(2)
     wait_until(lambda: Message.objects.filter(status=MessageStatus.SENT).count() == 2, what="rows marked sent")
     for row in Message.objects.filter(status=MessageStatus.SENT):
-        send_message.delay(row.pk)  # a duplicate task for an already sent row
+        send_messages.delay([row.pk])  # a duplicate task for an already sent row
 
     # A later row, enqueued last: the solo worker handles tasks in order, so once it has
     # arrived every duplicate before it has been handled too.
     marker = Message.objects.get(kind="reminder:24h")
     Message.objects.filter(pk=marker.pk).update(send_at=timezone.now())
-    send_message.delay(marker.pk)
+    send_messages.delay([marker.pk])
     arrived = smtp_server.wait_for(3)
     time.sleep(0.5)
     assert len(smtp_server.received) == 3
@@ -164,11 +164,11 @@ def test_with_the_broker_down_booking_works_rows_stay_pending_and_go_out_when_it
     script = (
         "import django; django.setup()\n"
         "from django.db import transaction\n"
-        "from plans import notifications\n"
+        "from plans import outbox\n"
         "from plans.models import PlanSession\n"
         "from plans.tasks import sweep_due_messages\n"
         f"with transaction.atomic():\n"
-        f"    notifications.on_sessions_booked(list(PlanSession.objects.filter(plan_id={plan.pk})))\n"
+        f"    outbox.on_sessions_booked(list(PlanSession.objects.filter(plan_id={plan.pk})))\n"
         "print('queued', sweep_due_messages())\n"
     )
     env = child_env(smtp_server.port, own_broker, DJANGO_SETTINGS_MODULE="clinic.settings")
@@ -221,7 +221,7 @@ def test_a_worker_killed_mid_send_leaves_a_row_that_is_sent_after_its_lease_expi
     wait_until(lambda: timezone.now() > row.lease_until, timeout=10, what="the lease to expire")
     workers.start(child_env(smtp_server.port, broker_url))
     with transaction.atomic():
-        assert row.pk in notifications.sweep_due(timezone.now())
+        assert row.pk in outbox.sweep_due(timezone.now())
     sweep_due_messages()
     (email,) = smtp_server.wait_for(1)
     assert email["Subject"].startswith("Booking confirmed")

@@ -155,22 +155,33 @@ def _record_failure(message: Message, token: str, exc: BaseException, *, permane
     return "failed" if give_up else "retry"
 
 
+def _batch_connection():
+    """One backend for the whole batch when it holds a network connection worth reusing (SMTP:
+    a morning burst otherwise pays a TCP and SMTP handshake per email); None otherwise, so
+    each email opens its own (the file backend writes one file per email, as staff expect).
+    Only the SMTP backend has a connection to keep: the file, console, locmem and dummy ones do not.
+    """
+    from django.core.mail import get_connection
+    from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
+
+    connection = get_connection()
+    return connection if isinstance(connection, SMTPBackend) else None
+
+
 def deliver_many(message_ids: Sequence[int]) -> dict[int, str]:
-    """Deliver each row over one SMTP connection (a morning burst otherwise pays a TCP and
-    SMTP handshake per email). Each row is still claimed, checked and recorded on its own.
+    """Deliver each row, over one SMTP connection when the backend is SMTP. Each row is still
+    claimed, checked and recorded on its own.
 
     After a transient failure the server is likely down or throttling us: the rest of the
     batch is released for the next sweep rather than each waiting out its own timeout.
     """
-    from django.core.mail import get_connection
-
     outcomes: dict[int, str] = {}
-    connection = get_connection()
+    connection = _batch_connection()
     try:
         for i, message_id in enumerate(message_ids):
-            if connection.connection is None:
-                # Opened here, the backend keeps it open across sends (it closes one it opened itself).
-                # If the server is down, the send below reports it and the row backs off.
+            if connection is not None:
+                # Opened here, the backend keeps it open across sends (it closes one it opened
+                # itself); a no-op while open. If the server is down, the send reports it.
                 with contextlib.suppress(Exception):
                     connection.open()
             outcomes[message_id] = deliver(message_id, connection=connection)
@@ -178,8 +189,9 @@ def deliver_many(message_ids: Sequence[int]) -> dict[int, str]:
                 release(message_ids[i + 1 :])
                 break
     finally:
-        with contextlib.suppress(Exception):
-            connection.close()
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.close()
     return outcomes
 
 

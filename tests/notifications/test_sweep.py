@@ -115,3 +115,24 @@ def test_a_transient_error_releases_the_rest_of_the_batch_for_the_next_sweep(bur
     assert set(rest.values_list("status", "attempts", "queued_at")) == {(MessageStatus.PENDING, 0, None)}
     with time_machine.travel(NOW + dt.timedelta(seconds=1), tick=False):
         assert outbox.hand_out(NOW + dt.timedelta(seconds=1), limit=5) == ids[1:]
+
+
+@pytest.mark.parametrize("backend", ["filebased", "locmem", "console", "dummy"])
+def test_a_batch_is_delivered_by_every_email_backend_django_ships(burst, settings, tmp_path, backend, capsys):
+    """`make run` writes files; the batch path once assumed every backend had an SMTP connection."""
+    settings.EMAIL_BACKEND = f"django.core.mail.backends.{backend}.EmailBackend"
+    settings.EMAIL_FILE_PATH = str(tmp_path / "mail")
+    with time_machine.travel(NOW, tick=False):
+        ids = outbox.hand_out(NOW, limit=5)
+        assert outbox.deliver_many(ids) == dict.fromkeys(ids, "sent")
+    assert Message.objects.filter(pk__in=ids, status=MessageStatus.SENT).count() == len(ids)
+    if backend == "filebased":
+        files = sorted((tmp_path / "mail").iterdir())
+        assert len(files) == len(ids)  # one file per email, not the batch in one file
+        assert all("Subject: Booking confirmed at" in f.read_text() for f in files)
+    elif backend == "locmem":
+        from django.core import mail
+
+        assert [m.subject.startswith("Booking confirmed") for m in mail.outbox] == [True] * len(ids)
+    elif backend == "console":
+        assert capsys.readouterr().out.count("Subject: Booking confirmed at") == len(ids)

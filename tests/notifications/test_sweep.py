@@ -136,3 +136,12 @@ def test_a_batch_is_delivered_by_every_email_backend_django_ships(burst, setting
         assert [m.subject.startswith("Booking confirmed") for m in mail.outbox] == [True] * len(ids)
     elif backend == "console":
         assert capsys.readouterr().out.count("Subject: Booking confirmed at") == len(ids)
+
+
+def test_a_row_held_by_a_killed_worker_is_handed_out_again_once_a_task_time_limit_has_passed(burst, settings):
+    """Ten minutes of silence after a SIGKILL was the old default; the lease is the task time limit."""
+    with time_machine.travel(NOW, tick=False):
+        first, *_ = outbox.hand_out(NOW, limit=5)
+    soon = NOW + dt.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 1)
+    with time_machine.travel(soon, tick=False):
+        assert first in outbox.hand_out(soon, limit=5)

@@ -91,7 +91,8 @@ def test_a_row_whose_worker_died_is_handed_out_again_when_its_lease_expires(burs
         assert outbox.claim(first, NOW)  # a worker took it, then died before recording anything
         assert outbox.hand_out(NOW, limit=5) == []
     after_lease = NOW + dt.timedelta(seconds=settings.NOTIFICATIONS_LEASE_SECONDS + 1)
-    assert outbox.hand_out(after_lease, limit=5) == [first]
+    # The rows queued with it but never claimed come back too: their queued mark is a lease as well.
+    assert first in outbox.hand_out(after_lease, limit=5)
 
 
 def test_a_batch_goes_out_over_one_smtp_connection_each_row_once(burst, smtp_server):

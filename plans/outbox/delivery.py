@@ -124,21 +124,29 @@ def message_id_header(message: Message) -> str:
     return f"<msg-{message.pk}-v{message.session_version}@{settings.NOTIFICATIONS_DOMAIN}>"
 
 
+def _record(message: Message, apply, *, attempt: dict | None = None) -> None:
+    """Apply the outcome to a row we hold locked, with the attempt it came from."""
+    if attempt is not None:
+        DeliveryAttempt.objects.create(message=message, **attempt)
+    apply(message)
+    message.save()
+
+
 def _finish(message_id: int, token: str, apply, *, attempt: dict | None = None) -> bool:
     """Record the outcome if we still hold the lease; the attempt is recorded either way."""
     with transaction.atomic():
         message = Message.objects.select_for_update().get(pk=message_id)
-        if attempt is not None:
-            DeliveryAttempt.objects.create(message=message, **attempt)
         if message.status != MessageStatus.SENDING or message.claim_token != token:
             # Re-timed by a reschedule (or taken over after our lease ran out) while we worked.
+            if attempt is not None:
+                DeliveryAttempt.objects.create(message=message, **attempt)
             return False
-        apply(message)
-        message.save()
+        _record(message, apply, attempt=attempt)
         return True
 
 
-def _record_failure(message: Message, token: str, exc: BaseException, *, permanent: bool, code: int | None) -> str:
+def _failure(message: Message, exc: BaseException, *, permanent: bool, code: int | None) -> str:
+    """Record a failed send on the locked row: back off, or give up as failed."""
     error = f"{type(exc).__name__}: {exc}"[:2000]
     log.warning("Message %s attempt %s failed (%s): %s", message.pk, message.attempts, code, error)
     give_up = permanent or message.attempts >= settings.NOTIFICATIONS_MAX_ATTEMPTS
@@ -151,7 +159,7 @@ def _record_failure(message: Message, token: str, exc: BaseException, *, permane
             m.retry_at(failed_at + backoff_delay(m.attempts), error)
 
     attempt = {"attempted_at": failed_at, "succeeded": False, "permanent": permanent, "error": error, "smtp_code": code}
-    _finish(message.pk, token, after_error, attempt=attempt)
+    _record(message, after_error, attempt=attempt)
     return "failed" if give_up else "retry"
 
 
@@ -195,35 +203,25 @@ def deliver_many(message_ids: Sequence[int]) -> dict[int, str]:
     return outcomes
 
 
-def deliver(message_id: int, *, connection=None) -> str:
-    """Claim, re-check, render, send, record. Returns what happened (for logs and tests).
+def _locked_claimed(message_id: int, token: str) -> Message | None:
+    """The row, locked, if our claim still holds (a cancel or reschedule may have come first)."""
+    return (
+        Message.objects.select_for_update(of=("self",))
+        .select_related("client", "session__plan")
+        .filter(pk=message_id, status=MessageStatus.SENDING, claim_token=token)
+        .first()
+    )
 
-    connection: an open-on-demand email backend shared by a batch; None opens one per email.
-    """
-    now = timing.now()
-    token = secrets.token_hex(16)
-    if not claim(message_id, now, token=token):
-        return "not-claimed"
-    message = Message.objects.select_related("client", "session__plan").get(pk=message_id)
 
-    if message.attempts > settings.NOTIFICATIONS_MAX_ATTEMPTS:
-        # Workers keep dying on this row (lease takeovers count as attempts).
-        error = f"Gave up after {settings.NOTIFICATIONS_MAX_ATTEMPTS} attempts without an answer."
-        _finish(message_id, token, lambda m: m.mark_failed(error))
-        return "failed"
-
-    if verdict := kinds.why_not_standing(message, now):
-        status, reason = verdict
-        _finish(message_id, token, lambda m: m.expire(reason) if status == MessageStatus.EXPIRED else m.cancel(reason))
-        return status
-
+def _send(message: Message, now: dt.datetime, connection) -> str:
+    """Render and send the locked row, and record what happened on it."""
     header_id = message_id_header(message)
     try:
         email = render.build_email(message, now=now, message_id=header_id)
     except Exception as exc:
         # A template or snapshot problem: retrying renders the same error, so staff must look.
-        log.exception("Message %s could not be rendered", message_id)
-        return _record_failure(message, token, exc, permanent=True, code=None)
+        log.exception("Message %s could not be rendered", message.pk)
+        return _failure(message, exc, permanent=True, code=None)
     if connection is not None:
         email.connection = connection
     try:
@@ -236,14 +234,42 @@ def deliver(message_id: int, *, connection=None) -> str:
         # Anything but a definite 5xx (timeouts, dropped connections, 4xx, the task's soft
         # time limit) may heal: back off and try again.
         permanent, code = classify_error(exc)
-        return _record_failure(message, token, exc, permanent=permanent, code=code)
-
+        return _failure(message, exc, permanent=permanent, code=code)
     sent_at = timing.now()
-
-    _finish(
-        message_id,
-        token,
+    _record(
+        message,
         lambda m: m.mark_sent(at=sent_at, message_id=header_id),
         attempt={"attempted_at": sent_at, "succeeded": True},
     )
     return "sent"
+
+
+def deliver(message_id: int, *, connection=None) -> str:
+    """Claim, re-check, render, send, record. Returns what happened (for logs and tests).
+
+    From the last check to the recorded outcome the row is locked (SELECT FOR UPDATE): a
+    cancel or reschedule arriving mid-send waits the few seconds for it, then finds the email
+    sent (and the client gets the cancellation notice after it), instead of marking cancelled
+    an email that is already on its way. One that came first makes us stop before sending.
+    If the worker dies mid-send the transaction rolls back and the claim's lease runs out.
+
+    connection: an open-on-demand email backend shared by a batch; None opens one per email.
+    """
+    now = timing.now()
+    token = secrets.token_hex(16)
+    if not claim(message_id, now, token=token):
+        return "not-claimed"
+    with transaction.atomic():
+        message = _locked_claimed(message_id, token)
+        if message is None:
+            return "not-claimed"
+        if message.attempts > settings.NOTIFICATIONS_MAX_ATTEMPTS:
+            # Workers keep dying on this row (lease takeovers count as attempts).
+            error = f"Gave up after {settings.NOTIFICATIONS_MAX_ATTEMPTS} attempts without an answer."
+            _record(message, lambda m: m.mark_failed(error))
+            return "failed"
+        if verdict := kinds.why_not_standing(message, now):
+            status, reason = verdict
+            _record(message, lambda m: m.expire(reason) if status == MessageStatus.EXPIRED else m.cancel(reason))
+            return status
+        return _send(message, now, connection)

@@ -377,9 +377,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 120, minimum=5)
 CELERY_TASK_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 10, 1)
 CELERY_TIMEZONE = "UTC"
+# How often beat sweeps the outbox (seconds). A minute in production; the end-to-end tests
+# of the whole stack sweep every second or two so they wait for emails, not for the clock.
+NOTIFICATIONS_SWEEP_SECONDS = env_int("NOTIFICATIONS_SWEEP_SECONDS", 60, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "plans.tasks.record_heartbeat", "schedule": 60.0},
-    "sweep-due-messages": {"task": "plans.tasks.sweep_due_messages", "schedule": 60.0},
+    "sweep-due-messages": {"task": "plans.tasks.sweep_due_messages", "schedule": float(NOTIFICATIONS_SWEEP_SECONDS)},
 }
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)

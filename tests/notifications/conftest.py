@@ -146,6 +146,7 @@ class Mailbox:
     peers: list[tuple] = field(default_factory=list)  # the client address of each accepted mail: one per connection
     rcpt_reply: str = ""  # e.g. "451 4.3.0 Try again later" or "550 5.1.1 No such user"
     stall: bool = False
+    hold: bool = False  # like stall, but the mail is accepted once released (a slow server, not a dead sender)
     data_started: threading.Event = field(default_factory=threading.Event)
     arrived: threading.Condition = field(default_factory=threading.Condition)
 
@@ -160,6 +161,8 @@ class Mailbox:
         stalled = self.stall
         while self.stall:
             await asyncio.sleep(0.1)
+        while self.hold:
+            await asyncio.sleep(0.05)
         if stalled:
             # The sender was killed while we held back the reply: it never learnt of
             # acceptance, so this copy does not count as delivered.
@@ -197,7 +200,7 @@ def smtp_server(settings):
     settings.EMAIL_TIMEOUT = 5
     mailbox.port = controller.port
     yield mailbox
-    mailbox.stall = False
+    mailbox.stall = mailbox.hold = False
     controller.stop()
 
 

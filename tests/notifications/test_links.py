@@ -179,3 +179,45 @@ def test_a_link_cannot_name_a_session_the_message_is_not_about(client):
 
 def path_for_session(message, session):
     return link_url(message, "cancel", session).removeprefix("http://127.0.0.1:8000")
+
+
+def test_a_cancel_link_opened_again_after_cancelling_says_so_and_offers_nothing(client, booked):
+    url = path(reminder(booked), "cancel")
+    with time_machine.travel(local(2026, 1, 10), tick=False):
+        assert client.post(url).status_code == 200
+        again = client.get(url)
+    page = again.content.decode()
+    assert again.status_code == 200
+    assert "is already cancelled" in page and "Tuesday 20 January 2026 at 09:00" in page
+    assert "Cancel this appointment" not in page and "<form" not in page
+
+
+def test_an_outdated_confirm_link_shows_the_new_time_as_moved_before_any_click(client, booked):
+    old_url = path(reminder(booked), "confirm")
+    with time_machine.travel(local(2026, 1, 6), tick=False):
+        reschedule(booked, local(2026, 1, 27))
+        page = client.get(old_url).content.decode()
+    assert "moved since this email" in page and "Tuesday 27 January 2026 at 09:00" in page
+    assert "Yes, I will attend" not in page and "<form" not in page
+
+
+def test_a_cancel_link_past_the_cut_off_shows_the_phone_number_instead_of_a_button(client, booked):
+    with time_machine.travel(local(2026, 1, 19, 12), tick=False):
+        page = client.get(path(reminder(booked), "cancel")).content.decode()
+    assert "+44 20 7946 0000" in page and "Cancel this appointment" not in page
+
+
+def test_an_unsubscribe_link_opened_again_offers_nothing(client, booked):
+    url = path(reminder(booked), "unsubscribe")
+    client.post(url)
+    page = client.get(url).content.decode()
+    assert "You are unsubscribed" in page and "<form" not in page
+
+
+def test_error_pages_a_client_can_meet_give_the_clinic_phone_number(client, booked, settings):
+    settings.PUBLIC_RATE_LIMIT_REQUESTS = 1
+    assert b"+44 20 7946 0000" in client.get("/e/cancel/not-a-token/").content  # tampered or expired
+    missing = client.get("/e/nothing-here/")
+    assert missing.status_code == 404 and b"+44 20 7946 0000" in missing.content
+    limited = client.get("/e/cancel/not-a-token/")
+    assert limited.status_code == 429 and b"+44 20 7946 0000" in limited.content

@@ -166,7 +166,7 @@ class Browser:
             return status, {"raw": body[:2000]}
 
 
-def clinic_with_a_plan(aesthetician) -> tuple[models.TreatmentPlan, dt.datetime]:
+def clinic_with_a_plan(aesthetician, **snapshot) -> tuple[models.TreatmentPlan, dt.datetime]:
     """Ana works every day round the clock (the test runs at any hour); a one-session plan
     whose session may be booked 9 days from now at 10:00 clinic time."""
     for weekday in range(7):
@@ -175,6 +175,6 @@ def clinic_with_a_plan(aesthetician) -> tuple[models.TreatmentPlan, dt.datetime]
         )
     models.Room.objects.create(name="Room A")
     day = (dt.datetime.now(LONDON) + dt.timedelta(days=9)).date()
-    plan = make_plan(first_target=day, count=1, user=aesthetician)
+    plan = make_plan(first_target=day, count=1, user=aesthetician, **snapshot)
     starts = dt.datetime.combine(day, dt.time(10), tzinfo=LONDON)
     return plan, starts

@@ -15,6 +15,7 @@ import threading
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 from icalendar import Calendar
 
 from plans.models import Message, MessageStatus
@@ -141,18 +142,24 @@ def waiting_on_a_lock() -> bool:
 
 
 @on_postgres_and_redis
-def test_a_cancel_during_an_in_flight_send_waits_for_it_and_the_record_matches_what_smtp_received(
+def test_a_cancel_during_an_in_flight_reminder_waits_for_it_and_the_record_matches_what_smtp_received(
     stack, staff, smtp_server, broker
 ):
-    """The email being sent when staff cancel is recorded as sent (it was), and the
+    """The reminder being sent when staff cancel is recorded as sent (it was), and the
     cancellation notice follows it; nothing the server received is recorded as anything else."""
-    plan, starts = clinic_with_a_plan(staff)
+    plan, starts = clinic_with_a_plan(staff, reminder_leads=[{"hours_before": 48, "include_pre_care": False}])
     session = plan.sessions.get()
-    smtp_server.hold = True
     s = stack(broker_url=broker, email_url=f"smtp://127.0.0.1:{smtp_server.port}")
     procs = [s.start_web(server="gunicorn"), s.start_worker(), s.start_beat()]
     browser = book_over_http(s, staff, plan, starts)
-    assert smtp_server.data_started.wait(45), "the confirmation never reached DATA"
+    wait_for(lambda: smtp_server.received, timeout=45, what="the confirmation", procs=procs)
+
+    # The reminder falls due now (the clock is real, so its moment is brought forward), and
+    # the SMTP server holds it in DATA: the send is in flight when the cancel arrives.
+    smtp_server.data_started.clear()
+    smtp_server.hold = True
+    Message.objects.filter(session=session, kind="reminder:48h").update(send_at=timezone.now())
+    assert smtp_server.data_started.wait(45), "the reminder never reached DATA"
 
     answers = []
     cancel = threading.Thread(
@@ -162,14 +169,14 @@ def test_a_cancel_during_an_in_flight_send_waits_for_it_and_the_record_matches_w
     )
     cancel.start()
     wait_for(lambda: answers or waiting_on_a_lock(), timeout=30, what="the cancel to answer or wait", procs=procs)
-    assert answers == [], "the cancel answered while its session's email was still being sent"
+    assert answers == [], "the cancel answered while its session's reminder was still being sent"
     smtp_server.hold = False
     cancel.join(30)
     assert answers and answers[0][0] == 200, answers
 
-    wait_for(lambda: len(smtp_server.received) >= 2, timeout=45, what="the cancellation notice", procs=procs)
-    subjects = [m["Subject"] for m in smtp_server.received]
-    assert subjects[0].startswith("Booking confirmed") and subjects[1].startswith("Cancelled:")
+    wait_for(lambda: len(smtp_server.received) >= 3, timeout=45, what="the cancellation notice", procs=procs)
+    subjects = [m["Subject"].split(":")[0] for m in smtp_server.received]
+    assert subjects == ["Booking confirmed at Demo Skin Clinic", "Reminder", "Cancelled"]
     received_ids = {m["Message-ID"] for m in smtp_server.received}
     wait_for(
         lambda: (
@@ -178,7 +185,7 @@ def test_a_cancel_during_an_in_flight_send_waits_for_it_and_the_record_matches_w
         timeout=15,
         what="the outbox to record exactly what the server received",
     )
-    confirmation = Message.objects.get(kind="confirmation")
-    assert confirmation.status == MessageStatus.SENT
-    assert [a.succeeded for a in confirmation.delivery_attempts.all()] == [True]
+    reminder = Message.objects.get(kind="reminder:48h")
+    assert reminder.status == MessageStatus.SENT
+    assert [a.succeeded for a in reminder.delivery_attempts.all()] == [True]
     assert not Message.objects.filter(delivery_attempts__succeeded=True).exclude(status=MessageStatus.SENT).exists()

@@ -28,11 +28,11 @@ from plans.outbox.links import link_url
 from plans.outbox.timing import local_when
 
 CONFIRMATION = MessageKind.CONFIRMATION
-REMINDER = "reminder"
-UPDATE = "update"
-PRE_CARE = "precare"
+REMINDER = MessageKind.REMINDER
+UPDATE = MessageKind.UPDATE
+PRE_CARE = MessageKind.PRE_CARE
 CANCELLATION = MessageKind.CANCELLATION
-CARE = "care"
+CARE = MessageKind.CARE
 FOLLOW_UP_INVITE = MessageKind.FOLLOW_UP_INVITE
 
 Verdict = tuple[str, str] | None

@@ -26,7 +26,7 @@ def _target(request, token: str, purpose: str):
     try:
         return read_token(token, purpose), None
     except BadLink as exc:
-        text = f"{exc} You can call us on {settings.CLINIC_PHONE}."
+        text = f"{exc} Please call us on {settings.CLINIC_PHONE}."
         return None, _page(request, title="This link cannot be used", text=text, status=400)
 
 

@@ -64,3 +64,14 @@ def test_staff_read_each_kind_in_words_on_the_message_list_client_page_and_admin
     admin = client.get("/admin/plans/message/").content.decode()
     assert "Aftercare: Days 1 to 3" in admin and "Reminder, 7 days before" in admin
     assert ">reminder:168h<" not in admin
+
+
+def test_the_beat_schedule_and_queued_tasks_name_tasks_that_exist():
+    """Task names are pinned with name=: moving the code behind them must not orphan the
+    beat schedule or the tasks already waiting in a queue."""
+    from clinic.celery import app
+
+    app.loader.import_default_modules()
+    for entry in settings.CELERY_BEAT_SCHEDULE.values():
+        assert entry["task"] in app.tasks
+    assert "plans.tasks.send_messages" in app.tasks

@@ -60,10 +60,12 @@ def hand_out(now: dt.datetime, *, limit: int) -> list[int]:
     """Up to `limit` due rows that are not with the broker already, marked as queued now.
 
     Marking is what lets one sweep drain a morning burst of thousands of rows: a row handed
-    out is skipped by the next sweep (a minute later) instead of being queued again while it
-    waits its turn. If the broker loses the task, the row is handed out again after
-    NOTIFICATIONS_REQUEUE_SECONDS; a duplicate task is harmless because only the claim winner
-    sends. SKIP LOCKED keeps two overlapping sweeps from handing out the same rows.
+    out is skipped by the next sweeps instead of being queued again while it waits its turn.
+    The mark is a lease of NOTIFICATIONS_REQUEUE_SECONDS (the task time limit): if the broker
+    loses the task, or a killed worker held it among its reserved tasks, the row is handed out
+    again once the lease ends. A duplicate task (a burst still queued after that long) is
+    harmless because only the claim winner sends. SKIP LOCKED keeps two overlapping sweeps
+    from handing out the same rows, and skips a row being sent right now.
     """
     requeue_before = now - dt.timedelta(seconds=settings.NOTIFICATIONS_REQUEUE_SECONDS)
     with transaction.atomic():

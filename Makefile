@@ -3,6 +3,8 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+# Links in emails point at the port the web server listens on, unless a public address is given.
+CLINIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 # Development and tests run with DEBUG on; production sets DEBUG=false (the default) plus SECRET_KEY and ALLOWED_HOSTS.
 export DEBUG ?= true
 
@@ -36,9 +38,9 @@ run: demo
 	@echo "  Logins:       admin / clinic-admin-demo   (clinic admin)"
 	@echo "                aesthetician / clinic-demo-pass   (aesthetician; also sam)"
 	@echo "                frontdesk / clinic-demo-pass   (front desk)"
-	@echo "  Emails are written to var/mail/. Ctrl-C stops web, worker and beat."
+	@echo "  Emails are written to var/mail/ with links to $(CLINIC_BASE_URL). Ctrl-C stops web, worker and beat."
 	@echo
-	PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile
+	PORT=$(PORT) CLINIC_BASE_URL='$(CLINIC_BASE_URL)' $(VENV)/bin/honcho start -f Procfile
 
 test: install /usr/bin/chromium
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

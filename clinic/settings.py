@@ -324,9 +324,14 @@ NOTIFICATIONS_LEASE_SECONDS = env_int("NOTIFICATIONS_LEASE_SECONDS", 180, minimu
 NOTIFICATIONS_SWEEP_BATCH = env_int("NOTIFICATIONS_SWEEP_BATCH", 500, minimum=1)
 NOTIFICATIONS_SWEEP_MAX = env_int("NOTIFICATIONS_SWEEP_MAX", 50_000, minimum=1)
 NOTIFICATIONS_SEND_BATCH = env_int("NOTIFICATIONS_SEND_BATCH", 20, minimum=1)
-# A row handed to the broker but not claimed within this many seconds (the broker lost the
-# task) is handed out again. Longer than a burst takes to drain, so a queued row is not doubled.
-NOTIFICATIONS_REQUEUE_SECONDS = env_int("NOTIFICATIONS_REQUEUE_SECONDS", 600, minimum=1)
+# A row handed to the broker but not claimed within this many seconds is handed out again:
+# the broker lost the task, or a killed worker held it among its reserved tasks (the
+# filesystem broker has already deleted it; Redis redelivers it only after an hour). Like
+# the claim's lease it defaults to the task time limit; a duplicate task is harmless, as
+# only the claim winner sends.
+NOTIFICATIONS_REQUEUE_SECONDS = env_int(
+    "NOTIFICATIONS_REQUEUE_SECONDS", env_int("CELERY_TASK_TIME_LIMIT", 120, minimum=5), minimum=1
+)
 # Care notes due on a later day are sent at this hour (clinic time), not at the session's hour.
 NOTIFICATIONS_CARE_NOTE_HOUR = env_int("NOTIFICATIONS_CARE_NOTE_HOUR", 9, minimum=0)
 if NOTIFICATIONS_CARE_NOTE_HOUR > 23:
@@ -372,9 +377,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 120, minimum=5)
 CELERY_TASK_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 10, 1)
 CELERY_TIMEZONE = "UTC"
+# How often beat sweeps the outbox (seconds). A minute in production; the end-to-end tests
+# of the whole stack sweep every second or two so they wait for emails, not for the clock.
+NOTIFICATIONS_SWEEP_SECONDS = env_int("NOTIFICATIONS_SWEEP_SECONDS", 60, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "plans.tasks.record_heartbeat", "schedule": 60.0},
-    "sweep-due-messages": {"task": "plans.tasks.sweep_due_messages", "schedule": 60.0},
+    "sweep-due-messages": {"task": "plans.tasks.sweep_due_messages", "schedule": float(NOTIFICATIONS_SWEEP_SECONDS)},
 }
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)

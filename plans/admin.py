@@ -19,6 +19,8 @@ from django.forms.models import BaseInlineFormSet
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
+from plans.outbox.kinds import FAMILIES
+
 from . import models
 from .models import mm
 
@@ -628,7 +630,7 @@ class KindFamilyFilter(admin.SimpleListFilter):
     parameter_name = "family"
 
     def lookups(self, request, model_admin):
-        return [(f, f) for f in models.MessageKind.FAMILIES]
+        return [(f.name, f.title) for f in FAMILIES.values()]
 
     def queryset(self, request, queryset):
         return queryset.filter(kind__startswith=self.value()) if self.value() else queryset
@@ -638,12 +640,16 @@ class KindFamilyFilter(admin.SimpleListFilter):
 class MessageAdmin(admin.ModelAdmin):
     """Read-only: the outbox is written by the booking services and the workers, never by hand."""
 
-    list_display = ["id", "client", "kind", "send_at", "status", "attempts", "sent_at", "last_error"]
+    list_display = ["id", "client", "kind_in_words", "send_at", "status", "attempts", "sent_at", "last_error"]
     list_filter = ["status", KindFamilyFilter]
     search_fields = ["client__last_name", "client__first_name", "client__email", "kind", "message_id"]
     date_hierarchy = "send_at"
-    list_select_related = ["client"]
+    list_select_related = ["client", "session__plan"]
     inlines = [DeliveryAttemptInline]
+
+    @admin.display(description="kind", ordering="kind")
+    def kind_in_words(self, obj):
+        return obj.kind_label
 
     def has_add_permission(self, request):
         return False

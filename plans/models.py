@@ -1075,39 +1075,43 @@ class RateLimitBucket(models.Model):
 
 
 class MessageKind:
-    """Message kinds. A kind is unique per session, so some carry a suffix.
+    """Message kind names. A kind is unique per session, so some carry a suffix.
 
     Reminders are keyed by their lead time (``reminder:48h``), care notes by the snapshot's
     note id (``care:post-1``, and ``precare:pre-1`` for a pre-care note due before the
     pre-care reminder), and each reschedule's notice by the session version it
     announces (``update:v2``): a second reschedule is a new row, never a re-send of the first.
+    What each family means (subject, templates, when it still stands, its .ics, its name for
+    staff) is the table in plans/outbox/kinds.py.
     """
 
     CONFIRMATION = "confirmation"
+    REMINDER = "reminder"
+    UPDATE = "update"
+    PRE_CARE = "precare"
     CANCELLATION = "cancellation"
+    CARE = "care"
     FOLLOW_UP_INVITE = "follow_up_invite"
-    REMINDER_PREFIX = "reminder:"
-    UPDATE_PREFIX = "update:v"
-    CARE_PREFIX = "care:"
-    PRE_CARE_PREFIX = "precare:"
-    # In the order a client meets them; staff filter the outbox by these.
-    FAMILIES = ("confirmation", "reminder", "update", "precare", "cancellation", "care", "follow_up_invite")
+    REMINDER_PREFIX = f"{REMINDER}:"
+    UPDATE_PREFIX = f"{UPDATE}:v"
+    CARE_PREFIX = f"{CARE}:"
+    PRE_CARE_PREFIX = f"{PRE_CARE}:"
 
     @staticmethod
     def reminder(hours_before: int) -> str:
-        return f"reminder:{hours_before}h"
+        return f"{MessageKind.REMINDER_PREFIX}{hours_before}h"
 
     @staticmethod
     def update(version: int) -> str:
-        return f"update:v{version}"
+        return f"{MessageKind.UPDATE_PREFIX}{version}"
 
     @staticmethod
     def care(note_id: str | int) -> str:
-        return f"care:{note_id}"
+        return f"{MessageKind.CARE_PREFIX}{note_id}"
 
     @staticmethod
     def pre_care(note_id: str | int) -> str:
-        return f"precare:{note_id}"
+        return f"{MessageKind.PRE_CARE_PREFIX}{note_id}"
 
     @staticmethod
     def family(kind: str) -> str:
@@ -1189,6 +1193,13 @@ class Message(models.Model):
     @property
     def family(self) -> str:
         return MessageKind.family(self.kind)
+
+    @property
+    def kind_label(self) -> str:
+        """The kind in words for staff ("Reminder, 7 days before"), from the outbox's table of kinds."""
+        from plans.outbox.kinds import label  # the outbox imports the models, so not at module level
+
+        return label(self)
 
     @property
     def is_open(self) -> bool:

@@ -1,4 +1,8 @@
-"""Celery tasks: thin adapters that take ids and call services (no business rules here)."""
+"""Celery tasks: thin adapters that take ids and call services (no business rules here).
+
+Names are pinned with name=: the beat schedule and tasks already in a queue refer to them,
+so moving the code behind them must not rename them.
+"""
 
 import logging
 
@@ -6,20 +10,20 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from plans import notifications
+from plans import outbox
 
 from .models import WorkerHeartbeat
 
 log = logging.getLogger(__name__)
 
 
-@shared_task
+@shared_task(name="plans.tasks.record_heartbeat")
 def record_heartbeat(name: str = "worker") -> None:
     """Run by beat every minute; staff pages show when a worker last answered."""
     WorkerHeartbeat.objects.update_or_create(name=name, defaults={"seen_at": timezone.now()})
 
 
-@shared_task
+@shared_task(name="plans.tasks.sweep_due_messages")
 def sweep_due_messages() -> int:
     """Run by beat every minute: hand every due outbox row to the workers, in batches.
 
@@ -28,10 +32,10 @@ def sweep_due_messages() -> int:
     broker refuses a publish, stop and unmark what was not published: the rows stay pending
     and the next sweep hands them out again. Nothing is lost: the row, not the queue, is the truth.
     """
-    notifications.expire_overdue(timezone.now())
+    outbox.expire_overdue(timezone.now())
     queued = 0
     while queued < settings.NOTIFICATIONS_SWEEP_MAX:
-        ids = notifications.hand_out(timezone.now(), limit=settings.NOTIFICATIONS_SWEEP_BATCH)
+        ids = outbox.hand_out(timezone.now(), limit=settings.NOTIFICATIONS_SWEEP_BATCH)
         size = settings.NOTIFICATIONS_SEND_BATCH
         for start in range(0, len(ids), size):
             message_ids = ids[start : start + size]
@@ -39,7 +43,7 @@ def sweep_due_messages() -> int:
                 send_messages.delay(message_ids)
             except Exception:
                 log.exception("Broker unavailable: %s due message(s) stay pending for the next sweep", len(ids) - start)
-                notifications.release(ids[start:])
+                outbox.release(ids[start:])
                 return queued
             queued += len(message_ids)
         if len(ids) < settings.NOTIFICATIONS_SWEEP_BATCH:
@@ -47,14 +51,7 @@ def sweep_due_messages() -> int:
     return queued
 
 
-@shared_task
+@shared_task(name="plans.tasks.send_messages")
 def send_messages(message_ids: list[int]) -> dict[int, str]:
     """Deliver a batch of outbox rows over one SMTP connection. Safe to run twice."""
-    return notifications.deliver_many(message_ids)
-
-
-@shared_task
-def send_message(message_id: int) -> str:
-    """Deliver one outbox row. Safe to run twice: only the claim winner sends.
-    (Sweeps publish send_messages; this stays for tasks queued by older versions.)"""
-    return notifications.deliver(message_id)
+    return outbox.deliver_many(message_ids)

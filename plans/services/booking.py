@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from plans import notifications, scheduling
+from plans import outbox, scheduling
 from plans.models import (
     IllegalTransition,
     PlanSession,
@@ -373,7 +373,7 @@ def series_book(*, plan: TreatmentPlan, proposal: Sequence[scheduling.ProposedBo
                 )
                 booked.append(session)
             _save_checked(booked, [])
-            notifications.on_sessions_booked(booked)
+            outbox.on_sessions_booked(booked)
     except IllegalTransition as exc:
         raise BookingError(str(exc)) from exc
     log.info("series booked: plan %s, %d sessions, by %s", plan.pk, len(booked), by)
@@ -458,7 +458,7 @@ def session_book(
             if problems:
                 session.window_override_reason = override_reason.strip()
             _save_checked([session], [])
-            notifications.on_sessions_booked([session])
+            outbox.on_sessions_booked([session])
     except IllegalTransition as exc:
         raise BookingError(str(exc)) from exc
     log.info("session %s booked by %s", session.pk, by)
@@ -570,7 +570,7 @@ def session_reschedule(
                 moved.append(other)
             _save_checked(moved, [m.id for m in moved])
             for m in moved:
-                notifications.on_session_rescheduled(m)
+                outbox.on_session_rescheduled(m)
     except IllegalTransition as exc:
         raise BookingError(str(exc)) from exc
     log.info("session %s moved (%d shifted) by %s", session.pk, len(moved) - 1, by)
@@ -585,7 +585,7 @@ def session_cancel(*, session: PlanSession, by_client: bool, reason: str, by=Non
         except IllegalTransition as exc:
             raise BookingError(str(exc)) from exc
         session.save()
-        notifications.on_session_cancelled(session)
+        outbox.on_session_cancelled(session)
     log.info("session %s cancelled (client=%s) by %s", session.pk, by_client, by)
     return session
 
@@ -629,7 +629,7 @@ def session_complete(
         session.save()
         if session.kind == SessionKind.MICRONEEDLING:
             _retime_follow_up(session, params.follow_up_days)
-        notifications.on_session_completed(session)
+        outbox.on_session_completed(session)
     log.info("session %s completed by %s", session.pk, by)
     return session
 

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from plans.models import Client, Message, MessageStatus, PlanSession, SessionStatus
+from plans.outbox.timing import local_when
 from plans.services import booking
 
 log = logging.getLogger(__name__)
@@ -30,16 +31,28 @@ def message_resend(*, message: Message, by: AbstractBaseUser | None) -> Message:
     return message
 
 
+def _moved_text(session: PlanSession) -> str:
+    when = local_when(session.starts_at) if session.starts_at else ""
+    return f"This appointment has been moved since this email: it is now on {when}. Please use the newest email."
+
+
+def confirm_refusal(*, session: PlanSession, version: int) -> str:
+    """Why the client cannot confirm attendance with this link now ("" when they can).
+    One rule for the page a link shows (GET) and the action it takes (POST)."""
+    if session.status != SessionStatus.BOOKED:
+        return f"This appointment is {session.get_status_display().lower()}."
+    if session.version != version:
+        return _moved_text(session)
+    return ""
+
+
 def session_confirm_attendance(*, message: Message, version: int, now: dt.datetime | None = None) -> Message:
     """The client confirmed with the link: recorded on the message (so on the version it showed)."""
     now = now or timezone.now()
     with transaction.atomic():
         message = Message.objects.select_for_update().select_related("session").get(pk=message.pk)
-        session = message.session
-        if session.status != SessionStatus.BOOKED:
-            raise LinkActionRefused(f"This appointment is {session.get_status_display().lower()}.")
-        if session.version != version:
-            raise LinkActionRefused("This appointment has been moved since this email. Please use the newest email.")
+        if refusal := confirm_refusal(session=message.session, version=version):
+            raise LinkActionRefused(refusal)
         if message.attendance_confirmed_at is None:
             message.attendance_confirmed_at = now
             message.save(update_fields=["attendance_confirmed_at", "updated_at"])
@@ -50,18 +63,27 @@ def cancellation_deadline(session: PlanSession) -> dt.datetime:
     return session.starts_at - dt.timedelta(hours=settings.CANCELLATION_CUTOFF_HOURS)
 
 
-def session_cancel_from_link(*, session: PlanSession, version: int, now: dt.datetime | None = None) -> PlanSession:
-    """The client pressed Cancel in an email: refused past the cut-off or if the email is out of date."""
+def cancel_refusal(*, session: PlanSession, version: int, now: dt.datetime | None = None) -> str:
+    """Why the client cannot cancel with this link now ("" when they can): already cancelled,
+    moved since the email, or past the cut-off. The page a link shows and the action agree."""
     now = now or timezone.now()
     if session.status != SessionStatus.BOOKED:
-        raise LinkActionRefused(f"This appointment is already {session.get_status_display().lower()}.")
+        when = f" on {local_when(session.starts_at)}" if session.starts_at else ""
+        return f"{session.label}{when} is already {session.get_status_display().lower()}."
     if session.version != version:
-        raise LinkActionRefused("This appointment has been moved since this email. Please use the newest email.")
+        return _moved_text(session)
     if now >= cancellation_deadline(session):
-        raise LinkActionRefused(
+        return (
             f"Appointments can be cancelled online up to {settings.CANCELLATION_CUTOFF_HOURS} hours before. "
             f"Please call us on {settings.CLINIC_PHONE}."
         )
+    return ""
+
+
+def session_cancel_from_link(*, session: PlanSession, version: int, now: dt.datetime | None = None) -> PlanSession:
+    """The client pressed Cancel in an email: refused past the cut-off or if the email is out of date."""
+    if refusal := cancel_refusal(session=session, version=version, now=now):
+        raise LinkActionRefused(refusal)
     reason = "Cancelled by the client with the email link."
     try:
         return booking.session_cancel(session=session, by_client=True, reason=reason, by=None)

@@ -6,16 +6,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from plans.models import Client, DeliveryAttempt, IllegalMessageTransition, Message, MessageKind, MessageStatus
+from plans.models import Client, DeliveryAttempt, IllegalMessageTransition, Message, MessageStatus
+from plans.outbox.kinds import FAMILIES
 from plans.pagination import CappedPaginator
 from plans.permissions import staff_required
 from plans.services import messages as message_services
 
-FAMILIES = MessageKind.FAMILIES
-
 
 def _with_attempts(queryset):
-    return queryset.select_related("client", "session").prefetch_related(
+    # session__plan: the staff label of a care note names its subject from the plan's snapshot.
+    return queryset.select_related("client", "session__plan").prefetch_related(
         Prefetch("delivery_attempts", queryset=DeliveryAttempt.objects.order_by("attempted_at", "id"))
     )
 
@@ -55,7 +55,7 @@ def message_list(request):
             "status": status,
             "kind": family,
             "statuses": MessageStatus.choices,
-            "families": FAMILIES,
+            "families": [(f.name, f.title) for f in FAMILIES.values()],
             "show_client": True,
         },
     )
@@ -70,7 +70,7 @@ def message_resend(request, message_id: int):
     except IllegalMessageTransition as exc:
         flash.error(request, str(exc))
     else:
-        flash.success(request, f"The {message.kind} email to {message.client} will be sent within a minute.")
+        flash.success(request, f"{message.kind_label} to {message.client}: it will be sent within a minute.")
     if request.htmx:
         return client_messages(request, message.client_id)
     next_url = request.POST.get("next", "")

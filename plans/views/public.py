@@ -5,13 +5,14 @@ CSRF-exempt because mail clients' one-click unsubscribe (RFC 8058) posts without
 and a forged request would need the secret token anyway.
 """
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from plans.emails import local_when
-from plans.links import BadLink, read_token
+from plans.outbox.links import BadLink, read_token
+from plans.outbox.timing import local_when
 from plans.permissions import public_rate_limited
 from plans.services import messages as message_services
 
@@ -25,7 +26,12 @@ def _target(request, token: str, purpose: str):
     try:
         return read_token(token, purpose), None
     except BadLink as exc:
-        return None, _page(request, title="This link cannot be used", text=str(exc), status=400)
+        text = f"{exc} Please call us on {settings.CLINIC_PHONE}."
+        return None, _page(request, title="This link cannot be used", text=text, status=400)
+
+
+def _when(session) -> str:
+    return local_when(session.starts_at) if session.starts_at else ""
 
 
 @public_rate_limited
@@ -36,12 +42,17 @@ def confirm(request, token: str) -> HttpResponse:
         return error
     message = target.message
     session = message.session
-    when = local_when(session.starts_at) if session.starts_at else ""
     if request.method == "GET":
+        # The page tells the truth before any click: an email about an older time, or a
+        # cancelled appointment, offers nothing to press.
+        if refusal := message_services.confirm_refusal(session=session, version=target.session_version):
+            return _page(request, title="About this appointment", text=refusal)
+        if message.attendance_confirmed_at:
+            return _page(request, title="Thank you", text=f"You have confirmed {session.label}: {_when(session)}.")
         return _page(
             request,
             title="Confirm your appointment",
-            text=f"{session.label}: {when}.",
+            text=f"{session.label}: {_when(session)}.",
             action=request.path,
             button="Yes, I will attend",
         )
@@ -49,7 +60,7 @@ def confirm(request, token: str) -> HttpResponse:
         message_services.session_confirm_attendance(message=message, version=target.session_version)
     except message_services.LinkActionRefused as exc:
         return _page(request, title="We could not confirm this appointment", text=str(exc), status=409)
-    return _page(request, title="Thank you", text=f"We look forward to seeing you on {when}.")
+    return _page(request, title="Thank you", text=f"We look forward to seeing you on {_when(session)}.")
 
 
 @public_rate_limited
@@ -59,8 +70,10 @@ def cancel(request, token: str) -> HttpResponse:
     if error:
         return error
     session = target.session
-    when = local_when(session.starts_at) if session.starts_at else ""
+    when = _when(session)
     if request.method == "GET":
+        if refusal := message_services.cancel_refusal(session=session, version=target.session_version):
+            return _page(request, title="About this appointment", text=refusal)
         return _page(
             request,
             title="Cancel your appointment?",
@@ -91,6 +104,8 @@ def unsubscribe(request, token: str) -> HttpResponse:
     if error:
         return error
     if request.method == "GET":
+        if not target.message.client.email_consent:
+            return _page(request, title="You are unsubscribed", text="We no longer send you emails.")
         return _page(
             request,
             title="Stop emails from us?",

@@ -5,8 +5,8 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from plans.links import make_token
 from plans.models import Message, MessageStatus, SessionStatus
+from plans.outbox.links import make_token
 from tests.notifications.conftest import book, make_plan
 
 pytestmark = pytest.mark.django_db(transaction=True)

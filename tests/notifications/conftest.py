@@ -17,7 +17,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from django.db import transaction
 
-from plans import notifications
+from plans import outbox
 from plans.models import PlanSession, SessionKind, SessionStatus, TreatmentPlan
 from tests.factories import ClientFactory, PractitionerFactory, ProtocolFactory, RoomFactory, UserFactory
 from tests.helpers.snapshots import protocol_snapshot
@@ -103,7 +103,7 @@ def book(plan: TreatmentPlan) -> list[PlanSession]:
     """What the booking service does: save the booked sessions and call the hook in one transaction."""
     with transaction.atomic():
         sessions = list(plan.sessions.filter(status=SessionStatus.BOOKED).order_by("sequence"))
-        notifications.on_sessions_booked(sessions)
+        outbox.on_sessions_booked(sessions)
     return sessions
 
 
@@ -114,7 +114,7 @@ def reschedule(session: PlanSession, new_start: dt.datetime) -> PlanSession:
         session.blocked_until = new_start + dt.timedelta(hours=1, minutes=15)
         session.version += 1
         session.save()
-        notifications.on_session_rescheduled(session)
+        outbox.on_session_rescheduled(session)
     return session
 
 
@@ -122,7 +122,7 @@ def cancel(session: PlanSession) -> PlanSession:
     with transaction.atomic():
         session.status = SessionStatus.CANCELLED
         session.save()
-        notifications.on_session_cancelled(session)
+        outbox.on_session_cancelled(session)
     return session
 
 
@@ -131,7 +131,7 @@ def complete(session: PlanSession, at: dt.datetime) -> PlanSession:
         session.status = SessionStatus.COMPLETED
         session.completed_at = at
         session.save()
-        notifications.on_session_completed(session)
+        outbox.on_session_completed(session)
     return session
 
 
@@ -146,6 +146,7 @@ class Mailbox:
     peers: list[tuple] = field(default_factory=list)  # the client address of each accepted mail: one per connection
     rcpt_reply: str = ""  # e.g. "451 4.3.0 Try again later" or "550 5.1.1 No such user"
     stall: bool = False
+    hold: bool = False  # like stall, but the mail is accepted once released (a slow server, not a dead sender)
     data_started: threading.Event = field(default_factory=threading.Event)
     arrived: threading.Condition = field(default_factory=threading.Condition)
 
@@ -160,6 +161,8 @@ class Mailbox:
         stalled = self.stall
         while self.stall:
             await asyncio.sleep(0.1)
+        while self.hold:
+            await asyncio.sleep(0.05)
         if stalled:
             # The sender was killed while we held back the reply: it never learnt of
             # acceptance, so this copy does not count as delivered.
@@ -197,7 +200,7 @@ def smtp_server(settings):
     settings.EMAIL_TIMEOUT = 5
     mailbox.port = controller.port
     yield mailbox
-    mailbox.stall = False
+    mailbox.stall = mailbox.hold = False
     controller.stop()
 
 

@@ -8,8 +8,9 @@ import time_machine
 from django.db import connection, connections
 from icalendar import Calendar
 
-from plans import notifications
+from plans import outbox
 from plans.models import DeliveryAttempt, Message, MessageStatus
+from plans.outbox import delivery
 from plans.services.messages import message_resend
 from tests.notifications.conftest import attachment, book, cancel, complete, local, make_plan, reschedule, text_body
 
@@ -19,7 +20,7 @@ UTC = dt.UTC
 
 def deliver_due(now):
     with time_machine.travel(now, tick=False):
-        return {i: notifications.deliver(i) for i in notifications.sweep_due(now)}
+        return {i: outbox.deliver(i) for i in outbox.sweep_due(now)}
 
 
 def test_a_due_reminder_arrives_with_the_local_time_clinic_details_pre_care_and_an_invitation(smtp_server):
@@ -72,13 +73,13 @@ def test_sweeping_twice_and_sending_twice_delivers_one_email(smtp_server):
         book(make_plan(starts=[local(2026, 1, 20)]))
     now = local(2026, 1, 5, 10, 1)
     with time_machine.travel(now, tick=False):
-        first_sweep, second_sweep = notifications.sweep_due(now), notifications.sweep_due(now)
+        first_sweep, second_sweep = outbox.sweep_due(now), outbox.sweep_due(now)
         assert first_sweep == second_sweep != []
-        outcomes = [notifications.deliver(i) for i in first_sweep + second_sweep]
+        outcomes = [outbox.deliver(i) for i in first_sweep + second_sweep]
     assert outcomes == ["sent", "not-claimed"]
     assert len(smtp_server.wait_for(1)) == 1
     with time_machine.travel(now, tick=False):
-        assert notifications.sweep_due(now) == []
+        assert outbox.sweep_due(now) == []
 
 
 def test_a_transient_smtp_error_backs_off_then_fails_after_the_maximum_attempts(smtp_server, settings):
@@ -90,16 +91,16 @@ def test_a_transient_smtp_error_backs_off_then_fails_after_the_maximum_attempts(
     now = local(2026, 1, 5, 10, 0, 30)
     for attempt, delay in ((1, 60), (2, 120)):
         with time_machine.travel(now, tick=False):
-            assert notifications.deliver(row.pk) == "retry"
+            assert outbox.deliver(row.pk) == "retry"
         row.refresh_from_db()
         assert row.status == MessageStatus.PENDING and row.attempts == attempt
         assert row.send_at == now + dt.timedelta(seconds=delay)
         assert "451" in row.last_error
         with time_machine.travel(now, tick=False):
-            assert notifications.deliver(row.pk) == "not-claimed"  # not due again yet
+            assert outbox.deliver(row.pk) == "not-claimed"  # not due again yet
         now = row.send_at
     with time_machine.travel(now, tick=False):
-        assert notifications.deliver(row.pk) == "failed"
+        assert outbox.deliver(row.pk) == "failed"
     row.refresh_from_db()
     assert row.status == MessageStatus.FAILED
     attempts = list(row.delivery_attempts.all())
@@ -109,7 +110,7 @@ def test_a_transient_smtp_error_backs_off_then_fails_after_the_maximum_attempts(
 
 def test_backoff_is_capped(settings):
     settings.NOTIFICATIONS_BACKOFF_SECONDS, settings.NOTIFICATIONS_BACKOFF_MAX_SECONDS = 60, 600
-    assert [notifications.backoff_delay(n).total_seconds() for n in (1, 2, 3, 4, 5, 9)] == [60, 120, 240, 480, 600, 600]
+    assert [outbox.backoff_delay(n).total_seconds() for n in (1, 2, 3, 4, 5, 9)] == [60, 120, 240, 480, 600, 600]
 
 
 def test_a_refused_recipient_fails_at_once_and_staff_can_resend(smtp_server, clinic_admin):
@@ -135,9 +136,9 @@ def test_cancelling_after_the_send_was_enqueued_sends_nothing(smtp_server):
     now = local(2026, 1, 19, 9, 0, 30)
     with time_machine.travel(now, tick=False):
         Message.objects.filter(kind="confirmation").update(status="sent", sent_at=now)
-        enqueued = notifications.sweep_due(now)
+        enqueued = outbox.sweep_due(now)
         cancel(session)
-        outcomes = [notifications.deliver(i) for i in enqueued]
+        outcomes = [outbox.deliver(i) for i in enqueued]
     assert outcomes == ["not-claimed"]
     kinds_sent = [m["Subject"] for m in smtp_server.received]
     assert not any(s.startswith("Reminder") for s in kinds_sent)
@@ -150,10 +151,10 @@ def test_rescheduling_after_the_send_was_enqueued_sends_nothing_for_the_old_time
         Message.objects.filter(kind="confirmation").update(status="sent", sent_at=local(2026, 1, 5, 10))
     now = local(2026, 1, 19, 9, 0, 30)
     with time_machine.travel(now, tick=False):
-        enqueued = notifications.sweep_due(now)
+        enqueued = outbox.sweep_due(now)
         assert len(enqueued) == 1
         reschedule(session, local(2026, 1, 27, 9))
-        assert notifications.deliver(enqueued[0]) == "not-claimed"
+        assert outbox.deliver(enqueued[0]) == "not-claimed"
         assert list(deliver_due(now).values()) == ["sent"]  # the update, with the new time
     (update,) = smtp_server.wait_for(1)
     assert "Tuesday 27 January 2026 at 09:00" in update["Subject"]
@@ -167,10 +168,10 @@ def test_a_claimed_row_re_timed_by_a_reschedule_is_not_marked_sent_by_the_old_cl
         (session,) = book(make_plan(starts=[local(2026, 1, 20)]))
     row = Message.objects.get(session=session, kind="reminder:24h")
     now = local(2026, 1, 19, 9, 0, 30)
-    assert notifications.claim(row.pk, now, token="worker-a")
+    assert outbox.claim(row.pk, now, token="worker-a")
     with time_machine.travel(now, tick=False):
         reschedule(session, local(2026, 1, 27, 9))
-    assert not notifications._finish(row.pk, "worker-a", lambda m: None)
+    assert not delivery._finish(row.pk, "worker-a", lambda m: None)
     row.refresh_from_db()
     assert row.status == MessageStatus.PENDING and row.send_at == local(2026, 1, 26, 9)
 
@@ -247,7 +248,7 @@ def test_two_workers_claiming_the_same_row_at_once_exactly_one_wins():
         def worker(pk=pk, barrier=barrier, wins=wins):
             try:
                 barrier.wait()
-                wins.append(notifications.claim(pk, now))
+                wins.append(outbox.claim(pk, now))
             finally:
                 connections.close_all()
 
@@ -293,11 +294,11 @@ def test_a_row_whose_workers_keep_dying_gives_up_after_the_maximum_attempts(sett
     with time_machine.travel(local(2026, 1, 5, 10), tick=False):
         book(make_plan(starts=[local(2026, 1, 20)]))
     row = Message.objects.get(kind="confirmation")
-    assert notifications.claim(row.pk, local(2026, 1, 5, 10, 0, 1))  # worker dies
-    assert not notifications.claim(row.pk, local(2026, 1, 5, 10, 0, 30))  # lease still held
-    assert notifications.claim(row.pk, local(2026, 1, 5, 10, 1, 2))  # taken over, dies again
+    assert outbox.claim(row.pk, local(2026, 1, 5, 10, 0, 1))  # worker dies
+    assert not outbox.claim(row.pk, local(2026, 1, 5, 10, 0, 30))  # lease still held
+    assert outbox.claim(row.pk, local(2026, 1, 5, 10, 1, 2))  # taken over, dies again
     with time_machine.travel(local(2026, 1, 5, 10, 2, 3), tick=False):
-        assert notifications.deliver(row.pk) == "failed"
+        assert outbox.deliver(row.pk) == "failed"
     row.refresh_from_db()
     assert row.status == MessageStatus.FAILED and "Gave up after 2 attempts" in row.last_error
 

@@ -6,9 +6,9 @@ import pytest
 import time_machine
 from django.core import signing
 
-from plans import notifications
-from plans.links import link_url, make_token
+from plans import outbox
 from plans.models import Message, MessageStatus, PlanSession, SessionStatus
+from plans.outbox.links import link_url, make_token
 from tests.factories import ClientFactory
 from tests.notifications.conftest import book, local, make_plan, reschedule
 
@@ -134,8 +134,8 @@ def test_a_series_confirmation_gives_each_appointment_its_own_cancel_link(client
     settings.CANCELLATION_CUTOFF_HOURS = 24
     with time_machine.travel(BOOKED_AT, tick=False):
         first, second, third = book(make_plan(starts=[local(2026, 1, 20), local(2026, 2, 17), local(2026, 3, 17)]))
-        (confirmation_id,) = notifications.sweep_due(BOOKED_AT)
-        assert notifications.deliver(confirmation_id) == "sent"
+        (confirmation_id,) = outbox.sweep_due(BOOKED_AT)
+        assert outbox.deliver(confirmation_id) == "sent"
     (mail,) = smtp_server.wait_for(1)
     body = mail.get_body(preferencelist=("plain",)).get_content()
     links = [line.split("? ", 1)[1] for line in body.splitlines() if "Need to cancel it?" in line]
@@ -179,3 +179,45 @@ def test_a_link_cannot_name_a_session_the_message_is_not_about(client):
 
 def path_for_session(message, session):
     return link_url(message, "cancel", session).removeprefix("http://127.0.0.1:8000")
+
+
+def test_a_cancel_link_opened_again_after_cancelling_says_so_and_offers_nothing(client, booked):
+    url = path(reminder(booked), "cancel")
+    with time_machine.travel(local(2026, 1, 10), tick=False):
+        assert client.post(url).status_code == 200
+        again = client.get(url)
+    page = again.content.decode()
+    assert again.status_code == 200
+    assert "is already cancelled" in page and "Tuesday 20 January 2026 at 09:00" in page
+    assert "Cancel this appointment" not in page and "<form" not in page
+
+
+def test_an_outdated_confirm_link_shows_the_new_time_as_moved_before_any_click(client, booked):
+    old_url = path(reminder(booked), "confirm")
+    with time_machine.travel(local(2026, 1, 6), tick=False):
+        reschedule(booked, local(2026, 1, 27))
+        page = client.get(old_url).content.decode()
+    assert "moved since this email" in page and "Tuesday 27 January 2026 at 09:00" in page
+    assert "Yes, I will attend" not in page and "<form" not in page
+
+
+def test_a_cancel_link_past_the_cut_off_shows_the_phone_number_instead_of_a_button(client, booked):
+    with time_machine.travel(local(2026, 1, 19, 12), tick=False):
+        page = client.get(path(reminder(booked), "cancel")).content.decode()
+    assert "+44 20 7946 0000" in page and "Cancel this appointment" not in page
+
+
+def test_an_unsubscribe_link_opened_again_offers_nothing(client, booked):
+    url = path(reminder(booked), "unsubscribe")
+    client.post(url)
+    page = client.get(url).content.decode()
+    assert "You are unsubscribed" in page and "<form" not in page
+
+
+def test_error_pages_a_client_can_meet_give_the_clinic_phone_number(client, booked, settings):
+    settings.PUBLIC_RATE_LIMIT_REQUESTS = 1
+    assert b"+44 20 7946 0000" in client.get("/e/cancel/not-a-token/").content  # tampered or expired
+    missing = client.get("/e/nothing-here/")
+    assert missing.status_code == 404 and b"+44 20 7946 0000" in missing.content
+    limited = client.get("/e/cancel/not-a-token/")
+    assert limited.status_code == 429 and b"+44 20 7946 0000" in limited.content

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 import time_machine
 
-from plans import notifications
+from plans import outbox
 from plans.models import Message, MessageStatus
 from plans.planning import ProtocolParams
 from tests.notifications.conftest import SNAPSHOT, book, cancel, complete, local, make_plan, reschedule, text_body
@@ -61,9 +61,9 @@ def test_the_note_arrives_once_naming_the_appointment_and_a_moved_session_is_not
         (session,) = book(make_plan(starts=[local(2026, 2, 3, 15)], snapshot=WITH_D14))
     due = local(2026, 1, 20, 9, 0, 30)
     with time_machine.travel(due, tick=False):
-        ids = notifications.sweep_due(due)
-        results = {notifications.deliver(i) for i in ids}
-        assert notifications.sweep_due(due) == []
+        ids = outbox.sweep_due(due)
+        results = {outbox.deliver(i) for i in ids}
+        assert outbox.sweep_due(due) == []
     assert results == {"sent"}
     mails = smtp_server.wait_for(2)  # the confirmation went out too
     (note,) = [m for m in mails if "Avoid tanning" in m["Subject"]]

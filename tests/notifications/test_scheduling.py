@@ -6,7 +6,7 @@ import pytest
 import time_machine
 from django.db import IntegrityError, transaction
 
-from plans import notifications
+from plans import outbox
 from plans.models import Message, MessageStatus, SessionStatus
 from tests.factories import ClientFactory
 from tests.notifications.conftest import book, cancel, complete, local, make_plan, reschedule
@@ -48,7 +48,7 @@ def test_reminders_whose_moment_has_passed_at_booking_are_not_written():
 def test_a_rolled_back_booking_leaves_no_rows():
     plan = make_plan(starts=[local(2030, 1, 20)])
     with pytest.raises(RuntimeError), transaction.atomic():
-        notifications.on_sessions_booked(list(plan.sessions.all()))
+        outbox.on_sessions_booked(list(plan.sessions.all()))
         assert Message.objects.count() == 4
         raise RuntimeError("the booking failed after the hook ran")
     assert Message.objects.count() == 0
@@ -75,7 +75,7 @@ def test_clients_who_cannot_be_emailed_get_cancelled_rows_that_say_why(email, co
     rows = Message.objects.filter(client=client)
     assert rows.count() == 4
     assert all(m.status == MessageStatus.CANCELLED and reason in m.status_reason for m in rows)
-    assert notifications.sweep_due(dt.datetime(2030, 1, 19, 9, tzinfo=UTC)) == []
+    assert outbox.sweep_due(dt.datetime(2030, 1, 19, 9, tzinfo=UTC)) == []
 
 
 def test_rescheduling_re_times_the_same_reminder_rows_and_writes_one_update_per_reschedule():
@@ -162,7 +162,7 @@ def test_a_booked_follow_up_session_gets_its_own_confirmation_and_reminders():
         follow_up.ends_at = follow_up.blocked_until = local(2026, 4, 14, 11, 30)
         follow_up.save()
         with transaction.atomic():
-            notifications.on_sessions_booked([follow_up])
+            outbox.on_sessions_booked([follow_up])
     assert set(kinds(follow_up)) == {"confirmation", "reminder:168h", "reminder:48h", "reminder:24h"}
 
 
@@ -181,7 +181,7 @@ def test_hooks_refuse_a_session_in_the_wrong_state():
     plan = make_plan(starts=[local(2030, 1, 20)])
     session = plan.sessions.get()
     with pytest.raises(ValueError, match="expects it cancelled"):
-        notifications.on_session_cancelled(session)
+        outbox.on_session_cancelled(session)
 
 
 def test_booking_a_six_session_series_writes_its_rows_in_a_bounded_number_of_queries(django_assert_max_num_queries):
@@ -189,7 +189,7 @@ def test_booking_a_six_session_series_writes_its_rows_in_a_bounded_number_of_que
     plan = make_plan(starts=starts)
     sessions = list(plan.sessions.select_related("plan__client").order_by("sequence"))
     with django_assert_max_num_queries(50), transaction.atomic():
-        notifications.on_sessions_booked(sessions)
+        outbox.on_sessions_booked(sessions)
     assert Message.objects.count() == 1 + 6 * 3
 
 
@@ -198,4 +198,4 @@ def test_a_reschedule_that_did_not_raise_the_session_version_is_refused():
         (session,) = book(make_plan(starts=[local(2026, 1, 20)]))
         session.starts_at = local(2026, 1, 21)
         with pytest.raises(ValueError, match="without raising its version"), transaction.atomic():
-            notifications.on_session_rescheduled(session)
+            outbox.on_session_rescheduled(session)

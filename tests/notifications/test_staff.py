@@ -79,7 +79,7 @@ def test_staff_pages_need_a_login(client, outbox):
 def test_the_admin_lists_messages_read_only_with_status_and_kind_filters(client, clinic_admin, outbox):
     client.force_login(clinic_admin)
     listing = client.get("/admin/plans/message/", {"status__exact": "failed", "family": "reminder"})
-    assert listing.status_code == 200 and b"reminder:48h" in listing.content
+    assert listing.status_code == 200 and b"Reminder, 2 days before" in listing.content
     assert client.get("/admin/plans/message/add/").status_code == 403
 
 
@@ -89,3 +89,24 @@ def test_the_timeline_query_count_does_not_grow_with_the_number_of_messages(
     client.force_login(aesthetician)
     with django_assert_max_num_queries(8):
         client.get(reverse("client-messages", args=[outbox.plan.client_id]))
+
+
+def test_the_today_page_is_not_green_while_due_emails_are_not_going_out(client, aesthetician, smtp_server):
+    """A running worker is not the same as delivered email: the line reads the outbox."""
+    from plans import outbox as delivery
+    from plans.tasks import record_heartbeat
+
+    client.force_login(aesthetician)
+    with time_machine.travel(local(2026, 1, 5, 10), tick=False):
+        book(make_plan(starts=[local(2026, 1, 20)]))
+    with time_machine.travel(local(2026, 1, 5, 10, 20), tick=False):
+        record_heartbeat()  # the worker answers, but nothing was delivered
+        html = client.get(reverse("home")).content.decode()
+        assert "alert-success" not in html
+        assert "1 email to clients is overdue" in html and "No email has been sent yet" in html
+        (confirmation,) = delivery.sweep_due()
+        assert delivery.deliver(confirmation) == "sent"
+    with time_machine.travel(local(2026, 1, 5, 10, 22), tick=False):
+        html = client.get(reverse("home")).content.decode()
+    assert "overdue" not in html and "alert-success" in html
+    assert "Last email sent 2\xa0minutes ago" in html

@@ -10,7 +10,7 @@ import datetime as dt
 import pytest
 import time_machine
 
-from plans import notifications, tasks
+from plans import outbox, tasks
 from plans.models import Message, MessageStatus
 from tests.notifications.conftest import book, local, make_plan
 
@@ -87,18 +87,19 @@ def test_when_the_broker_refuses_the_unpublished_rows_stay_pending_and_go_out_wi
 
 def test_a_row_whose_worker_died_is_handed_out_again_when_its_lease_expires(burst, settings):
     with time_machine.travel(NOW, tick=False):
-        first, *_ = notifications.hand_out(NOW, limit=5)
-        assert notifications.claim(first, NOW)  # a worker took it, then died before recording anything
-        assert notifications.hand_out(NOW, limit=5) == []
+        first, *_ = outbox.hand_out(NOW, limit=5)
+        assert outbox.claim(first, NOW)  # a worker took it, then died before recording anything
+        assert outbox.hand_out(NOW, limit=5) == []
     after_lease = NOW + dt.timedelta(seconds=settings.NOTIFICATIONS_LEASE_SECONDS + 1)
-    assert notifications.hand_out(after_lease, limit=5) == [first]
+    # The rows queued with it but never claimed come back too: their queued mark is a lease as well.
+    assert first in outbox.hand_out(after_lease, limit=5)
 
 
 def test_a_batch_goes_out_over_one_smtp_connection_each_row_once(burst, smtp_server):
     with time_machine.travel(NOW, tick=False):
-        ids = notifications.hand_out(NOW, limit=5)
-        assert notifications.deliver_many(ids) == dict.fromkeys(ids, "sent")
-        assert notifications.deliver_many(ids) == dict.fromkeys(ids, "not-claimed")
+        ids = outbox.hand_out(NOW, limit=5)
+        assert outbox.deliver_many(ids) == dict.fromkeys(ids, "sent")
+        assert outbox.deliver_many(ids) == dict.fromkeys(ids, "not-claimed")
     assert len(smtp_server.wait_for(5)) == 5
     assert len(set(smtp_server.peers)) == 1
     assert Message.objects.filter(pk__in=burst, status=MessageStatus.SENT, queued_at=None).count() == 5
@@ -107,11 +108,41 @@ def test_a_batch_goes_out_over_one_smtp_connection_each_row_once(burst, smtp_ser
 def test_a_transient_error_releases_the_rest_of_the_batch_for_the_next_sweep(burst, smtp_server):
     smtp_server.rcpt_reply = "451 4.3.0 Try again later"
     with time_machine.travel(NOW, tick=False):
-        ids = notifications.hand_out(NOW, limit=5)
-        assert notifications.deliver_many(ids) == {ids[0]: "retry"}
+        ids = outbox.hand_out(NOW, limit=5)
+        assert outbox.deliver_many(ids) == {ids[0]: "retry"}
     first = Message.objects.get(pk=ids[0])
     assert first.status == MessageStatus.PENDING and first.attempts == 1 and first.send_at > NOW
     rest = Message.objects.filter(pk__in=ids[1:])
     assert set(rest.values_list("status", "attempts", "queued_at")) == {(MessageStatus.PENDING, 0, None)}
     with time_machine.travel(NOW + dt.timedelta(seconds=1), tick=False):
-        assert notifications.hand_out(NOW + dt.timedelta(seconds=1), limit=5) == ids[1:]
+        assert outbox.hand_out(NOW + dt.timedelta(seconds=1), limit=5) == ids[1:]
+
+
+@pytest.mark.parametrize("backend", ["filebased", "locmem", "console", "dummy"])
+def test_a_batch_is_delivered_by_every_email_backend_django_ships(burst, settings, tmp_path, backend, capsys):
+    """`make run` writes files; the batch path once assumed every backend had an SMTP connection."""
+    settings.EMAIL_BACKEND = f"django.core.mail.backends.{backend}.EmailBackend"
+    settings.EMAIL_FILE_PATH = str(tmp_path / "mail")
+    with time_machine.travel(NOW, tick=False):
+        ids = outbox.hand_out(NOW, limit=5)
+        assert outbox.deliver_many(ids) == dict.fromkeys(ids, "sent")
+    assert Message.objects.filter(pk__in=ids, status=MessageStatus.SENT).count() == len(ids)
+    if backend == "filebased":
+        files = sorted((tmp_path / "mail").iterdir())
+        assert len(files) == len(ids)  # one file per email, not the batch in one file
+        assert all("Subject: Booking confirmed at" in f.read_text() for f in files)
+    elif backend == "locmem":
+        from django.core import mail
+
+        assert [m.subject.startswith("Booking confirmed") for m in mail.outbox] == [True] * len(ids)
+    elif backend == "console":
+        assert capsys.readouterr().out.count("Subject: Booking confirmed at") == len(ids)
+
+
+def test_a_row_held_by_a_killed_worker_is_handed_out_again_once_a_task_time_limit_has_passed(burst, settings):
+    """Ten minutes of silence after a SIGKILL was the old default; the lease is the task time limit."""
+    with time_machine.travel(NOW, tick=False):
+        first, *_ = outbox.hand_out(NOW, limit=5)
+    soon = NOW + dt.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 1)
+    with time_machine.travel(soon, tick=False):
+        assert first in outbox.hand_out(soon, limit=5)

@@ -22,9 +22,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 from icalendar import Calendar
 
-from plans import notifications
+from plans import outbox
 from plans.models import Message, MessageStatus
-from plans.tasks import send_message, sweep_due_messages
+from plans.tasks import send_messages, sweep_due_messages
 from tests.notifications.conftest import LONDON, attachment, book, free_port, make_plan, text_body
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -62,13 +62,13 @@ class Workers:
         self.tmp_path = tmp_path
         self.procs: list[subprocess.Popen] = []
 
-    def start(self, env: dict[str, str]) -> subprocess.Popen:
+    def start(self, env: dict[str, str], *options: str) -> subprocess.Popen:
         log = self.tmp_path / f"worker-{len(self.procs)}.log"
         with log.open("wb") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "celery", "-A", "clinic", "worker", "--pool=solo", "--loglevel=INFO",
                  "--without-heartbeat", "--without-mingle", "--without-gossip",
-                 "-n", f"test-{os.getpid()}-{len(self.procs)}@%h"],
+                 "-n", f"test-{os.getpid()}-{len(self.procs)}@%h", *options],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
         proc.log = log
@@ -127,13 +127,13 @@ def test_booking_then_sweep_then_a_real_worker_delivers_each_email_once(smtp_ser
     arrived = smtp_server.wait_for(2)
     wait_until(lambda: Message.objects.filter(status=MessageStatus.SENT).count() == 2, what="rows marked sent")
     for row in Message.objects.filter(status=MessageStatus.SENT):
-        send_message.delay(row.pk)  # a duplicate task for an already sent row
+        send_messages.delay([row.pk])  # a duplicate task for an already sent row
 
     # A later row, enqueued last: the solo worker handles tasks in order, so once it has
     # arrived every duplicate before it has been handled too.
     marker = Message.objects.get(kind="reminder:24h")
     Message.objects.filter(pk=marker.pk).update(send_at=timezone.now())
-    send_message.delay(marker.pk)
+    send_messages.delay([marker.pk])
     arrived = smtp_server.wait_for(3)
     time.sleep(0.5)
     assert len(smtp_server.received) == 3
@@ -164,11 +164,11 @@ def test_with_the_broker_down_booking_works_rows_stay_pending_and_go_out_when_it
     script = (
         "import django; django.setup()\n"
         "from django.db import transaction\n"
-        "from plans import notifications\n"
+        "from plans import outbox\n"
         "from plans.models import PlanSession\n"
         "from plans.tasks import sweep_due_messages\n"
         f"with transaction.atomic():\n"
-        f"    notifications.on_sessions_booked(list(PlanSession.objects.filter(plan_id={plan.pk})))\n"
+        f"    outbox.on_sessions_booked(list(PlanSession.objects.filter(plan_id={plan.pk})))\n"
         "print('queued', sweep_due_messages())\n"
     )
     env = child_env(smtp_server.port, own_broker, DJANGO_SETTINGS_MODULE="clinic.settings")
@@ -221,7 +221,7 @@ def test_a_worker_killed_mid_send_leaves_a_row_that_is_sent_after_its_lease_expi
     wait_until(lambda: timezone.now() > row.lease_until, timeout=10, what="the lease to expire")
     workers.start(child_env(smtp_server.port, broker_url))
     with transaction.atomic():
-        assert row.pk in notifications.sweep_due(timezone.now())
+        assert row.pk in outbox.sweep_due(timezone.now())
     sweep_due_messages()
     (email,) = smtp_server.wait_for(1)
     assert email["Subject"].startswith("Booking confirmed")
@@ -229,3 +229,41 @@ def test_a_worker_killed_mid_send_leaves_a_row_that_is_sent_after_its_lease_expi
     row.refresh_from_db()
     assert row.attempts == 2
     assert [a.succeeded for a in row.delivery_attempts.all()] == [True]
+
+
+def test_rows_a_killed_worker_held_in_reserve_go_out_soon_after_their_lease(smtp_server, workers, broker_url, settings):
+    """SIGKILL a worker holding one row mid-send and the next task reserved: both rows go out,
+    once each, as soon as their leases end (seconds here), not ten minutes later."""
+    settings.NOTIFICATIONS_SEND_BATCH = 1
+    settings.NOTIFICATIONS_REQUEUE_SECONDS = 3
+    for _ in range(2):
+        book(make_plan(starts=[timezone.now() + dt.timedelta(days=10)]))
+    rows = list(Message.objects.filter(kind="confirmation").order_by("pk"))
+    smtp_server.stall = True
+    # One thread with a prefetch of two: one task runs (stalled in DATA), the other waits reserved.
+    # (The solo pool fetches nothing while a task runs, so it would hold one task only.)
+    env = child_env(smtp_server.port, broker_url, NOTIFICATIONS_LEASE_SECONDS="3")
+    env["EMAIL_TIMEOUT"] = "60"  # it must still be stalled, not timed out, when it is killed
+    worker = workers.start(env, "--pool=threads", "--concurrency=1", "--prefetch-multiplier=2")
+    assert sweep_due_messages() == 2
+    assert smtp_server.data_started.wait(30), worker.log.read_text()[-2000:]
+    wait_until(lambda: worker.log.read_bytes().count(b"] received") >= 2, what="the second task reserved")
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(10)
+    smtp_server.stall = False
+    held = sorted((m.status, m.queued_at is None) for m in Message.objects.filter(pk__in=[r.pk for r in rows]))
+    assert held == [(MessageStatus.PENDING, False), (MessageStatus.SENDING, True)]  # one mid-send, one reserved
+
+    workers.start(child_env(smtp_server.port, broker_url))
+    deadline = time.monotonic() + 30
+    while Message.objects.filter(pk__in=[r.pk for r in rows], status=MessageStatus.SENT).count() < 2:
+        assert time.monotonic() < deadline, (
+            list(Message.objects.filter(kind="confirmation").values("status", "queued_at", "lease_until", "attempts")),
+            workers.procs[-1].log.read_text()[-3000:],
+        )
+        sweep_due_messages()  # what beat does every minute, here as often as the test polls
+        time.sleep(0.5)
+    assert len(smtp_server.wait_for(2)) == 2
+    for row in rows:
+        row.refresh_from_db()
+        assert [a.succeeded for a in row.delivery_attempts.all()] == [True]

@@ -56,7 +56,7 @@ def read_token(token: str, purpose: str) -> LinkTarget:
     try:
         data = _signer(purpose).unsign_object(token, max_age=settings.NOTIFICATIONS_LINK_MAX_AGE_DAYS * 86400)
     except signing.SignatureExpired:
-        raise BadLink("This link has expired. Please call the clinic.") from None
+        raise BadLink("This link has expired.") from None
     except signing.BadSignature:
         raise BadLink("This link is not valid. It may have been copied incompletely.") from None
     message = (

@@ -1,0 +1,270 @@
+"""The table of message kinds: one entry per family, and nothing about a kind anywhere else.
+
+A kind is unique per session, so some families carry a suffix (`reminder:48h`, `update:v2`,
+`care:post-1`, `precare:pre-14`; see models.MessageKind for the builders). Each entry says:
+
+- `label`: what staff read for a kind of this family ("Reminder, 7 days before");
+- `stands`: whether the message still has something true to say when its moment comes
+  (None, or the (status, reason) to record instead of sending);
+- `content`: what its templates need beyond the common context, read from the session as
+  it is at send time, including `invite`, the sessions its .ics lists;
+- `invitation`: the iCalendar METHOD it attaches ("REQUEST", "CANCEL") or None.
+
+The templates are `templates/emails/<family>.subject.txt`, `<family>.txt` and `<family>.html`,
+extending `emails/base.txt|html`. Adding a kind is one entry below plus those three templates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import timezone
+
+from plans.models import Message, MessageKind, MessageStatus, PlanSession, PlanStatus, SessionKind, SessionStatus
+from plans.outbox.links import link_url
+from plans.outbox.timing import local_when
+
+CONFIRMATION = MessageKind.CONFIRMATION
+REMINDER = MessageKind.REMINDER
+UPDATE = MessageKind.UPDATE
+PRE_CARE = MessageKind.PRE_CARE
+CANCELLATION = MessageKind.CANCELLATION
+CARE = MessageKind.CARE
+FOLLOW_UP_INVITE = MessageKind.FOLLOW_UP_INVITE
+
+Verdict = tuple[str, str] | None
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    title: str  # the family in words, for staff filters
+    label: Callable[[Message], str]
+    stands: Callable[[Message, dt.datetime], Verdict]
+    content: Callable[[Message, dt.datetime], dict]
+    invitation: str | None = None
+    # Reminders, updates and pre-care notes offer the client confirm and cancel links.
+    offers_links: bool = False
+
+
+def _suffix(message: Message) -> str:
+    return message.kind.split(":", 1)[1] if ":" in message.kind else ""
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def reminder_hours(message: Message) -> int:
+    return int(_suffix(message).removesuffix("h"))
+
+
+def _reminder_label(message: Message) -> str:
+    try:
+        hours = reminder_hours(message)
+    except ValueError:
+        return f"Reminder ({_suffix(message)})"
+    days, rest = divmod(hours, 24)
+    if days and not rest:
+        return f"Reminder, {days} day{'s' if days != 1 else ''} before"
+    return f"Reminder, {hours} hour{'s' if hours != 1 else ''} before"
+
+
+def _update_label(message: Message) -> str:
+    version = _suffix(message).removeprefix("v")
+    return f"Update ({_ordinal(int(version))} change)" if version.isdigit() else "Update"
+
+
+def _note(message: Message, phase: str):
+    return message.session.plan.params.care_note(phase, _suffix(message))
+
+
+def _note_label(prefix: str, phase: str) -> Callable[[Message], str]:
+    def label(message: Message) -> str:
+        note = _note(message, phase)
+        return f"{prefix}: {note.subject if note else _suffix(message)}"
+
+    return label
+
+
+def _fixed(text: str) -> Callable[[Message], str]:
+    return lambda message: text
+
+
+# --- Does it still stand? -------------------------------------------------------------------
+
+
+def _session_still_as_written(message: Message, now: dt.datetime) -> Verdict:
+    session = message.session
+    if session.status != SessionStatus.BOOKED:
+        return MessageStatus.CANCELLED, f"The session is {session.get_status_display().lower()}."
+    if session.version != message.session_version:
+        return MessageStatus.CANCELLED, "The session was rescheduled after this was written."
+    if session.starts_at <= now:
+        return MessageStatus.EXPIRED, "The session has already started."
+    return None
+
+
+def _covered_booked(message: Message, now: dt.datetime):
+    covered = message.covers_sessions or [message.session_id]
+    return (
+        PlanSession.objects.filter(pk__in=covered, status=SessionStatus.BOOKED, starts_at__gt=now)
+        .select_related("plan__client")
+        .order_by("starts_at")
+    )
+
+
+def _confirmation_stands(message: Message, now: dt.datetime) -> Verdict:
+    if not _covered_booked(message, now).exists():
+        return MessageStatus.CANCELLED, "None of the sessions it confirms is still booked."
+    return None
+
+
+def _session_in(status: str, reason: str) -> Callable[[Message, dt.datetime], Verdict]:
+    def stands(message: Message, now: dt.datetime) -> Verdict:
+        return None if message.session.status == status else (MessageStatus.CANCELLED, reason)
+
+    return stands
+
+
+def _plan_not_cancelled(message: Message, now: dt.datetime) -> Verdict:
+    if message.session.plan.status == PlanStatus.CANCELLED:
+        return MessageStatus.CANCELLED, "The plan was cancelled."
+    return None
+
+
+# --- What the templates need ------------------------------------------------------------------
+
+
+def _confirmation_content(message: Message, now: dt.datetime) -> dict:
+    appointments = list(_covered_booked(message, now))
+    # A series confirmation gives each listed appointment its own cancel link; attendance is
+    # confirmed from the reminders, one appointment at a time.
+    listed = [
+        {"label": s.label, "when": local_when(s.starts_at), "cancel_url": link_url(message, "cancel", s)}
+        for s in appointments
+    ]
+    return {"appointments": listed, "invite": appointments}
+
+
+def _own_session(message: Message, now: dt.datetime) -> dict:
+    return {"invite": [message.session]}
+
+
+def _reminder_content(message: Message, now: dt.datetime) -> dict:
+    params = message.session.plan.params
+    pre_care = params.care_notes_for("pre") if params.reminder_includes_pre_care(reminder_hours(message)) else ()
+    return {"pre_care": pre_care, "invite": [message.session]}
+
+
+def _note_content(phase: str) -> Callable[[Message, dt.datetime], dict]:
+    def content(message: Message, now: dt.datetime) -> dict:
+        note = _note(message, phase)
+        if note is None:
+            raise LookupError(f"Care note {_suffix(message)!r} is not in the plan's protocol snapshot.")
+        return {"note": note}
+
+    return content
+
+
+def _follow_up_content(message: Message, now: dt.datetime) -> dict:
+    session = message.session
+    follow_up = session.plan.sessions.filter(kind=SessionKind.FOLLOW_UP).order_by("sequence").first()
+    if follow_up and follow_up.status == SessionStatus.BOOKED and follow_up.starts_at:
+        return {"follow_up": follow_up, "follow_up_when": local_when(follow_up.starts_at), "invite": [follow_up]}
+    anchor = (
+        follow_up.target
+        if follow_up
+        else timezone.localdate(session.starts_at) + dt.timedelta(days=session.plan.params.follow_up_days)
+    )
+    return {"follow_up": None, "follow_up_date": f"{anchor:%A} {anchor.day} {anchor:%B %Y}"}
+
+
+# --- The table ---------------------------------------------------------------------------------
+
+FAMILIES: dict[str, Family] = {
+    family.name: family
+    for family in (
+        # In the order a client meets them; staff filter the outbox by these.
+        Family(
+            CONFIRMATION,
+            "Booking confirmations",
+            _fixed("Booking confirmation"),
+            _confirmation_stands,
+            _confirmation_content,
+            invitation="REQUEST",
+        ),
+        Family(
+            REMINDER,
+            "Reminders",
+            _reminder_label,
+            _session_still_as_written,
+            _reminder_content,
+            invitation="REQUEST",
+            offers_links=True,
+        ),
+        Family(
+            UPDATE,
+            "Updates (moved appointments)",
+            _update_label,
+            _session_still_as_written,
+            _own_session,
+            invitation="REQUEST",
+            offers_links=True,
+        ),
+        Family(
+            PRE_CARE,
+            "Pre-care notes",
+            _note_label("Pre-care", "pre"),
+            _session_still_as_written,
+            _note_content("pre"),
+            offers_links=True,
+        ),
+        Family(
+            CANCELLATION,
+            "Cancellation notices",
+            _fixed("Cancellation notice"),
+            _session_in(SessionStatus.CANCELLED, "The session is no longer cancelled."),
+            _own_session,
+            invitation="CANCEL",
+        ),
+        Family(
+            CARE,
+            "Aftercare notes",
+            _note_label("Aftercare", "post"),
+            _session_in(SessionStatus.COMPLETED, "The session is not recorded as completed."),
+            _note_content("post"),
+        ),
+        Family(
+            FOLLOW_UP_INVITE,
+            "Follow-up invitations",
+            _fixed("Follow-up invitation"),
+            _plan_not_cancelled,
+            _follow_up_content,
+            invitation="REQUEST",
+        ),
+    )
+}
+
+
+def family_of(message: Message) -> Family:
+    return FAMILIES[MessageKind.family(message.kind)]
+
+
+def label(message: Message) -> str:
+    """The kind in words for staff; an unknown kind (from a newer version) shows as stored."""
+    family = FAMILIES.get(MessageKind.family(message.kind))
+    return family.label(message) if family else message.kind
+
+
+def why_not_standing(message: Message, now: dt.datetime) -> Verdict:
+    """(status, reason) when the message must not go out any more, else None."""
+    if not message.client.can_be_emailed:
+        return MessageStatus.CANCELLED, "The client no longer accepts email (or has no address)."
+    if now > message.send_at + dt.timedelta(minutes=settings.NOTIFICATIONS_GRACE_MINUTES):
+        return MessageStatus.EXPIRED, f"Not sent within {settings.NOTIFICATIONS_GRACE_MINUTES} minutes of its time."
+    return family_of(message).stands(message, now)

@@ -1,0 +1,77 @@
+"""When outbox messages fall due, and how a moment reads in the clinic's zone.
+
+Every time is an aware UTC datetime; local wall-clock times (reminder leads, care-note
+hours) are computed in settings.CLINIC_TIME_ZONE so a daylight-saving change moves
+nothing the client reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from django.conf import settings
+from django.utils import timezone
+
+from plans.models import PlanSession, SessionKind
+from plans.planning import CareNoteParams
+
+
+def now() -> dt.datetime:
+    """The clock, in one place so tests can move it with time-machine."""
+    return timezone.now()
+
+
+def clinic_zone() -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(settings.CLINIC_TIME_ZONE)
+
+
+def local_when(moment: dt.datetime) -> str:
+    """'Monday 30 March 2026 at 09:00 (Europe/London time)': the zone is named, never implied."""
+    local = timezone.localtime(moment, clinic_zone())
+    return f"{local:%A} {local.day} {local:%B %Y} at {local:%H:%M} ({settings.CLINIC_TIME_ZONE} time)"
+
+
+def reminder_send_at(starts_at: dt.datetime, hours_before: int) -> dt.datetime:
+    """The moment a reminder goes out: the same local wall-clock time, `hours_before` earlier.
+
+    Whole days are counted in the clinic's calendar (a 7-day reminder for a 09:00 session
+    goes at 09:00 local even across a clock change); the remaining hours are elapsed time.
+    """
+    days, hours = divmod(hours_before, 24)
+    local = timezone.localtime(starts_at, clinic_zone())
+    moved = (local.replace(tzinfo=None) - dt.timedelta(days=days)).replace(tzinfo=clinic_zone())
+    return moved.astimezone(dt.UTC) - dt.timedelta(hours=hours)
+
+
+def _care_hour_on(day: dt.date) -> dt.datetime:
+    local = dt.datetime.combine(day, dt.time(settings.NOTIFICATIONS_CARE_NOTE_HOUR), tzinfo=clinic_zone())
+    return local.astimezone(dt.UTC)
+
+
+def care_note_send_at(session: PlanSession, offset_days: int, at: dt.datetime) -> dt.datetime:
+    """Day 0 notes go at once; later ones at NOTIFICATIONS_CARE_NOTE_HOUR local on their day."""
+    if offset_days <= 0:
+        return at
+    day = timezone.localtime(session.starts_at, clinic_zone()).date() + dt.timedelta(days=offset_days)
+    return max(_care_hour_on(day), at)
+
+
+def pre_care_send_at(starts_at: dt.datetime, offset_days: int) -> dt.datetime:
+    """A pre-care note due `offset_days` (negative) before the session: that day, at the care-note hour."""
+    return _care_hour_on(timezone.localtime(starts_at, clinic_zone()).date() + dt.timedelta(days=offset_days))
+
+
+def early_pre_care_notes(session: PlanSession) -> list[CareNoteParams]:
+    """Pre-care notes that must be read before the first reminder carrying pre-care goes out.
+
+    The D−7 reminder lists every pre-care note, but "avoid tanning for 14 days" read at D−7
+    is too late to follow, so a note due earlier than that reminder gets its own email.
+    """
+    params = session.plan.params
+    earliest_hours = max((r.hours_before for r in params.reminder_leads if r.include_pre_care), default=0)
+    return [n for n in params.care_notes_for("pre") if -n.offset_days * 24 > earliest_hours]
+
+
+def is_last_microneedling(session: PlanSession) -> bool:
+    return session.kind == SessionKind.MICRONEEDLING and session.mn_number == session.plan.params.session_count

@@ -84,9 +84,16 @@ def _note(message: Message, phase: str):
 
 
 def _note_label(prefix: str, phase: str) -> Callable[[Message], str]:
+    # Named by its day, not its subject: the subject is care advice ("Restart actives"),
+    # clinical text that front desk, who also read the message list, must not see.
     def label(message: Message) -> str:
         note = _note(message, phase)
-        return f"{prefix}: {note.subject if note else _suffix(message)}"
+        if note is None:
+            return prefix
+        days = abs(note.offset_days)
+        if phase == "pre":
+            return f"{prefix}, {days} day{'s' if days != 1 else ''} before"
+        return f"{prefix}, day {days}" if days else f"{prefix}, the day of treatment"
 
     return label
 

@@ -51,7 +51,8 @@ def test_staff_read_each_kind_in_words_on_the_message_list_client_page_and_admin
     assert labels["reminder:168h"] == "Reminder, 7 days before"
     assert labels["reminder:24h"] == "Reminder, 1 day before"
     assert labels["update:v2"] == "Update (2nd change)"
-    assert labels["care:post-1"] == "Aftercare: Days 1 to 3"
+    assert labels["care:post-1"] == "Aftercare, day 1"
+    assert labels["care:post-0"] == "Aftercare, the day of treatment"
 
     client.force_login(aesthetician)
     timeline = client.get(reverse("client-messages", args=[first.plan.client_id])).content.decode()
@@ -59,10 +60,10 @@ def test_staff_read_each_kind_in_words_on_the_message_list_client_page_and_admin
     for page in (timeline, listing):
         assert "Reminder, 2 days before" in page and "Update (2nd change)" in page
         assert ">reminder:48h<" not in page and ">update:v2<" not in page
-    assert "Aftercare: Restart actives" in timeline
+    assert "Aftercare, day 5" in timeline and "Restart actives" not in timeline
     client.force_login(clinic_admin)
     admin = client.get("/admin/plans/message/").content.decode()
-    assert "Aftercare: Days 1 to 3" in admin and "Reminder, 7 days before" in admin
+    assert "Aftercare, day 1" in admin and "Reminder, 7 days before" in admin
     assert ">reminder:168h<" not in admin
 
 

@@ -139,6 +139,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Before everything that reads the request: a NUL in the URL or a non-UTF-8 form gets a 400 page.
+    "plans.middleware.RejectMalformedRequests",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -217,6 +219,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_CLIENT_IP_CALLABLE = "plans.permissions.client_ip"
+AXES_USERNAME_CALLABLE = "plans.permissions.login_username"
 # How many reverse proxies (nginx, a load balancer) sit in front of gunicorn and append
 # to X-Forwarded-For. 0: trust only REMOTE_ADDR (nothing a client sends can fake its IP).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)

@@ -14,6 +14,9 @@ from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db.models import Count, TextField
 from django.forms.models import BaseInlineFormSet
 from django.utils.html import format_html, format_html_join
@@ -21,6 +24,8 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from . import models
 from .models import mm
+from .roles import ROLES
+from .services import security
 
 # --- Form fields for the JSON columns ------------------------------------------------------
 
@@ -653,3 +658,89 @@ class MessageAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# --- Staff accounts ----------------------------------------------------------------------------
+#
+# The clinic admin role holds auth.change_user, and Django's stock UserAdmin offers superuser
+# status, groups and single permissions to whoever can change users: a clinic admin could make
+# themselves superuser. Here only a superuser sees those fields or can change a superuser; a
+# clinic admin gives accounts one of the clinic's roles (services.security.user_set_role).
+
+# Fields that give power beyond a role; posting them without being a superuser is refused.
+PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
+
+
+class RoleFormMixin(forms.Form):
+    role = forms.ChoiceField(
+        choices=[(role, role) for role in ROLES],
+        help_text="What this person may do in the clinic app (see README, Security). Only clinic admins "
+        "enter this admin.",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if sent := [name for name in PRIVILEGE_FIELDS if name in self.data]:
+            raise forms.ValidationError(f"Only a superuser can set {', '.join(sent)}: give the account a role instead.")
+        return cleaned
+
+
+class StaffCreationForm(RoleFormMixin, AdminUserCreationForm):
+    class Meta(AdminUserCreationForm.Meta):
+        fields = ("username", "first_name", "last_name", "email")
+
+
+class StaffChangeForm(RoleFormMixin, UserChangeForm):
+    class Meta(UserChangeForm.Meta):
+        fields = ("username", "password", "first_name", "last_name", "email", "is_active")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["role"].initial = security.user_role(self.instance)
+
+
+class ClinicUserAdmin(UserAdmin):
+    staff_fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
+        ("Role", {"fields": ("role", "is_active")}),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+    staff_add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("username", "usable_password", "password1", "password2")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
+        ("Role", {"fields": ("role",)}),
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("last_login", "date_joined") if obj and not request.user.is_superuser else ()
+
+    def get_fieldsets(self, request, obj=None):
+        if request.user.is_superuser:
+            return super().get_fieldsets(request, obj)
+        return self.staff_fieldsets if obj else self.staff_add_fieldsets
+
+    def get_form(self, request, obj=None, **kwargs):
+        if not request.user.is_superuser:
+            kwargs["form"] = StaffChangeForm if obj else StaffCreationForm
+        return super().get_form(request, obj, **kwargs)
+
+    def has_change_permission(self, request, obj=None):
+        # Also guards the password page (UserAdmin.user_change_password asks this).
+        allowed = super().has_change_permission(request, obj)
+        return allowed and security.may_manage_account(editor=request.user, user=obj)
+
+    def has_delete_permission(self, request, obj=None):
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and security.may_manage_account(editor=request.user, user=obj)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if "role" in form.cleaned_data:
+            security.user_set_role(user=obj, role=form.cleaned_data["role"])
+
+
+User = get_user_model()
+admin.site.unregister(User)
+admin.site.register(User, ClinicUserAdmin)

@@ -204,6 +204,8 @@ LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 10, minimum=60)
 # Reception and treatment-room computers are shared: closing the browser ends the session.
 SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", True)
+# The CSRF cookie lives no longer than the session it protects (Django's default is a year).
+CSRF_COOKIE_AGE = None if SESSION_EXPIRE_AT_BROWSER_CLOSE else SESSION_COOKIE_AGE
 
 # Axes checks for a lockout before any other backend sees the password.
 AUTHENTICATION_BACKENDS = [
@@ -299,6 +301,22 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+
+
+def _static_file_headers(headers, path: str, url: str) -> None:
+    """The pages' CSP and X-Frame-Options on static files too.
+
+    WhiteNoise answers before the CSP and clickjacking middleware run (SecurityMiddleware, ahead
+    of it, still adds nosniff and the referrer policy). An SVG or HTML file opened from /static/
+    is a document like any page: it may not load scripts from elsewhere or be framed.
+    """
+    from csp.utils import build_policy  # the pages' own builder, so both policies are the same string
+
+    headers["Content-Security-Policy"] = build_policy()
+    headers["X-Frame-Options"] = X_FRAME_OPTIONS
+
+
+WHITENOISE_ADD_HEADERS_FUNCTION = _static_file_headers
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

@@ -19,13 +19,16 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db.models import Count, TextField
 from django.forms.models import BaseInlineFormSet
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import models
+from .forms.clients import ClientRulesMixin
 from .models import mm
 from .roles import ROLES
-from .services import security
+from .services import availability, security
+from .services import clients as client_services
 
 # --- Form fields for the JSON columns ------------------------------------------------------
 
@@ -324,8 +327,30 @@ class ScreeningAnswerInline(admin.TabularInline):
     formset = _unique_message("The same question is answered twice: keep one answer per question.")
 
 
+class ScreeningAdminForm(forms.ModelForm):
+    class Meta:
+        model = models.Screening
+        fields = "__all__"  # noqa: DJ007 - the admin's fields pick the fields shown
+        widgets = {"notes": forms.Textarea(attrs={"rows": 4, "maxlength": client_services.NOTES_MAX_LENGTH})}
+
+    def clean_notes(self) -> str:
+        if problem := client_services.notes_problem(self.cleaned_data["notes"]):
+            raise forms.ValidationError(problem)
+        return self.cleaned_data["notes"]
+
+    def clean(self):
+        cleaned = super().clean()
+        day, person = cleaned.get("screened_on"), cleaned.get("client")
+        if day and person and (problem := client_services.screened_on_problem(day, client=person)):
+            self.add_error("screened_on", problem)
+        return cleaned
+
+
 @admin.register(models.Screening)
 class ScreeningAdmin(SimpleHistoryAdmin):
+    """Corrections only: a new screen is recorded through the client's edit page, which checks it is complete."""
+
+    form = ScreeningAdminForm
     list_display = ("client", "screened_on", "screened_by", "yes_answers")
     list_filter = ("screened_on",)
     search_fields = ("client__first_name", "client__last_name", "client__email")
@@ -336,17 +361,27 @@ class ScreeningAdmin(SimpleHistoryAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("client", "screened_by").prefetch_related("answers")
 
+    def has_add_permission(self, request):
+        return False
+
     @admin.display(description="answered yes")
     def yes_answers(self, obj) -> int:
         return sum(1 for answer in obj.answers.all() if answer.answer)
 
 
 class ScreeningInline(admin.TabularInline):
+    """Read-only: a new screen is recorded through the client's edit page (screening_record checks it is whole)."""
+
     model = models.Screening
     fields = ("screened_on", "screened_by", "notes")
+    readonly_fields = fields
     extra = 0
-    show_change_link = True  # the answers are edited on the screening's own page
+    can_delete = False
+    show_change_link = True  # the answers are on the screening's own page
     verbose_name = "screening (open it to see the answers)"
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 # --- Clients ----------------------------------------------------------------------------------
@@ -364,8 +399,21 @@ class PlanInline(admin.TabularInline):
         return False
 
 
+class ClientAdminForm(ClientRulesMixin, forms.ModelForm):
+    """The intake page's rules (names, age, notes, one client per email) in the admin too."""
+
+    class Meta:
+        model = models.Client
+        fields = "__all__"  # noqa: DJ007 - the admin's fieldsets pick the fields shown
+        widgets = {"notes": forms.Textarea(attrs={"rows": 4, "maxlength": client_services.NOTES_MAX_LENGTH})}
+
+    def existing_client_url(self, client) -> str:
+        return reverse("admin:plans_client_change", args=[client.pk])
+
+
 @admin.register(models.Client)
 class ClientAdmin(SimpleHistoryAdmin):
+    form = ClientAdminForm
     list_display = (
         "last_name",
         "first_name",
@@ -386,6 +434,18 @@ class ClientAdmin(SimpleHistoryAdmin):
         ("Skin", {"fields": (("fitzpatrick", "oiliness", "pore_concern"),)}),
         (None, {"fields": ("notes",)}),
     )
+
+    def save_model(self, request, obj, form, change):
+        """Saved by the clients service, which checks the same rules as the form (and the intake page)."""
+        values = {name: form.cleaned_data[name] for name in client_services.CLIENT_FIELDS if name in form.cleaned_data}
+        if change:
+            client_services.client_update(client=obj, **values)
+            return
+        created = client_services.client_create(**values)
+        # The admin goes on with `obj` (inlines, change log, redirect): make it the saved row.
+        for field in models.Client._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(created, field.attname))
+        obj._state.adding = False
 
 
 # --- Staff, rooms, availability ---------------------------------------------------------------
@@ -418,8 +478,35 @@ class WorkingHoursInline(admin.TabularInline):
     extra = 0
 
 
+class TimeOffForm(forms.ModelForm):
+    """The closure rules of services.availability as field errors; saved through time_off_save."""
+
+    class Meta:
+        model = models.TimeOff
+        fields = "__all__"  # noqa: DJ007 - the admin's fields pick the fields shown
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("starts_at") and cleaned.get("ends_at"):
+            problems = availability.time_off_problems(starts_at=cleaned["starts_at"], ends_at=cleaned["ends_at"])
+            for field, problem in problems.items():
+                if field not in self.errors:
+                    self.add_error(field, problem)
+        return cleaned
+
+
+class TimeOffFormSet(BaseInlineFormSet):
+    def save_new(self, form, commit=True):
+        return availability.time_off_save(time_off=super().save_new(form, commit=False))
+
+    def save_existing(self, form, obj, commit=True):
+        return availability.time_off_save(time_off=super().save_existing(form, obj, commit=False))
+
+
 class TimeOffInline(admin.TabularInline):
     model = models.TimeOff
+    form = TimeOffForm
+    formset = TimeOffFormSet
     fk_name = "practitioner"
     fields = ("starts_at", "ends_at", "reason")
     extra = 0
@@ -450,10 +537,14 @@ class RoomAdmin(admin.ModelAdmin):
 
 @admin.register(models.TimeOff)
 class TimeOffAdmin(admin.ModelAdmin):
+    form = TimeOffForm
     list_display = ("__str__", "practitioner", "room", "starts_at", "ends_at", "reason")
     list_filter = ("practitioner", "room")
     search_fields = ("reason", "practitioner__display_name", "room__name")
     date_hierarchy = "starts_at"
+
+    def save_model(self, request, obj, form, change):
+        availability.time_off_save(time_off=obj)
 
 
 # --- Plans (read-only: written by services) ------------------------------------------------------

@@ -122,7 +122,7 @@ elif not SECRET_KEY:
     SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105 - DEBUG only
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "clinic.admin_site.ClinicAdminConfig",  # django.contrib.admin with list pages that survive bad filters
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

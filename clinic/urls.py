@@ -4,9 +4,6 @@ from django.urls import include, path
 
 from plans.views.accounts import LoginView
 
-admin.site.site_header = "Clinic administration"
-admin.site.site_title = "Clinic admin"
-
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("login/", LoginView.as_view(), name="login"),

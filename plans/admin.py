@@ -340,8 +340,8 @@ class ScreeningAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        day, person = cleaned.get("screened_on"), cleaned.get("client")
-        if day and person and (problem := client_services.screened_on_problem(day, client=person)):
+        day, person = cleaned.get("screened_on"), self.instance.client
+        if day and (problem := client_services.screened_on_problem(day, client=person)):
             self.add_error("screened_on", problem)
         return cleaned
 
@@ -355,7 +355,9 @@ class ScreeningAdmin(SimpleHistoryAdmin):
     list_filter = ("screened_on",)
     search_fields = ("client__first_name", "client__last_name", "client__email")
     date_hierarchy = "screened_on"
-    autocomplete_fields = ("client",)
+    # A screen belongs to the client who answered it: moving health answers to another client is
+    # never a correction. (The autocomplete widget also crashed re-rendering a non-numeric id.)
+    readonly_fields = ("client",)
     inlines = (ScreeningAnswerInline,)
 
     def get_queryset(self, request):

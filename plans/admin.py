@@ -324,6 +324,7 @@ class ScreeningAnswerInline(admin.TabularInline):
     model = models.ScreeningAnswer
     fields = ("question", "answer", "last_date")
     extra = 0
+    can_delete = False  # a screen answers every active question (services.clients.screening_problems)
     formset = _unique_message("The same question is answered twice: keep one answer per question.")
 
 

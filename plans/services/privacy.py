@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -275,6 +276,12 @@ def client_erase(*, client: Client, by: AbstractBaseUser, reason: str) -> Client
         raise ErasureRefused("Give the reason for the erasure (e.g. the client's written request and its date).")
     with transaction.atomic():
         client = Client.objects.select_for_update().get(pk=client.pk)
+        # The reason stays in the access log after the erasure: it must not name the client.
+        identifying = [client.first_name, client.last_name, client.email, client.phone]
+        if any(text and re.search(rf"(?<!\w){re.escape(text)}(?!\w)", reason, re.IGNORECASE) for text in identifying):
+            raise ErasureRefused(
+                "Give the reason without the client's name or contact details: the access log keeps it after erasure."
+            )
         if client.erased_at is not None:
             raise ErasureRefused(f"This client was already erased on {timezone.localtime(client.erased_at):%d %b %Y}.")
         upcoming = PlanSession.objects.filter(

@@ -67,3 +67,16 @@ def test_after_admin_edits_erasure_leaves_the_name_email_and_phone_in_no_table(e
     entries = LogEntry.objects.filter(object_id=str(world.client.pk), content_type__model="client")
     assert entries.exists() and all(e.object_repr == f"Erased client #{world.client.pk}" for e in entries)
     assert models.Client.objects.get(pk=world.client.pk).erased_at is not None
+
+
+def test_an_erasure_reason_naming_the_client_is_refused_as_it_would_outlive_the_erasure(world, clinic_admin):
+    for reason in ("Zoe Quinn asked by phone", "email from ZOE.QUINN@example.com"):
+        with pytest.raises(privacy.ErasureRefused, match="without the client's name"):
+            privacy.client_erase(client=world.client, by=clinic_admin, reason=reason)
+    assert models.Client.objects.get(pk=world.client.pk).erased_at is None
+
+
+def test_a_reason_that_only_contains_the_name_inside_another_word_is_accepted(world, clinic_admin):
+    world.client.first_name = "Ann"
+    world.client.save()
+    privacy.client_erase(client=world.client, by=clinic_admin, reason="Annual clean-up, written request of 3 Nov")

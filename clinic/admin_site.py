@@ -9,11 +9,13 @@ added to every ModelAdmin registered on the site, whoever registers it.
 
 from __future__ import annotations
 
+import contextlib
+
 from django.contrib import admin, messages
 from django.contrib.admin.apps import AdminConfig
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import SEARCH_VAR
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 
 # A search longer than any name, email or phone we store finds nothing; it is refused before SQL.
 SEARCH_MAX_LENGTH = 200
@@ -26,9 +28,11 @@ class SafeChangelist:
         if len(request.GET.get(SEARCH_VAR, "")) > SEARCH_MAX_LENGTH:
             messages.warning(request, f"Search for at most {SEARCH_MAX_LENGTH} characters.")
             raise IncorrectLookupParameters("search too long")
+        # Inside a transaction, a savepoint: on PostgreSQL a failed query spoils the rest of it. Outside
+        # (the list view is not atomic), none: on SQLite an atomic block would take the write lock.
+        guard = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
         try:
-            # A savepoint: on PostgreSQL a failed query would otherwise spoil the rest of the request.
-            with transaction.atomic():
+            with guard:
                 return super().get_changelist_instance(request)
         except (IncorrectLookupParameters, ValueError, OverflowError, DatabaseError) as exc:
             messages.warning(request, "That filter cannot be applied (a date or number out of range): showing all.")

@@ -113,7 +113,7 @@ def gunicorn(database_url: str, *, workers: int = 2, threads: int = 1) -> Iterat
     log = open(ROOT / "var" / "bench-gunicorn.log", "ab")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "gunicorn", "clinic.wsgi:application",
+            sys.executable, "-m", "gunicorn", "-c", "clinic/gunicorn.conf.py", "clinic.wsgi:application",
             "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
             "--worker-class", "gthread" if threads > 1 else "sync", "--timeout", "120",
             "--access-logfile", "-" if os.environ.get("BENCH_ACCESS_LOG") else "/dev/null",

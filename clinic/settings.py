@@ -122,7 +122,7 @@ elif not SECRET_KEY:
     SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105 - DEBUG only
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "clinic.admin_site.ClinicAdminConfig",  # django.contrib.admin with list pages that survive bad filters
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -139,6 +139,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Before everything that reads the request: a NUL in the URL or a non-UTF-8 form gets a 400 page.
+    "plans.middleware.RejectMalformedRequests",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -202,6 +204,8 @@ LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 10, minimum=60)
 # Reception and treatment-room computers are shared: closing the browser ends the session.
 SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", True)
+# The CSRF cookie lives no longer than the session it protects (Django's default is a year).
+CSRF_COOKIE_AGE = None if SESSION_EXPIRE_AT_BROWSER_CLOSE else SESSION_COOKIE_AGE
 
 # Axes checks for a lockout before any other backend sees the password.
 AUTHENTICATION_BACKENDS = [
@@ -217,6 +221,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_CLIENT_IP_CALLABLE = "plans.permissions.client_ip"
+AXES_USERNAME_CALLABLE = "plans.permissions.login_username"
 # How many reverse proxies (nginx, a load balancer) sit in front of gunicorn and append
 # to X-Forwarded-For. 0: trust only REMOTE_ADDR (nothing a client sends can fake its IP).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
@@ -296,6 +301,22 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+
+
+def _static_file_headers(headers, path: str, url: str) -> None:
+    """The pages' CSP and X-Frame-Options on static files too.
+
+    WhiteNoise answers before the CSP and clickjacking middleware run (SecurityMiddleware, ahead
+    of it, still adds nosniff and the referrer policy). An SVG or HTML file opened from /static/
+    is a document like any page: it may not load scripts from elsewhere or be framed.
+    """
+    from csp.utils import build_policy  # the pages' own builder, so both policies are the same string
+
+    headers["Content-Security-Policy"] = build_policy()
+    headers["X-Frame-Options"] = X_FRAME_OPTIONS
+
+
+WHITENOISE_ADD_HEADERS_FUNCTION = _static_file_headers
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
@@ -401,5 +422,9 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_personal_data"]}
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # runserver's request lines: through the redacting handler instead of Django's own.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

@@ -14,15 +14,23 @@ from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db.models import Count, TextField
 from django.forms.models import BaseInlineFormSet
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from plans.outbox.kinds import FAMILIES
 
 from . import models
+from .forms.clients import ClientRulesMixin
 from .models import mm
+from .roles import ROLES
+from .services import availability, security
+from .services import clients as client_services
 
 # --- Form fields for the JSON columns ------------------------------------------------------
 
@@ -318,20 +326,48 @@ class ScreeningAnswerInline(admin.TabularInline):
     model = models.ScreeningAnswer
     fields = ("question", "answer", "last_date")
     extra = 0
+    can_delete = False  # a screen answers every active question (services.clients.screening_problems)
     formset = _unique_message("The same question is answered twice: keep one answer per question.")
+
+
+class ScreeningAdminForm(forms.ModelForm):
+    class Meta:
+        model = models.Screening
+        fields = "__all__"  # noqa: DJ007 - the admin's fields pick the fields shown
+        widgets = {"notes": forms.Textarea(attrs={"rows": 4, "maxlength": client_services.NOTES_MAX_LENGTH})}
+
+    def clean_notes(self) -> str:
+        if problem := client_services.notes_problem(self.cleaned_data["notes"]):
+            raise forms.ValidationError(problem)
+        return self.cleaned_data["notes"]
+
+    def clean(self):
+        cleaned = super().clean()
+        day, person = cleaned.get("screened_on"), self.instance.client
+        if day and (problem := client_services.screened_on_problem(day, client=person)):
+            self.add_error("screened_on", problem)
+        return cleaned
 
 
 @admin.register(models.Screening)
 class ScreeningAdmin(SimpleHistoryAdmin):
+    """Corrections only: a new screen is recorded through the client's edit page, which checks it is complete."""
+
+    form = ScreeningAdminForm
     list_display = ("client", "screened_on", "screened_by", "yes_answers")
     list_filter = ("screened_on",)
     search_fields = ("client__first_name", "client__last_name", "client__email")
     date_hierarchy = "screened_on"
-    autocomplete_fields = ("client",)
+    # A screen belongs to the client who answered it: moving health answers to another client is
+    # never a correction. (The autocomplete widget also crashed re-rendering a non-numeric id.)
+    readonly_fields = ("client",)
     inlines = (ScreeningAnswerInline,)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("client", "screened_by").prefetch_related("answers")
+
+    def has_add_permission(self, request):
+        return False
 
     @admin.display(description="answered yes")
     def yes_answers(self, obj) -> int:
@@ -339,11 +375,18 @@ class ScreeningAdmin(SimpleHistoryAdmin):
 
 
 class ScreeningInline(admin.TabularInline):
+    """Read-only: a new screen is recorded through the client's edit page (screening_record checks it is whole)."""
+
     model = models.Screening
     fields = ("screened_on", "screened_by", "notes")
+    readonly_fields = fields
     extra = 0
-    show_change_link = True  # the answers are edited on the screening's own page
+    can_delete = False
+    show_change_link = True  # the answers are on the screening's own page
     verbose_name = "screening (open it to see the answers)"
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 # --- Clients ----------------------------------------------------------------------------------
@@ -361,8 +404,21 @@ class PlanInline(admin.TabularInline):
         return False
 
 
+class ClientAdminForm(ClientRulesMixin, forms.ModelForm):
+    """The intake page's rules (names, age, notes, one client per email) in the admin too."""
+
+    class Meta:
+        model = models.Client
+        fields = "__all__"  # noqa: DJ007 - the admin's fieldsets pick the fields shown
+        widgets = {"notes": forms.Textarea(attrs={"rows": 4, "maxlength": client_services.NOTES_MAX_LENGTH})}
+
+    def existing_client_url(self, client) -> str:
+        return reverse("admin:plans_client_change", args=[client.pk])
+
+
 @admin.register(models.Client)
 class ClientAdmin(SimpleHistoryAdmin):
+    form = ClientAdminForm
     list_display = (
         "last_name",
         "first_name",
@@ -383,6 +439,18 @@ class ClientAdmin(SimpleHistoryAdmin):
         ("Skin", {"fields": (("fitzpatrick", "oiliness", "pore_concern"),)}),
         (None, {"fields": ("notes",)}),
     )
+
+    def save_model(self, request, obj, form, change):
+        """Saved by the clients service, which checks the same rules as the form (and the intake page)."""
+        values = {name: form.cleaned_data[name] for name in client_services.CLIENT_FIELDS if name in form.cleaned_data}
+        if change:
+            client_services.client_update(client=obj, **values)
+            return
+        created = client_services.client_create(**values)
+        # The admin goes on with `obj` (inlines, change log, redirect): make it the saved row.
+        for field in models.Client._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(created, field.attname))
+        obj._state.adding = False
 
 
 # --- Staff, rooms, availability ---------------------------------------------------------------
@@ -415,8 +483,35 @@ class WorkingHoursInline(admin.TabularInline):
     extra = 0
 
 
+class TimeOffForm(forms.ModelForm):
+    """The closure rules of services.availability as field errors; saved through time_off_save."""
+
+    class Meta:
+        model = models.TimeOff
+        fields = "__all__"  # noqa: DJ007 - the admin's fields pick the fields shown
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("starts_at") and cleaned.get("ends_at"):
+            problems = availability.time_off_problems(starts_at=cleaned["starts_at"], ends_at=cleaned["ends_at"])
+            for field, problem in problems.items():
+                if field not in self.errors:
+                    self.add_error(field, problem)
+        return cleaned
+
+
+class TimeOffFormSet(BaseInlineFormSet):
+    def save_new(self, form, commit=True):
+        return availability.time_off_save(time_off=super().save_new(form, commit=False))
+
+    def save_existing(self, form, obj, commit=True):
+        return availability.time_off_save(time_off=super().save_existing(form, obj, commit=False))
+
+
 class TimeOffInline(admin.TabularInline):
     model = models.TimeOff
+    form = TimeOffForm
+    formset = TimeOffFormSet
     fk_name = "practitioner"
     fields = ("starts_at", "ends_at", "reason")
     extra = 0
@@ -447,10 +542,14 @@ class RoomAdmin(admin.ModelAdmin):
 
 @admin.register(models.TimeOff)
 class TimeOffAdmin(admin.ModelAdmin):
+    form = TimeOffForm
     list_display = ("__str__", "practitioner", "room", "starts_at", "ends_at", "reason")
     list_filter = ("practitioner", "room")
     search_fields = ("reason", "practitioner__display_name", "room__name")
     date_hierarchy = "starts_at"
+
+    def save_model(self, request, obj, form, change):
+        availability.time_off_save(time_off=obj)
 
 
 # --- Plans (read-only: written by services) ------------------------------------------------------
@@ -659,3 +758,89 @@ class MessageAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# --- Staff accounts ----------------------------------------------------------------------------
+#
+# The clinic admin role holds auth.change_user, and Django's stock UserAdmin offers superuser
+# status, groups and single permissions to whoever can change users: a clinic admin could make
+# themselves superuser. Here only a superuser sees those fields or can change a superuser; a
+# clinic admin gives accounts one of the clinic's roles (services.security.user_set_role).
+
+# Fields that give power beyond a role; posting them without being a superuser is refused.
+PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
+
+
+class RoleFormMixin(forms.Form):
+    role = forms.ChoiceField(
+        choices=[(role, role) for role in ROLES],
+        help_text="What this person may do in the clinic app (see README, Security). Only clinic admins "
+        "enter this admin.",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if sent := [name for name in PRIVILEGE_FIELDS if name in self.data]:
+            raise forms.ValidationError(f"Only a superuser can set {', '.join(sent)}: give the account a role instead.")
+        return cleaned
+
+
+class StaffCreationForm(RoleFormMixin, AdminUserCreationForm):
+    class Meta(AdminUserCreationForm.Meta):
+        fields = ("username", "first_name", "last_name", "email")
+
+
+class StaffChangeForm(RoleFormMixin, UserChangeForm):
+    class Meta(UserChangeForm.Meta):
+        fields = ("username", "password", "first_name", "last_name", "email", "is_active")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["role"].initial = security.user_role(self.instance)
+
+
+class ClinicUserAdmin(UserAdmin):
+    staff_fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
+        ("Role", {"fields": ("role", "is_active")}),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+    staff_add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("username", "usable_password", "password1", "password2")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
+        ("Role", {"fields": ("role",)}),
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("last_login", "date_joined") if obj and not request.user.is_superuser else ()
+
+    def get_fieldsets(self, request, obj=None):
+        if request.user.is_superuser:
+            return super().get_fieldsets(request, obj)
+        return self.staff_fieldsets if obj else self.staff_add_fieldsets
+
+    def get_form(self, request, obj=None, **kwargs):
+        if not request.user.is_superuser:
+            kwargs["form"] = StaffChangeForm if obj else StaffCreationForm
+        return super().get_form(request, obj, **kwargs)
+
+    def has_change_permission(self, request, obj=None):
+        # Also guards the password page (UserAdmin.user_change_password asks this).
+        allowed = super().has_change_permission(request, obj)
+        return allowed and security.may_manage_account(editor=request.user, user=obj)
+
+    def has_delete_permission(self, request, obj=None):
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and security.may_manage_account(editor=request.user, user=obj)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if "role" in form.cleaned_data:
+            security.user_set_role(user=obj, role=form.cleaned_data["role"])
+
+
+User = get_user_model()
+admin.site.unregister(User)
+admin.site.register(User, ClinicUserAdmin)

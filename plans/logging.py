@@ -16,12 +16,16 @@ EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 # spaces, dots, dashes and brackets between them. ISO dates and times start with 1 or 2, so
 # they are not mistaken for phone numbers; over-masking a rare id beats leaking a number.
 PHONE = re.compile(r"(?<![\w+])(?:\+|0)(?:[\s().-]*\d){8,}")
+# A request line in an access log ("GET /clients/?q=Zoe+Quinn HTTP/1.1"): client search puts what
+# was typed into the query string, so it is cut off (runserver's django.server log; gunicorn's
+# access log is configured without it in clinic/gunicorn.conf.py).
+QUERY_STRING = re.compile(r"\b((?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) [^\s?\"]*)\?[^\s\"]*")
 EMAIL_MASK = "[email]"
 PHONE_MASK = "[phone]"
 
 
 def redact(text: str) -> str:
-    return PHONE.sub(PHONE_MASK, EMAIL.sub(EMAIL_MASK, text))
+    return PHONE.sub(PHONE_MASK, EMAIL.sub(EMAIL_MASK, QUERY_STRING.sub(r"\1", text)))
 
 
 class RedactPersonalData(logging.Filter):

@@ -100,6 +100,17 @@ def client_ip(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
+def login_username(request: HttpRequest, credentials: dict | None = None) -> str:
+    """The username axes records for a login: what was typed, without NUL and at most 150 characters.
+
+    Axes stores it in a 255-character column; PostgreSQL refuses NUL and longer text (a 500 on
+    any login form, the admin's included). No account can have such a username anyway.
+    """
+    source = credentials if credentials else getattr(request, "POST", {})
+    username = source.get(settings.AXES_USERNAME_FORM_FIELD) or ""
+    return str(username).replace("\x00", "")[:150]
+
+
 def _rate_limit_key(scope: str, address: str) -> str:
     # Keyed with SECRET_KEY so the table holds no IP addresses, not even as plain hashes.
     return hmac.new(settings.SECRET_KEY.encode(), f"{scope}|{address}".encode(), hashlib.sha256).hexdigest()

@@ -6,7 +6,9 @@ import datetime as dt
 
 from crispy_forms.helper import FormHelper
 from django import forms
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from plans.models import Client, ScreeningQuestion
 from plans.services import clients as client_services
@@ -25,7 +27,48 @@ class ClientSearchForm(forms.Form):
     q = forms.CharField(required=False, label="Search", max_length=100)
 
 
-class ClientIntakeForm(forms.ModelForm):
+class ClientRulesMixin:
+    """The clients service's rules as field errors, for every form that writes a client (pages and admin).
+
+    The service checks them again when saving; here they become messages next to the field.
+    """
+
+    def existing_client_url(self, client: Client) -> str:
+        return reverse("client-detail", args=[client.pk])
+
+    def clean_first_name(self) -> str:
+        return client_services.clean_name(self.cleaned_data["first_name"])
+
+    def clean_last_name(self) -> str:
+        return client_services.clean_name(self.cleaned_data["last_name"])
+
+    def clean_date_of_birth(self) -> dt.date:
+        born = self.cleaned_data["date_of_birth"]
+        if problem := client_services.date_of_birth_problem(born):
+            raise forms.ValidationError(problem)
+        return born
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"]
+        if existing := client_services.client_with_email(email, exclude=self.instance.pk):
+            raise forms.ValidationError(
+                format_html(
+                    'This email already belongs to <a href="{}">{}</a>: open that record instead of adding the '
+                    "client twice (emails are compared regardless of capitals).",
+                    self.existing_client_url(existing),
+                    existing.full_name,
+                )
+            )
+        return email
+
+    def clean_notes(self) -> str:
+        notes = self.cleaned_data["notes"]
+        if problem := client_services.notes_problem(notes):
+            raise forms.ValidationError(problem)
+        return notes
+
+
+class ClientIntakeForm(ClientRulesMixin, forms.ModelForm):
     """Details plus one yes/no per active screening question, and a date when the question asks for one."""
 
     class Meta:
@@ -42,7 +85,10 @@ class ClientIntakeForm(forms.ModelForm):
             "pore_concern",
             "notes",
         ]
-        widgets = {"date_of_birth": DateInput(), "notes": forms.Textarea(attrs={"rows": 2})}
+        widgets = {
+            "date_of_birth": DateInput(),
+            "notes": forms.Textarea(attrs={"rows": 2, "maxlength": client_services.NOTES_MAX_LENGTH}),
+        }
 
     def __init__(self, *args, current_answers: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -83,12 +129,6 @@ class ClientIntakeForm(forms.ModelForm):
     @property
     def screening_rows(self):
         return [(self[self.answer_field(q)], self[self.date_field(q)] if q.asks_date else None) for q in self.questions]
-
-    def clean_date_of_birth(self) -> dt.date:
-        born = self.cleaned_data["date_of_birth"]
-        if problem := client_services.date_of_birth_problem(born):
-            raise forms.ValidationError(problem)
-        return born
 
     def clean(self):
         cleaned = super().clean()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Mapping
 
 from django.conf import settings
@@ -31,6 +32,39 @@ CLIENT_FIELDS = (
 # question code -> (answer, date it last happened or None)
 Answers = Mapping[str, tuple[bool, dt.date | None]]
 
+MAX_AGE = 120
+# Free text about a client: room for a page of notes, not for a pasted document (or an attack).
+NOTES_MAX_LENGTH = 5000
+
+# Invisible characters that change how the text around them is shown: bidirectional overrides,
+# embeddings and isolates (U+202E turns "Anna" in a list into something else) and zero-width
+# spaces, joiners and BOMs (two "different" names that look identical). Joiners (U+200C/D) are
+# kept between letters, where Persian and Indic names need them.
+_BIDI = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C)}
+_ZERO_WIDTH = {"\u200b", "\u2060", "\ufeff", "\u180e"}
+_JOINERS = {"\u200c", "\u200d"}
+
+
+def clean_name(text: str) -> str:
+    """A person's name as stored: NFC, without invisible direction or zero-width characters, trimmed.
+
+    Raises ValidationError for control characters (a line break, a NUL): a name is one line.
+    Forms, the admin and the services all call this, so a name is the same wherever it was typed.
+    """
+    text = unicodedata.normalize("NFC", text.strip())
+    if any(unicodedata.category(char) == "Cc" or char in "\u2028\u2029" for char in text):
+        raise ValidationError("A name is one line of text: remove line breaks, tabs and control characters.")
+    kept = []
+    for index, char in enumerate(text):
+        if char in _BIDI or char in _ZERO_WIDTH:
+            continue
+        if char in _JOINERS:
+            before, after = text[index - 1 : index], text[index + 1 : index + 2]
+            if not (before.isalpha() and after.isalpha()):
+                continue
+        kept.append(char)
+    return "".join(kept).strip()
+
 
 def date_of_birth_problem(date_of_birth: dt.date, *, today: dt.date | None = None) -> str:
     """Why this date of birth cannot be taken ('' when it can). Forms show it as the field's error."""
@@ -40,6 +74,33 @@ def date_of_birth_problem(date_of_birth: dt.date, *, today: dt.date | None = Non
     age = today.year - date_of_birth.year - ((today.month, today.day) < (date_of_birth.month, date_of_birth.day))
     if age < settings.CLINIC_MIN_AGE:
         return f"The client is {age}; the clinic treats clients aged {settings.CLINIC_MIN_AGE} or over."
+    if age > MAX_AGE:
+        return f"That makes the client {age}: check the year of birth."
+    return ""
+
+
+def screened_on_problem(screened_on: dt.date, *, client: Client, today: dt.date | None = None) -> str:
+    """Why a screen cannot carry this date ('' when it can): not in the future, not before the client was born."""
+    if screened_on > (today or timezone.localdate()):
+        return "A screening cannot be dated in the future."
+    if screened_on < client.date_of_birth:
+        return "A screening cannot be dated before the client was born."
+    return ""
+
+
+def client_with_email(email: str, *, exclude: int | None = None) -> Client | None:
+    """The client already using this email, compared case-blind ('Zoe@X.com' is 'zoe@x.com'); None if nobody."""
+    if not email.strip():
+        return None
+    found = Client.objects.filter(email__iexact=email.strip())
+    if exclude is not None:
+        found = found.exclude(pk=exclude)
+    return found.order_by("pk").first()
+
+
+def notes_problem(notes: str) -> str:
+    if len(notes) > NOTES_MAX_LENGTH:
+        return f"Notes take at most {NOTES_MAX_LENGTH:,} characters (this has {len(notes):,})."
     return ""
 
 
@@ -60,9 +121,24 @@ def screening_problems(answers: Answers, questions: list[ScreeningQuestion], *, 
     return problems
 
 
-def _validate_client(values: Mapping) -> None:
-    if problem := date_of_birth_problem(values["date_of_birth"]):
-        raise ValidationError({"date_of_birth": problem})
+def _validate_client(client: Client) -> None:
+    """The rules a client record keeps, on top of the model's own; cleans the names in place."""
+    errors: dict[str, str | list] = {}
+    for name in ("first_name", "last_name"):
+        try:
+            setattr(client, name, clean_name(getattr(client, name)))
+        except ValidationError as error:
+            errors[name] = error.messages
+    if problem := date_of_birth_problem(client.date_of_birth):
+        errors["date_of_birth"] = problem
+    if problem := notes_problem(client.notes):
+        errors["notes"] = problem
+    if existing := client_with_email(client.email, exclude=client.pk):
+        errors["email"] = ValidationError(
+            "Client #%(id)s already uses this email.", code="duplicate_email", params={"id": existing.pk}
+        )
+    if errors:
+        raise ValidationError(errors)
 
 
 def client_create(
@@ -82,8 +158,8 @@ def client_create(
 ) -> Client:
     """A new client, and (when given) their first screening, in one transaction."""
     values = {k: v for k, v in locals().items() if k in CLIENT_FIELDS}
-    _validate_client(values)
     client = Client(**values)
+    _validate_client(client)
     client.full_clean()
     with transaction.atomic():
         client.save()
@@ -105,7 +181,7 @@ def client_update(
         raise TypeError(f"client_update() got unknown fields: {', '.join(sorted(unknown))}")
     for name, value in changes.items():
         setattr(client, name, value)
-    _validate_client({"date_of_birth": client.date_of_birth})
+    _validate_client(client)
     client.full_clean()
     with transaction.atomic():
         client.save()
@@ -132,6 +208,10 @@ def screening_record(
 ) -> Screening:
     """A dated screen answering every active question; it becomes the client's current screen."""
     screened_on = screened_on or timezone.localdate()
+    if problem := screened_on_problem(screened_on, client=client):
+        raise ValidationError({"screened_on": problem})
+    if problem := notes_problem(notes):
+        raise ValidationError({"notes": problem})
     questions = list(ScreeningQuestion.objects.filter(active=True))
     by_code = {q.code: q for q in ScreeningQuestion.objects.filter(code__in=list(answers))}
     if unknown := sorted(set(answers) - set(by_code)):

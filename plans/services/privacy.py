@@ -6,16 +6,24 @@ through a chain of foreign keys (Client <- Screening <- ScreeningAnswer, Client 
 any change here; erasure refuses to run until ERASURE_POLICY says what to do with the new
 model (tests/security/test_privacy.py fails first), so personal data cannot be left behind
 by accident.
+
+Some rows mention a client without a foreign key: the Django admin's change log (LogEntry) names
+the object it changed ("Screening of Zoe Quinn on ...") by content type and id. Those are found
+through the client's rows too (_admin_log), exported, and rewritten by erasure.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models, transaction
 from django.utils import timezone
@@ -61,6 +69,25 @@ def _client_tree(
         rows = relation.related_model._default_manager.filter(**{f"{relation.field.name}__in": queryset})
         yield relation.related_model, rows, relation
         yield from _client_tree(rows, depth + 1)
+
+
+def _client_rows(client: Client) -> list[tuple[type[models.Model], list[int]]]:
+    """(model, row ids) for the client and every row that belongs to them."""
+    tree = [
+        (model, list(rows.values_list("pk", flat=True)))
+        for model, rows, _relation in _client_tree(Client.objects.filter(pk=client.pk))
+    ]
+    return [(Client, [client.pk]), *tree]
+
+
+def _admin_log(rows: list[tuple[type[models.Model], list[int]]]) -> models.QuerySet[LogEntry]:
+    """The admin change log's entries about any of these rows (LogEntry has no foreign key to them)."""
+    about = models.Q(pk__in=[])
+    for model, ids in rows:
+        if ids:
+            content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
+            about |= models.Q(content_type=content_type, object_id__in=[str(pk) for pk in ids])
+    return LogEntry.objects.filter(about).select_related("content_type", "user").order_by("action_time", "pk")
 
 
 def client_related_models(client: Client) -> list[type[models.Model]]:
@@ -133,10 +160,23 @@ def client_export(*, client: Client, by: AbstractBaseUser) -> dict[str, Any]:
     with transaction.atomic():
         record_access_log(user=by, client=client, action=AccessAction.EXPORT)
         (data,) = _export_rows(Client.objects.filter(pk=client.pk))
+        admin_log = [
+            {
+                "at": _plain(entry.action_time),
+                "by": entry.user.get_username(),
+                "action": {1: "added", 2: "changed", 3: "deleted"}.get(entry.action_flag, str(entry.action_flag)),
+                "object_type": entry.content_type.model if entry.content_type else None,
+                "object_id": entry.object_id,
+                "object": entry.object_repr,
+                "change": entry.get_change_message(),
+            }
+            for entry in _admin_log(_client_rows(client))
+        ]
     return {
         "exported_at": _plain(timezone.now()),
         "exported_by": by.get_username(),
         "client": data,
+        "admin_log": admin_log,
     }
 
 
@@ -194,6 +234,35 @@ def _anonymise_client(client: Client) -> None:
     client.erased_at = timezone.now()
 
 
+def _erased_change_message(message: str) -> str:
+    """The admin's change message without the names of the rows it added or deleted inline.
+
+    What remains (which fields changed) says nothing about the client; an unreadable message is dropped.
+    """
+    try:
+        items = json.loads(message or "[]")
+    except ValueError:
+        return ""
+    if not isinstance(items, list):
+        return ""
+    for item in items:
+        for detail in item.values() if isinstance(item, dict) else ():
+            if isinstance(detail, dict) and "object" in detail:
+                detail["object"] = "(erased)"
+    return json.dumps(items)
+
+
+def _erase_admin_log(rows: list[tuple[type[models.Model], list[int]]]) -> None:
+    """Rewrite the admin log's names of the client's rows to what the rows are called after erasure."""
+    for entry in _admin_log(rows):
+        model = entry.content_type.model_class() if entry.content_type else None
+        instance = model._default_manager.filter(pk=entry.object_id).first() if model else None
+        label = model._meta.verbose_name if model else "object"
+        entry.object_repr = (str(instance) if instance else f"{label} #{entry.object_id} (erased)")[:200]
+        entry.change_message = _erased_change_message(entry.change_message)
+        entry.save(update_fields=["object_repr", "change_message"])
+
+
 def client_erase(*, client: Client, by: AbstractBaseUser, reason: str) -> Client:
     """Anonymise the client and everything that identifies them; keep non-identifying statistics.
 
@@ -207,6 +276,12 @@ def client_erase(*, client: Client, by: AbstractBaseUser, reason: str) -> Client
         raise ErasureRefused("Give the reason for the erasure (e.g. the client's written request and its date).")
     with transaction.atomic():
         client = Client.objects.select_for_update().get(pk=client.pk)
+        # The reason stays in the access log after the erasure: it must not name the client.
+        identifying = [client.first_name, client.last_name, client.email, client.phone]
+        if any(text and re.search(rf"(?<!\w){re.escape(text)}(?!\w)", reason, re.IGNORECASE) for text in identifying):
+            raise ErasureRefused(
+                "Give the reason without the client's name or contact details: the access log keeps it after erasure."
+            )
         if client.erased_at is not None:
             raise ErasureRefused(f"This client was already erased on {timezone.localtime(client.erased_at):%d %b %Y}.")
         upcoming = PlanSession.objects.filter(
@@ -243,5 +318,6 @@ def client_erase(*, client: Client, by: AbstractBaseUser, reason: str) -> Client
                     instance._change_reason = "Personal data erased"
                     instance.save()
 
+        _erase_admin_log([(Client, [client.pk]), *((model, ids) for model, ids, _policy in affected)])
         record_access_log(user=by, client=client, action=AccessAction.ERASE, reason=reason)
     return client

@@ -19,3 +19,17 @@ def user_set_role(*, user: AbstractUser, role: str) -> AbstractUser:
         user.is_staff = role == CLINIC_ADMIN or user.is_superuser
         user.save(update_fields=["is_staff"])
     return user
+
+
+def user_role(user: AbstractUser) -> str | None:
+    """The role group `user` belongs to (None when none)."""
+    return user.groups.filter(name__in=ROLES).values_list("name", flat=True).first()
+
+
+def may_manage_account(*, editor: AbstractUser, user: AbstractUser | None) -> bool:
+    """Whether `editor` may change `user`'s account (None: a new account).
+
+    Only a superuser may touch a superuser's account: whoever can change it can set its
+    password and log in as it. Everybody else manages staff through the clinic's roles.
+    """
+    return editor.is_superuser or user is None or not user.is_superuser

@@ -127,3 +127,30 @@ def test_no_view_opts_out_of_csrf_protection():
         f"Every form posts with a CSRF token, public signed-link pages included: {exempt - allowed}"
     )
     assert "django.middleware.csrf.CsrfViewMiddleware" in settings.MIDDLEWARE
+
+
+@pytest.mark.django_db
+def test_the_csrf_cookie_lasts_as_long_as_the_session_not_a_year(client):
+    cookie = client.get(reverse("login")).cookies["csrftoken"]
+    assert settings.SESSION_EXPIRE_AT_BROWSER_CLOSE
+    assert cookie["max-age"] == "" and cookie["expires"] == ""  # gone when the browser closes
+
+
+def test_without_expiry_at_browser_close_the_csrf_cookie_lasts_the_session_age(tmp_path):
+    env = _production_env(tmp_path, SESSION_EXPIRE_AT_BROWSER_CLOSE="false", SESSION_COOKIE_AGE="3600")
+    result = _manage(env, "shell", "-c", "from django.conf import settings as s; print('age', s.CSRF_COOKIE_AGE)")
+    assert "age 3600" in result.stdout, result.stdout + result.stderr
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["css/clinic.css", "vendor/htmx/htmx.min.js"])
+def test_static_files_carry_the_same_security_headers_as_pages(client, settings, path):
+    settings.WHITENOISE_USE_FINDERS = True  # serve from the source folders, as before collectstatic
+    settings.WHITENOISE_AUTOREFRESH = True
+    response = client.get(f"/static/{path}")
+    assert response.status_code == 200
+    page = client.get(reverse("login"))
+    assert response["Content-Security-Policy"] == page["Content-Security-Policy"]
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"

@@ -116,6 +116,8 @@ def test_url_parameters_never_carry_personal_data():
         ("Client phone +44 7700 900123 failed", "Client phone [phone] failed"),
         ("call 020 7946 0000 or 07700900123", "call [phone] or [phone]"),
         ("session 42 at 2026-11-22 03:05:24, client 1234567", "session 42 at 2026-11-22 03:05:24, client 1234567"),
+        ('"GET /clients/?q=Zoe+Quinn&page=2 HTTP/1.1" 200 5120', '"GET /clients/ HTTP/1.1" 200 5120'),
+        ('"POST /clients/12/edit/ HTTP/1.1" 302 0', '"POST /clients/12/edit/ HTTP/1.1" 302 0'),
     ],
 )
 def test_the_log_filter_masks_emails_and_phone_numbers_but_not_ids_and_times(text, expected):
@@ -138,3 +140,11 @@ def test_every_log_line_goes_through_the_filter():
     written = stream.getvalue()
     assert "Could not email [email] on [phone]" in written
     assert "(email)=([email])" in written and "example.com" not in written
+
+
+def test_runservers_request_lines_go_through_the_filter_too():
+    """`make run` serves with runserver, whose django.server logger has its own handler by default."""
+    logger = logging.getLogger("django.server")
+    handlers = [h for h in logger.handlers if not type(h).__module__.startswith("_pytest")]
+    assert handlers and not logger.propagate
+    assert all(any(type(f).__name__ == "RedactPersonalData" for f in h.filters) for h in handlers)

@@ -98,6 +98,8 @@ ACCESS: dict[str, dict] = {
     "admin:plans_treatmentplan_add": ADMIN_FORBIDDEN,
     "admin:plans_plansession_add": ADMIN_FORBIDDEN,
     "admin:plans_workerheartbeat_add": ADMIN_FORBIDDEN,
+    # A screen is recorded through the client's edit page, which checks every question is answered.
+    "admin:plans_screening_add": ADMIN_FORBIDDEN,
     # The outbox is written by booking services and workers; the admin only reads it.
     "admin:plans_message_add": ADMIN_FORBIDDEN,
     "admin:plans_message_delete": ADMIN_FORBIDDEN,

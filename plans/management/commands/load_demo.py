@@ -2,7 +2,9 @@
 
 Idempotent: every row is matched by a natural key (username, room name, client email,
 closure reason) and only created when missing, so running it twice creates nothing new
-and never overwrites what someone changed while trying the app.
+and never overwrites what someone changed while trying the app. Clients, screenings and
+the closure are written by the same services as the app's pages, so the demo data keeps
+their rules and has its audit history (screening answers included).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from django.utils import timezone
 from plans import models
 from plans.defaults import load_default_protocols
 from plans.roles import AESTHETICIAN, CLINIC_ADMIN, FRONT_DESK
+from plans.services.availability import time_off_save
+from plans.services.clients import client_create, screening_record
 from plans.services.security import user_set_role
 
 ADMIN_LOGIN = ("admin", "clinic-admin-demo")
@@ -173,45 +177,42 @@ class Command(BaseCommand):
         today = timezone.localdate()
         day = today + dt.timedelta(days=21 + (2 - today.weekday()) % 7)
         zone = timezone.get_current_timezone()
-        models.TimeOff.objects.create(
-            starts_at=dt.datetime.combine(day, dt.time(0, 0), zone),
-            ends_at=dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0, 0), zone),
-            reason=CLOSURE_REASON,
+        time_off_save(
+            time_off=models.TimeOff(
+                starts_at=dt.datetime.combine(day, dt.time(0, 0), zone),
+                ends_at=dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0, 0), zone),
+                reason=CLOSURE_REASON,
+            )
         )
         created.append(f"clinic closure on {day:%a %d %b %Y}")
 
     def _client(self, spec: DemoClient, *, phone, screened_by, created):
         today = timezone.localdate()
-        client, was_created = models.Client.objects.get_or_create(
-            email=spec.email,
-            defaults={
-                "first_name": spec.first_name,
-                "last_name": spec.last_name,
-                "phone": phone,
-                "date_of_birth": _born(spec.age, today),
-                "fitzpatrick": spec.fitzpatrick,
-                "oiliness": spec.oiliness,
-                "pore_concern": spec.pore_concern,
-                "email_consent": True,
-                "notes": spec.notes,
-            },
-        )
-        if was_created:
-            created.append(f"client {client}")
-        if client.screenings.exists():
-            return
-        screening = models.Screening.objects.create(client=client, screened_on=today, screened_by=screened_by)
-        models.ScreeningAnswer.objects.bulk_create(
-            models.ScreeningAnswer(
-                screening=screening,
-                question=question,
-                answer=question.code in spec.yes,
-                last_date=(
-                    today - dt.timedelta(days=spec.yes[question.code])
-                    if question.code in spec.yes and spec.yes[question.code] is not None
-                    else None
-                ),
+        answers = {
+            question.code: (
+                question.code in spec.yes,
+                today - dt.timedelta(days=spec.yes[question.code]) if spec.yes.get(question.code) is not None else None,
             )
             for question in models.ScreeningQuestion.objects.filter(active=True)
-        )
-        created.append(f"screening of {client}")
+        }
+        client = models.Client.objects.filter(email__iexact=spec.email).first()
+        if client is None:
+            client = client_create(
+                first_name=spec.first_name,
+                last_name=spec.last_name,
+                phone=phone,
+                email=spec.email,
+                date_of_birth=_born(spec.age, today),
+                fitzpatrick=spec.fitzpatrick,
+                oiliness=spec.oiliness,
+                pore_concern=spec.pore_concern,
+                email_consent=True,
+                notes=spec.notes,
+                screening=answers,
+                screened_by=screened_by,
+            )
+            created.append(f"client {client}")
+            created.append(f"screening of {client}")
+        elif not client.screenings.exists():
+            screening_record(client=client, answers=answers, screened_by=screened_by)
+            created.append(f"screening of {client}")

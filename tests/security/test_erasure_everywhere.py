@@ -1,0 +1,82 @@
+"""Erasure after admin edits: no table, log or history keeps the client's name, email or phone."""
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.db import connection
+from django.urls import reverse
+
+from plans import models
+from plans.services import privacy
+from tests.foundation.test_admin import _form_from_page
+
+pytestmark = pytest.mark.django_db
+
+NAME, SURNAME, EMAIL, PHONE = "Zoe", "Quinn", "zoe.quinn@example.com", "07700 900456"
+
+
+def every_stored_text() -> dict[str, str]:
+    """Each table in the database (models or not) as one string, for a plain substring search."""
+    dumps = {}
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608 - names from the schema
+            dumps[table] = "\n".join(" | ".join(str(value) for value in row) for row in cursor.fetchall())
+    return dumps
+
+
+def where(texts: list[str]) -> list[str]:
+    return [f"{table}: {text!r}" for table, dump in every_stored_text().items() for text in texts if text in dump]
+
+
+@pytest.fixture
+def edited_in_the_admin(world, clinic_admin, client):
+    """The clinic admin changes the client's phone and the screening's notes through the admin's forms."""
+    client.force_login(clinic_admin)
+    url = reverse("admin:plans_client_change", args=[world.client.pk])
+    data = {**_form_from_page(client.get(url)), "phone": PHONE, "notes": f"{NAME} prefers mornings"}
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    url = reverse("admin:plans_screening_change", args=[world.screening.pk])
+    response = client.post(url, {**_form_from_page(client.get(url)), "notes": f"Spoke to {SURNAME}"})
+    assert response.status_code == 302
+    assert LogEntry.objects.filter(object_repr__contains=SURNAME).count() >= 2
+    return world
+
+
+def test_the_export_includes_the_admin_change_log(edited_in_the_admin, clinic_admin):
+    log = privacy.client_export(client=edited_in_the_admin.client, by=clinic_admin)["admin_log"]
+    assert {(entry["object_type"], entry["action"]) for entry in log} >= {
+        ("client", "changed"),
+        ("screening", "changed"),
+    }
+    assert any(SURNAME in entry["object"] for entry in log)
+    assert all(entry["by"] == "maria" for entry in log)
+
+
+def test_the_export_page_lists_the_admin_change_log(edited_in_the_admin, clinic_admin, client):
+    page = client.get(reverse("client-export", kwargs={"client_id": edited_in_the_admin.client.pk})).content.decode()
+    assert "Changes made in the Django admin" in page and f"Screening of {NAME} {SURNAME}" in page
+
+
+def test_after_admin_edits_erasure_leaves_the_name_email_and_phone_in_no_table(edited_in_the_admin, clinic_admin):
+    world = edited_in_the_admin
+    assert where([SURNAME, EMAIL, PHONE]), "the search must find the client before erasure"
+    privacy.client_erase(client=world.client, by=clinic_admin, reason="Written request of 3 Nov 2026")
+    assert not where([NAME, SURNAME, EMAIL, PHONE, "Nervous of needles", "prefers mornings"])
+    # The change log still says that something was changed, and when, by whom.
+    entries = LogEntry.objects.filter(object_id=str(world.client.pk), content_type__model="client")
+    assert entries.exists() and all(e.object_repr == f"Erased client #{world.client.pk}" for e in entries)
+    assert models.Client.objects.get(pk=world.client.pk).erased_at is not None
+
+
+def test_an_erasure_reason_naming_the_client_is_refused_as_it_would_outlive_the_erasure(world, clinic_admin):
+    for reason in ("Zoe Quinn asked by phone", "email from ZOE.QUINN@example.com"):
+        with pytest.raises(privacy.ErasureRefused, match="without the client's name"):
+            privacy.client_erase(client=world.client, by=clinic_admin, reason=reason)
+    assert models.Client.objects.get(pk=world.client.pk).erased_at is None
+
+
+def test_a_reason_that_only_contains_the_name_inside_another_word_is_accepted(world, clinic_admin):
+    world.client.first_name = "Ann"
+    world.client.save()
+    privacy.client_erase(client=world.client, by=clinic_admin, reason="Annual clean-up, written request of 3 Nov")

@@ -19,7 +19,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from plans import ics
-from plans.booking_forms import (
+from plans.forms.booking import (
     CancelForm,
     CompleteForm,
     PreferencesForm,
@@ -279,9 +279,15 @@ def session_panel(request, pk: int):
     return render(request, template or "plans/calendar/session_page.html", context)
 
 
-def _result(request, session: PlanSession, *, ok: str = "", error: str = "", status: int = 200, extra=None):
+def _result(
+    request, session: PlanSession, *, ok: str = "", error: str = "", code: str = "", status: int = 200, extra=None
+):
+    """The answer to an action: JSON for the calendar (a failure carries `error` and a
+    machine-readable `code`, which the script decides by), else a message and a redirect."""
     if wants_json(request):
         body = {"ok": not error, "message": ok or error, **(extra or {})}
+        if error:
+            body |= {"error": error, "code": code or ("invalid" if status == 400 else "refused")}
         return JsonResponse(body, status=status)
     if error:
         messages.error(request, error)
@@ -291,7 +297,12 @@ def _result(request, session: PlanSession, *, ok: str = "", error: str = "", sta
 
 
 def _error_status(exc: Exception) -> int:
-    return 409 if isinstance(exc, booking.SlotTaken) else 400
+    # 409: the request was fine but lost to someone else's write; asking again may work.
+    return 409 if isinstance(exc, booking.SlotTaken | booking.BookingBusy | booking.CascadeRequired) else 400
+
+
+def _refused(request, session: PlanSession, exc: booking.BookingError):
+    return _result(request, session, error=str(exc), code=exc.code, status=_error_status(exc))
 
 
 @staff_required("plans.book_sessions")
@@ -311,7 +322,7 @@ def session_book(request, pk: int):
             by=request.user,
         )
     except booking.BookingError as exc:
-        return _result(request, session, error=str(exc), status=_error_status(exc))
+        return _refused(request, session, exc)
     when = timezone.localtime(session.starts_at)
     return _result(request, session, ok=f"Booked {session.title} for {session.plan.client} on {when:%a %d %b %H:%M}.")
 
@@ -361,9 +372,9 @@ def session_reschedule(request, pk: int):
                 },
                 status=409,
             )
-        return _result(request, session, error=str(exc), status=409, extra={"cascade": shifts})
+        return _result(request, session, error=str(exc), code=exc.code, status=409, extra={"cascade": shifts})
     except booking.BookingError as exc:
-        return _result(request, session, error=str(exc), status=_error_status(exc))
+        return _refused(request, session, exc)
     when = timezone.localtime(moved[0].starts_at)
     text = f"Moved {moved[0].title} to {when:%a %d %b %H:%M}."
     if len(moved) > 1:
@@ -386,7 +397,7 @@ def session_cancel(request, pk: int):
             by=request.user,
         )
     except booking.BookingError as exc:
-        return _result(request, session, error=str(exc), status=400)
+        return _refused(request, session, exc)
     return _result(request, session, ok=f"Cancelled {session.title} for {session.plan.client}.")
 
 
@@ -397,7 +408,7 @@ def session_no_show(request, pk: int):
     try:
         booking.session_mark_no_show(session=session, by=request.user)
     except booking.BookingError as exc:
-        return _result(request, session, error=str(exc), status=400)
+        return _refused(request, session, exc)
     return _result(request, session, ok=f"Marked {session.plan.client} as a no-show for {session.title}.")
 
 
@@ -411,7 +422,7 @@ def session_complete(request, pk: int):
     try:
         booking.session_complete(session=session, by=request.user, **form.cleaned_data)
     except booking.BookingError as exc:
-        return _result(request, session, error=str(exc), status=400)
+        return _refused(request, session, exc)
     return _result(request, session, ok=f"Completed {session.title} for {session.plan.client}.")
 
 

@@ -948,6 +948,10 @@ class PlanSession(models.Model):
             return f"{self.title} has not started yet: it cannot be {word}."
         return ""
 
+    def is_upcoming(self, *, now: dt.datetime | None = None) -> bool:
+        """Has a time that has not begun yet (the calendar lets only these be dragged)."""
+        return self.starts_at is not None and self.starts_at > (now or timezone.now())
+
     def can(self, action: str, *, now: dt.datetime | None = None) -> bool:
         return not self.refusal(action, now=now)
 

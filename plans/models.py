@@ -948,6 +948,11 @@ class PlanSession(models.Model):
             return f"{self.title} has not started yet: it cannot be {word}."
         return ""
 
+    @property
+    def has_been_booked(self) -> bool:
+        """Has (or had, before a cancellation or no-show) an appointment time."""
+        return self.status != SessionStatus.PROPOSED and self.starts_at is not None
+
     def is_upcoming(self, *, now: dt.datetime | None = None) -> bool:
         """Has a time that has not begun yet (the calendar lets only these be dragged)."""
         return self.starts_at is not None and self.starts_at > (now or timezone.now())

@@ -210,6 +210,7 @@ def calendar_closed(request):
                 "start": wall(closed.span.start),
                 "end": wall(closed.span.end),
                 "display": "background",
+                "editable": False,
                 "title": closed.reason,
                 "classNames": ["closed", f"closed-{closed.reason.split()[0].lower()}"],
             }
@@ -267,7 +268,7 @@ def session_panel(request, pk: int):
                 "room": session.room_id,
             }
         ),
-        "now": timezone.now(),
+        "actions": session.available_actions(),
     }
     return render(request, template or "plans/calendar/session_page.html", context)
 
@@ -372,7 +373,8 @@ def session_reschedule(request, pk: int):
     text = f"Moved {moved[0].title} to {when:%a %d %b %H:%M}."
     if len(moved) > 1:
         text += f" Also moved {len(moved) - 1} later session(s) to keep the intervals."
-    return _result(request, session, ok=text)
+    # How many moved: the calendar offers Undo only when it was this one alone.
+    return _result(request, session, ok=text, extra={"moved": len(moved)})
 
 
 @staff_required("plans.book_sessions")

@@ -120,11 +120,13 @@ def locked_write(fn):
     IllegalTransition becomes a BookingError with the same code.
 
     Inside an outer transaction (tests, or a caller's atomic block) a retry cannot undo
-    the caller's work, so there is one attempt."""
+    the caller's work, so there is one attempt; on SQLite too, whose "database is locked"
+    comes only after the busy timeout has already waited (settings: 20 s)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        attempts = 1 if transaction.get_connection().in_atomic_block else RETRIES
+        conn = transaction.get_connection()
+        attempts = 1 if conn.in_atomic_block or conn.vendor == "sqlite" else RETRIES
         for attempt in range(1, attempts + 1):
             try:
                 with transaction.atomic():

@@ -256,8 +256,9 @@ def fmt_span(first: dt.date, last: dt.date) -> str:
 class Closed:
     """A span in which a practitioner (or room) cannot be booked, and why, for staff."""
 
-    resource: str  # "p<id>" or "r<id>"
+    resource: str  # "p<id>", "r<id>", or "*" for everyone
     span: Interval
+    kind: str  # "hours", "time_off", "room", "clinic"
     reason: str
 
 
@@ -282,11 +283,11 @@ def closed_spans(availability: Availability, first: dt.date, last: dt.date) -> l
     for p in availability.practitioners:
         key = f"p{p.id}"
         for day in daterange(first, last):
-            out += [Closed(key, span, "Not working") for span in _outside_hours(p, day, tz)]
-        out += [Closed(key, span, "Time off") for span in p.time_off]
+            out += [Closed(key, span, "hours", "Not working") for span in _outside_hours(p, day, tz)]
+        out += [Closed(key, span, "time_off", "Time off") for span in p.time_off]
     for r in availability.rooms:
-        out += [Closed(f"r{r.id}", span, "Room closed") for span in r.closures]
-    out += [Closed("*", span, "Clinic closed") for span in availability.clinic_closures]
+        out += [Closed(f"r{r.id}", span, "room", "Room closed") for span in r.closures]
+    out += [Closed("*", span, "clinic", "Clinic closed") for span in availability.clinic_closures]
     return out
 
 

@@ -212,7 +212,7 @@ def calendar_closed(request):
                 "display": "background",
                 "editable": False,
                 "title": closed.reason,
-                "classNames": ["closed", f"closed-{closed.reason.split()[0].lower()}"],
+                "classNames": ["closed", f"closed-{closed.kind}"],
             }
         )
     return JsonResponse(events, safe=False)

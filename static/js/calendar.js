@@ -305,8 +305,10 @@
     }
   });
 
+  // Fourteen columns do not fit a phone: a narrow screen opens on the day.
+  const narrow = window.matchMedia("(max-width: 600px)").matches;
   const ec = EventCalendar.create(el, {
-    view: cfg.view,
+    view: narrow && !new URLSearchParams(location.search).get("view") ? "resourceTimeGridDay" : cfg.view,
     date: cfg.date,
     timeZone: cfg.timeZone,
     locale: "en-GB",
@@ -337,17 +339,18 @@
     eventDrop: onDrop,
     eventContent: (info) => {
       if (info.event.display === "background") {
-        return { domNodes: [Object.assign(document.createElement("div"), { className: "ec-closed-label", textContent: info.event.title })] };
+        // Hours not worked are plain shading (the legend says so); time off and closures are named.
+        const named = !info.event.classNames.includes("closed-hours");
+        const text = named ? info.event.title : "";
+        return { domNodes: [Object.assign(document.createElement("div"), { className: "ec-closed-label", textContent: text })] };
       }
       const props = info.event.extendedProps;
       const line = (className, textContent) => Object.assign(document.createElement("div"), { className, textContent });
-      return {
-        domNodes: [
-          line("ec-event-time", info.timeText),
-          line("ec-event-title", props.client),
-          line("ec-event-label", props.label + " · " + props.status),
-        ],
-      };
+      // Who, then which visit: the grid already shows the time, and a week column is narrow.
+      // The whole line (time, status, room) is the tooltip.
+      const who = line("appt-client", props.client);
+      who.title = [info.timeText, props.client, props.label, props.status, props.room].filter(Boolean).join(" · ");
+      return { domNodes: [who, line("appt-label", props.label)] };
     },
     // Clicking shaded time offers no booking: it would only be refused.
     dateClick: (info) => {

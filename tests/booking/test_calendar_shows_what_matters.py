@@ -71,6 +71,8 @@ def test_closed_time_is_shaded_hours_not_worked_time_off_and_clinic_closures(sta
     assert ("2027-03-01T00:00:00", "2027-03-01T09:00:00", "Not working") in ana
     assert ("2027-03-01T17:00:00", "2027-03-02T00:00:00", "Not working") in ana
     assert ("2027-03-01T12:00:00", "2027-03-01T14:00:00", "Time off") in ana
+    kinds = {e["classNames"][1] for e in events if e["resourceIds"] == [clinic["ana"].id]}
+    assert kinds == {"closed-hours", "closed-time_off"}
     week = staff.get(reverse("calendar-closed"), WEEK).json()
     closed = [e for e in week if e["title"] == "Clinic closed"]
     assert closed and set(closed[0]["resourceIds"]) == {clinic["ana"].id, clinic["ben"].id}

@@ -95,6 +95,8 @@
     } else {
       bookError.textContent = body.message;
       bookError.classList.remove("d-none");
+      // Outside the window, interval or washout: the reason field is what can make it allowed.
+      if (body.code === "needs_override") bookForm.elements.override_reason.focus();
     }
   });
 

@@ -146,7 +146,7 @@ def test_eight_any_free_room_bookings_at_one_time_all_succeed_while_rooms_are_fr
     assert len(rooms) == 8 and len(set(rooms)) == 8
 
 
-def test_reschedule_complete_and_cancel_racing_on_one_session_never_answer_500(clinic, server):
+def test_reschedule_complete_cancel_and_no_show_racing_on_one_session_never_answer_500(clinic, server):
     ana = clinic["ana"]
     cookies = staff_cookies("ana")
     for n in range(ROUNDS):
@@ -173,12 +173,13 @@ def test_reschedule_complete_and_cancel_racing_on_one_session_never_answer_500(c
                 ),
                 (f"/sessions/{session.pk}/complete/", {"depth_used_mm": "0.5", "notes": "fine"}),
                 (f"/sessions/{session.pk}/cancel/", {"by_client": "1", "reason": "client asked"}),
+                (f"/sessions/{session.pk}/no-show/", {}),
             ],
             cookies,
         )
         assert all(s < 500 for s in statuses), statuses
         session.refresh_from_db()
-        assert session.status in ("booked", "completed", "cancelled")
+        assert session.status in ("booked", "completed", "cancelled", "no_show")
         if session.status == "completed":
             assert session.completed_at and session.starts_at == start
         elif session.status == "cancelled":
@@ -186,5 +187,7 @@ def test_reschedule_complete_and_cancel_racing_on_one_session_never_answer_500(c
             # Cancelled: no reminder may still go out.
             open_messages = models.Message.objects.filter(session=session, status__in=["pending", "sending"])
             assert not open_messages.filter(kind__startswith="reminder").exists()
-        else:
+        elif session.status == "no_show":
+            assert session.starts_at == start
+        else:  # only moved (the move won, and the others were refused once it had not started)
             assert session.room_id == there.id and session.starts_at == at(DAY, 9 + n)

@@ -182,3 +182,17 @@ def proposal_rows(proposal: booking.SeriesProposal) -> tuple[list[dict], list[di
         for session, b in proposal.rows
     ]
     return rows, [{"start": s.start, "practitioner": practitioners[s.practitioner_id]} for s in nearest]
+
+
+# A feed reaches this far back, so a calendar app still shows last month's appointments.
+FEED_DAYS_BACK = 30
+
+
+def feed_sessions(*, practitioner: Practitioner) -> QuerySet[PlanSession]:
+    """The practitioner's appointments for their iCalendar feed, from a month ago on: one query."""
+    since = timezone.now() - dt.timedelta(days=FEED_DAYS_BACK)
+    return (
+        PlanSession.objects.filter(practitioner=practitioner, starts_at__gte=since)
+        .exclude(status=SessionStatus.PROPOSED)
+        .select_related("plan__client", "room")
+    )

@@ -35,7 +35,6 @@ from plans.models import (
     Practitioner,
     Room,
     SessionKind,
-    SessionStatus,
     TreatmentPlan,
 )
 from plans.permissions import public_rate_limited, staff_required
@@ -480,12 +479,7 @@ def practitioner_feed(request, token: str):
     practitioner = Practitioner.objects.filter(feed_token=token, active=True).first()
     if practitioner is None:
         raise Http404("No such feed.")
-    since = timezone.now() - dt.timedelta(days=30)
-    sessions = (
-        PlanSession.objects.filter(practitioner=practitioner, starts_at__gte=since)
-        .exclude(status=SessionStatus.PROPOSED)
-        .select_related("plan__client", "room")
-    )
+    sessions = selectors.feed_sessions(practitioner=practitioner)
     response = HttpResponse(ics.practitioner_feed(practitioner, sessions), content_type="text/calendar; charset=utf-8")
     response["Cache-Control"] = "private, max-age=300"
     return response

@@ -4,7 +4,7 @@ Python's dates end at 0001-01-01 and 9999-12-31, and a day's arithmetic near eit
 (the next day, the clinic's midnight in UTC, a week's bookings around it) overflows.
 Nothing a clinic books or plans lies more than a few years from today, so every date and
 time from a user (form fields, GET parameters, JSON sent back by the calendar) is held
-to DATE_RANGE_YEARS either side of today and refused with a clear message otherwise.
+to YEARS_BACK before and YEARS_AHEAD after today, and refused with a clear message otherwise.
 """
 
 from __future__ import annotations
@@ -16,9 +16,12 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-# A booking or a plan start lies within this many years of today, either way (the past
-# side is for looking back in the calendar; the booking rules refuse past times).
-DATE_RANGE_YEARS = 5
+# Nothing is booked or planned further ahead than this.
+YEARS_AHEAD = 5
+# Looking back: the calendar and day list show a decade of records, and a plan start in
+# the past gets the form's own "in the past" message rather than a range error. The
+# booking rules refuse past times anyway.
+YEARS_BACK = 10
 # Ids a database key can hold (PostgreSQL bigint / SQLite INTEGER): larger ones overflow the driver.
 MAX_ID = 2**63 - 1
 _ASCII_ID = re.compile(r"[0-9]{1,19}")
@@ -27,8 +30,8 @@ _ASCII_ID = re.compile(r"[0-9]{1,19}")
 def date_range(today: dt.date | None = None) -> tuple[dt.date, dt.date]:
     """The first and last date the app accepts."""
     today = today or timezone.localdate()
-    span = dt.timedelta(days=round(365.25 * DATE_RANGE_YEARS))
-    return today - span, today + span
+    year = dt.timedelta(days=365.25)
+    return today - YEARS_BACK * year, today + YEARS_AHEAD * year
 
 
 def check_date(day: dt.date) -> dt.date:

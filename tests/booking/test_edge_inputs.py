@@ -1,7 +1,7 @@
 """Dates at the edges of Python's range, impossible dates, huge and non-ASCII numbers and NUL,
 sent to every calendar and booking endpoint: never a 5xx, never a write.
 
-Every date the app accepts lies within plans.forms.fields.DATE_RANGE_YEARS of today.
+Every date the app accepts lies within plans.forms.fields.date_range() (YEARS_BACK, YEARS_AHEAD).
 """
 
 import datetime as dt

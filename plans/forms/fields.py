@@ -81,9 +81,9 @@ def parse_aware(value) -> dt.datetime:
     if timezone.is_naive(moment):
         raise ValueError("time without an offset")
     first, last = date_range()
-    # Compared as dates of the instant in UTC (one day's slack either way keeps this
-    # free of zone arithmetic at the edges of Python's range).
-    if not first < moment.astimezone(dt.UTC).date() < last:
+    # The local date is compared, with a day's slack either way for the offset: converting
+    # to UTC first overflows at the edges (0001-01-01T00:00+14:00 is in year 0).
+    if not first < moment.date() < last:
         raise ValueError("time out of range")
     return moment
 

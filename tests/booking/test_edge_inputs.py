@@ -9,9 +9,11 @@ import json
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from plans import models
+from plans.forms import fields
 from plans.services import booking
 from tests.booking.conftest import at, make_plan
 
@@ -178,3 +180,24 @@ def test_booking_far_in_the_future_is_refused_with_the_range(staff, booked, clin
     assert response.status_code == 400
     body = response.json()
     assert body["code"] == "invalid" and "Choose a date between" in body["error"]
+
+
+@pytest.mark.parametrize("value", [*TIMES, "2027-03-01T10:00", 5, None, "2027-03-01T10:00+01:00\x00"])
+def test_parse_aware_refuses_with_value_error_only(value):
+    # The forms catch ValueError; an OverflowError from the edges of Python's range would be a 500.
+    with pytest.raises(ValueError):
+        fields.parse_aware(value)
+
+
+@pytest.mark.parametrize("value", NUMBERS)
+def test_parse_id_param_refuses_what_int_or_the_database_cannot_take(value):
+    with pytest.raises(ValidationError):
+        fields.parse_id_param(value)
+
+
+def test_the_range_is_ten_years_back_and_five_ahead():
+    first, last = fields.date_range(dt.date(2027, 2, 1))
+    assert first == dt.date(2017, 2, 1) and last == dt.date(2032, 2, 1)
+    assert fields.parse_date_param("2032-02-01") == dt.date(2032, 2, 1)
+    with pytest.raises(ValidationError, match="Choose a date between"):
+        fields.parse_date_param("2032-02-02")

@@ -21,6 +21,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -58,6 +59,8 @@ READ_ROUNDS = 3
 _now: Callable[[], dt.datetime] = timezone.now  # injectable clock for tests
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
 # Attempts of one write when the database reports a deadlock or serialization failure.
 RETRIES = 3
 
@@ -113,7 +116,7 @@ def _is_lock_conflict(exc: OperationalError) -> bool:
     return getattr(exc.__cause__, "sqlstate", None) in ("40P01", "40001") or "database is locked" in str(exc)
 
 
-def locked_write(fn):
+def locked_write(fn: Callable[P, R]) -> Callable[P, R]:
     """Run a booking write in its own transaction; retry it when the database reports a
     deadlock or serialization failure (the whole transaction was rolled back, so running
     it again is safe), and refuse it as BookingBusy when the retries run out. A model's
@@ -124,7 +127,7 @@ def locked_write(fn):
     comes only after the busy timeout has already waited (settings: 20 s)."""
 
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         conn = transaction.get_connection()
         attempts = 1 if conn.in_atomic_block or conn.vendor == "sqlite" else RETRIES
         for attempt in range(1, attempts + 1):

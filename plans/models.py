@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.conf import settings
@@ -783,17 +784,24 @@ class TreatmentPlan(models.Model):
         return f"Microneedling, {n} session{'' if n == 1 else 's'}"
 
     @property
-    def accepts_bookings(self) -> bool:
+    def is_bookable(self) -> bool:
+        """Only an active plan's sessions can be booked or moved."""
         return self.status == PlanStatus.ACTIVE
 
     @property
     def is_recomputable(self) -> bool:
-        """Nothing booked or done yet: the plan may be regenerated; otherwise its sessions are rescheduled.
+        """Active with nothing booked or done yet: recomputing would rewrite appointments otherwise."""
+        return self.is_bookable and not any(s.status in OCCUPYING_STATUSES for s in self.sessions.all())
 
-        Reads the prefetched sessions when a page has them (no extra query).
-        """
-        locking = (SessionStatus.BOOKED, SessionStatus.COMPLETED)
-        return self.status == PlanStatus.ACTIVE and not any(s.status in locking for s in self.sessions.all())
+    def bookable_sessions(self, *, today: dt.date, sessions: Iterable[PlanSession] | None = None) -> list[PlanSession]:
+        """Sessions auto-fit should place: proposed ones, and cancelled or missed ones whose
+        window is still open (one past its window is booked by hand, with an override).
+        `sessions`: the plan's sessions if already read."""
+        return [
+            s
+            for s in (self.sessions.all() if sessions is None else sessions)
+            if s.status == SessionStatus.PROPOSED or (s.status in BOOKABLE_STATUSES and s.latest >= today)
+        ]
 
 
 class SessionKind(models.TextChoices):
@@ -810,8 +818,23 @@ class SessionStatus(models.TextChoices):
     NO_SHOW = "no_show", "No-show"
 
 
+# What each status means for booking, defined once: services, selectors and the model's
+# allowed actions read these sets instead of spelling statuses out.
+OCCUPYING_STATUSES = (SessionStatus.BOOKED, SessionStatus.COMPLETED)
+# Never booked, or booked and then cancelled or missed: book() accepts all three (and raises
+# the version for a re-booking), so auto-fit and the calendar's "book here" offer them.
+BOOKABLE_STATUSES = (SessionStatus.PROPOSED, SessionStatus.CANCELLED, SessionStatus.NO_SHOW)
+
+
 class IllegalTransition(Exception):
-    """A session state change that the rules forbid; the message says why, for staff."""
+    """A session state change that the rules forbid; the message says why, for staff.
+
+    `code` tells a program what could make it allowed: "needs_override" when a reason to
+    override the window would, "illegal" when nothing would."""
+
+    def __init__(self, message: str, *, code: str = "illegal"):
+        self.code = code
+        super().__init__(message)
 
 
 class PlanSession(models.Model):
@@ -907,6 +930,55 @@ class PlanSession(models.Model):
         """How staff messages name the visit within its plan: "Session 3 (Glycolic peel)"."""
         return f"Session {self.sequence} ({self.title})"
 
+    # --- Allowed actions (django-oscar style): one answer for services, templates and JSON. ---
+
+    ACTIONS = ("book", "reschedule", "cancel", "no_show", "complete")
+    _ACTION_WORDS = {"reschedule": "moved", "cancel": "cancelled", "no_show": "a no-show", "complete": "completed"}
+
+    @property
+    def is_occupying(self) -> bool:
+        """Holds its practitioner and room: booked, or done."""
+        return self.status in OCCUPYING_STATUSES
+
+    def refusal(self, action: str, *, now: dt.datetime | None = None) -> str:
+        """Why `action` is not allowed now, for staff; "" when it is."""
+        if action not in self.ACTIONS:
+            raise ValueError(f"unknown session action {action!r}")
+        status = self.get_status_display().lower()
+        if action == "book":
+            if self.status not in BOOKABLE_STATUSES:
+                return f"{self.title} is already {status}; move it instead."
+            if not self.plan.is_bookable:
+                return f"The plan is {self.plan.get_status_display().lower()}: its sessions cannot be booked."
+            return ""
+        word = self._ACTION_WORDS[action]
+        if self.status != SessionStatus.BOOKED:
+            return f"Only a booked session can be {word}; {self.title} is {status}."
+        # Only what has begun can be done or missed; a booking in the future is moved or cancelled.
+        if action in ("no_show", "complete") and self.starts_at > (now or timezone.now()):
+            return f"{self.title} has not started yet: it cannot be {word}."
+        return ""
+
+    @property
+    def has_been_booked(self) -> bool:
+        """Has (or had, before a cancellation or no-show) an appointment time."""
+        return self.status != SessionStatus.PROPOSED and self.starts_at is not None
+
+    def is_upcoming(self, *, now: dt.datetime | None = None) -> bool:
+        """Has a time that has not begun yet (the calendar lets only these be dragged)."""
+        return self.starts_at is not None and self.starts_at > (now or timezone.now())
+
+    def can(self, action: str, *, now: dt.datetime | None = None) -> bool:
+        return not self.refusal(action, now=now)
+
+    def available_actions(self, *, now: dt.datetime | None = None) -> list[str]:
+        now = now or timezone.now()
+        return [a for a in self.ACTIONS if self.can(a, now=now)]
+
+    def _require(self, action: str, now: dt.datetime) -> None:
+        if reason := self.refusal(action, now=now):
+            raise IllegalTransition(reason)
+
     # --- State changes: each refuses an illegal move with IllegalTransition. ---------------
 
     def local_date(self, moment: dt.datetime | None = None) -> dt.date | None:
@@ -924,7 +996,8 @@ class PlanSession(models.Model):
         if not (self.earliest <= day <= self.latest) and not override_reason.strip():
             raise IllegalTransition(
                 f"{self.title}: {day:%d %b %Y} is outside its window {self.earliest:%d %b}–{self.latest:%d %b %Y}; "
-                "give a reason to override the window."
+                "give a reason to override the window.",
+                code="needs_override",
             )
 
     def _place(self, starts_at, practitioner, room, override_reason: str) -> None:
@@ -938,12 +1011,7 @@ class PlanSession(models.Model):
         self.window_override_reason = "" if inside else override_reason.strip()
 
     def book(self, *, starts_at, practitioner, room, now: dt.datetime, override_reason: str = "") -> None:
-        if self.status not in (SessionStatus.PROPOSED, SessionStatus.CANCELLED, SessionStatus.NO_SHOW):
-            raise IllegalTransition(f"{self.title} is already {self.get_status_display().lower()}; move it instead.")
-        if self.plan.status != PlanStatus.ACTIVE:
-            raise IllegalTransition(
-                f"The plan is {self.plan.get_status_display().lower()}: its sessions cannot be booked."
-            )
+        self._require("book", now)
         self._check_time(starts_at, now, override_reason)
         was_booked_before = self.status != SessionStatus.PROPOSED
         self._place(starts_at, practitioner, room, override_reason)
@@ -953,19 +1021,13 @@ class PlanSession(models.Model):
             self.version += 1
 
     def reschedule(self, *, starts_at, practitioner, room, now: dt.datetime, override_reason: str = "") -> None:
-        if self.status != SessionStatus.BOOKED:
-            raise IllegalTransition(
-                f"Only a booked session can be moved; {self.title} is {self.get_status_display().lower()}."
-            )
+        self._require("reschedule", now)
         self._check_time(starts_at, now, override_reason)
         self._place(starts_at, practitioner, room, override_reason)
         self.version += 1
 
     def cancel(self, *, by_client: bool, reason: str, now: dt.datetime) -> None:
-        if self.status != SessionStatus.BOOKED:
-            raise IllegalTransition(
-                f"Only a booked session can be cancelled; {self.title} is {self.get_status_display().lower()}."
-            )
+        self._require("cancel", now)
         if not reason.strip():
             raise IllegalTransition("Give a reason for the cancellation.")
         self.status = SessionStatus.CANCELLED
@@ -975,12 +1037,7 @@ class PlanSession(models.Model):
         self.version += 1
 
     def mark_no_show(self, *, now: dt.datetime) -> None:
-        if self.status != SessionStatus.BOOKED:
-            raise IllegalTransition(
-                f"Only a booked session can be a no-show; {self.title} is {self.get_status_display().lower()}."
-            )
-        if self.starts_at > now:
-            raise IllegalTransition(f"{self.title} has not started yet: it cannot be a no-show.")
+        self._require("no_show", now)
         self.status = SessionStatus.NO_SHOW
 
     def complete(
@@ -992,12 +1049,7 @@ class PlanSession(models.Model):
         depth_cap_mm: Decimal | None,
         now: dt.datetime,
     ) -> None:
-        if self.status != SessionStatus.BOOKED:
-            raise IllegalTransition(
-                f"Only a booked session can be completed; {self.title} is {self.get_status_display().lower()}."
-            )
-        if self.starts_at > now:
-            raise IllegalTransition(f"{self.title} has not started yet: it cannot be completed.")
+        self._require("complete", now)
         if self.kind == SessionKind.MICRONEEDLING and depth_used_mm is None:
             raise IllegalTransition("Record the needle depth used for a microneedling session.")
         if depth_used_mm is not None:

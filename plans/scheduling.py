@@ -249,6 +249,48 @@ def fmt_span(first: dt.date, last: dt.date) -> str:
     return f"{fmt_day(first)}–{fmt_day(last)}"
 
 
+# --- Unavailable time, for the calendar to shade --------------------------------------
+
+
+@dataclass(frozen=True)
+class Closed:
+    """A span in which a practitioner (or room) cannot be booked, and why, for staff."""
+
+    resource: str  # "p<id>", "r<id>", or "*" for everyone
+    span: Interval
+    kind: str  # "hours", "time_off", "room", "clinic"
+    reason: str
+
+
+def _outside_hours(p: PractitionerAvailability, day: dt.date, tz: ZoneInfo) -> Iterator[Interval]:
+    """The parts of a clinic-local day outside the practitioner's working hours."""
+    cursor = local_instant(day, dt.time(), tz)
+    for start, end in sorted(p.weekly_hours.get(day.weekday(), [])):
+        opens = local_instant(day, start, tz)
+        if opens > cursor:
+            yield Interval(cursor, opens)
+        cursor = max(cursor, local_instant(day, end, tz))
+    midnight = local_instant(day + dt.timedelta(days=1), dt.time(), tz)
+    if midnight > cursor:
+        yield Interval(cursor, midnight)
+
+
+def closed_spans(availability: Availability, first: dt.date, last: dt.date) -> list[Closed]:
+    """Everything that makes a slot between `first` and `last` (clinic-local days) unbookable
+    before any booking does: hours not worked, time off, room and clinic closures."""
+    tz = availability.tz
+    out: list[Closed] = []
+    for p in availability.practitioners:
+        key = f"p{p.id}"
+        for day in daterange(first, last):
+            out += [Closed(key, span, "hours", "Not working") for span in _outside_hours(p, day, tz)]
+        out += [Closed(key, span, "time_off", "Time off") for span in p.time_off]
+    for r in availability.rooms:
+        out += [Closed(f"r{r.id}", span, "room", "Room closed") for span in r.closures]
+    out += [Closed("*", span, "clinic", "Clinic closed") for span in availability.clinic_closures]
+    return out
+
+
 # --- Free slots -------------------------------------------------------------------------
 
 # A booking not yet in the availability: (practitioner id, room id, span). A search passes

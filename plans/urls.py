@@ -23,6 +23,7 @@ urlpatterns = [
     # Booking: calendar, day list, session actions, whole-plan booking, iCalendar feeds.
     path("calendar/", calendar.calendar_page, name="calendar"),
     path("calendar/events.json", calendar.calendar_events, name="calendar-events"),
+    path("calendar/closed.json", calendar.calendar_closed, name="calendar-closed"),
     path("calendar/bookable.json", calendar.calendar_bookable, name="calendar-bookable"),
     path("calendar/day/", calendar.day_list, name="day-list"),
     path("calendar/feed/", calendar.feed_settings, name="calendar-feed"),

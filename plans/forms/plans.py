@@ -8,12 +8,13 @@ from django import forms
 from django.utils import timezone
 
 from plans.forms.clients import DateInput
+from plans.forms.fields import BoundedDateField
 
 
 class PlanOptionsForm(forms.Form):
     """The start date and the optional combinations offered by the protocol the engine chose."""
 
-    start = forms.DateField(label="Requested start", widget=DateInput())
+    start = BoundedDateField(label="Requested start", widget=DateInput())
     combinations = forms.TypedMultipleChoiceField(
         label="Optional combination treatments",
         required=False,

@@ -2,31 +2,39 @@
 cancel, no-show, complete.
 
 Never double-booked, on both backends: every write locks the practitioner and room
-rows it touches (fixed order: practitioners by id, then rooms by id) and re-checks
-overlap under that lock; on SQLite the IMMEDIATE transaction serialises writers, and on
-PostgreSQL an exclusion constraint (migration 0002) is the last word, its
-IntegrityError translated to the same SlotTaken.
+rows it touches and re-checks overlap under that lock; on SQLite the IMMEDIATE
+transaction serialises writers, and on PostgreSQL an exclusion constraint (migration
+0004) is the last word, its IntegrityError translated to the same SlotTaken.
+
+Never deadlocked by each other: every write takes its locks in ONE order, the plan row,
+then the plan's sessions by id (`_lock_plan`), then practitioners by id and rooms by id
+in a single `_lock` call. Should the database still report a deadlock or a
+serialization failure, the write is retried (RETRIES times) and then refused as
+BookingBusy, which the views answer with 409, never 500.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from plans import outbox, scheduling
 from plans.models import (
+    BOOKABLE_STATUSES,
+    OCCUPYING_STATUSES,
     IllegalTransition,
     PlanSession,
-    PlanStatus,
     Practitioner,
     Room,
     SessionKind,
@@ -38,10 +46,7 @@ from plans.models import (
 
 log = logging.getLogger(__name__)
 
-OCCUPYING = (SessionStatus.BOOKED, SessionStatus.COMPLETED)
-# Sessions of a plan that auto-fit places: never booked, or booked and then cancelled or
-# missed (PlanSession.book accepts all three and raises the version for a re-booking).
-TO_FIT = (SessionStatus.PROPOSED, SessionStatus.CANCELLED, SessionStatus.NO_SHOW)
+OCCUPYING = OCCUPYING_STATUSES
 # Longer than any one booking (minutes of treatment plus cleanup).
 MAX_BOOKING_SPAN = dt.timedelta(days=1)
 # Auto-fit first reads bookings for this many days either side of each session's target,
@@ -54,20 +59,94 @@ READ_ROUNDS = 3
 _now: Callable[[], dt.datetime] = timezone.now  # injectable clock for tests
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+# Attempts of one write when the database reports a deadlock or serialization failure.
+RETRIES = 3
+
+
 class BookingError(Exception):
-    """A booking request the rules refuse; the message is for staff."""
+    """A booking request the rules refuse; the message is for staff, `code` for programs
+    (the calendar decides what to ask by it, never by the message's words)."""
+
+    code = "refused"
+
+    def __init__(self, message: str, *, code: str | None = None):
+        if code:
+            self.code = code
+        super().__init__(message)
 
 
 class SlotTaken(BookingError):
     """The practitioner or room is already booked then."""
 
+    code = "slot_taken"
+
+
+class NeedsOverride(BookingError):
+    """Allowed only with a reason to override the window, interval or washout."""
+
+    code = "needs_override"
+
+
+class Unavailable(BookingError):
+    """Outside working hours, or during time off or a closure."""
+
+    code = "unavailable"
+
+
+class BookingBusy(BookingError):
+    """Other writes held the same rows until the retries ran out: try again."""
+
+    code = "busy"
+
 
 class CascadeRequired(BookingError):
     """Moving this session needs later sessions moved too: confirm these shifts."""
 
+    code = "cascade_required"
+
     def __init__(self, shifts: list[scheduling.Shift], message: str = ""):
         self.shifts = shifts
         super().__init__(message or "Moving this session moves later sessions too: confirm the proposed shifts.")
+
+
+def _is_lock_conflict(exc: OperationalError) -> bool:
+    # 40P01 deadlock_detected, 40001 serialization_failure (PostgreSQL); SQLite's busy timeout.
+    return getattr(exc.__cause__, "sqlstate", None) in ("40P01", "40001") or "database is locked" in str(exc)
+
+
+def locked_write(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run a booking write in its own transaction; retry it when the database reports a
+    deadlock or serialization failure (the whole transaction was rolled back, so running
+    it again is safe), and refuse it as BookingBusy when the retries run out. A model's
+    IllegalTransition becomes a BookingError with the same code.
+
+    Inside an outer transaction (tests, or a caller's atomic block) a retry cannot undo
+    the caller's work, so there is one attempt; on SQLite too, whose "database is locked"
+    comes only after the busy timeout has already waited (settings: 20 s)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        conn = transaction.get_connection()
+        attempts = 1 if conn.in_atomic_block or conn.vendor == "sqlite" else RETRIES
+        for attempt in range(1, attempts + 1):
+            try:
+                with transaction.atomic():
+                    return fn(*args, **kwargs)
+            except IllegalTransition as exc:
+                raise BookingError(str(exc), code=exc.code) from exc
+            except OperationalError as exc:
+                if not _is_lock_conflict(exc):
+                    raise
+                log.warning("%s: lock conflict on attempt %d of %d: %s", fn.__name__, attempt, attempts, exc)
+                if attempt == attempts:
+                    raise BookingBusy(
+                        "Someone else was changing the same appointments: nothing was saved, try again."
+                    ) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    return wrapper
 
 
 def clinic_tz() -> ZoneInfo:
@@ -227,11 +306,9 @@ def series_propose(*, plan: TreatmentPlan, preferences: scheduling.Preferences) 
     now = _now()
     today = timezone.localdate(now)
     sessions = list(plan.sessions.select_related(None).order_by("sequence"))
-    # A cancelled or missed session whose window is over is left to be booked by hand (with
-    # a window override): offering it would block the whole series from being proposed.
-    todo = [s for s in sessions if s.status == SessionStatus.PROPOSED or (s.status in TO_FIT and s.latest >= today)]
-    placed = [placed_for(s) for s in sessions if s.status in OCCUPYING]
-    if plan.status != PlanStatus.ACTIVE:
+    todo = plan.bookable_sessions(today=today, sessions=sessions)
+    placed = [placed_for(s) for s in sessions if s.is_occupying]
+    if not plan.is_bookable:
         raise BookingError(f"The plan is {plan.get_status_display().lower()}: nothing to book.")
     if not todo:
         return SeriesProposal(plan, scheduling.FitResult(bookings=[]), {})
@@ -263,10 +340,37 @@ def series_propose(*, plan: TreatmentPlan, preferences: scheduling.Preferences) 
     return SeriesProposal(plan, result, {s.id: s for s in todo})
 
 
-def _lock(practitioner_ids: Iterable[int], room_ids: Iterable[int]) -> None:
-    """Row locks in a fixed order (practitioners by id, then rooms by id) so two writers never deadlock."""
+def _lock_plan(plan_id: int) -> tuple[TreatmentPlan, list[PlanSession]]:
+    """The first locks of every write: the plan row, then all its sessions by id.
+
+    Two writes of one plan then queue on the plan row instead of each holding a row the
+    other wants (the deadlock of "Book all" against booking one of its sessions). No
+    select_related here: FOR UPDATE over a join would lock the plan from the session side.
+    """
+    plan = TreatmentPlan.objects.select_for_update().get(pk=plan_id)
+    sessions = list(plan.sessions.select_for_update().order_by("id"))
+    for s in sessions:
+        s.plan = plan  # the locked row, so nothing reads it again
+    return plan, sorted(sessions, key=lambda s: s.sequence)
+
+
+def _locked_session(session_id: int) -> tuple[PlanSession, list[PlanSession]]:
+    """The session, locked in the one order (plan, then its sessions), and its plan's sessions by sequence."""
+    plan_id = PlanSession.objects.filter(pk=session_id).values_list("plan_id", flat=True).get()
+    _plan, sessions = _lock_plan(plan_id)
+    return next(s for s in sessions if s.id == session_id), sessions
+
+
+def _lock(practitioner_ids: Iterable[int], room_ids: Iterable[int | None], *, all_rooms: bool = False) -> None:
+    """Practitioner then room rows, each by id: called once per write, after `_lock_plan`.
+
+    `all_rooms` (for "any free room"): every active room, so the room can be chosen under
+    the lock; choosing it first and locking it after let a parallel booking take it.
+    """
     list(Practitioner.objects.select_for_update().filter(id__in=sorted(set(practitioner_ids))).order_by("id"))
-    list(Room.objects.select_for_update().filter(id__in=sorted({r for r in room_ids if r})).order_by("id"))
+    rooms = Room.objects.select_for_update().order_by("id")
+    rooms = rooms.filter(active=True) if all_rooms else rooms.filter(id__in=sorted({r for r in room_ids if r}))
+    list(rooms.values_list("id", flat=True))
 
 
 def _conflict(
@@ -301,6 +405,11 @@ def _taken_message(session: PlanSession, other: PlanSession) -> str:
     return f"Slot taken: {what} already booked {local:%a %d %b %H:%M}–{end:%H:%M}."
 
 
+def _overlap(a: PlanSession, b: PlanSession) -> bool:
+    same = a.practitioner_id == b.practitioner_id or (a.room_id and a.room_id == b.room_id)
+    return bool(same) and a.starts_at < b.blocked_until and b.starts_at < a.blocked_until
+
+
 def _save_checked(sessions: Sequence[PlanSession], moving_ids: Iterable[int]) -> None:
     """Check overlap under the locks, then save; the DB constraint's IntegrityError becomes SlotTaken."""
     # The sessions written here are stale in the database (old times); they are checked
@@ -319,8 +428,7 @@ def _save_checked(sessions: Sequence[PlanSession], moving_ids: Iterable[int]) ->
     # Two sessions of this same write must not overlap each other either.
     for i, a in enumerate(sessions):
         for b in sessions[i + 1 :]:
-            same = a.practitioner_id == b.practitioner_id or (a.room_id and a.room_id == b.room_id)
-            if same and a.starts_at < b.blocked_until and b.starts_at < a.blocked_until:
+            if _overlap(a, b):
                 raise SlotTaken(f"Slot taken: {a.sequence_label} and {b.sequence_label} overlap.")
     try:
         with transaction.atomic():
@@ -332,6 +440,18 @@ def _save_checked(sessions: Sequence[PlanSession], moving_ids: Iterable[int]) ->
         raise
 
 
+def _check_proposed(b: scheduling.ProposedBooking, sessions: dict[int, PlanSession], practitioners) -> PlanSession:
+    session = sessions.get(b.session_key)
+    if session is None:
+        raise BookingError("The proposal names a session of another plan.")
+    if session.status not in BOOKABLE_STATUSES:
+        raise BookingError(f"{session.sequence_label} is already {session.get_status_display().lower()}.")
+    if b.slot.practitioner_id not in practitioners:
+        raise BookingError("The proposal names a practitioner who does not exist.")
+    return session
+
+
+@locked_write
 def series_book(*, plan: TreatmentPlan, proposal: Sequence[scheduling.ProposedBooking], by=None) -> list[PlanSession]:
     """Book every proposed slot of `plan` in one transaction: all or nothing.
 
@@ -339,43 +459,25 @@ def series_book(*, plan: TreatmentPlan, proposal: Sequence[scheduling.ProposedBo
     if not proposal:
         raise BookingError("Nothing to book: the proposal is empty.")
     now = _now()
-    try:
-        with transaction.atomic():
-            plan = TreatmentPlan.objects.select_for_update().get(pk=plan.pk)
-            _lock([b.slot.practitioner_id for b in proposal], [b.slot.room_id for b in proposal])
-            sessions = {s.id: s for s in plan.sessions.select_for_update().order_by("sequence")}
-            practitioners = Practitioner.objects.in_bulk([b.slot.practitioner_id for b in proposal])
-            rooms = Room.objects.in_bulk([b.slot.room_id for b in proposal])
-            booked: list[PlanSession] = []
-            for b in sorted(
-                proposal, key=lambda b: sessions[b.session_key].sequence if b.session_key in sessions else 0
-            ):
-                session = sessions.get(b.session_key)
-                if session is None:
-                    raise BookingError("The proposal names a session of another plan.")
-                if session.status not in TO_FIT:
-                    raise BookingError(f"{session.sequence_label} is already {session.get_status_display().lower()}.")
-                if b.slot.practitioner_id not in practitioners:
-                    raise BookingError("The proposal names a practitioner who does not exist.")
-                # Against earlier sessions and, for a re-booked one, the later ones still booked;
-                # sessions of this proposal count as they are booked in sequence order.
-                problems = _plan_rule_problems(session, b.slot.start, sessions.values())
-                if problems:
-                    raise BookingError("; ".join(problems))
-                _check_available(
-                    session, b.slot.start, practitioners[b.slot.practitioner_id], rooms.get(b.slot.room_id)
-                )
-                session.book(
-                    starts_at=b.slot.start,
-                    practitioner=practitioners[b.slot.practitioner_id],
-                    room=rooms.get(b.slot.room_id),
-                    now=now,
-                )
-                booked.append(session)
-            _save_checked(booked, [])
-            outbox.on_sessions_booked(booked)
-    except IllegalTransition as exc:
-        raise BookingError(str(exc)) from exc
+    plan, plan_sessions = _lock_plan(plan.pk)
+    _lock([b.slot.practitioner_id for b in proposal], [b.slot.room_id for b in proposal])
+    sessions = {s.id: s for s in plan_sessions}
+    practitioners = Practitioner.objects.in_bulk([b.slot.practitioner_id for b in proposal])
+    rooms = Room.objects.in_bulk([b.slot.room_id for b in proposal])
+    booked: list[PlanSession] = []
+    for b in sorted(proposal, key=lambda b: sessions[b.session_key].sequence if b.session_key in sessions else 0):
+        session = _check_proposed(b, sessions, practitioners)
+        # Against earlier sessions and, for a re-booked one, the later ones still booked;
+        # sessions of this proposal count as they are booked in sequence order.
+        problems = _plan_rule_problems(session, b.slot.start, plan_sessions)
+        if problems:
+            raise BookingError("; ".join(problems))
+        practitioner, room = practitioners[b.slot.practitioner_id], rooms.get(b.slot.room_id)
+        _check_available(session, b.slot.start, practitioner, room)
+        session.book(starts_at=b.slot.start, practitioner=practitioner, room=room, now=now)
+        booked.append(session)
+    _save_checked(booked, [])
+    outbox.on_sessions_booked(booked)
     log.info("series booked: plan %s, %d sessions, by %s", plan.pk, len(booked), by)
     return booked
 
@@ -399,10 +501,11 @@ def _check_available(session: PlanSession, start: dt.datetime, practitioner: Pra
         buffer_minutes=session.buffer_minutes,
     )
     if reasons:
-        raise BookingError(f"{practitioner} cannot take {session.sequence_label} then: {'; '.join(reasons)}.")
+        raise Unavailable(f"{practitioner} cannot take {session.sequence_label} then: {'; '.join(reasons)}.")
 
 
 def _pick_room(session: PlanSession, start: dt.datetime, ignore: Iterable[int] = ()) -> Room:
+    """The first free room (by name), read under `_lock(..., all_rooms=True)` so no one takes it meanwhile."""
     until = start + dt.timedelta(minutes=session.duration_minutes + session.buffer_minutes)
     day = timezone.localdate(start)
     avail = availability_for(first=day, last=day, exclude_session_ids=[session.id, *ignore])
@@ -416,7 +519,7 @@ def _plan_rule_problems(session: PlanSession, start: dt.datetime, others: Iterab
     """Interval and washout problems for `session` at `start`, against the plan's other placed sessions."""
     tz = clinic_tz()
     rules = rules_for(session.plan)
-    others = [o for o in others if o.id != session.id and o.status in OCCUPYING]
+    others = [o for o in others if o.id != session.id and o.is_occupying]
     me = scheduling.Placed(
         session.sequence,
         session.kind,
@@ -432,6 +535,12 @@ def _plan_rule_problems(session: PlanSession, start: dt.datetime, others: Iterab
     return problems
 
 
+def _needs_override(problems: Sequence[str], override_reason: str) -> None:
+    if problems and not override_reason.strip():
+        raise NeedsOverride("; ".join(problems) + ". Give a reason to override.")
+
+
+@locked_write
 def session_book(
     *,
     session: PlanSession,
@@ -442,25 +551,18 @@ def session_book(
     by=None,
 ) -> PlanSession:
     """Book one session at a chosen time (a click on the calendar). Room None: the first free room."""
-    try:
-        with transaction.atomic():
-            session = PlanSession.objects.select_for_update().select_related("plan").get(pk=session.pk)
-            if room is None:
-                room = _pick_room(session, starts_at)
-            _lock([practitioner.id], [room.id])
-            _check_available(session, starts_at, practitioner, room)
-            problems = _plan_rule_problems(session, starts_at, session.plan.sessions.all())
-            if problems and not override_reason.strip():
-                raise BookingError("; ".join(problems) + ". Give a reason to override.")
-            session.book(
-                starts_at=starts_at, practitioner=practitioner, room=room, now=_now(), override_reason=override_reason
-            )
-            if problems:
-                session.window_override_reason = override_reason.strip()
-            _save_checked([session], [])
-            outbox.on_sessions_booked([session])
-    except IllegalTransition as exc:
-        raise BookingError(str(exc)) from exc
+    session, plan_sessions = _locked_session(session.pk)
+    _lock([practitioner.id], [room.id if room else None], all_rooms=room is None)
+    if room is None:
+        room = _pick_room(session, starts_at)
+    _check_available(session, starts_at, practitioner, room)
+    problems = _plan_rule_problems(session, starts_at, plan_sessions)
+    _needs_override(problems, override_reason)
+    session.book(starts_at=starts_at, practitioner=practitioner, room=room, now=_now(), override_reason=override_reason)
+    if problems:
+        session.window_override_reason = override_reason.strip()
+    _save_checked([session], [])
+    outbox.on_sessions_booked([session])
     log.info("session %s booked by %s", session.pk, by)
     return session
 
@@ -473,6 +575,103 @@ class ShiftRequest:
     starts_at: dt.datetime
 
 
+def _cascade_shifts(
+    session: PlanSession,
+    plan_sessions: Sequence[PlanSession],
+    movable: Sequence[PlanSession],
+    new_slot: scheduling.Slot,
+    now: dt.datetime,
+) -> list[scheduling.Shift]:
+    """The later sessions that must move for `session` to take `new_slot`, as the rules need them now."""
+    day = timezone.localdate(new_slot.start)
+    horizon = max([day, *[s.latest for s in movable]]) + dt.timedelta(days=scheduling.NEAREST_SEARCH_DAYS)
+    avail = availability_for(first=day, last=horizon, exclude_session_ids=[s.id for s in movable])
+    schedule = [
+        scheduling.Scheduled(
+            spec_for(s),
+            s.starts_at if s.is_occupying else None,
+            s.blocked_until if s.is_occupying else None,
+            s.practitioner_id,
+            s.room_id,
+            locked=not s.can("reschedule", now=now),
+        )
+        for s in plan_sessions
+    ]
+    return scheduling.cascade(
+        schedule, moved_key=session.id, new_slot=new_slot, availability=avail, rules=rules_for(session.plan)
+    )
+
+
+def _confirm_cascade(shifts: Sequence[scheduling.Shift], cascade: Sequence[ShiftRequest] | None) -> None:
+    """Shifts are written only once the user confirmed exactly these."""
+    wanted = {(s.session_key, s.new_slot.start if s.new_slot else None) for s in shifts}
+    if shifts and cascade is None:
+        raise CascadeRequired(list(shifts))
+    if cascade is not None and wanted != {(c.session_id, c.starts_at) for c in cascade}:
+        raise CascadeRequired(list(shifts), "The schedule changed: review the proposed shifts again.")
+    missing = next((s for s in shifts if s.new_slot is None), None)
+    if missing is not None:
+        raise BookingError(f"{missing.label}: no free slot near the date it would need ({missing.reason}).")
+
+
+def _move_problems(
+    session: PlanSession, plan_sessions: Sequence[PlanSession], starts_at: dt.datetime, shifts
+) -> tuple[list[str], list[str]]:
+    """(rule problems of the moved session, sessions the cascade pushes past their window)."""
+    earlier = [s for s in plan_sessions if s.sequence < session.sequence and s.is_occupying]
+    problems = scheduling.check_rules(
+        spec_for(session), starts_at, [placed_for(s) for s in earlier], rules_for(session.plan), clinic_tz()
+    )
+    outside = [f"{s.label} would move past its latest date" for s in shifts if s.outside_window]
+    return problems, outside
+
+
+def _slot(session: PlanSession, practitioner: Practitioner, room: Room, starts_at: dt.datetime) -> scheduling.Slot:
+    end = starts_at + dt.timedelta(minutes=session.duration_minutes)
+    return scheduling.Slot(practitioner.id, room.id, starts_at, end, end + dt.timedelta(minutes=session.buffer_minutes))
+
+
+@dataclass(frozen=True)
+class Move:
+    """Where the requested session goes, and why it may (the override, if the rules needed one)."""
+
+    starts_at: dt.datetime
+    practitioner: Practitioner
+    room: Room
+    override_reason: str
+    overridden: bool
+
+
+def _apply_moves(session: PlanSession, move: Move, shifts, plan_sessions, now: dt.datetime) -> list[PlanSession]:
+    session.reschedule(
+        starts_at=move.starts_at,
+        practitioner=move.practitioner,
+        room=move.room,
+        now=now,
+        override_reason=move.override_reason,
+    )
+    if move.overridden:
+        session.window_override_reason = move.override_reason.strip()
+    by_id = {s.id: s for s in plan_sessions}
+    rooms = Room.objects.in_bulk({s.new_slot.room_id for s in shifts})
+    moved = [session]
+    for shift in shifts:
+        other = by_id[shift.session_key]
+        other.reschedule(
+            starts_at=shift.new_slot.start,
+            practitioner=other.practitioner,
+            room=rooms[shift.new_slot.room_id],
+            now=now,
+            override_reason=move.override_reason,
+        )
+        moved.append(other)
+    _save_checked(moved, [m.id for m in moved])
+    for m in moved:
+        outbox.on_session_rescheduled(m)
+    return moved
+
+
+@locked_write
 def session_reschedule(
     *,
     session: PlanSession,
@@ -491,117 +690,52 @@ def session_reschedule(
     shift outside a window, or against an interval or washout, needs `override_reason`.
     Returns every session moved, the requested one first.
     """
-    tz = clinic_tz()
-    try:
-        with transaction.atomic():
-            session = PlanSession.objects.select_for_update().select_related("plan").get(pk=session.pk)
-            plan_sessions = list(session.plan.sessions.select_for_update().order_by("sequence"))
-            if session.status != SessionStatus.BOOKED:
-                raise IllegalTransition(
-                    f"Only a booked session can be moved; {session.title} is {session.get_status_display().lower()}."
-                )
-            movable = [s for s in plan_sessions if s.status == SessionStatus.BOOKED and s.sequence >= session.sequence]
-            if room is None:
-                room = _pick_room(session, starts_at, ignore=[s.id for s in movable])
-            day = timezone.localdate(starts_at)
-            horizon = max([day, *[s.latest for s in movable]]) + dt.timedelta(days=scheduling.NEAREST_SEARCH_DAYS)
-            avail = availability_for(first=day, last=horizon, exclude_session_ids=[s.id for s in movable])
-            new_slot = scheduling.Slot(
-                practitioner.id,
-                room.id,
-                starts_at,
-                starts_at + dt.timedelta(minutes=session.duration_minutes),
-                starts_at + dt.timedelta(minutes=session.duration_minutes + session.buffer_minutes),
-            )
-            schedule = [
-                scheduling.Scheduled(
-                    spec_for(s),
-                    s.starts_at if s.status in OCCUPYING else None,
-                    s.blocked_until if s.status in OCCUPYING else None,
-                    s.practitioner_id,
-                    s.room_id,
-                    locked=s.status != SessionStatus.BOOKED,
-                )
-                for s in plan_sessions
-            ]
-            shifts = scheduling.cascade(
-                schedule, moved_key=session.id, new_slot=new_slot, availability=avail, rules=rules_for(session.plan)
-            )
-            wanted = {(s.session_key, s.new_slot.start if s.new_slot else None) for s in shifts}
-            if shifts and cascade is None:
-                raise CascadeRequired(shifts)
-            if cascade is not None and wanted != {(c.session_id, c.starts_at) for c in cascade}:
-                raise CascadeRequired(shifts, "The schedule changed: review the proposed shifts again.")
-            if any(s.new_slot is None for s in shifts):
-                missing = next(s for s in shifts if s.new_slot is None)
-                raise BookingError(f"{missing.label}: no free slot near the date it would need ({missing.reason}).")
-            earlier = [s for s in plan_sessions if s.sequence < session.sequence and s.status in OCCUPYING]
-            problems = scheduling.check_rules(
-                spec_for(session), starts_at, [placed_for(s) for s in earlier], rules_for(session.plan), tz
-            )
-            outside = [s for s in shifts if s.outside_window]
-            if (problems or outside) and not override_reason.strip():
-                why = problems + [f"{s.label} would move past its latest date" for s in outside]
-                raise BookingError("; ".join(why) + ". Give a reason to override.")
-            _check_available(session, starts_at, practitioner, room)
-            by_id = {s.id: s for s in plan_sessions}
-            moved_rooms = {s.new_slot.room_id for s in shifts}
-            _lock(
-                [practitioner.id, *[s.new_slot.practitioner_id for s in shifts]],
-                [room.id, *moved_rooms],
-            )
-            now = _now()
-            session.reschedule(
-                starts_at=starts_at, practitioner=practitioner, room=room, now=now, override_reason=override_reason
-            )
-            if problems:
-                session.window_override_reason = override_reason.strip()
-            moved = [session]
-            rooms = Room.objects.in_bulk(moved_rooms)
-            for shift in shifts:
-                other = by_id[shift.session_key]
-                other.reschedule(
-                    starts_at=shift.new_slot.start,
-                    practitioner=other.practitioner,
-                    room=rooms[shift.new_slot.room_id],
-                    now=now,
-                    override_reason=override_reason,
-                )
-                moved.append(other)
-            _save_checked(moved, [m.id for m in moved])
-            for m in moved:
-                outbox.on_session_rescheduled(m)
-    except IllegalTransition as exc:
-        raise BookingError(str(exc)) from exc
+    now = _now()
+    session, plan_sessions = _locked_session(session.pk)
+    session._require("reschedule", now)
+    movable = [s for s in plan_sessions if s.can("reschedule", now=now) and s.sequence >= session.sequence]
+    any_room = room is None
+    if any_room:
+        # Any free room: lock them all first (one _lock per write) and choose under the lock.
+        _lock([practitioner.id, *[s.practitioner_id for s in movable]], [], all_rooms=True)
+        room = _pick_room(session, starts_at, ignore=[s.id for s in movable])
+    shifts = _cascade_shifts(session, plan_sessions, movable, _slot(session, practitioner, room, starts_at), now)
+    _confirm_cascade(shifts, cascade)
+    problems, outside = _move_problems(session, plan_sessions, starts_at, shifts)
+    _needs_override(problems + outside, override_reason)
+    _check_available(session, starts_at, practitioner, room)
+    if not any_room:
+        # The rows the moves need are known only now; _save_checked re-checks under these locks.
+        _lock(
+            [practitioner.id, *[s.new_slot.practitioner_id for s in shifts]],
+            [room.id, *[s.new_slot.room_id for s in shifts]],
+        )
+    move = Move(starts_at, practitioner, room, override_reason, overridden=bool(problems))
+    moved = _apply_moves(session, move, shifts, plan_sessions, now)
     log.info("session %s moved (%d shifted) by %s", session.pk, len(moved) - 1, by)
     return moved
 
 
+@locked_write
 def session_cancel(*, session: PlanSession, by_client: bool, reason: str, by=None) -> PlanSession:
-    with transaction.atomic():
-        session = PlanSession.objects.select_for_update().get(pk=session.pk)
-        try:
-            session.cancel(by_client=by_client, reason=reason, now=_now())
-        except IllegalTransition as exc:
-            raise BookingError(str(exc)) from exc
-        session.save()
-        outbox.on_session_cancelled(session)
+    session, _ = _locked_session(session.pk)
+    session.cancel(by_client=by_client, reason=reason, now=_now())
+    session.save()
+    outbox.on_session_cancelled(session)
     log.info("session %s cancelled (client=%s) by %s", session.pk, by_client, by)
     return session
 
 
+@locked_write
 def session_mark_no_show(*, session: PlanSession, by=None) -> PlanSession:
-    with transaction.atomic():
-        session = PlanSession.objects.select_for_update().get(pk=session.pk)
-        try:
-            session.mark_no_show(now=_now())
-        except IllegalTransition as exc:
-            raise BookingError(str(exc)) from exc
-        session.save()
+    session, _ = _locked_session(session.pk)
+    session.mark_no_show(now=_now())
+    session.save()
     log.info("session %s no-show, marked by %s", session.pk, by)
     return session
 
 
+@locked_write
 def session_complete(
     *,
     session: PlanSession,
@@ -613,37 +747,31 @@ def session_complete(
     """Record a session as done. Completing the last microneedling session re-times the
     follow-up assessment's window from the actual date (follow_up_days from the snapshot)."""
     now = _now()
-    with transaction.atomic():
-        session = PlanSession.objects.select_for_update().select_related("plan").get(pk=session.pk)
-        params = session.plan.params
-        try:
-            session.complete(
-                depth_used_mm=depth_used_mm,
-                notes=notes,
-                pore_score=pore_score,
-                depth_cap_mm=params.depth_cap_mm,
-                now=now,
-            )
-        except IllegalTransition as exc:
-            raise BookingError(str(exc)) from exc
-        session.save()
-        if session.kind == SessionKind.MICRONEEDLING:
-            _retime_follow_up(session, params.follow_up_days)
-        outbox.on_session_completed(session)
+    session, plan_sessions = _locked_session(session.pk)
+    params = session.plan.params
+    session.complete(
+        depth_used_mm=depth_used_mm,
+        notes=notes,
+        pore_score=pore_score,
+        depth_cap_mm=params.depth_cap_mm,
+        now=now,
+    )
+    session.save()
+    if session.kind == SessionKind.MICRONEEDLING:
+        _retime_follow_up(session, plan_sessions, params.follow_up_days)
+    outbox.on_session_completed(session)
     log.info("session %s completed by %s", session.pk, by)
     return session
 
 
-def _retime_follow_up(session: PlanSession, days: int) -> None:
-    remaining = session.plan.sessions.filter(
-        kind=SessionKind.MICRONEEDLING, status__in=[SessionStatus.PROPOSED, SessionStatus.BOOKED]
-    ).exclude(id=session.id)
-    if remaining.exists():
+def _retime_follow_up(session: PlanSession, plan_sessions: Sequence[PlanSession], days: int) -> None:
+    """`plan_sessions`: the plan's sessions, already locked by _lock_plan."""
+    others = [s for s in plan_sessions if s.id != session.id]
+    still_to_do = (SessionStatus.PROPOSED, SessionStatus.BOOKED)
+    if any(s.kind == SessionKind.MICRONEEDLING and s.status in still_to_do for s in others):
         return
     done_on = timezone.localdate(session.starts_at)
-    for follow_up in session.plan.sessions.select_for_update().filter(
-        kind=SessionKind.FOLLOW_UP, status=SessionStatus.PROPOSED
-    ):
+    for follow_up in (s for s in others if s.kind == SessionKind.FOLLOW_UP and s.status == SessionStatus.PROPOSED):
         # Keep the window's width, centred where it was, on the new target.
         target = done_on + dt.timedelta(days=days)
         follow_up.earliest = target - (follow_up.target - follow_up.earliest)

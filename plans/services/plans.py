@@ -291,7 +291,7 @@ def plan_recompute(
     with transaction.atomic():
         locked = TreatmentPlan.objects.select_for_update().get(pk=plan.pk)
         if not locked.is_recomputable:
-            if not locked.accepts_bookings:
+            if not locked.is_bookable:
                 raise PlanLocked(f"This plan is {locked.get_status_display().lower()}: it cannot be recomputed.")
             raise PlanLocked(
                 "This plan has booked or completed sessions: change it by rescheduling those sessions instead."

@@ -11,15 +11,16 @@ import datetime as dt
 import json
 
 from django.contrib import messages
-from django.http import Http404, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from plans import ics
-from plans.booking_forms import (
+from plans import ics, selectors
+from plans.forms.booking import (
     CancelForm,
     CompleteForm,
     PreferencesForm,
@@ -28,13 +29,12 @@ from plans.booking_forms import (
     SlotForm,
     proposal_json,
 )
+from plans.forms.fields import date_range, parse_date_param, parse_id_param
 from plans.models import (
     PlanSession,
-    PlanStatus,
     Practitioner,
     Room,
     SessionKind,
-    SessionStatus,
     TreatmentPlan,
 )
 from plans.permissions import public_rate_limited, staff_required
@@ -45,33 +45,22 @@ KIND_COLOURS = {
     SessionKind.COMBINATION: "#9a5b1e",
     SessionKind.FOLLOW_UP: "#4f7f3a",
 }
-SHOWN = [SessionStatus.BOOKED, SessionStatus.COMPLETED, SessionStatus.NO_SHOW]
-
-
-# The plan's JSON columns (snapshot, rationale, ...) are large and decoded per row: the calendar
-# and day list only need the client's name, so they are left out of the join.
-PLAN_JSON = (
-    "plan__protocol_snapshot",
-    "plan__rationale",
-    "plan__warnings",
-    "plan__review_items",
-    "plan__selected_combinations",
-)
 
 
 def wall(moment: dt.datetime) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def parse_day(raw: str | None) -> dt.date:
-    try:
-        return dt.date.fromisoformat((raw or "")[:10])
-    except ValueError:
-        return timezone.localdate()
-
-
 def wants_json(request) -> bool:
     return "application/json" in request.headers.get("Accept", "")
+
+
+def _bad_request(request, exc: ValidationError):
+    """A GET parameter the app does not accept (plans.forms.fields): 400 with the reason."""
+    message = " ".join(exc.messages)
+    if wants_json(request) or request.path.endswith(".json"):
+        return JsonResponse({"error": message, "code": "bad_parameter"}, status=400)
+    return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
 
 
 def _back(request, fallback: str):
@@ -82,7 +71,10 @@ def _back(request, fallback: str):
 
 
 def _session(pk: int) -> PlanSession:
-    return get_object_or_404(PlanSession.objects.select_related("plan__client", "practitioner", "room"), pk=pk)
+    try:
+        return selectors.session_for_panel(pk=pk)
+    except PlanSession.DoesNotExist as exc:
+        raise Http404("No such appointment.") from exc
 
 
 def _form_error(form) -> str:
@@ -97,7 +89,10 @@ def _form_error(form) -> str:
 
 @staff_required("plans.view_plansession")
 def calendar_page(request):
-    day = parse_day(request.GET.get("date"))
+    try:
+        day = parse_date_param(request.GET.get("date"))
+    except ValidationError as exc:
+        return _bad_request(request, exc)
     mode = "rooms" if request.GET.get("mode") == "rooms" else "practitioners"
     view = "resourceTimeGridDay" if request.GET.get("view") == "day" else "resourceTimeGridWeek"
     if mode == "rooms":
@@ -115,6 +110,7 @@ def calendar_page(request):
         "resources": resources,
         "timeZone": f"{offset[:3]}:{offset[3:]}",
         "eventsUrl": reverse("calendar-events"),
+        "closedUrl": reverse("calendar-closed"),
         "bookableUrl": reverse("calendar-bookable"),
         "sessionUrl": reverse("session-panel", args=[0]),
         "bookUrl": reverse("session-book", args=[0]),
@@ -127,74 +123,95 @@ def calendar_page(request):
     )
 
 
-@staff_required("plans.view_plansession")
-@require_GET
-def calendar_events(request):
-    """Appointments between `start` and `end` (clinic-local dates) as calendar events: one query."""
-    first = parse_day(request.GET.get("start"))
-    last = parse_day(request.GET.get("end"))
+def _range(request) -> tuple[dt.date, dt.date]:
+    """The clinic-local dates [start, end) the calendar asks for; ValidationError if unreadable or too long."""
+    first = parse_date_param(request.GET.get("start"))
+    last = parse_date_param(request.GET.get("end"), default=first + dt.timedelta(days=1))
     if last <= first:
         last = first + dt.timedelta(days=1)
     if (last - first).days > 62:
-        return JsonResponse({"error": "Ask for at most two months at a time."}, status=400)
-    tz = booking.clinic_tz()
-    start = dt.datetime.combine(first, dt.time(), tzinfo=tz)
-    end = dt.datetime.combine(last, dt.time(), tzinfo=tz)
-    rooms = request.GET.get("mode") == "rooms"
-    statuses = [*SHOWN, SessionStatus.CANCELLED] if request.GET.get("cancelled") else SHOWN
-    sessions = (
-        # The lower bound on starts_at is implied (no booking is longer than MAX_BOOKING_SPAN) and
-        # bounds PostgreSQL's range scan of the starts_at index to the week instead of all history.
-        PlanSession.objects.filter(
-            status__in=statuses,
-            starts_at__lt=end,
-            starts_at__gte=start - booking.MAX_BOOKING_SPAN,
-            ends_at__gt=start,
-        )
-        .order_by("starts_at")
-        # Plain rows, not model instances: building a week of instances (session, plan, client,
-        # practitioner, room) cost several times the query itself.
-        .values(
-            "id",
-            "kind",
-            "title",
-            "status",
-            "starts_at",
-            "ends_at",
-            "practitioner_id",
-            "room_id",
-            "plan__client__first_name",
-            "plan__client__last_name",
-            "practitioner__display_name",
-            "room__name",
-        )  # fmt: skip
+        raise ValidationError("Ask for at most two months at a time.")
+    return first, last
+
+
+def _event(row: dict, session: PlanSession, *, rooms: bool, now: dt.datetime) -> dict:
+    client = f"{row['plan__client__first_name']} {row['plan__client__last_name']}".strip()
+    actions = session.available_actions(now=now)
+    return {
+        "id": str(row["id"]),
+        "resourceIds": [row["room_id"] if rooms else row["practitioner_id"]],
+        "start": wall(row["starts_at"]),
+        "end": wall(row["ends_at"]),
+        "title": f"{client} · {session.label}",
+        "backgroundColor": KIND_COLOURS.get(row["kind"], "#555"),
+        "classNames": [f"status-{row['status']}", f"kind-{row['kind']}"],
+        # Dragging moves it: only what the model lets be moved, and only before it begins.
+        "editable": session.can("reschedule", now=now) and session.is_upcoming(now=now),
+        "extendedProps": {
+            "client": client,
+            "label": session.label,
+            "status": session.get_status_display(),
+            "statusCode": row["status"],
+            "kind": session.get_kind_display(),
+            "actions": actions,
+            "practitioner": row["practitioner__display_name"] or "",
+            "practitionerId": row["practitioner_id"],
+            "roomId": row["room_id"],
+            "room": row["room__name"] or "",
+        },
+    }
+
+
+@staff_required("plans.view_plansession")
+@require_GET
+def calendar_events(request):
+    """Appointments between `start` and `end` (clinic-local dates) as calendar events: two queries."""
+    try:
+        first, last = _range(request)
+        practitioner_id = parse_id_param(request.GET.get("practitioner"))
+    except ValidationError as exc:
+        return _bad_request(request, exc)
+    found = selectors.calendar_sessions(
+        first=first, last=last, cancelled=bool(request.GET.get("cancelled")), practitioner_id=practitioner_id
     )
-    # One practitioner's week (?practitioner=<id>): the same single query, narrowed.
-    if (practitioner := request.GET.get("practitioner", "")).isdigit():
-        sessions = sessions.filter(practitioner_id=int(practitioner))
-    now = timezone.now()
-    status_labels, kind_labels = dict(SessionStatus.choices), dict(SessionKind.choices)
+    rooms, now = request.GET.get("mode") == "rooms", timezone.now()
+    events = [_event(row, found.session(row), rooms=rooms, now=now) for row in found.rows]
+    return JsonResponse(events, safe=False)
+
+
+@staff_required("plans.view_plansession")
+@require_GET
+def calendar_closed(request):
+    """Time nobody can book (hours not worked, time off, closures) as background events, so the
+    calendar shades it instead of refusing a booking after the click."""
+    try:
+        first, last = _range(request)
+    except ValidationError as exc:
+        return _bad_request(request, exc)
+    rooms = request.GET.get("mode") == "rooms"
+    everyone = (
+        [r.id for r in Room.objects.filter(active=True)]
+        if rooms
+        else [p.id for p in Practitioner.objects.filter(active=True)]
+    )
+    wanted = "r" if rooms else "p"
     events = []
-    for s in sessions:
-        client = f"{s['plan__client__first_name']} {s['plan__client__last_name']}".strip()
+    for closed in selectors.closed_time(first=first, last=last):
+        if closed.resource == "*":
+            ids = everyone
+        elif closed.resource[0] == wanted:
+            ids = [int(closed.resource[1:])]
+        else:
+            continue
         events.append(
             {
-                "id": str(s["id"]),
-                "resourceIds": [s["room_id"] if rooms else s["practitioner_id"]],
-                "start": wall(s["starts_at"]),
-                "end": wall(s["ends_at"]),
-                "title": f"{client} · {s['title']}",
-                "backgroundColor": KIND_COLOURS.get(s["kind"], "#555"),
-                "classNames": [f"status-{s['status']}", f"kind-{s['kind']}"],
-                "editable": s["status"] == SessionStatus.BOOKED and s["starts_at"] > now,
-                "extendedProps": {
-                    "status": status_labels.get(s["status"], s["status"]),
-                    "kind": kind_labels.get(s["kind"], s["kind"]),
-                    "practitioner": s["practitioner__display_name"] or "",
-                    "practitionerId": s["practitioner_id"],
-                    "roomId": s["room_id"],
-                    "room": s["room__name"] or "",
-                },
+                "resourceIds": ids,
+                "start": wall(closed.span.start),
+                "end": wall(closed.span.end),
+                "display": "background",
+                "editable": False,
+                "title": closed.reason,
+                "classNames": ["closed", f"closed-{closed.kind}"],
             }
         )
     return JsonResponse(events, safe=False)
@@ -204,53 +221,29 @@ def calendar_events(request):
 @require_GET
 def calendar_bookable(request):
     """The next unbooked session of every active plan, for the "book here" dialog (two queries)."""
-    day = parse_day(request.GET.get("date"))
-    candidates = (
-        PlanSession.objects.filter(
-            plan__status=PlanStatus.ACTIVE,
-            status__in=[SessionStatus.PROPOSED, SessionStatus.CANCELLED, SessionStatus.NO_SHOW],
-        )
-        .select_related("plan__client")
-        .order_by("plan_id", "sequence")
-    )
-    seen: set[int] = set()
-    rows = []
-    for s in candidates:
-        if s.plan_id in seen:
-            continue
-        seen.add(s.plan_id)
-        rows.append(
-            {
-                "id": s.id,
-                "label": f"{s.plan.client.full_name} — {s.title} (window {s.earliest:%d %b}–{s.latest:%d %b})",
-                "inWindow": s.earliest <= day <= s.latest,
-            }
-        )
-    rows.sort(key=lambda r: (not r["inWindow"], r["label"]))
-    return JsonResponse(rows, safe=False)
+    try:
+        day = parse_date_param(request.GET.get("date"))
+    except ValidationError as exc:
+        return _bad_request(request, exc)
+    return JsonResponse(selectors.next_bookable_sessions(day=day), safe=False)
 
 
 @staff_required("plans.view_plansession")
 def day_list(request):
     """The front desk's list of the day's appointments: one query, server-rendered."""
-    day = parse_day(request.GET.get("date"))
-    tz = booking.clinic_tz()
-    start = dt.datetime.combine(day, dt.time(), tzinfo=tz)
-    sessions = (
-        PlanSession.objects.filter(starts_at__gte=start, starts_at__lt=start + dt.timedelta(days=1))
-        .exclude(status=SessionStatus.PROPOSED)
-        .select_related("plan__client", "practitioner", "room")
-        .defer(*PLAN_JSON)
-        .order_by("starts_at", "practitioner__display_name")
-    )
+    try:
+        day = parse_date_param(request.GET.get("date"))
+    except ValidationError as exc:
+        return _bad_request(request, exc)
+    first, last = date_range()
     return render(
         request,
         "plans/calendar/day_list.html",
         {
             "day": day,
-            "sessions": sessions,
-            "previous": day - dt.timedelta(days=1),
-            "next": day + dt.timedelta(days=1),
+            "sessions": selectors.day_sessions(day=day),
+            "previous": day - dt.timedelta(days=1) if day > first else None,
+            "next": day + dt.timedelta(days=1) if day < last else None,
         },
     )
 
@@ -274,14 +267,20 @@ def session_panel(request, pk: int):
                 "room": session.room_id,
             }
         ),
-        "now": timezone.now(),
+        "actions": session.available_actions(),
     }
     return render(request, template or "plans/calendar/session_page.html", context)
 
 
-def _result(request, session: PlanSession, *, ok: str = "", error: str = "", status: int = 200, extra=None):
+def _result(
+    request, session: PlanSession, *, ok: str = "", error: str = "", code: str = "", status: int = 200, extra=None
+):
+    """The answer to an action: JSON for the calendar (a failure carries `error` and a
+    machine-readable `code`, which the script decides by), else a message and a redirect."""
     if wants_json(request):
         body = {"ok": not error, "message": ok or error, **(extra or {})}
+        if error:
+            body |= {"error": error, "code": code or ("invalid" if status == 400 else "refused")}
         return JsonResponse(body, status=status)
     if error:
         messages.error(request, error)
@@ -291,7 +290,12 @@ def _result(request, session: PlanSession, *, ok: str = "", error: str = "", sta
 
 
 def _error_status(exc: Exception) -> int:
-    return 409 if isinstance(exc, booking.SlotTaken) else 400
+    # 409: the request was fine but lost to someone else's write; asking again may work.
+    return 409 if isinstance(exc, booking.SlotTaken | booking.BookingBusy | booking.CascadeRequired) else 400
+
+
+def _refused(request, session: PlanSession, exc: booking.BookingError):
+    return _result(request, session, error=str(exc), code=exc.code, status=_error_status(exc))
 
 
 @staff_required("plans.book_sessions")
@@ -311,7 +315,7 @@ def session_book(request, pk: int):
             by=request.user,
         )
     except booking.BookingError as exc:
-        return _result(request, session, error=str(exc), status=_error_status(exc))
+        return _refused(request, session, exc)
     when = timezone.localtime(session.starts_at)
     return _result(request, session, ok=f"Booked {session.title} for {session.plan.client} on {when:%a %d %b %H:%M}.")
 
@@ -361,14 +365,15 @@ def session_reschedule(request, pk: int):
                 },
                 status=409,
             )
-        return _result(request, session, error=str(exc), status=409, extra={"cascade": shifts})
+        return _result(request, session, error=str(exc), code=exc.code, status=409, extra={"cascade": shifts})
     except booking.BookingError as exc:
-        return _result(request, session, error=str(exc), status=_error_status(exc))
+        return _refused(request, session, exc)
     when = timezone.localtime(moved[0].starts_at)
     text = f"Moved {moved[0].title} to {when:%a %d %b %H:%M}."
     if len(moved) > 1:
         text += f" Also moved {len(moved) - 1} later session(s) to keep the intervals."
-    return _result(request, session, ok=text)
+    # How many moved: the calendar offers Undo only when it was this one alone.
+    return _result(request, session, ok=text, extra={"moved": len(moved)})
 
 
 @staff_required("plans.book_sessions")
@@ -386,7 +391,7 @@ def session_cancel(request, pk: int):
             by=request.user,
         )
     except booking.BookingError as exc:
-        return _result(request, session, error=str(exc), status=400)
+        return _refused(request, session, exc)
     return _result(request, session, ok=f"Cancelled {session.title} for {session.plan.client}.")
 
 
@@ -397,7 +402,7 @@ def session_no_show(request, pk: int):
     try:
         booking.session_mark_no_show(session=session, by=request.user)
     except booking.BookingError as exc:
-        return _result(request, session, error=str(exc), status=400)
+        return _refused(request, session, exc)
     return _result(request, session, ok=f"Marked {session.plan.client} as a no-show for {session.title}.")
 
 
@@ -411,7 +416,7 @@ def session_complete(request, pk: int):
     try:
         booking.session_complete(session=session, by=request.user, **form.cleaned_data)
     except booking.BookingError as exc:
-        return _result(request, session, error=str(exc), status=400)
+        return _refused(request, session, exc)
     return _result(request, session, ok=f"Completed {session.title} for {session.plan.client}.")
 
 
@@ -420,8 +425,10 @@ def session_complete(request, pk: int):
 
 @staff_required("plans.book_sessions")
 def plan_book(request, pk: int):
-    plan = get_object_or_404(TreatmentPlan.objects.select_related("client"), pk=pk)
-    sessions = list(plan.sessions.select_related("practitioner", "room").order_by("sequence"))
+    try:
+        plan, sessions = selectors.plan_for_booking(pk=pk)
+    except TreatmentPlan.DoesNotExist as exc:
+        raise Http404("No such plan.") from exc
     context = {"plan": plan, "sessions": sessions, "form": PreferencesForm(request.GET or None)}
     if request.method == "POST" and request.POST.get("action") == "book":
         form = ProposalForm(request.POST)
@@ -443,23 +450,8 @@ def plan_book(request, pk: int):
         except booking.BookingError as exc:
             messages.error(request, str(exc))
         else:
-            practitioners = Practitioner.objects.in_bulk()
-            rooms = Room.objects.in_bulk()
             context["proposal"] = proposal
-            context["rows"] = [
-                {
-                    "session": session,
-                    "start": b.slot.start,
-                    "practitioner": practitioners[b.slot.practitioner_id],
-                    "room": rooms[b.slot.room_id],
-                    "off_target": (timezone.localdate(b.slot.start) - session.target).days,
-                }
-                for session, b in proposal.rows
-            ]
-            context["nearest"] = [
-                {"start": s.start, "practitioner": practitioners[s.practitioner_id]}
-                for s in (proposal.result.problem.nearest if proposal.result.problem else [])
-            ]
+            context["rows"], context["nearest"] = selectors.proposal_rows(proposal)
             context["proposal_form"] = ProposalForm(initial={"proposal": proposal_json(proposal.result.bookings)})
     return render(request, "plans/calendar/plan_book.html", context)
 
@@ -487,12 +479,7 @@ def practitioner_feed(request, token: str):
     practitioner = Practitioner.objects.filter(feed_token=token, active=True).first()
     if practitioner is None:
         raise Http404("No such feed.")
-    since = timezone.now() - dt.timedelta(days=30)
-    sessions = (
-        PlanSession.objects.filter(practitioner=practitioner, starts_at__gte=since)
-        .exclude(status=SessionStatus.PROPOSED)
-        .select_related("plan__client", "room")
-    )
+    sessions = selectors.feed_sessions(practitioner=practitioner)
     response = HttpResponse(ics.practitioner_feed(practitioner, sessions), content_type="text/calendar; charset=utf-8")
     response["Cache-Control"] = "private, max-age=300"
     return response

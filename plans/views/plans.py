@@ -184,7 +184,7 @@ def plan_detail(request, pk: int):
         "now": now,
         "clinical": clinical,
         "timeline": timeline(plan_bars(now, clinical=clinical)),
-        "can_book": plan.accepts_bookings and request.user.has_perm("plans.book_sessions"),
+        "can_book": plan.is_bookable and request.user.has_perm("plans.book_sessions"),
         "can_recompute": plan.is_recomputable
         and request.user.has_perms(["plans.change_treatmentplan", "plans.view_clinical_record"]),
     }

@@ -95,11 +95,14 @@
     } else {
       bookError.textContent = body.message;
       bookError.classList.remove("d-none");
+      // Outside the window, interval or washout: the reason field is what can make it allowed.
+      if (body.code === "needs_override") bookForm.elements.override_reason.focus();
     }
   });
 
-  // --- Moving, with the cascade confirmation -------------------------------------------------
-  let pendingMove = null; // {sessionId, data, revert}
+  // --- Moving: confirm first, then cascade and override dialogs, then Undo ----------------
+  // Every decision below is taken on the server's `code`, never on the wording of a message.
+  let pendingMove = null; // {sessionId, data, revert, undo}
 
   function showCascade(body, move) {
     pendingMove = move;
@@ -127,20 +130,65 @@
     modal("cascade-dialog").show();
   }
 
+  function showOverride(body, move) {
+    pendingMove = move;
+    document.getElementById("override-message").textContent = body.message;
+    document.getElementById("override-reason").value = "";
+    document.getElementById("override-error").classList.add("d-none");
+    modal("override-dialog").show();
+  }
+
+  // The appointment as it was, so Undo can put it back through the same reschedule endpoint.
+  function undoData(event) {
+    const props = event.extendedProps;
+    const data = new FormData();
+    data.set("starts_at", wall(event.start));
+    data.set("practitioner", props.practitionerId);
+    data.set("room", props.roomId || "");
+    return data;
+  }
+
+  function showUndo(message, move) {
+    const toast = document.getElementById("move-toast");
+    document.getElementById("move-toast-text").textContent = message;
+    const button = document.getElementById("move-undo");
+    button.classList.toggle("d-none", !move.undo);
+    button.onclick = async () => {
+      bootstrap.Toast.getOrCreateInstance(toast).hide();
+      const back = { sessionId: move.sessionId, data: move.undo, revert: null, undo: null, isUndo: true };
+      const failed = await sendMove(back);
+      if (failed) showAlert("Could not undo: " + failed.message, "danger");
+    };
+    bootstrap.Toast.getOrCreateInstance(toast).show();
+  }
+
+  // Sends a move. Returns null when it is done or a dialog took over, else the failed answer.
   async function sendMove(move) {
     const body = await post(urlFor(cfg.rescheduleUrl, move.sessionId), move.data);
     if (body.ok) {
       pendingMove = null;
-      modal("cascade-dialog").hide();
-      modal("session-dialog").hide();
+      for (const id of ["cascade-dialog", "override-dialog", "session-dialog"]) modal(id).hide();
       showAlert(body.message, "success");
+      // Undo is offered for a single move: a cascade also moved later sessions.
+      if (!move.isUndo) showUndo(body.message, body.moved === 1 ? move : { ...move, undo: null });
       ec.refetchEvents();
-    } else if (body.cascade) {
-      showCascade(body, move);
-    } else {
-      return body;
+      return null;
     }
-    return null;
+    if (body.code === "cascade_required") {
+      showCascade(body, move);
+      return null;
+    }
+    if (body.code === "needs_override" && !move.data.get("override_reason")) {
+      showOverride(body, move);
+      return null;
+    }
+    return body;
+  }
+
+  function failedIn(boxId, failed) {
+    const box = document.getElementById(boxId);
+    box.textContent = failed.message;
+    box.classList.remove("d-none");
   }
 
   document.getElementById("cascade-confirm").addEventListener("click", async () => {
@@ -148,23 +196,45 @@
     pendingMove.data.set("cascade", pendingMove.cascade);
     pendingMove.data.set("override_reason", document.getElementById("cascade-override").value);
     const failed = await sendMove(pendingMove);
+    if (failed) failedIn("cascade-error", failed);
+  });
+
+  document.getElementById("override-confirm").addEventListener("click", async () => {
+    if (!pendingMove) return;
+    const reason = document.getElementById("override-reason").value.trim();
+    if (!reason) {
+      failedIn("override-error", { message: "Give a reason, or keep the appointment as it was." });
+      return;
+    }
+    pendingMove.data.set("override_reason", reason);
+    modal("override-dialog").hide();
+    const failed = await sendMove(pendingMove);
     if (failed) {
-      const box = document.getElementById("cascade-error");
-      box.textContent = failed.message;
-      box.classList.remove("d-none");
-    }
-  });
-
-  document.getElementById("cascade-dialog").addEventListener("hidden.bs.modal", () => {
-    if (pendingMove) {
-      if (pendingMove.revert) pendingMove.revert();
+      if (pendingMove && pendingMove.revert) pendingMove.revert();
       pendingMove = null;
-      showAlert("Nothing was moved.", "info");
-      ec.refetchEvents();
+      showAlert(failed.message, "danger");
     }
   });
 
-  async function onDrop(info) {
+  // Closing a dialog without confirming leaves everything where it was.
+  for (const id of ["cascade-dialog", "override-dialog"]) {
+    document.getElementById(id).addEventListener("hidden.bs.modal", () => {
+      const shown = ["cascade-dialog", "override-dialog"].some((d) =>
+        document.getElementById(d).classList.contains("show"),
+      );
+      if (pendingMove && !shown) {
+        if (pendingMove.revert) pendingMove.revert();
+        pendingMove = null;
+        showAlert("Nothing was moved.", "info");
+        ec.refetchEvents();
+      }
+    });
+  }
+
+  // A drag only proposes the move: the user confirms it (the client is emailed) first.
+  let draggedMove = null;
+
+  function onDrop(info) {
     const data = new FormData();
     const props = info.event.extendedProps;
     data.set("starts_at", wall(info.event.start));
@@ -175,22 +245,33 @@
       data.set("practitioner", props.practitionerId);
       data.set("room", info.newResource ? info.newResource.id : props.roomId || "");
     }
-    let reason = "";
-    const failed = await sendMove({ sessionId: info.event.id, data, revert: info.revert });
-    if (failed && /reason to override/i.test(failed.message)) {
-      reason = window.prompt(failed.message + "\n\nReason for the override:");
-      if (reason) {
-        data.set("override_reason", reason);
-        const again = await sendMove({ sessionId: info.event.id, data, revert: info.revert });
-        if (!again) return;
-        showAlert(again.message, "danger");
-      }
-      info.revert();
-    } else if (failed) {
-      info.revert();
+    draggedMove = { sessionId: info.event.id, data, revert: info.revert, undo: undoData(info.oldEvent) };
+    const where = info.newResource ? " · " + info.newResource.title : "";
+    document.getElementById("move-confirm-text").textContent =
+      props.client + ", " + props.label + ": from " + wall(info.oldEvent.start).replace("T", " ") +
+      " to " + wall(info.event.start).replace("T", " ") + where + ".";
+    modal("move-confirm-dialog").show();
+  }
+
+  document.getElementById("move-confirm").addEventListener("click", async () => {
+    const move = draggedMove;
+    draggedMove = null;
+    modal("move-confirm-dialog").hide();
+    if (!move) return;
+    const failed = await sendMove(move);
+    if (failed) {
+      move.revert();
       showAlert(failed.message, "danger");
     }
-  }
+  });
+
+  document.getElementById("move-confirm-dialog").addEventListener("hidden.bs.modal", () => {
+    if (draggedMove) {
+      draggedMove.revert();
+      draggedMove = null;
+      showAlert("Nothing was moved.", "info");
+    }
+  });
 
   // --- Appointment details and actions ------------------------------------------------------
   const sessionBody = document.getElementById("session-dialog-body");
@@ -208,7 +289,7 @@
     const data = new FormData(form);
     const errorBox = sessionBody.querySelector("[data-panel-error]");
     if (form.dataset.action === "move") {
-      const failed = await sendMove({ sessionId: form.action.match(/sessions\/(\d+)\//)[1], data, revert: null });
+      const failed = await sendMove({ sessionId: form.action.match(/sessions\/(\d+)\//)[1], data, revert: null, undo: null });
       if (failed) {
         errorBox.textContent = failed.message;
         errorBox.classList.remove("d-none");
@@ -226,8 +307,10 @@
     }
   });
 
+  // Fourteen columns do not fit a phone: a narrow screen opens on the day.
+  const narrow = window.matchMedia("(max-width: 600px)").matches;
   const ec = EventCalendar.create(el, {
-    view: cfg.view,
+    view: narrow && !new URLSearchParams(location.search).get("view") ? "resourceTimeGridDay" : cfg.view,
     date: cfg.date,
     timeZone: cfg.timeZone,
     locale: "en-GB",
@@ -238,7 +321,11 @@
     buttonText: { resourceTimeGridDay: "Day", resourceTimeGridWeek: "Week", today: "Today" },
     resources: cfg.resources,
     datesAboveResources: true,
-    eventSources: [{ url: cfg.eventsUrl, extraParams: { mode: cfg.mode } }],
+    eventSources: [
+      { url: cfg.eventsUrl, extraParams: { mode: cfg.mode } },
+      // Hours not worked, time off and closures, shaded so nobody clicks them to book.
+      { url: cfg.closedUrl, extraParams: { mode: cfg.mode } },
+    ],
     nowIndicator: true,
     allDaySlot: false,
     slotMinTime: "07:00",
@@ -248,21 +335,43 @@
     snapDuration: "00:15",
     editable: true,
     eventDurationEditable: false,
-    dateClick: openBook,
-    eventClick: (info) => openSession(info.event.id),
+    eventClick: (info) => {
+      if (info.event.display !== "background") openSession(info.event.id);
+    },
     eventDrop: onDrop,
     eventContent: (info) => {
+      if (info.event.display === "background") {
+        // Hours not worked are plain shading (the legend says so); time off and closures are named.
+        const named = !info.event.classNames.includes("closed-hours");
+        const text = named ? info.event.title : "";
+        return { domNodes: [Object.assign(document.createElement("div"), { className: "ec-closed-label", textContent: text })] };
+      }
       const props = info.event.extendedProps;
-      return {
-        domNodes: [
-          Object.assign(document.createElement("div"), { className: "ec-event-time", textContent: info.timeText }),
-          Object.assign(document.createElement("div"), {
-            className: "ec-event-title",
-            textContent: info.event.title + " · " + props.status,
-          }),
-        ],
-      };
+      const line = (className, textContent) => Object.assign(document.createElement("div"), { className, textContent });
+      // Who, then which visit: the grid already shows the time, and a week column is narrow.
+      // The whole line (time, status, room) is the tooltip.
+      const who = line("appt-client", props.client);
+      who.title = [info.timeText, props.client, props.label, props.status, props.room].filter(Boolean).join(" · ");
+      return { domNodes: [who, line("appt-label", props.label)] };
+    },
+    // Clicking shaded time offers no booking: it would only be refused.
+    dateClick: (info) => {
+      if (closedAt(info)) {
+        showAlert("That time is not bookable (" + closedAt(info) + ").", "warning");
+        return;
+      }
+      openBook(info);
     },
   });
+  // The reason the clicked slot is closed, or "" (from the background events loaded).
+  function closedAt(info) {
+    const t = info.date.getTime();
+    for (const e of ec.getEvents()) {
+      if (e.display !== "background") continue;
+      if (info.resource && e.resourceIds && !e.resourceIds.map(String).includes(String(info.resource.id))) continue;
+      if (e.start.getTime() <= t && t < e.end.getTime()) return e.title;
+    }
+    return "";
+  }
   window.clinicCalendar = ec; // for the browser tests and the console
 })();

@@ -128,3 +128,63 @@ def test_a_constraint_violation_surfaces_as_slot_taken(clinic, monkeypatch):
     with pytest.raises(booking.SlotTaken, match="same moment"):
         booking.session_book(session=b, starts_at=at(DAY, 10, 30), practitioner=clinic["ana"], room=clinic["room_b"])
     assert models.PlanSession.objects.filter(status="booked").count() == 1
+
+
+def _wait_until_blocked(pid: int) -> None:
+    """Until backend `pid` waits for a row lock (bounded: a lock wait shows within moments)."""
+    with connection.cursor() as cursor:
+        for _ in range(10_000):
+            cursor.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid])
+            row = cursor.fetchone()
+            if row and row[0] == "Lock":
+                return
+    raise AssertionError(f"backend {pid} never waited for a lock")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_booking_chosen_as_deadlock_victim_is_retried_and_succeeds(clinic, caplog):
+    """A writer outside the service takes the practitioner, then the plan: the opposite order.
+    PostgreSQL breaks the deadlock by aborting one side; if that is the booking, the service
+    runs it again once the other side is gone, so the caller still gets its booking."""
+    ana = clinic["ana"]
+    session = make_plan(first_target=DAY, count=1).sessions.get()
+    pid: list[int] = []
+    ready = threading.Event()
+    results: list = []
+
+    def book():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                pid.append(cursor.fetchone()[0])
+            ready.set()
+            s = booking.session_book(session=session, starts_at=at(DAY, 10), practitioner=ana, room=clinic["room_a"])
+            results.append(("booked", s))
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            results.append(("booking failed", exc))
+        finally:
+            connection.close()
+
+    def other_order():
+        booker = threading.Thread(target=book)
+        try:
+            with transaction.atomic():
+                list(models.Practitioner.objects.select_for_update().filter(pk=ana.pk))
+                booker.start()
+                assert ready.wait(timeout=30)
+                _wait_until_blocked(pid[0])  # the booking holds the plan and waits for Ana
+                list(models.TreatmentPlan.objects.select_for_update().filter(pk=session.plan_id))
+        except Exception as exc:  # noqa: BLE001 - the deadlock victim may be this side
+            results.append(("other side aborted", exc))
+        finally:
+            connection.close()
+        booker.join(timeout=60)
+
+    runner = threading.Thread(target=other_order)
+    runner.start()
+    runner.join(timeout=90)
+    assert [r[0] for r in results if r[0] == "booked"] == ["booked"], results
+    # There was a deadlock, and whichever side lost it, the booking stands.
+    assert "lock conflict on attempt 1" in caplog.text or any(r[0] == "other side aborted" for r in results)
+    session.refresh_from_db()
+    assert session.status == "booked" and session.practitioner_id == ana.id

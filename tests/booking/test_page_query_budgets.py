@@ -62,6 +62,8 @@ def pages(plans: list[models.TreatmentPlan], clinic) -> dict[str, tuple[str, dic
         "calendar week (JSON)": (reverse("calendar-events"), week),
         "calendar week, one practitioner": (reverse("calendar-events"), {**week, "practitioner": clinic["ben"].pk}),
         "calendar week by room": (reverse("calendar-events"), {**week, "mode": "rooms"}),
+        "calendar closed time (JSON)": (reverse("calendar-closed"), week),
+        "calendar closed time by room": (reverse("calendar-closed"), {**week, "mode": "rooms"}),
         "bookable sessions": (reverse("calendar-bookable"), {"date": "2027-03-01"}),
         "day list": (reverse("day-list"), {"date": "2027-03-01"}),
         "session panel": (reverse("session-panel", args=[plan.sessions.order_by("sequence").first().pk]), {}),

@@ -1,6 +1,7 @@
 """An aesthetician books a whole plan, moves and cancels sessions on the calendar, and cannot double-book."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.utils import timezone
@@ -21,7 +22,8 @@ def accepted_plan(clinic):  # noqa: F811
 
 
 def event(page, client_name, title):
-    return page.locator(".ec-event", has_text=f"{client_name} · {title}")
+    # The client's full name, then the visit's label ("Microneedling session 2 of 4").
+    return page.locator(".ec-event").filter(has_text=client_name).filter(has_text=title)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -45,9 +47,9 @@ def test_book_a_whole_plan_move_one_with_cascade_cancel_one_and_see_conflicts(
     expect(page.get_by_text("Booked 3 session(s)")).to_be_visible()
 
     # The first session is on the week calendar, in Ana's column, on its target day at 09:00.
-    first = event(page, client, "Microneedling 1 of 3")
+    first = event(page, client, "Microneedling session 1 of 3")
     expect(first).to_be_visible()
-    expect(first).to_contain_text("09:00")
+    expect(first.locator(".appt-client")).to_have_attribute("title", re.compile(r"^09:00"))  # the time is the tooltip
     s1, s2, s3 = plan.sessions.order_by("sequence")
     assert s1.local_date() == monday
 
@@ -60,15 +62,36 @@ def test_book_a_whole_plan_move_one_with_cascade_cancel_one_and_see_conflicts(
     page.mouse.move((box["x"] + target_x) / 2, box["y"] + 5, steps=5)
     page.mouse.move(target_x, box["y"] + 5, steps=5)
     page.mouse.up()
+    # Nothing moves (and no email goes) until the move is confirmed in a dialog.
+    confirm = page.locator("#move-confirm-dialog")
+    expect(confirm).to_be_visible()
+    expect(confirm).to_contain_text(f"{client}, Microneedling session 1 of 3")
+    s1.refresh_from_db()
+    assert s1.local_date() == monday and s1.version == 0
+    confirm.get_by_role("button", name="Move and email the client").click()
     expect(page.locator("#calendar-alert")).to_contain_text("Moved Microneedling 1 of 3")
     s1.refresh_from_db()
     assert s1.local_date() == monday + dt.timedelta(days=1)
     assert timezone.localtime(s1.starts_at).time() == dt.time(9)
     assert s1.practitioner == aesthetician.practitioner and s1.version == 1
+    # Undo puts it back through the same reschedule.
+    toast = page.locator("#move-toast")
+    expect(toast).to_be_visible()
+    toast.get_by_role("button", name="Undo").click()
+    expect(page.locator("#calendar-alert")).to_contain_text(f"Moved Microneedling 1 of 3 to {monday:%a %d %b} 09:00")
+    s1.refresh_from_db()
+    assert s1.local_date() == monday and s1.version == 2
+    # Time Ana does not work is shaded, and the appointment dialog links to the client and the plan.
+    expect(page.locator(".ec-bg-event.closed").first).to_be_attached()
+    event(page, client, "Microneedling session 1 of 3").click()
+    panel = page.locator("#session-dialog")
+    expect(panel.get_by_role("link", name=client)).to_have_attribute("href", f"/clients/{plan.client_id}/")
+    expect(panel.get_by_role("link", name="View plan")).to_have_attribute("href", f"/plans/{plan.pk}/")
+    panel.get_by_role("button", name="Close").click()
 
     # Move session 2 ten days later with the move dialog: session 3 must follow; confirm.
     page.goto(f"{live_server.url}/calendar/?date={(monday + dt.timedelta(days=28)).isoformat()}")
-    event(page, client, "Microneedling 2 of 3").click()
+    event(page, client, "Microneedling session 2 of 3").click()
     dialog = page.locator("#session-dialog")
     expect(dialog).to_be_visible()
     new_start = dt.datetime.combine(monday + dt.timedelta(days=38), dt.time(11))
@@ -87,18 +110,18 @@ def test_book_a_whole_plan_move_one_with_cascade_cancel_one_and_see_conflicts(
 
     # Cancel session 3.
     page.goto(f"{live_server.url}/calendar/?date={s3.local_date().isoformat()}")
-    event(page, client, "Microneedling 3 of 3").click()
+    event(page, client, "Microneedling session 3 of 3").click()
     dialog.get_by_label("Cancellation reason").fill("Client moving abroad")
     dialog.get_by_role("button", name="Cancel appointment").click()
     expect(page.locator("#calendar-alert")).to_contain_text("Cancelled Microneedling 3 of 3")
-    expect(event(page, client, "Microneedling 3 of 3")).to_have_count(0)
+    expect(event(page, client, "Microneedling session 3 of 3")).to_have_count(0)
     s3.refresh_from_db()
     assert s3.status == models.SessionStatus.CANCELLED and s3.cancel_reason == "Client moving abroad"
 
     # Booking another client into Ana's cleanup time right after session 1 shows the conflict.
     other = make_plan(first_target=monday, count=1)
     page.goto(f"{live_server.url}/calendar/?date={monday.isoformat()}")
-    first = event(page, client, "Microneedling 1 of 3")
+    first = event(page, client, "Microneedling session 1 of 3")
     box = first.bounding_box()
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] + 4)  # 10:00, during the cleanup buffer
     book = page.locator("#book-dialog")

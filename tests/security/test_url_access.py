@@ -61,6 +61,7 @@ ACCESS: dict[str, dict] = {
     "message-resend": rule(LOGIN, 405, 405, 405),  # POST only
     "calendar": ANY_STAFF,
     "calendar-events": ANY_STAFF,
+    "calendar-closed": ANY_STAFF,
     "calendar-bookable": ANY_STAFF,
     "day-list": ANY_STAFF,
     "calendar-feed": ANY_STAFF,

@@ -2,37 +2,25 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 from django import forms
-from django.utils import timezone
 
 from plans import scheduling
+from plans.forms.fields import MAX_ID, BoundedLocalDateTimeField, parse_aware
 from plans.models import Practitioner, Room, Weekday
-
-# Ids a database key can hold (PostgreSQL bigint / SQLite INTEGER): larger ones overflow the driver.
-MAX_ID = 2**63 - 1
 
 
 def _row_id(value) -> int:
     """A positive database id from JSON: refuses bools, floats, text that is not a number, and overflow."""
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValueError("not an id")
+    if isinstance(value, str) and not value.isascii():
+        raise ValueError("not an id")
     number = int(value)
     if not 0 < number <= MAX_ID:
         raise ValueError("id out of range")
     return number
-
-
-def _aware(value) -> dt.datetime:
-    """An ISO time with an offset: a naive time has no single meaning around a clock change."""
-    if not isinstance(value, str) or "\x00" in value:
-        raise ValueError("not a time")
-    moment = dt.datetime.fromisoformat(value)
-    if timezone.is_naive(moment):
-        raise ValueError("time without an offset")
-    return moment
 
 
 def _json_rows(raw: str) -> list[dict]:
@@ -44,12 +32,6 @@ def _json_rows(raw: str) -> list[dict]:
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise ValueError("not a list of rows")
     return rows
-
-
-class LocalDateTimeField(forms.DateTimeField):
-    """A wall-clock time in the clinic's zone, as the calendar sends it (2027-03-01T09:00)."""
-
-    input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
 
 
 class PreferencesForm(forms.Form):
@@ -93,9 +75,9 @@ class ProposalForm(forms.Form):
                     slot=scheduling.Slot(
                         _row_id(r["practitioner"]),
                         _row_id(r["room"]),
-                        _aware(r["start"]),
-                        _aware(r["end"]),
-                        _aware(r["blocked_until"]),
+                        parse_aware(r["start"]),
+                        parse_aware(r["end"]),
+                        parse_aware(r["blocked_until"]),
                     ),
                 )
                 for r in _json_rows(self.cleaned_data["proposal"])
@@ -127,16 +109,12 @@ def proposal_json(bookings: list[scheduling.ProposedBooking]) -> str:
 
 
 class SlotForm(forms.Form):
-    starts_at = LocalDateTimeField()
+    starts_at = BoundedLocalDateTimeField()
     practitioner = forms.ModelChoiceField(queryset=Practitioner.objects.filter(active=True))
     room = forms.ModelChoiceField(
         queryset=Room.objects.filter(active=True), required=False, empty_label="Any free room"
     )
     override_reason = forms.CharField(max_length=255, required=False, label="Reason to override the window")
-
-    def clean_starts_at(self):
-        value = self.cleaned_data["starts_at"]
-        return value if timezone.is_aware(value) else timezone.make_aware(value)
 
 
 class RescheduleForm(SlotForm):
@@ -149,7 +127,7 @@ class RescheduleForm(SlotForm):
         if not raw:
             return None
         try:
-            return [ShiftRequest(_row_id(r["session"]), _aware(r["start"])) for r in _json_rows(raw)]
+            return [ShiftRequest(_row_id(r["session"]), parse_aware(r["start"])) for r in _json_rows(raw)]
         except (ValueError, KeyError, TypeError, OverflowError) as exc:
             raise forms.ValidationError("The confirmed shifts could not be read: try the move again.") from exc
 

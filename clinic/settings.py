@@ -22,7 +22,6 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CLINIC_VAR_DIR") or BASE_DIR / "var")
 
-env = environ.Env()
 if (BASE_DIR / ".env").is_file():
     environ.Env.read_env(BASE_DIR / ".env")
 
@@ -377,8 +376,6 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     _processed = VAR_DIR / "celery" / "processed"
     # Broadcast control (purge, ping) keeps its exchange table here instead of ./control.
     _control = VAR_DIR / "celery" / "control"
-    for _folder in (_queue, _processed, _control):
-        _folder.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue),
         "data_folder_out": str(_queue),
@@ -406,9 +403,12 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-due-messages": {"task": "plans.tasks.sweep_due_messages", "schedule": float(NOTIFICATIONS_SWEEP_SECONDS)},
 }
 
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+# Folders the embedded defaults write to. Created at start-up (clinic/folders.py), not when
+# settings are imported: importing configuration should not write to the disk.
 # WhiteNoise warns on every request when its root is missing (before the first collectstatic).
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+VAR_FOLDERS = [VAR_DIR, STATIC_ROOT]
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    VAR_FOLDERS += [_queue, _processed, _control]
 
 # --- Logging ------------------------------------------------------------------------------
 

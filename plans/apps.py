@@ -7,7 +7,10 @@ class PlansConfig(AppConfig):
     verbose_name = "Treatment plans"
 
     def ready(self) -> None:
+        from clinic.folders import ensure_var_folders
         from plans.roles import sync_roles_after_migrate
+
+        ensure_var_folders()
 
         # Permissions are created by auth's post_migrate handler; ours must run after it,
         # which holds because "plans" comes after "django.contrib.auth" in INSTALLED_APPS.

@@ -2,7 +2,7 @@
 
 Rules that must never be broken in storage are database constraints here; rules
 about how a plan is made live in planning.py (pure), and every write goes through
-services.py.
+plans/services/.
 """
 
 from __future__ import annotations

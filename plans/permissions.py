@@ -8,9 +8,6 @@ Staff pages (function views):
     @staff_required()            # any member of a role (holds some permission in this app)
     def home(request): ...
 
-Class-based views: `class ClientDetail(StaffRequiredMixin, DetailView): permission_required =
-("plans.view_clinical_record",)`.
-
 Anonymous visitors are redirected to the login page; logged-in users without the permission
 get 403 (templates/403.html). Several permissions must all be held. Responses are marked
 no-store so client data is not kept in browser caches.
@@ -69,16 +66,6 @@ def staff_required(*permissions: str) -> Callable:
         return wrapped
 
     return decorator
-
-
-class StaffRequiredMixin:
-    """For class-based views: list what the page needs in `permission_required`."""
-
-    permission_required: tuple[str, ...] = ()
-
-    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        refusal = _refuse(request, tuple(self.permission_required))
-        return refusal or _private(super().dispatch(request, *args, **kwargs))
 
 
 # --- Public pages --------------------------------------------------------------------------

@@ -226,10 +226,6 @@ def local_date(moment: dt.datetime, tz: ZoneInfo) -> dt.date:
     return moment.astimezone(tz).date()
 
 
-def days_between(earlier: dt.datetime, later: dt.datetime, tz: ZoneInfo) -> int:
-    return (local_date(later, tz) - local_date(earlier, tz)).days
-
-
 def daterange(first: dt.date, last: dt.date) -> Iterator[dt.date]:
     day = first
     while day <= last:

@@ -1,5 +1,8 @@
 """Trigram indexes for the client search on PostgreSQL (bench_client_search).
 
+A production migration despite its name (the benchmark found the need); applied migrations
+keep their names, and later ones are named for what they change.
+
 The search matches every word against first name, last name, email and phone with
 icontains (ILIKE '%word%'), which no B-tree index can serve: at 100,000 clients each
 search read the whole table. GIN trigram indexes serve ILIKE '%…%' directly. Hand-written

@@ -1,7 +1,10 @@
+import functools
+import os
 import subprocess
 import sys
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 
 from plans.models import Protocol
@@ -56,3 +59,17 @@ def test_a_non_boolean_debug_stops_start_up_naming_the_variable():
 def test_debug_off_requires_a_secret_key():
     error = _settings_error({"DEBUG": "false", "ALLOWED_HOSTS": "clinic.example"})
     assert "SECRET_KEY" in error
+
+
+def test_importing_settings_writes_nothing_and_start_up_creates_the_var_folders(tmp_path):
+    var = tmp_path / "var"
+    env = {**os.environ, "DEBUG": "true", "CLINIC_VAR_DIR": str(var), "CELERY_BROKER_URL": "filesystem://"}
+    env.pop("DATABASE_URL", None)
+    run = functools.partial(subprocess.run, cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=60)
+    imported = run([sys.executable, "-c", "import clinic.settings"])
+    assert imported.returncode == 0, imported.stderr
+    assert not var.exists(), "importing the settings created folders"
+    checked = run([sys.executable, "manage.py", "check"])
+    assert checked.returncode == 0, checked.stderr
+    assert {p.name for p in (var / "celery").iterdir()} == {"queue", "processed", "control"}
+    assert (var / "static").is_dir()

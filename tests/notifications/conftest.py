@@ -176,8 +176,11 @@ class Mailbox:
         return "250 Message accepted"
 
     def wait_for(self, count: int, timeout: float = 30) -> list:
+        """The messages received once there are `count` of them; fails rather than returning fewer,
+        so a test that expects mail that never comes says so instead of idling to the timeout."""
         with self.arrived:
-            self.arrived.wait_for(lambda: len(self.received) >= count, timeout=timeout)
+            arrived = self.arrived.wait_for(lambda: len(self.received) >= count, timeout=timeout)
+        assert arrived, f"expected {count} message(s) within {timeout} s, the server received {len(self.received)}"
         return list(self.received)
 
 

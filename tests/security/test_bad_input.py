@@ -417,7 +417,7 @@ def test_plan_book_preferences_and_book_all_survive_hostile_values(booker, booki
     assert not plan.sessions.filter(status="booked").exists()
 
 
-@hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hsettings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     payload=st.recursive(
         st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),

@@ -7,9 +7,8 @@ from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
 from django.http import HttpResponse
 from django.test import RequestFactory
-from django.views import View
 
-from plans.permissions import StaffRequiredMixin, staff_required
+from plans.permissions import staff_required
 from plans.roles import AESTHETICIAN, CLINIC_ADMIN, FRONT_DESK, ROLES, sync_roles
 from plans.services.security import user_set_role
 from tests.factories import UserFactory
@@ -91,33 +90,26 @@ def staff_page(request):
     return HttpResponse("today")
 
 
-class ClinicalView(StaffRequiredMixin, View):
-    permission_required = ("plans.view_clinical_record",)
-
-    def get(self, request):
-        return HttpResponse("record")
-
-
 def _get(view, user):
     request = RequestFactory().get("/clients/7/?tab=notes")
     request.user = user
     return view(request)
 
 
-@pytest.mark.parametrize("view", [clinical_page, ClinicalView.as_view()])
+@pytest.mark.parametrize("view", [clinical_page])
 def test_anonymous_visitors_are_sent_to_log_in_and_come_back(view):
     response = _get(view, AnonymousUser())
     assert response.status_code == 302
     assert response["Location"] == "/login/?next=/clients/7/%3Ftab%3Dnotes"
 
 
-@pytest.mark.parametrize("view", [clinical_page, ClinicalView.as_view()])
+@pytest.mark.parametrize("view", [clinical_page])
 def test_a_role_without_the_permission_gets_403(view, front_desk):
     with pytest.raises(PermissionDenied):
         _get(view, front_desk)
 
 
-@pytest.mark.parametrize("view", [clinical_page, ClinicalView.as_view()])
+@pytest.mark.parametrize("view", [clinical_page])
 def test_a_role_with_the_permission_gets_the_page_and_it_is_not_cached(view, aesthetician):
     response = _get(view, aesthetician)
     assert response.status_code == 200

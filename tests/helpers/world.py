@@ -1,18 +1,16 @@
-"""A small world of real rows so every URL pattern's parameters can be filled with real ids."""
+"""A small world of real rows, each in the shape the app stores it, so every URL pattern's parameters can
+be filled with real ids and every page can be read for the clinical text it must (or must not) show.
+
+The `world` and `completed_plan` fixtures (tests/conftest.py) build it.
+"""
 
 import datetime as dt
+import re
 from dataclasses import dataclass
-
-import pytest
-from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 
 from plans import models
 from plans.planning import ContraindicationParams, RationaleEntry, ReviewItem
-from plans.services.privacy import record_access_log
-from tests.booking.conftest import clinic  # noqa: F401 (fixture for the bad-input sweep)
-from tests.factories import ClientFactory, ProtocolFactory, RoomFactory
 from tests.helpers.snapshots import protocol_snapshot
-from tests.plans.conftest import protocol  # noqa: F401 (fixture for the bad-input sweep)
 
 
 @dataclass
@@ -41,7 +39,7 @@ RATIONALE_FACTOR = "isotretinoin 3 months ago"
 WARNING = "Recent isotretinoin"
 
 
-def _snapshot(name: str, session_count: int) -> dict:
+def clinical_snapshot(name: str, session_count: int) -> dict:
     return protocol_snapshot(
         name=name,
         session_count=session_count,
@@ -59,12 +57,12 @@ def _snapshot(name: str, session_count: int) -> dict:
     )
 
 
-def make_plan(*, client, protocol, created_by, practitioner=None, booked_at=None) -> models.TreatmentPlan:  # noqa: F811 (a parameter, not the fixture)
+def clinical_plan(*, client, protocol, created_by, practitioner=None, booked_at=None) -> models.TreatmentPlan:
     """A plan with one microneedling session, proposed or (with booked_at) booked, stored as plan_create stores it."""
     plan = models.TreatmentPlan.objects.create(
         client=client,
         protocol=protocol,
-        protocol_snapshot=_snapshot(PROTOCOL_NAME, 1),
+        protocol_snapshot=clinical_snapshot(PROTOCOL_NAME, 1),
         requested_start=dt.date(2026, 1, 5),
         earliest_start=dt.date(2026, 1, 5),
         rationale=[
@@ -99,12 +97,12 @@ def make_plan(*, client, protocol, created_by, practitioner=None, booked_at=None
     return plan
 
 
-def make_completed_plan(*, client, protocol, created_by, practitioner) -> models.TreatmentPlan:  # noqa: F811
+def completed_clinical_plan(*, client, protocol, created_by, practitioner) -> models.TreatmentPlan:
     """A deferred two-session plan whose first session took place (depth used, pore score, notes)."""
     plan = models.TreatmentPlan.objects.create(
         client=client,
         protocol=protocol,
-        protocol_snapshot=_snapshot(PROTOCOL_NAME, 2),
+        protocol_snapshot=clinical_snapshot(PROTOCOL_NAME, 2),
         requested_start=dt.date(2026, 1, 5),
         earliest_start=dt.date(2026, 1, 19),
         selected_combinations=[],
@@ -139,50 +137,19 @@ def make_completed_plan(*, client, protocol, created_by, practitioner) -> models
     return plan
 
 
-@pytest.fixture
-def world(aesthetician, front_desk, clinic_admin) -> World:
-    client = ClientFactory(first_name="Zoe", last_name="Quinn", email="zoe.quinn@example.com", notes=CLIENT_NOTES)
-    question = models.ScreeningQuestion.objects.create(code="pregnant", text=SCREENING_QUESTION)
-    screening = models.Screening.objects.create(client=client, screened_by=aesthetician, notes="Discussed pregnancy")
-    answer = models.ScreeningAnswer.objects.create(screening=screening, question=question, answer=True)
-    protocol = ProtocolFactory()  # noqa: F811
-    plan = make_plan(client=client, protocol=protocol, created_by=aesthetician)
-    record_access_log(user=aesthetician, client=client, action="view")
-    # One row for each admin-registered model that has no factory, so their change pages can be opened.
-    AccessAttempt.objects.create(username="someone", ip_address="192.0.2.1", failures_since_start=1)
-    AccessLog.objects.create(username="someone", ip_address="192.0.2.1")
-    AccessFailureLog.objects.create(username="someone", ip_address="192.0.2.1")
-    start = dt.datetime(2026, 1, 6, 9, tzinfo=dt.UTC)
-    models.TimeOff.objects.create(starts_at=start, ends_at=start + dt.timedelta(hours=8), reason="Staff training")
-    models.WorkerHeartbeat.objects.create(name="worker", seen_at=start)
-    message = models.Message.objects.create(
-        client=client, session=plan.sessions.get(), kind="confirmation", send_at=start, session_version=0
-    )
-    models.DeliveryAttempt.objects.create(message=message, attempted_at=start, succeeded=False, error="421 try later")
-    return World(
-        client=client,
-        screening=screening,
-        answer=answer,
-        question=question,
-        protocol=protocol,
-        plan=plan,
-        session=plan.sessions.get(),
-        practitioner=aesthetician.practitioner,
-        room=RoomFactory(),
-    )
-
-
-@pytest.fixture
-def completed_plan(world, aesthetician) -> models.TreatmentPlan:
-    """A second plan of the world's client whose first session took place, with its post-care email scheduled."""
-    plan = make_completed_plan(
-        client=world.client, protocol=world.protocol, created_by=aesthetician, practitioner=world.practitioner
-    )
-    models.Message.objects.create(
-        client=world.client,
-        session=plan.sessions.get(sequence=1),
-        kind="care:2",
-        send_at=dt.datetime(2026, 1, 21, 9, tzinfo=dt.UTC),
-        session_version=0,
-    )
-    return plan
+# Text that only the clinical record holds (the world above stores each in the app's own shape).
+CLINICAL_TEXT = {
+    "screening answer": SCREENING_QUESTION,
+    "review item": COLD_SORES,
+    "contraindication rule": COLD_SORES_WHY,
+    "skin type": "Fitzpatrick",
+    "care-note subject": CARE_SUBJECTS[0],
+    "post-care subject": CARE_SUBJECTS[1],
+    "session notes": SESSION_NOTES,
+    "client notes": CLIENT_NOTES,
+    "rationale": RATIONALE_FACTOR,
+    "plan warning": WARNING,
+    "deferral": "deferred to",
+    "pore score": "pore score",
+}
+DEPTH = re.compile(r"\d(?:\.\d+)?\s*mm\b")

@@ -1,24 +1,35 @@
-"""Booking fixtures: a clinic with hours and rooms, and accepted plans built directly
-(snapshots come from ProtocolParams.to_snapshot, as plan_create stores them)."""
+"""Treatment plans written straight to the database, as plan_create and the booking services store them."""
+
+from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
-import pytest
 from django.contrib.auth import get_user_model
 
 from plans import models
+from plans.models import PlanSession, SessionKind, SessionStatus, TreatmentPlan
 from tests.factories import ClientFactory, PractitionerFactory, ProtocolFactory, RoomFactory, UserFactory
 from tests.helpers.snapshots import protocol_snapshot
 
-LONDON = ZoneInfo("Europe/London")
+OUTBOX_SNAPSHOT = protocol_snapshot(
+    name="Fine pores, light skin",
+    session_count=3,
+    reminder_leads=[
+        {"hours_before": 168, "include_pre_care": True},
+        {"hours_before": 48, "include_pre_care": False},
+        {"hours_before": 24, "include_pre_care": False},
+    ],
+    care_notes=[
+        {"id": "pre-7", "phase": "pre", "offset_days": -7, "subject": "Stop retinoids", "body": "Stop retinoids."},
+        {"id": "post-0", "phase": "post", "offset_days": 0, "subject": "The first 24 hours", "body": "Rinse."},
+        {"id": "post-1", "phase": "post", "offset_days": 1, "subject": "Days 1 to 3", "body": "Mineral SPF 30+."},
+        {"id": "post-5", "phase": "post", "offset_days": 5, "subject": "Restart actives", "body": "From day 5."},
+    ],
+    follow_up_days=84,
+)
 
 
-def snapshot(**overrides):
-    return protocol_snapshot(**overrides)
-
-
-def make_plan(
+def plan_to_book(
     *,
     first_target: dt.date,
     count: int = 3,
@@ -33,7 +44,7 @@ def make_plan(
     `peel_after=k` adds a peel between sessions k and k+1 with a 7-day washout both ways.
     `follow_up` adds the final assessment 84 days after the last session.
     """
-    snap = snapshot(session_count=count, **snap)
+    snap = protocol_snapshot(session_count=count, **snap)
     # One planner for every plan: hashing a fresh user's password per plan is slow.
     user = user or get_user_model().objects.filter(username="planner").first() or UserFactory(username="planner")
     plan = models.TreatmentPlan.objects.create(
@@ -93,20 +104,52 @@ def make_plan(
     return plan
 
 
-def weekday_hours(practitioner, start=dt.time(9), end=dt.time(17)):
-    for day in range(5):
-        models.WorkingHours.objects.create(practitioner=practitioner, weekday=day, start=start, end=end)
+def booked_plan(*, client=None, starts: list[dt.datetime], follow_up: bool = False, snapshot=None) -> TreatmentPlan:
+    """A plan whose microneedling sessions are booked at `starts` (not yet announced to the hooks)."""
+    client = client or ClientFactory()
+    practitioner = PractitionerFactory()
+    room = RoomFactory()
+    first = starts[0].date()
+    plan = TreatmentPlan.objects.create(
+        client=client,
+        protocol=ProtocolFactory(),
+        protocol_snapshot=snapshot or OUTBOX_SNAPSHOT,
+        requested_start=first,
+        earliest_start=first,
+        created_by=UserFactory(),
+    )
+    for number, start in enumerate(starts, 1):
+        _session(plan, number, SessionKind.MICRONEEDLING, f"Microneedling {number}", start, practitioner, room, number)
+    if follow_up:
+        day = starts[-1].date() + dt.timedelta(days=84)
+        PlanSession.objects.create(
+            plan=plan,
+            sequence=len(starts) + 1,
+            kind=SessionKind.FOLLOW_UP,
+            title="Follow-up assessment",
+            earliest=day,
+            target=day,
+            latest=day,
+            duration_minutes=30,
+        )
+    return plan
 
 
-@pytest.fixture
-def clinic(aesthetician):
-    """Ana works Monday to Friday 09:00-17:00; Ben the same; two treatment rooms."""
-    ana = aesthetician.practitioner
-    ben = PractitionerFactory(display_name="Ben Okafor")
-    weekday_hours(ana)
-    weekday_hours(ben)
-    return {"ana": ana, "ben": ben, "room_a": RoomFactory(name="Room A"), "room_b": RoomFactory(name="Room B")}
-
-
-def at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=LONDON)
+def _session(plan, sequence, kind, title, start, practitioner, room, mn_number=None) -> PlanSession:
+    return PlanSession.objects.create(
+        plan=plan,
+        sequence=sequence,
+        kind=kind,
+        title=title,
+        mn_number=mn_number,
+        earliest=start.date(),
+        target=start.date(),
+        latest=start.date(),
+        duration_minutes=60,
+        status=SessionStatus.BOOKED,
+        starts_at=start,
+        ends_at=start + dt.timedelta(hours=1),
+        blocked_until=start + dt.timedelta(hours=1, minutes=15),
+        practitioner=practitioner,
+        room=room,
+    )

@@ -1,4 +1,4 @@
-"""Treatment plans written straight to the database, as plan_create and the booking services store them."""
+"""Plan scenarios for booking and outbox tests, each a few calls to TreatmentPlanFactory and PlanSessionFactory."""
 
 from __future__ import annotations
 
@@ -6,11 +6,18 @@ import datetime as dt
 
 from django.contrib.auth import get_user_model
 
-from plans import models
-from plans.models import PlanSession, SessionKind, SessionStatus, TreatmentPlan
-from tests.factories import ClientFactory, PractitionerFactory, ProtocolFactory, RoomFactory, UserFactory
+from plans.models import SessionKind, TreatmentPlan
+from tests.factories import (
+    ClientFactory,
+    PlanSessionFactory,
+    PractitionerFactory,
+    RoomFactory,
+    TreatmentPlanFactory,
+    UserFactory,
+)
 from tests.helpers.snapshots import protocol_snapshot
 
+# The protocol the outbox tests' plans were made with: three reminders and four care notes.
 OUTBOX_SNAPSHOT = protocol_snapshot(
     name="Fine pores, light skin",
     session_count=3,
@@ -38,45 +45,38 @@ def plan_to_book(
     user=None,
     follow_up: bool = False,
     **snap,
-):
-    """An accepted plan of `count` microneedling sessions every 28 days from `first_target`.
+) -> TreatmentPlan:
+    """An accepted plan of `count` microneedling sessions, none booked yet, every 28 days from `first_target`,
+    each bookable `spread` days either side of its target.
 
     `peel_after=k` adds a peel between sessions k and k+1 with a 7-day washout both ways.
     `follow_up` adds the final assessment 84 days after the last session.
     """
-    snap = protocol_snapshot(session_count=count, **snap)
+    start = first_target - dt.timedelta(days=spread)
     # One planner for every plan: hashing a fresh user's password per plan is slow.
     user = user or get_user_model().objects.filter(username="planner").first() or UserFactory(username="planner")
-    plan = models.TreatmentPlan.objects.create(
-        client=ClientFactory(),
-        protocol=ProtocolFactory(),
-        protocol_snapshot=snap,
-        requested_start=first_target - dt.timedelta(days=spread),
-        earliest_start=first_target - dt.timedelta(days=spread),
-        created_by=user,
+    plan = TreatmentPlanFactory(
+        protocol_snapshot=protocol_snapshot(session_count=count, **snap), requested_start=start, created_by=user
     )
-    seq = 1
+    every = dt.timedelta(days=plan.params.interval_target_days)
+    sequence = 0
     for k in range(1, count + 1):
-        target = first_target + dt.timedelta(days=snap["interval_target_days"] * (k - 1))
-        models.PlanSession.objects.create(
+        target = first_target + every * (k - 1)
+        sequence += 1
+        PlanSessionFactory(
             plan=plan,
-            sequence=seq,
-            kind="microneedling",
-            title=f"Microneedling {k} of {count}",
+            sequence=sequence,
             mn_number=k,
             earliest=target - dt.timedelta(days=spread),
             target=target,
             latest=target + dt.timedelta(days=spread),
-            duration_minutes=snap["session_minutes"],
-            buffer_minutes=snap["buffer_minutes"],
-            depth_mm="0.5",
         )
-        seq += 1
         if peel_after == k:
-            models.PlanSession.objects.create(
+            sequence += 1
+            PlanSessionFactory(
                 plan=plan,
-                sequence=seq,
-                kind="combination",
+                sequence=sequence,
+                kind=SessionKind.COMBINATION,
                 title="Light peel",
                 earliest=target + dt.timedelta(days=7),
                 target=target + dt.timedelta(days=14),
@@ -86,14 +86,12 @@ def plan_to_book(
                 min_days_after_mn=7,
                 min_days_before_mn=7,
             )
-            seq += 1
     if follow_up:
-        last = first_target + dt.timedelta(days=snap["interval_target_days"] * (count - 1))
-        target = last + dt.timedelta(days=snap["follow_up_days"])
-        models.PlanSession.objects.create(
+        target = first_target + every * (count - 1) + dt.timedelta(days=plan.params.follow_up_days)
+        PlanSessionFactory(
             plan=plan,
-            sequence=seq,
-            kind="follow_up",
+            sequence=sequence + 1,
+            kind=SessionKind.FOLLOW_UP,
             title="Follow-up assessment",
             earliest=target - dt.timedelta(days=7),
             target=target,
@@ -105,51 +103,34 @@ def plan_to_book(
 
 
 def booked_plan(*, client=None, starts: list[dt.datetime], follow_up: bool = False, snapshot=None) -> TreatmentPlan:
-    """A plan whose microneedling sessions are booked at `starts` (not yet announced to the hooks)."""
-    client = client or ClientFactory()
-    practitioner = PractitionerFactory()
-    room = RoomFactory()
-    first = starts[0].date()
-    plan = TreatmentPlan.objects.create(
-        client=client,
-        protocol=ProtocolFactory(),
+    """A plan whose microneedling sessions are booked at `starts` with one practitioner and room, not yet
+    announced to the outbox (tests/helpers/outbox.py's book() does that). `follow_up` adds the assessment,
+    unbooked, 84 days after the last session."""
+    plan = TreatmentPlanFactory(
         protocol_snapshot=snapshot or OUTBOX_SNAPSHOT,
-        requested_start=first,
-        earliest_start=first,
-        created_by=UserFactory(),
+        requested_start=starts[0].date(),
+        client=client or ClientFactory(),
     )
+    practitioner, room = PractitionerFactory(), RoomFactory()
     for number, start in enumerate(starts, 1):
-        _session(plan, number, SessionKind.MICRONEEDLING, f"Microneedling {number}", start, practitioner, room, number)
+        PlanSessionFactory(
+            plan=plan,
+            sequence=number,
+            title=f"Microneedling {number}",
+            depth_mm=None,  # the outbox never reads a depth; these sessions have never had one
+            booked_at=start,
+            practitioner=practitioner,
+            room=room,
+        )
     if follow_up:
         day = starts[-1].date() + dt.timedelta(days=84)
-        PlanSession.objects.create(
+        PlanSessionFactory(
             plan=plan,
             sequence=len(starts) + 1,
             kind=SessionKind.FOLLOW_UP,
             title="Follow-up assessment",
-            earliest=day,
             target=day,
-            latest=day,
             duration_minutes=30,
+            buffer_minutes=0,
         )
     return plan
-
-
-def _session(plan, sequence, kind, title, start, practitioner, room, mn_number=None) -> PlanSession:
-    return PlanSession.objects.create(
-        plan=plan,
-        sequence=sequence,
-        kind=kind,
-        title=title,
-        mn_number=mn_number,
-        earliest=start.date(),
-        target=start.date(),
-        latest=start.date(),
-        duration_minutes=60,
-        status=SessionStatus.BOOKED,
-        starts_at=start,
-        ends_at=start + dt.timedelta(hours=1),
-        blocked_until=start + dt.timedelta(hours=1, minutes=15),
-        practitioner=practitioner,
-        room=room,
-    )

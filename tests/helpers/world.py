@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from plans import models
 from plans.planning import ContraindicationParams, RationaleEntry, ReviewItem
+from tests.factories import PlanSessionFactory, TreatmentPlanFactory
 from tests.helpers.snapshots import protocol_snapshot
 
 
@@ -57,83 +58,52 @@ def clinical_snapshot(name: str, session_count: int) -> dict:
     )
 
 
-def clinical_plan(*, client, protocol, created_by, practitioner=None, booked_at=None) -> models.TreatmentPlan:
-    """A plan with one microneedling session, proposed or (with booked_at) booked, stored as plan_create stores it."""
-    plan = models.TreatmentPlan.objects.create(
-        client=client,
-        protocol=protocol,
-        protocol_snapshot=clinical_snapshot(PROTOCOL_NAME, 1),
+def _clinical_plan(*, session_count: int, **fields) -> models.TreatmentPlan:
+    """A P3 plan carrying the world's rationale, warning and review item, as plan_create stores them."""
+    return TreatmentPlanFactory(
+        protocol_snapshot=clinical_snapshot(PROTOCOL_NAME, session_count),
         requested_start=dt.date(2026, 1, 5),
-        earliest_start=dt.date(2026, 1, 5),
-        rationale=[
-            RationaleEntry("deferral", RATIONALE_FACTOR, "Earliest start moved.", "Protocol P3").as_dict(),
-        ],
+        rationale=[RationaleEntry("deferral", RATIONALE_FACTOR, "Earliest start moved.", "Protocol P3").as_dict()],
         warnings=[WARNING],
         review_items=[ReviewItem("cold_sores", f"{COLD_SORES} (yes)", COLD_SORES_WHY).as_dict()],
-        created_by=created_by,
+        **fields,
     )
-    session = models.PlanSession(
+
+
+def clinical_plan(*, client, protocol, created_by, practitioner=None, booked_at=None) -> models.TreatmentPlan:
+    """A plan with one microneedling session, proposed or (with booked_at) booked, stored as plan_create stores it."""
+    plan = _clinical_plan(session_count=1, client=client, protocol=protocol, created_by=created_by)
+    PlanSessionFactory(
         plan=plan,
-        sequence=1,
-        kind=models.SessionKind.MICRONEEDLING,
-        title="Microneedling 1 of 1",
-        mn_number=1,
-        earliest=dt.date(2026, 1, 5),
         target=dt.date(2026, 1, 5),
         latest=dt.date(2026, 1, 12),
-        duration_minutes=60,
-        buffer_minutes=15,
-        depth_mm="0.50",
         notes=SESSION_NOTES,
-        cancel_reason="",
+        booked_at=booked_at,
+        practitioner=practitioner if booked_at is not None else None,
     )
-    if booked_at is not None:
-        session.status = models.SessionStatus.BOOKED
-        session.starts_at = booked_at
-        session.ends_at = booked_at + dt.timedelta(minutes=60)
-        session.blocked_until = session.ends_at + dt.timedelta(minutes=15)
-        session.practitioner = practitioner
-    session.save()
     return plan
 
 
 def completed_clinical_plan(*, client, protocol, created_by, practitioner) -> models.TreatmentPlan:
     """A deferred two-session plan whose first session took place (depth used, pore score, notes)."""
-    plan = models.TreatmentPlan.objects.create(
-        client=client,
-        protocol=protocol,
-        protocol_snapshot=clinical_snapshot(PROTOCOL_NAME, 2),
-        requested_start=dt.date(2026, 1, 5),
-        earliest_start=dt.date(2026, 1, 19),
-        selected_combinations=[],
-        rationale=[RationaleEntry("deferral", RATIONALE_FACTOR, "Earliest start moved.", "Protocol P3").as_dict()],
-        warnings=[WARNING],
-        review_items=[ReviewItem("cold_sores", f"{COLD_SORES} (yes)", COLD_SORES_WHY).as_dict()],
-        created_by=created_by,
+    plan = _clinical_plan(
+        session_count=2, earliest_start=dt.date(2026, 1, 19), client=client, protocol=protocol, created_by=created_by
     )
     done = dt.datetime(2026, 1, 20, 10, tzinfo=dt.UTC)
-    for k, target in ((1, dt.date(2026, 1, 20)), (2, dt.date(2026, 2, 17))):
-        session = models.PlanSession(
-            plan=plan,
-            sequence=k,
-            kind=models.SessionKind.MICRONEEDLING,
-            title=f"Microneedling {k} of 2",
-            mn_number=k,
-            earliest=target,
-            target=target,
-            latest=target + dt.timedelta(days=14),
-            duration_minutes=60,
-            buffer_minutes=15,
-            depth_mm=["0.50", "0.75"][k - 1],
-        )
-        if k == 1:
-            session.status = models.SessionStatus.COMPLETED
-            session.starts_at, session.ends_at = done, done + dt.timedelta(minutes=60)
-            session.blocked_until = session.ends_at + dt.timedelta(minutes=15)
-            session.practitioner = practitioner
-            session.depth_used_mm, session.pore_score, session.notes = "0.50", 3, SESSION_NOTES
-            session.completed_at = session.ends_at
-        session.save()
+    PlanSessionFactory(
+        plan=plan,
+        sequence=1,
+        target=dt.date(2026, 1, 20),
+        latest=dt.date(2026, 2, 3),
+        booked_at=done,
+        practitioner=practitioner,
+        status=models.SessionStatus.COMPLETED,
+        completed_at=done + dt.timedelta(minutes=60),
+        depth_used_mm="0.50",
+        pore_score=3,
+        notes=SESSION_NOTES,
+    )
+    PlanSessionFactory(plan=plan, sequence=2, target=dt.date(2026, 2, 17), latest=dt.date(2026, 3, 3))
     return plan
 
 

@@ -140,7 +140,7 @@ def _admin_object_id(page: Page, world) -> str:
         return str(world.client.pk)
     obj = model._default_manager.order_by("pk").first()
     if obj is None:
-        pytest.fail(f"{page.name}: no {model._meta.label} row to open; create one in tests/security/conftest.py world")
+        pytest.fail(f"{page.name}: no {model._meta.label} row to open; create one in tests/conftest.py world")
     return str(obj.pk)
 
 
@@ -153,7 +153,7 @@ def _object_named_by_page(page: Page, world) -> int:
     return obj.pk
 
 
-# Parameter name -> how to fill it from the world (tests/security/conftest.py).
+# Parameter name -> how to fill it from the world (the `world` fixture in tests/conftest.py).
 PARAMETERS: dict[str, Callable] = {
     "client_id": lambda page, world: world.client.pk,
     "screening_id": lambda page, world: world.screening.pk,

@@ -1,12 +1,27 @@
-"""Named personas shared by the whole suite. Area-specific fixtures live next to their tests."""
+"""Named personas and the fixtures more than one area of the suite uses. Area-specific fixtures live
+next to their tests; plain helpers in tests/helpers/."""
+
+import datetime as dt
 
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.http import HttpRequest
 from django.test import Client
 
+from plans import models
 from plans.roles import AESTHETICIAN, CLINIC_ADMIN, FRONT_DESK
+from plans.services.privacy import record_access_log
 from plans.services.security import user_set_role
-from tests.factories import PractitionerFactory, UserFactory
+from tests.factories import ClientFactory, PractitionerFactory, ProtocolFactory, RoomFactory, UserFactory
+from tests.helpers.clinic import weekday_hours
+from tests.helpers.world import (
+    CLIENT_NOTES,
+    SCREENING_QUESTION,
+    World,
+    clinical_plan,
+    completed_clinical_plan,
+)
+from tests.plans.factories import clinic_protocol
 
 
 class AxesAwareClient(Client):
@@ -76,3 +91,69 @@ def default_protocols(db):
 
     load_default_protocols()
     return {protocol.code: protocol for protocol in Protocol.objects.all()}
+
+
+@pytest.fixture
+def clinic(aesthetician):
+    """Ana works Monday to Friday 09:00-17:00; Ben the same; two treatment rooms."""
+    ana = aesthetician.practitioner
+    ben = PractitionerFactory(display_name="Ben Okafor")
+    weekday_hours(ana)
+    weekday_hours(ben)
+    return {"ana": ana, "ben": ben, "room_a": RoomFactory(name="Room A"), "room_b": RoomFactory(name="Room B")}
+
+
+@pytest.fixture
+def protocol(db):
+    """One protocol that matches every adult client, with a hard stop, a review and a deferral rule."""
+    return clinic_protocol(name="Pores, all skin types", code="pores-all")
+
+
+@pytest.fixture
+def world(aesthetician, front_desk, clinic_admin) -> World:
+    """Zoe Quinn's clinical record, a plan, an access-log row and one row of every admin-registered model."""
+    client = ClientFactory(first_name="Zoe", last_name="Quinn", email="zoe.quinn@example.com", notes=CLIENT_NOTES)
+    question = models.ScreeningQuestion.objects.create(code="pregnant", text=SCREENING_QUESTION)
+    screening = models.Screening.objects.create(client=client, screened_by=aesthetician, notes="Discussed pregnancy")
+    answer = models.ScreeningAnswer.objects.create(screening=screening, question=question, answer=True)
+    protocol = ProtocolFactory()
+    plan = clinical_plan(client=client, protocol=protocol, created_by=aesthetician)
+    record_access_log(user=aesthetician, client=client, action="view")
+    # One row for each admin-registered model that has no factory, so their change pages can be opened.
+    AccessAttempt.objects.create(username="someone", ip_address="192.0.2.1", failures_since_start=1)
+    AccessLog.objects.create(username="someone", ip_address="192.0.2.1")
+    AccessFailureLog.objects.create(username="someone", ip_address="192.0.2.1")
+    start = dt.datetime(2026, 1, 6, 9, tzinfo=dt.UTC)
+    models.TimeOff.objects.create(starts_at=start, ends_at=start + dt.timedelta(hours=8), reason="Staff training")
+    models.WorkerHeartbeat.objects.create(name="worker", seen_at=start)
+    message = models.Message.objects.create(
+        client=client, session=plan.sessions.get(), kind="confirmation", send_at=start, session_version=0
+    )
+    models.DeliveryAttempt.objects.create(message=message, attempted_at=start, succeeded=False, error="421 try later")
+    return World(
+        client=client,
+        screening=screening,
+        answer=answer,
+        question=question,
+        protocol=protocol,
+        plan=plan,
+        session=plan.sessions.get(),
+        practitioner=aesthetician.practitioner,
+        room=RoomFactory(),
+    )
+
+
+@pytest.fixture
+def completed_plan(world, aesthetician) -> models.TreatmentPlan:
+    """A second plan of the world's client whose first session took place, with its post-care email scheduled."""
+    plan = completed_clinical_plan(
+        client=world.client, protocol=world.protocol, created_by=aesthetician, practitioner=world.practitioner
+    )
+    models.Message.objects.create(
+        client=world.client,
+        session=plan.sessions.get(sequence=1),
+        kind="care:2",
+        send_at=dt.datetime(2026, 1, 21, 9, tzinfo=dt.UTC),
+        session_version=0,
+    )
+    return plan

@@ -1,4 +1,5 @@
-"""factory_boy factories for data that many tests repeat. Personas live in conftest.py."""
+"""factory_boy factories for data that many tests repeat. Personas live in conftest.py; plan scenarios built
+from these factories in tests/helpers/plans.py and tests/helpers/world.py."""
 
 import datetime as dt
 from decimal import Decimal
@@ -7,6 +8,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from plans import models
+from tests.helpers.snapshots import protocol_snapshot
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -73,3 +75,58 @@ class ProtocolFactory(factory.django.DjangoModelFactory):
     interval_max = 6
     depth_schedule = factory.LazyFunction(lambda: [0.5, 0.75, 1.0])
     depth_cap_mm = Decimal("1.5")
+
+
+def planned_depth(params, mn_number: int | None):
+    """The depth plan_create gives microneedling session `mn_number` (the engine's rule); None for other kinds."""
+    if not mn_number:
+        return None
+    schedule = params.depth_schedule
+    return schedule[min(mn_number, len(schedule)) - 1] if schedule else params.depth_cap_mm
+
+
+class TreatmentPlanFactory(factory.django.DjangoModelFactory):
+    """An accepted plan as plan_create stores it (its snapshot from ProtocolParams.to_snapshot); no sessions."""
+
+    class Meta:
+        model = models.TreatmentPlan
+
+    client = factory.SubFactory(ClientFactory)
+    protocol = factory.SubFactory(ProtocolFactory)
+    protocol_snapshot = factory.LazyFunction(protocol_snapshot)
+    requested_start = dt.date(2026, 1, 5)
+    earliest_start = factory.SelfAttribute("requested_start")
+    created_by = factory.SubFactory(UserFactory)
+
+
+class PlanSessionFactory(factory.django.DjangoModelFactory):
+    """A session of a plan, filled in from the plan's snapshot as plan_create does: microneedling number
+    `sequence` by default, its depth from the depth schedule, its window the single day `target`.
+
+    `booked_at=` books it there (give `practitioner` and `room` too): the room is blocked until the end
+    plus the buffer, as the booking service blocks it.
+    """
+
+    class Meta:
+        model = models.PlanSession
+
+    class Params:
+        booked_at = None
+
+    plan = factory.SubFactory(TreatmentPlanFactory)
+    sequence = 1
+    kind = models.SessionKind.MICRONEEDLING
+    mn_number = factory.LazyAttribute(lambda s: s.sequence if s.kind == models.SessionKind.MICRONEEDLING else None)
+    title = factory.LazyAttribute(lambda s: f"Microneedling {s.mn_number} of {s.plan.params.session_count}")
+    target = factory.LazyAttribute(lambda s: s.booked_at.date() if s.booked_at else s.plan.earliest_start)
+    earliest = factory.SelfAttribute("target")
+    latest = factory.SelfAttribute("target")
+    duration_minutes = factory.LazyAttribute(lambda s: s.plan.params.session_minutes)
+    buffer_minutes = factory.LazyAttribute(lambda s: s.plan.params.buffer_minutes)
+    depth_mm = factory.LazyAttribute(lambda s: planned_depth(s.plan.params, s.mn_number))
+    status = factory.LazyAttribute(
+        lambda s: models.SessionStatus.BOOKED if s.booked_at else models.SessionStatus.PROPOSED
+    )
+    starts_at = factory.SelfAttribute("booked_at")
+    ends_at = factory.LazyAttribute(lambda s: s.booked_at and s.booked_at + dt.timedelta(minutes=s.duration_minutes))
+    blocked_until = factory.LazyAttribute(lambda s: s.ends_at and s.ends_at + dt.timedelta(minutes=s.buffer_minutes))

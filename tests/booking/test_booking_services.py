@@ -10,7 +10,8 @@ from django.utils import timezone
 from plans import models, scheduling
 from plans.models import IllegalTransition, SessionStatus
 from plans.services import booking
-from tests.booking.conftest import LONDON, at, make_plan
+from tests.helpers.clock import LONDON, at
+from tests.helpers.plans import plan_to_book
 
 MON = dt.date(2027, 3, 1)
 
@@ -28,7 +29,7 @@ def book_all(plan, **prefs):
 
 
 def test_book_all_books_every_session_on_target_in_one_go(clinic):
-    plan = make_plan(first_target=MON, peel_after=1, follow_up=True)
+    plan = plan_to_book(first_target=MON, peel_after=1, follow_up=True)
     booked = book_all(plan, practitioner_id=clinic["ana"].id)
     assert len(booked) == 5
     for s in plan.sessions.all():
@@ -39,9 +40,9 @@ def test_book_all_books_every_session_on_target_in_one_go(clinic):
 
 
 def test_book_all_is_all_or_nothing_when_one_slot_was_taken_meanwhile(clinic):
-    plan = make_plan(first_target=MON)
+    plan = plan_to_book(first_target=MON)
     proposal = booking.series_propose(plan=plan, preferences=scheduling.Preferences(practitioner_id=clinic["ana"].id))
-    other = make_plan(first_target=MON + dt.timedelta(days=56), count=1)
+    other = plan_to_book(first_target=MON + dt.timedelta(days=56), count=1)
     third = proposal.result.bookings[2].slot
     booking.session_book(
         session=other.sessions.get(), starts_at=third.start, practitioner=clinic["ana"], room=clinic["room_b"]
@@ -52,7 +53,7 @@ def test_book_all_is_all_or_nothing_when_one_slot_was_taken_meanwhile(clinic):
 
 
 def test_booking_an_occupied_slot_is_refused_with_who_holds_it(clinic):
-    first, second = make_plan(first_target=MON, count=1), make_plan(first_target=MON, count=1)
+    first, second = plan_to_book(first_target=MON, count=1), plan_to_book(first_target=MON, count=1)
     booking.session_book(session=first.sessions.get(), starts_at=at(MON, 10), practitioner=clinic["ana"])
     with pytest.raises(booking.SlotTaken, match=r"Ana Silva is already booked Mon 01 Mar 10:00–11:15"):
         booking.session_book(session=second.sessions.get(), starts_at=at(MON, 10, 30), practitioner=clinic["ana"])
@@ -62,7 +63,7 @@ def test_booking_an_occupied_slot_is_refused_with_who_holds_it(clinic):
 
 
 def test_booking_outside_working_hours_or_on_time_off_is_refused(clinic):
-    plan = make_plan(first_target=MON, count=1)
+    plan = plan_to_book(first_target=MON, count=1)
     with pytest.raises(booking.BookingError, match="outside working hours"):
         booking.session_book(session=plan.sessions.get(), starts_at=at(MON, 16, 30), practitioner=clinic["ana"])
     models.TimeOff.objects.create(practitioner=clinic["ana"], starts_at=at(MON, 0), ends_at=at(MON, 23))
@@ -71,7 +72,7 @@ def test_booking_outside_working_hours_or_on_time_off_is_refused(clinic):
 
 
 def test_booking_outside_the_window_needs_a_reason_which_is_recorded(clinic):
-    plan = make_plan(first_target=MON, count=1)
+    plan = plan_to_book(first_target=MON, count=1)
     late = at(MON + dt.timedelta(days=10), 10)
     with pytest.raises(booking.BookingError, match="outside its window"):
         booking.session_book(session=plan.sessions.get(), starts_at=late, practitioner=clinic["ana"])
@@ -82,7 +83,7 @@ def test_booking_outside_the_window_needs_a_reason_which_is_recorded(clinic):
 
 
 def test_rescheduling_session_two_moves_session_three_to_keep_min_interval(clinic):
-    plan = make_plan(first_target=MON, spread=10)
+    plan = plan_to_book(first_target=MON, spread=10)
     book_all(plan, practitioner_id=clinic["ana"].id)
     s1, s2, s3 = plan.sessions.order_by("sequence")
     new_start = at(MON + dt.timedelta(days=38), 11)
@@ -109,7 +110,7 @@ def test_rescheduling_session_two_moves_session_three_to_keep_min_interval(clini
 
 
 def test_moving_beyond_latest_requires_the_override(clinic):
-    plan = make_plan(first_target=MON, count=2, spread=3, interval_min_days=27)
+    plan = plan_to_book(first_target=MON, count=2, spread=3, interval_min_days=27)
     book_all(plan, practitioner_id=clinic["ana"].id)
     s1, s2 = plan.sessions.order_by("sequence")
     too_late = at(MON + dt.timedelta(days=7), 10)
@@ -131,14 +132,14 @@ def test_moving_beyond_latest_requires_the_override(clinic):
 
 
 def test_moving_outside_the_window_without_cascade_needs_a_reason(clinic):
-    plan = make_plan(first_target=MON, count=1, spread=3)
+    plan = plan_to_book(first_target=MON, count=1, spread=3)
     (s,) = book_all(plan, practitioner_id=clinic["ana"].id)
     with pytest.raises(booking.BookingError, match="outside its window"):
         booking.session_reschedule(session=s, starts_at=at(MON + dt.timedelta(days=7), 10), practitioner=clinic["ana"])
 
 
 def test_cancel_complete_and_no_show_through_services(clinic, frozen_clock):
-    plan = make_plan(first_target=MON, count=2, follow_up=True)
+    plan = plan_to_book(first_target=MON, count=2, follow_up=True)
     book_all(plan, practitioner_id=clinic["ana"].id)
     s1, s2, follow = plan.sessions.order_by("sequence")
     with pytest.raises(booking.BookingError, match="has not started"):
@@ -160,8 +161,8 @@ def timezone_localdate(session):
 
 
 def test_no_show_and_cancel_free_the_slot(clinic, frozen_clock):
-    plan = make_plan(first_target=MON, count=1)
-    other = make_plan(first_target=MON, count=1)
+    plan = plan_to_book(first_target=MON, count=1)
+    other = plan_to_book(first_target=MON, count=1)
     (s,) = book_all(plan, practitioner_id=clinic["ana"].id)
     with pytest.raises(booking.BookingError, match="reason"):
         booking.session_cancel(session=s, by_client=True, reason="  ")
@@ -175,7 +176,7 @@ def test_no_show_and_cancel_free_the_slot(clinic, frozen_clock):
 
 
 def test_state_methods_refuse_illegal_moves(clinic):
-    plan = make_plan(first_target=MON, count=1)
+    plan = plan_to_book(first_target=MON, count=1)
     s = plan.sessions.get()
     now = at(dt.date(2027, 2, 1), 8)
     with pytest.raises(IllegalTransition, match="in the past"):
@@ -200,7 +201,7 @@ def test_state_methods_refuse_illegal_moves(clinic):
 
 def test_series_proposed_across_the_spring_clock_change_stays_at_nine_local(clinic, frozen_clock):
     after_change = dt.date(2027, 3, 29)  # Monday after the last Sunday of March: BST
-    plan = make_plan(
+    plan = plan_to_book(
         first_target=after_change - dt.timedelta(days=7),
         count=2,
         spread=0,
@@ -218,7 +219,7 @@ def test_series_proposed_across_the_spring_clock_change_stays_at_nine_local(clin
 
 
 def test_a_cancelled_session_is_offered_again_by_auto_fit_and_booked_again(clinic):
-    plan = make_plan(first_target=MON)
+    plan = plan_to_book(first_target=MON)
     book_all(plan, practitioner_id=clinic["ana"].id)
     s1, s2, s3 = plan.sessions.order_by("sequence")
     booking.session_cancel(session=s2, by_client=True, reason="Flu")
@@ -236,7 +237,7 @@ def test_a_cancelled_session_is_offered_again_by_auto_fit_and_booked_again(clini
 
 
 def test_a_missed_session_is_refitted_within_what_the_booked_sessions_after_it_allow(clinic, frozen_clock):
-    plan = make_plan(first_target=MON, count=2)
+    plan = plan_to_book(first_target=MON, count=2)
     book_all(plan, practitioner_id=clinic["ana"].id)
     s1, s2 = plan.sessions.order_by("sequence")
     now = s1.starts_at + dt.timedelta(hours=2)
@@ -254,7 +255,7 @@ def test_a_missed_session_is_refitted_within_what_the_booked_sessions_after_it_a
 
 
 def test_a_cancelled_session_past_its_window_is_left_out_and_does_not_block_the_rest(clinic, frozen_clock):
-    plan = make_plan(first_target=MON)
+    plan = plan_to_book(first_target=MON)
     book_all(plan, practitioner_id=clinic["ana"].id)
     s1, s2, s3 = plan.sessions.order_by("sequence")
     booking.session_cancel(session=s1, by_client=True, reason="Flu")
@@ -266,7 +267,7 @@ def test_a_cancelled_session_past_its_window_is_left_out_and_does_not_block_the_
 
 
 def test_series_book_refuses_a_rebooking_that_breaks_a_later_booked_sessions_interval(clinic):
-    plan = make_plan(first_target=MON)
+    plan = plan_to_book(first_target=MON)
     book_all(plan, practitioner_id=clinic["ana"].id)
     s1, s2, s3 = plan.sessions.order_by("sequence")
     booking.session_cancel(session=s2, by_client=False, reason="Clinic closed")
@@ -287,7 +288,7 @@ def test_series_propose_reads_the_same_few_queries_for_a_short_and_a_long_plan(c
 
     counts = []
     for count in (1, 6):
-        plan = make_plan(first_target=MON + dt.timedelta(days=7 * count), count=count, peel_after=1)
+        plan = plan_to_book(first_target=MON + dt.timedelta(days=7 * count), count=count, peel_after=1)
         with CaptureQueriesContext(connection) as ctx:
             proposal = booking.series_propose(plan=plan, preferences=scheduling.Preferences())
         assert proposal.result.ok and len(proposal.rows) == plan.sessions.count()

@@ -10,7 +10,8 @@ from django.urls import reverse
 
 from plans import models
 from plans.services import booking
-from tests.booking.conftest import LONDON, at, make_plan
+from tests.helpers.clock import LONDON, at
+from tests.helpers.plans import plan_to_book
 
 MON = dt.date(2027, 3, 1)
 WEEK = {"start": "2027-03-01", "end": "2027-03-08"}
@@ -30,7 +31,7 @@ def staff(client, aesthetician):
 
 @pytest.fixture
 def booked(clinic):
-    plan = make_plan(first_target=MON, count=3)
+    plan = plan_to_book(first_target=MON, count=3)
     session = plan.sessions.get(sequence=1)
     return booking.session_book(session=session, starts_at=at(MON, 10), practitioner=clinic["ana"])
 
@@ -106,7 +107,7 @@ def test_a_move_outside_the_window_answers_a_needs_override_code(staff, booked, 
 
 
 def test_a_taken_slot_answers_409_with_the_slot_taken_code(staff, booked, clinic):
-    other = make_plan(first_target=MON, count=1).sessions.get()
+    other = plan_to_book(first_target=MON, count=1).sessions.get()
     response = staff.post(
         reverse("session-book", args=[other.pk]),
         {"starts_at": "2027-03-01T10:30", "practitioner": clinic["ana"].pk},

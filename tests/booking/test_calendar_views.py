@@ -10,7 +10,8 @@ from django.urls import reverse
 
 from plans import models
 from plans.services import booking
-from tests.booking.conftest import at, make_plan
+from tests.helpers.clock import at
+from tests.helpers.plans import plan_to_book
 
 MON = dt.date(2027, 3, 1)
 
@@ -31,7 +32,7 @@ def book_plans(clinic, n):
     """n one-session plans booked on MON at consecutive slots alternating Ana and Ben."""
     sessions = []
     for i in range(n):
-        plan = make_plan(first_target=MON, count=1)
+        plan = plan_to_book(first_target=MON, count=1)
         who = clinic["ana"] if i % 2 == 0 else clinic["ben"]
         start = at(MON, 9) + dt.timedelta(minutes=75 * (i // 2))
         sessions.append(booking.session_book(session=plan.sessions.get(), starts_at=start, practitioner=who))
@@ -83,7 +84,7 @@ def test_calendar_page_renders_resources_and_nav(staff, clinic):
 
 def test_booking_an_occupied_slot_answers_409_with_the_conflict(staff, clinic):
     (s,) = book_plans(clinic, 1)
-    other = make_plan(first_target=MON, count=1).sessions.get()
+    other = plan_to_book(first_target=MON, count=1).sessions.get()
     response = staff.post(
         reverse("session-book", args=[other.pk]),
         {"starts_at": "2027-03-01T09:30", "practitioner": clinic["ana"].pk},
@@ -94,7 +95,7 @@ def test_booking_an_occupied_slot_answers_409_with_the_conflict(staff, clinic):
 
 
 def test_reschedule_endpoint_returns_the_cascade_then_applies_it_on_confirmation(staff, clinic):
-    plan = make_plan(first_target=MON, spread=10)
+    plan = plan_to_book(first_target=MON, spread=10)
     proposal = booking.series_propose(plan=plan, preferences=booking.scheduling.Preferences(clinic["ana"].id))
     booking.series_book(plan=plan, proposal=proposal.result.bookings)
     s1, s2, s3 = plan.sessions.order_by("sequence")
@@ -129,7 +130,7 @@ def test_cancel_complete_forms_post_back_with_messages(staff, clinic, frozen_clo
 
 
 def test_plan_booking_page_proposes_and_books_all(staff, clinic):
-    plan = make_plan(first_target=MON)
+    plan = plan_to_book(first_target=MON)
     url = reverse("plan-book", args=[plan.pk])
     page = staff.get(url, {"propose": "1", "practitioner": clinic["ana"].pk, "part_of_day": "any"})
     assert page.status_code == 200
@@ -140,7 +141,7 @@ def test_plan_booking_page_proposes_and_books_all(staff, clinic):
 
 
 def test_plan_booking_page_offers_a_cancelled_session_again(staff, clinic):
-    plan = make_plan(first_target=MON)
+    plan = plan_to_book(first_target=MON)
     url = reverse("plan-book", args=[plan.pk])
     choose = {"propose": "1", "practitioner": clinic["ana"].pk, "part_of_day": "any"}
     form_value = staff.get(url, choose).context["proposal_form"].initial["proposal"]
@@ -155,7 +156,7 @@ def test_plan_booking_page_offers_a_cancelled_session_again(staff, clinic):
 
 
 def test_plan_booking_page_explains_an_infeasible_series(staff, clinic):
-    plan = make_plan(first_target=MON, count=1, spread=2)
+    plan = plan_to_book(first_target=MON, count=1, spread=2)
     models.TimeOff.objects.create(
         practitioner=clinic["ana"],
         starts_at=at(MON - dt.timedelta(days=3), 0),

@@ -15,7 +15,8 @@ from django.urls import reverse
 from plans import models
 from plans.forms import fields
 from plans.services import booking
-from tests.booking.conftest import at, make_plan
+from tests.helpers.clock import at
+from tests.helpers.plans import plan_to_book
 
 MON = dt.date(2027, 3, 1)
 DATES = ["9999-12-31", "0001-01-01", "2026-02-30", "2027-13-01", "²", "٢٠٢٧-٠٣-٠١", "2027-03-01\x00", "\x00"]
@@ -46,7 +47,7 @@ def staff(client, aesthetician):
 @pytest.fixture
 def booked(clinic):
     """One plan with its first session booked (to move, cancel, complete) and one still to book."""
-    plan = make_plan(first_target=MON, count=2)
+    plan = plan_to_book(first_target=MON, count=2)
     first = plan.sessions.get(sequence=1)
     booking.session_book(session=first, starts_at=at(MON, 10), practitioner=clinic["ana"], room=clinic["room_a"])
     return plan

@@ -22,8 +22,10 @@ from bench.server import Server, csrf_headers, staff_cookies, stop
 from plans import models, scheduling
 from plans.forms.booking import proposal_json
 from plans.services import booking
-from tests.booking.conftest import LONDON, at, make_plan, weekday_hours
 from tests.factories import PractitionerFactory, RoomFactory
+from tests.helpers.clinic import weekday_hours
+from tests.helpers.clock import LONDON, at
+from tests.helpers.plans import plan_to_book
 
 ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 pytestmark = [
@@ -103,7 +105,7 @@ def test_book_all_racing_a_single_booking_of_its_session_never_answers_500(clini
     ana = clinic["ana"]
     cookies = staff_cookies("ana")
     for _ in range(ROUNDS):
-        plan = make_plan(first_target=DAY, count=3)
+        plan = plan_to_book(first_target=DAY, count=3)
         proposal = booking.series_propose(plan=plan, preferences=scheduling.Preferences(practitioner_id=ana.id))
         assert proposal.result.ok
         second = proposal.result.bookings[1]
@@ -132,7 +134,7 @@ def test_eight_any_free_room_bookings_at_one_time_all_succeed_while_rooms_are_fr
         weekday_hours(practitioners[-1])
     for _ in range(32):
         RoomFactory()  # 34 rooms in all
-    sessions = [make_plan(first_target=DAY, count=1).sessions.get() for _ in practitioners]
+    sessions = [plan_to_book(first_target=DAY, count=1).sessions.get() for _ in practitioners]
     statuses = fire(
         server,
         [
@@ -152,7 +154,7 @@ def test_reschedule_complete_cancel_and_no_show_racing_on_one_session_never_answ
     for n in range(ROUNDS):
         # A fresh room each round: a round's completed or moved session keeps its own.
         here, there = RoomFactory(), RoomFactory()
-        session = make_plan(first_target=TODAY, count=1).sessions.get()
+        session = plan_to_book(first_target=TODAY, count=1).sessions.get()
         # Started a few minutes ago, so completing is allowed; the booking service refuses
         # past times, so the appointment is placed directly.
         start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5 + 2 * n)  # one a round: Ana is busy once

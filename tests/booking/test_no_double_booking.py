@@ -9,8 +9,9 @@ from django.db import IntegrityError, connection, transaction
 
 from plans import models, scheduling
 from plans.services import booking
-from tests.booking.conftest import at, make_plan
 from tests.factories import RoomFactory
+from tests.helpers.clock import at
+from tests.helpers.plans import plan_to_book
 
 ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 pytestmark = [
@@ -48,7 +49,7 @@ def run_parallel(jobs):
 @pytest.mark.django_db(transaction=True)
 def test_twenty_four_parallel_bookings_of_one_practitioner_exactly_one_wins(clinic):
     ana = clinic["ana"]
-    plans = [make_plan(first_target=DAY, count=1) for _ in range(24)]
+    plans = [plan_to_book(first_target=DAY, count=1) for _ in range(24)]
     rooms = [RoomFactory() for _ in range(24)]  # separate rooms: only the practitioner is contended
     jobs = [
         (
@@ -73,11 +74,11 @@ def test_book_all_racing_a_single_booking_one_wins_and_nothing_partial(clinic):
     ana = clinic["ana"]
     for _round in range(3):
         models.PlanSession.objects.all().delete()
-        plan = make_plan(first_target=DAY, count=3)
+        plan = plan_to_book(first_target=DAY, count=3)
         proposal = booking.series_propose(plan=plan, preferences=scheduling.Preferences(practitioner_id=ana.id))
         assert proposal.result.ok
         contested = proposal.result.bookings[1].slot
-        single = make_plan(first_target=DAY + dt.timedelta(days=28), count=1).sessions.get()
+        single = plan_to_book(first_target=DAY + dt.timedelta(days=28), count=1).sessions.get()
         results = run_parallel(
             [
                 lambda plan=plan, proposal=proposal: booking.series_book(plan=plan, proposal=proposal.result.bookings),
@@ -100,7 +101,10 @@ def test_book_all_racing_a_single_booking_one_wins_and_nothing_partial(clinic):
 
 @pytest.mark.django_db(transaction=True)
 def test_the_database_refuses_overlapping_bookings_written_around_the_service(clinic):
-    a, b = make_plan(first_target=DAY, count=1).sessions.get(), make_plan(first_target=DAY, count=1).sessions.get()
+    a, b = (
+        plan_to_book(first_target=DAY, count=1).sessions.get(),
+        plan_to_book(first_target=DAY, count=1).sessions.get(),
+    )
     for s, room in ((a, clinic["room_a"]), (b, clinic["room_b"])):
         s.status = "booked"
         s.practitioner = clinic["ana"]
@@ -121,7 +125,10 @@ def test_the_database_refuses_overlapping_bookings_written_around_the_service(cl
 
 @pytest.mark.django_db(transaction=True)
 def test_a_constraint_violation_surfaces_as_slot_taken(clinic, monkeypatch):
-    a, b = make_plan(first_target=DAY, count=1).sessions.get(), make_plan(first_target=DAY, count=1).sessions.get()
+    a, b = (
+        plan_to_book(first_target=DAY, count=1).sessions.get(),
+        plan_to_book(first_target=DAY, count=1).sessions.get(),
+    )
     booking.session_book(session=a, starts_at=at(DAY, 10), practitioner=clinic["ana"], room=clinic["room_a"])
     # As if the overlap check had raced: only the constraint stands in the way.
     monkeypatch.setattr(booking, "_conflict", lambda **kwargs: None)
@@ -147,7 +154,7 @@ def test_a_booking_chosen_as_deadlock_victim_is_retried_and_succeeds(clinic, cap
     PostgreSQL breaks the deadlock by aborting one side; if that is the booking, the service
     runs it again once the other side is gone, so the caller still gets its booking."""
     ana = clinic["ana"]
-    session = make_plan(first_target=DAY, count=1).sessions.get()
+    session = plan_to_book(first_target=DAY, count=1).sessions.get()
     pid: list[int] = []
     ready = threading.Event()
     results: list = []

@@ -15,7 +15,8 @@ from django.urls import reverse
 
 from plans import models
 from plans.services import booking
-from tests.booking.conftest import at, make_plan
+from tests.helpers.clock import at
+from tests.helpers.plans import plan_to_book
 
 MON = dt.date(2027, 3, 1)
 BUDGET = 12
@@ -35,7 +36,7 @@ def add_booked_plans(clinic, n: int, *, after: int = 0) -> list[models.Treatment
     `after`: how many were added before, so the new ones take the next free slots."""
     plans = []
     for i in range(after, after + n):
-        plan = make_plan(first_target=MON, count=3)
+        plan = plan_to_book(first_target=MON, count=3)
         who = clinic["ana"] if i % 2 == 0 else clinic["ben"]
         day = MON + dt.timedelta(days=i // 12)
         start = at(day, 9) + dt.timedelta(minutes=75 * (i % 12 // 2))

@@ -8,7 +8,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from plans import models
-from tests.booking.conftest import clinic, make_plan  # noqa: F401 - clinic is a fixture
+from tests.helpers.plans import plan_to_book
 
 
 def next_monday(weeks_ahead: int) -> dt.date:
@@ -17,8 +17,8 @@ def next_monday(weeks_ahead: int) -> dt.date:
 
 
 @pytest.fixture
-def accepted_plan(clinic):  # noqa: F811
-    return make_plan(first_target=next_monday(3), spread=10)
+def accepted_plan(clinic):
+    return plan_to_book(first_target=next_monday(3), spread=10)
 
 
 def event(page, client_name, title):
@@ -119,7 +119,7 @@ def test_book_a_whole_plan_move_one_with_cascade_cancel_one_and_see_conflicts(
     assert s3.status == models.SessionStatus.CANCELLED and s3.cancel_reason == "Client moving abroad"
 
     # Booking another client into Ana's cleanup time right after session 1 shows the conflict.
-    other = make_plan(first_target=monday, count=1)
+    other = plan_to_book(first_target=monday, count=1)
     page.goto(f"{live_server.url}/calendar/?date={monday.isoformat()}")
     first = event(page, client, "Microneedling session 1 of 3")
     box = first.bounding_box()

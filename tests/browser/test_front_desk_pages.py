@@ -5,9 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.security import conftest as world_data
-from tests.security.conftest import completed_plan, world  # noqa: F401 - fixtures
-from tests.security.test_url_access import CLINICAL_TEXT, DEPTH
+from tests.helpers import world as world_data
+from tests.helpers.world import CLINICAL_TEXT, DEPTH
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,13 +7,14 @@ from django.utils import timezone
 
 from plans.models import Message, MessageStatus, SessionStatus
 from plans.outbox.links import make_token
-from tests.notifications.conftest import book, make_plan
+from tests.helpers.outbox import book
+from tests.helpers.plans import booked_plan
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_staff_resend_a_failed_email_from_the_failed_list(log_in, aesthetician, live_server):
-    (session,) = book(make_plan(starts=[timezone.now() + dt.timedelta(days=10)]))
+    (session,) = book(booked_plan(starts=[timezone.now() + dt.timedelta(days=10)]))
     Message.objects.filter(kind="confirmation").update(status="failed", last_error="SMTPRecipientsRefused: 550")
     page = log_in(aesthetician)
     page.locator("#failed-messages a").click()
@@ -25,7 +26,7 @@ def test_staff_resend_a_failed_email_from_the_failed_list(log_in, aesthetician, 
 
 
 def test_the_client_timeline_partial_resends_in_place_with_htmx(log_in, aesthetician, live_server):
-    (session,) = book(make_plan(starts=[timezone.now() + dt.timedelta(days=10)]))
+    (session,) = book(booked_plan(starts=[timezone.now() + dt.timedelta(days=10)]))
     Message.objects.filter(kind="confirmation").update(status="failed", last_error="SMTPRecipientsRefused: 550")
     page = log_in(aesthetician)
     # The client page (engine area) embeds this partial; load it on a staff page the same way.
@@ -40,7 +41,7 @@ def test_the_client_timeline_partial_resends_in_place_with_htmx(log_in, aestheti
 
 
 def test_a_client_cancels_from_the_email_link_without_logging_in(page, live_server):
-    (session,) = book(make_plan(starts=[timezone.now() + dt.timedelta(days=10)]))
+    (session,) = book(booked_plan(starts=[timezone.now() + dt.timedelta(days=10)]))
     token = make_token(Message.objects.get(kind="reminder:24h"), "cancel")
     page.goto(f"{live_server.url}/e/cancel/{token}/")
     assert page.get_by_role("heading", name="Cancel your appointment?").is_visible()

@@ -4,7 +4,7 @@ import datetime as dt
 from decimal import Decimal
 
 from plans.planning import COMBINATION, FOLLOW_UP, MICRONEEDLING
-from tests.engine.conftest import START, plan, profile
+from tests.helpers.engine import START, plan, profile
 
 
 def days(n):

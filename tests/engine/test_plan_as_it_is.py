@@ -12,8 +12,8 @@ from plans.planning import (
     propose_plan,
     suggest_start,
 )
-from tests.engine.conftest import START, plan, profile
 from tests.engine.protocols import DEFAULTS, P3
+from tests.helpers.engine import START, plan, profile
 
 
 def days(n):

@@ -12,8 +12,8 @@ from plans.planning import (
     add_months,
     choose_protocol,
 )
-from tests.engine.conftest import START, plan, profile
 from tests.engine.protocols import DEFAULTS, P1, P2, P3
+from tests.helpers.engine import START, plan, profile
 
 
 def test_a_hard_stop_gives_no_plan_and_says_why():

@@ -23,6 +23,7 @@ from django.db import connection
 from clinic.celery import app
 from plans.models import WorkerHeartbeat
 from plans.tasks import record_heartbeat
+from tests.helpers.worker import filesystem_folders
 
 BASE_DIR = Path(settings.BASE_DIR)
 CELERY = BASE_DIR / ".venv" / "bin" / "celery"
@@ -38,22 +39,6 @@ def database_url() -> str:
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
     auth = f"{user}{password}@" if user else ""
     return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-
-
-def filesystem_folders(var_dir: Path) -> dict[str, str]:
-    """The transport options settings.py derives from CLINIC_VAR_DIR (kept in step with it)."""
-    queue, processed = var_dir / "celery" / "queue", var_dir / "celery" / "processed"
-    # Without control_folder kombu writes its exchange table to ./control in the working tree.
-    control = var_dir / "celery" / "control"
-    for folder in (queue, processed, control):
-        folder.mkdir(parents=True, exist_ok=True)
-    return {
-        "data_folder_in": str(queue),
-        "data_folder_out": str(queue),
-        "processed_folder": str(processed),
-        "control_folder": str(control),
-        "store_processed": False,
-    }
 
 
 @contextlib.contextmanager

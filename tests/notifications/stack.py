@@ -11,7 +11,6 @@ import http.cookiejar
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -24,16 +23,12 @@ from django.conf import settings
 from django.db import connection
 
 from plans import models
-from tests.booking.conftest import LONDON, make_plan
+from tests.helpers.clock import LONDON
+from tests.helpers.plans import plan_to_book
+from tests.helpers.ports import free_port
 
 ROOT = Path(settings.BASE_DIR)
 STAFF_PASSWORD = "stack-test-pass-1"  # noqa: S105 - a test account on a throwaway database
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def database_url() -> str:
@@ -175,6 +170,6 @@ def clinic_with_a_plan(aesthetician, **snapshot) -> tuple[models.TreatmentPlan, 
         )
     models.Room.objects.create(name="Room A")
     day = (dt.datetime.now(LONDON) + dt.timedelta(days=9)).date()
-    plan = make_plan(first_target=day, count=1, user=aesthetician, **snapshot)
+    plan = plan_to_book(first_target=day, count=1, user=aesthetician, **snapshot)
     starts = dt.datetime.combine(day, dt.time(10), tzinfo=LONDON)
     return plan, starts

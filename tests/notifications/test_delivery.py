@@ -12,7 +12,9 @@ from plans import outbox
 from plans.models import DeliveryAttempt, Message, MessageStatus
 from plans.outbox import delivery
 from plans.services.messages import message_resend
-from tests.notifications.conftest import attachment, book, cancel, complete, local, make_plan, reschedule, text_body
+from tests.helpers.clock import local
+from tests.helpers.outbox import attachment, book, cancel, complete, reschedule, text_body
+from tests.helpers.plans import booked_plan
 
 pytestmark = pytest.mark.django_db
 UTC = dt.UTC
@@ -25,7 +27,7 @@ def deliver_due(now):
 
 def test_a_due_reminder_arrives_with_the_local_time_clinic_details_pre_care_and_an_invitation(smtp_server):
     with time_machine.travel(local(2026, 1, 5, 10), tick=False):
-        plan = make_plan(starts=[local(2026, 1, 20), local(2026, 2, 17)])
+        plan = booked_plan(starts=[local(2026, 1, 20), local(2026, 2, 17)])
         first, _ = book(plan)
     deliver_due(local(2026, 1, 5, 10, 1))
     (confirmation,) = smtp_server.wait_for(1)
@@ -70,7 +72,7 @@ def test_a_due_reminder_arrives_with_the_local_time_clinic_details_pre_care_and_
 
 def test_sweeping_twice_and_sending_twice_delivers_one_email(smtp_server):
     with time_machine.travel(local(2026, 1, 5, 10), tick=False):
-        book(make_plan(starts=[local(2026, 1, 20)]))
+        book(booked_plan(starts=[local(2026, 1, 20)]))
     now = local(2026, 1, 5, 10, 1)
     with time_machine.travel(now, tick=False):
         first_sweep, second_sweep = outbox.sweep_due(now), outbox.sweep_due(now)
@@ -85,7 +87,7 @@ def test_sweeping_twice_and_sending_twice_delivers_one_email(smtp_server):
 def test_a_transient_smtp_error_backs_off_then_fails_after_the_maximum_attempts(smtp_server, settings):
     settings.NOTIFICATIONS_MAX_ATTEMPTS = 3
     with time_machine.travel(local(2026, 1, 5, 10), tick=False):
-        (session,) = book(make_plan(starts=[local(2026, 1, 20)]))
+        (session,) = book(booked_plan(starts=[local(2026, 1, 20)]))
     smtp_server.rcpt_reply = "451 4.3.0 Mailbox temporarily unavailable"
     row = Message.objects.get(session=session, kind="confirmation")
     now = local(2026, 1, 5, 10, 0, 30)
@@ -115,7 +117,7 @@ def test_backoff_is_capped(settings):
 
 def test_a_refused_recipient_fails_at_once_and_staff_can_resend(smtp_server, clinic_admin):
     with time_machine.travel(local(2026, 1, 5, 10), tick=False):
-        (session,) = book(make_plan(starts=[local(2026, 1, 20)]))
+        (session,) = book(booked_plan(starts=[local(2026, 1, 20)]))
     smtp_server.rcpt_reply = "550 5.1.1 No such user here"
     results = deliver_due(local(2026, 1, 5, 10, 1))
     assert list(results.values()) == ["failed"]
@@ -132,7 +134,7 @@ def test_a_refused_recipient_fails_at_once_and_staff_can_resend(smtp_server, cli
 
 def test_cancelling_after_the_send_was_enqueued_sends_nothing(smtp_server):
     with time_machine.travel(local(2026, 1, 5, 10), tick=False):
-        (session,) = book(make_plan(starts=[local(2026, 1, 20)]))
+        (session,) = book(booked_plan(starts=[local(2026, 1, 20)]))
     now = local(2026, 1, 19, 9, 0, 30)
     with time_machine.travel(now, tick=False):
         Message.objects.filter(kind="confirmation").update(status="sent", sent_at=now)
@@ -147,7 +149,7 @@ def test_cancelling_after_the_send_was_enqueued_sends_nothing(smtp_server):
 
 def test_rescheduling_after_the_send_was_enqueued_sends_nothing_for_the_old_time(smtp_server):
     with time_machine.travel(local(2026, 1, 5, 10), tick=False):
-        (session,) = book(make_plan(starts=[local(2026, 1, 20)]))
+        (session,) = book(booked_plan(starts=[local(2026, 1, 20)]))
         Message.objects.filter(kind="confirmation").update(status="sent", sent_at=local(2026, 1, 5, 10))
     now = local(2026, 1, 19, 9, 0, 30)
     with time_machine.travel(now, tick=False):
@@ -165,7 +167,7 @@ def test_rescheduling_after_the_send_was_enqueued_sends_nothing_for_the_old_time
 
 def test_a_claimed_row_re_timed_by_a_reschedule_is_not_marked_sent_by_the_old_claim():
     with time_machine.travel(local(2026, 1, 5, 10), tick=False):
-        (session,) = book(make_plan(starts=[local(2026, 1, 20)]))
+        (session,) = book(booked_plan(starts=[local(2026, 1, 20)]))
     row = Message.objects.get(session=session, kind="reminder:24h")
     now = local(2026, 1, 19, 9, 0, 30)
     assert outbox.claim(row.pk, now, token="worker-a")
@@ -179,7 +181,7 @@ def test_a_claimed_row_re_timed_by_a_reschedule_is_not_marked_sent_by_the_old_cl
 def test_a_message_whose_moment_passed_long_ago_is_expired_not_sent(smtp_server, settings):
     settings.NOTIFICATIONS_GRACE_MINUTES = 120
     with time_machine.travel(local(2026, 1, 5, 10), tick=False):
-        (session,) = book(make_plan(starts=[local(2026, 1, 20)]))
+        (session,) = book(booked_plan(starts=[local(2026, 1, 20)]))
     # Beat was down for a day: the 7-day reminder is 26 hours late.
     results = deliver_due(local(2026, 1, 14, 11))
     assert all(outcome != "sent" for outcome in results.values())
@@ -190,7 +192,7 @@ def test_a_message_whose_moment_passed_long_ago_is_expired_not_sent(smtp_server,
 
 def test_unsubscribing_before_the_send_cancels_it_at_delivery(smtp_server):
     with time_machine.travel(local(2026, 1, 5, 10), tick=False):
-        plan = make_plan(starts=[local(2026, 1, 20)])
+        plan = booked_plan(starts=[local(2026, 1, 20)])
         book(plan)
     plan.client.email_consent = False
     plan.client.save()
@@ -200,7 +202,7 @@ def test_unsubscribing_before_the_send_cancels_it_at_delivery(smtp_server):
 
 def test_the_0900_appointment_after_the_clocks_change_is_reminded_at_the_right_instant_saying_0900(smtp_server):
     with time_machine.travel(local(2026, 3, 1, 10), tick=False):
-        (session,) = book(make_plan(starts=[local(2026, 3, 30, 9)]))
+        (session,) = book(booked_plan(starts=[local(2026, 3, 30, 9)]))
         Message.objects.filter(kind="confirmation").update(status="sent", sent_at=local(2026, 3, 1, 10))
     assert deliver_due(dt.datetime(2026, 3, 29, 7, 59, tzinfo=UTC)) == {}
     results = deliver_due(dt.datetime(2026, 3, 29, 8, 0, tzinfo=UTC))
@@ -214,7 +216,7 @@ def test_the_0900_appointment_after_the_clocks_change_is_reminded_at_the_right_i
 
 def test_cancellation_notice_carries_a_calendar_cancel_and_care_notes_follow_completion(smtp_server):
     with time_machine.travel(local(2026, 1, 5, 10), tick=False):
-        first, second, third = book(make_plan(starts=[local(2026, 1, 20), local(2026, 2, 17), local(2026, 3, 17)]))
+        first, second, third = book(booked_plan(starts=[local(2026, 1, 20), local(2026, 2, 17), local(2026, 3, 17)]))
         Message.objects.filter(kind="confirmation").update(status="sent", sent_at=local(2026, 1, 5, 10))
         cancel(second)
     deliver_due(local(2026, 1, 5, 10, 1))
@@ -238,7 +240,7 @@ def test_cancellation_notice_carries_a_calendar_cancel_and_care_notes_follow_com
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_claiming_the_same_row_at_once_exactly_one_wins():
     with time_machine.travel(local(2026, 1, 5, 10), tick=False):
-        book(make_plan(starts=[local(2030, 1, 20)]))
+        book(booked_plan(starts=[local(2030, 1, 20)]))
     rows = list(Message.objects.filter(kind__startswith="reminder").values_list("pk", flat=True))
     now = local(2030, 1, 19, 12)
     for pk in rows:
@@ -262,12 +264,12 @@ def test_two_workers_claiming_the_same_row_at_once_exactly_one_wins():
 
 
 def test_an_unreachable_mail_server_is_a_transient_error(settings):
-    from tests.notifications.conftest import free_port
+    from tests.helpers.ports import free_port
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 2
     with time_machine.travel(local(2026, 1, 5, 10), tick=False):
-        book(make_plan(starts=[local(2026, 1, 20)]))
+        book(booked_plan(starts=[local(2026, 1, 20)]))
     assert list(deliver_due(local(2026, 1, 5, 10, 1)).values()) == ["retry"]
     row = Message.objects.get(kind="confirmation")
     assert row.status == MessageStatus.PENDING and "ConnectionRefused" in row.last_error
@@ -276,7 +278,7 @@ def test_an_unreachable_mail_server_is_a_transient_error(settings):
 
 def test_a_message_that_cannot_be_rendered_fails_for_staff_to_see(smtp_server):
     with time_machine.travel(local(2026, 1, 20, 10, 5), tick=False):
-        (session,) = book(make_plan(starts=[local(2026, 1, 20)]))
+        (session,) = book(booked_plan(starts=[local(2026, 1, 20)]))
         Message.objects.filter(session=session).update(status="cancelled")
         complete(session, local(2026, 1, 20, 10, 5))
         plan = session.plan
@@ -292,7 +294,7 @@ def test_a_message_that_cannot_be_rendered_fails_for_staff_to_see(smtp_server):
 def test_a_row_whose_workers_keep_dying_gives_up_after_the_maximum_attempts(settings):
     settings.NOTIFICATIONS_MAX_ATTEMPTS, settings.NOTIFICATIONS_LEASE_SECONDS = 2, 60
     with time_machine.travel(local(2026, 1, 5, 10), tick=False):
-        book(make_plan(starts=[local(2026, 1, 20)]))
+        book(booked_plan(starts=[local(2026, 1, 20)]))
     row = Message.objects.get(kind="confirmation")
     assert outbox.claim(row.pk, local(2026, 1, 5, 10, 0, 1))  # worker dies
     assert not outbox.claim(row.pk, local(2026, 1, 5, 10, 0, 30))  # lease still held
@@ -307,7 +309,7 @@ def test_message_state_methods_refuse_illegal_moves():
     from plans.models import IllegalMessageTransition
 
     with time_machine.travel(local(2026, 1, 5, 10), tick=False):
-        book(make_plan(starts=[local(2026, 1, 20)]))
+        book(booked_plan(starts=[local(2026, 1, 20)]))
     row = Message.objects.get(kind="confirmation")
     with pytest.raises(IllegalMessageTransition, match="is pending; it cannot become sent"):
         row.mark_sent(at=local(2026, 1, 5, 10), message_id="<x@y>")

@@ -14,7 +14,9 @@ from django.urls import reverse
 from plans import outbox
 from plans.models import Message
 from plans.outbox.kinds import FAMILIES
-from tests.notifications.conftest import book, complete, local, make_plan, reschedule
+from tests.helpers.clock import local
+from tests.helpers.outbox import book, complete, reschedule
+from tests.helpers.plans import booked_plan
 
 ROOT = Path(settings.BASE_DIR)
 
@@ -39,7 +41,7 @@ def test_staff_read_each_kind_in_words_on_the_message_list_client_page_and_admin
     client, aesthetician, clinic_admin, smtp_server
 ):
     with time_machine.travel(local(2026, 1, 5, 10), tick=False):
-        first, second = book(make_plan(starts=[local(2026, 1, 20), local(2026, 2, 17)]))
+        first, second = book(booked_plan(starts=[local(2026, 1, 20), local(2026, 2, 17)]))
         # Sent, so a reschedule announces itself with an update of its own.
         assert outbox.deliver(Message.objects.get(kind="confirmation").pk) == "sent"
         reschedule(second, local(2026, 2, 18))

@@ -10,7 +10,9 @@ from plans import outbox
 from plans.models import Message, MessageStatus, PlanSession, SessionStatus
 from plans.outbox.links import link_url, make_token
 from tests.factories import ClientFactory
-from tests.notifications.conftest import book, local, make_plan, reschedule
+from tests.helpers.clock import local
+from tests.helpers.outbox import book, reschedule
+from tests.helpers.plans import booked_plan
 
 pytestmark = pytest.mark.django_db
 BOOKED_AT = local(2026, 1, 5, 10)
@@ -19,7 +21,7 @@ BOOKED_AT = local(2026, 1, 5, 10)
 @pytest.fixture
 def booked():
     with time_machine.travel(BOOKED_AT, tick=False):
-        (session,) = book(make_plan(starts=[local(2026, 1, 20)]))
+        (session,) = book(booked_plan(starts=[local(2026, 1, 20)]))
     return session
 
 
@@ -108,7 +110,7 @@ def test_an_expired_link_is_refused(client, booked, settings):
 
 def test_a_token_naming_another_clients_session_is_refused(client, booked):
     with time_machine.travel(BOOKED_AT, tick=False):
-        (other,) = book(make_plan(client=ClientFactory(), starts=[local(2026, 1, 21)]))
+        (other,) = book(booked_plan(client=ClientFactory(), starts=[local(2026, 1, 21)]))
     mine = reminder(booked)
     forged = signing.TimestampSigner(salt="plans.links.cancel").sign_object(
         {"m": mine.pk, "s": other.pk, "c": mine.client_id}
@@ -133,7 +135,7 @@ def test_a_link_from_an_email_about_the_old_time_cannot_confirm_the_new_one(clie
 def test_a_series_confirmation_gives_each_appointment_its_own_cancel_link(client, settings, smtp_server):
     settings.CANCELLATION_CUTOFF_HOURS = 24
     with time_machine.travel(BOOKED_AT, tick=False):
-        first, second, third = book(make_plan(starts=[local(2026, 1, 20), local(2026, 2, 17), local(2026, 3, 17)]))
+        first, second, third = book(booked_plan(starts=[local(2026, 1, 20), local(2026, 2, 17), local(2026, 3, 17)]))
         (confirmation_id,) = outbox.sweep_due(BOOKED_AT)
         assert outbox.deliver(confirmation_id) == "sent"
     (mail,) = smtp_server.wait_for(1)
@@ -153,7 +155,7 @@ def test_a_series_confirmation_gives_each_appointment_its_own_cancel_link(client
 
 def test_a_series_link_is_outdated_by_a_reschedule_of_its_own_appointment(client):
     with time_machine.travel(BOOKED_AT, tick=False):
-        first, second = book(make_plan(starts=[local(2026, 1, 20), local(2026, 2, 17)]))
+        first, second = book(booked_plan(starts=[local(2026, 1, 20), local(2026, 2, 17)]))
         confirmation = Message.objects.get(kind="confirmation")
         link = path_for_session(confirmation, second)
         reschedule(second, local(2026, 2, 24))
@@ -165,8 +167,8 @@ def test_a_series_link_is_outdated_by_a_reschedule_of_its_own_appointment(client
 
 def test_a_link_cannot_name_a_session_the_message_is_not_about(client):
     with time_machine.travel(BOOKED_AT, tick=False):
-        (mine,) = book(make_plan(starts=[local(2026, 1, 20)]))
-        (other,) = book(make_plan(starts=[local(2026, 1, 21)]))
+        (mine,) = book(booked_plan(starts=[local(2026, 1, 20)]))
+        (other,) = book(booked_plan(starts=[local(2026, 1, 21)]))
     with pytest.raises(ValueError):
         make_token(reminder(mine), "cancel", other)
     forged = signing.TimestampSigner(salt="plans.links.cancel").sign_object(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from tests.foundation.test_worker import filesystem_folders
+from tests.helpers.worker import filesystem_folders
 
 ROOT = Path(settings.BASE_DIR)
 

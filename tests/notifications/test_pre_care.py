@@ -9,16 +9,18 @@ import time_machine
 from plans import outbox
 from plans.models import Message, MessageStatus
 from plans.planning import ProtocolParams
-from tests.notifications.conftest import SNAPSHOT, book, cancel, complete, local, make_plan, reschedule, text_body
+from tests.helpers.clock import local
+from tests.helpers.outbox import book, cancel, complete, reschedule, text_body
+from tests.helpers.plans import OUTBOX_SNAPSHOT, booked_plan
 
 pytestmark = pytest.mark.django_db
 UTC = dt.UTC
 
 WITH_D14 = {
-    **SNAPSHOT,
+    **OUTBOX_SNAPSHOT,
     "care_notes": [
         {"id": "pre-14", "phase": "pre", "offset_days": -14, "subject": "Avoid tanning", "body": "No sunbeds."},
-        *SNAPSHOT["care_notes"],
+        *OUTBOX_SNAPSHOT["care_notes"],
     ],
 }
 assert ProtocolParams.from_snapshot(WITH_D14)  # still a snapshot the app could have written
@@ -30,7 +32,7 @@ def kinds(session):
 
 @time_machine.travel(local(2026, 1, 5, 10), tick=False)
 def test_a_note_due_before_the_pre_care_reminder_gets_its_own_row_at_the_care_note_hour():
-    (session,) = book(make_plan(starts=[local(2026, 2, 3, 15)], snapshot=WITH_D14))
+    (session,) = book(booked_plan(starts=[local(2026, 2, 3, 15)], snapshot=WITH_D14))
     rows = kinds(session)
     # D−14 of 3 February is 20 January, at 09:00 London (UTC in winter).
     assert rows["precare:pre-14"].send_at == dt.datetime(2026, 1, 20, 9, tzinfo=UTC)
@@ -40,14 +42,14 @@ def test_a_note_due_before_the_pre_care_reminder_gets_its_own_row_at_the_care_no
 
 @time_machine.travel(local(2026, 1, 5, 10), tick=False)
 def test_booked_too_late_for_the_note_day_writes_no_separate_row():
-    (session,) = book(make_plan(starts=[local(2026, 1, 15)], snapshot=WITH_D14))
+    (session,) = book(booked_plan(starts=[local(2026, 1, 15)], snapshot=WITH_D14))
     assert "precare:pre-14" not in kinds(session)
     assert "reminder:168h" in kinds(session)
 
 
 def test_rescheduling_re_times_the_note_and_cancelling_withdraws_it():
     with time_machine.travel(local(2026, 1, 5, 10), tick=False):
-        (session,) = book(make_plan(starts=[local(2026, 2, 3)], snapshot=WITH_D14))
+        (session,) = book(booked_plan(starts=[local(2026, 2, 3)], snapshot=WITH_D14))
         reschedule(session, local(2026, 2, 17))
         row = kinds(session)["precare:pre-14"]
         assert row.send_at == dt.datetime(2026, 2, 3, 9, tzinfo=UTC) and row.session_version == 1
@@ -58,7 +60,7 @@ def test_rescheduling_re_times_the_note_and_cancelling_withdraws_it():
 
 def test_the_note_arrives_once_naming_the_appointment_and_a_moved_session_is_not_stale(smtp_server):
     with time_machine.travel(local(2026, 1, 5, 10), tick=False):
-        (session,) = book(make_plan(starts=[local(2026, 2, 3, 15)], snapshot=WITH_D14))
+        (session,) = book(booked_plan(starts=[local(2026, 2, 3, 15)], snapshot=WITH_D14))
     due = local(2026, 1, 20, 9, 0, 30)
     with time_machine.travel(due, tick=False):
         ids = outbox.sweep_due(due)
@@ -79,6 +81,6 @@ def test_the_note_arrives_once_naming_the_appointment_and_a_moved_session_is_not
 
 def test_completion_cancels_a_note_still_pending():
     with time_machine.travel(local(2026, 1, 5, 10), tick=False):
-        (session,) = book(make_plan(starts=[local(2026, 2, 3)], snapshot=WITH_D14))
+        (session,) = book(booked_plan(starts=[local(2026, 2, 3)], snapshot=WITH_D14))
         complete(session, local(2026, 1, 5, 11))  # recorded early (data fix by staff): nothing stale follows
     assert kinds(session)["precare:pre-14"].status == MessageStatus.CANCELLED

@@ -9,7 +9,9 @@ from django.db import IntegrityError, transaction
 from plans import outbox
 from plans.models import Message, MessageStatus, SessionStatus
 from tests.factories import ClientFactory
-from tests.notifications.conftest import book, cancel, complete, local, make_plan, reschedule
+from tests.helpers.clock import local
+from tests.helpers.outbox import book, cancel, complete, reschedule
+from tests.helpers.plans import booked_plan
 
 pytestmark = pytest.mark.django_db
 UTC = dt.UTC
@@ -21,7 +23,7 @@ def kinds(session):
 
 @time_machine.travel(local(2026, 1, 5, 10), tick=False)
 def test_booking_writes_one_confirmation_for_the_series_and_three_reminders_per_session():
-    plan = make_plan(starts=[local(2026, 1, 20), local(2026, 2, 17), local(2026, 3, 17)])
+    plan = booked_plan(starts=[local(2026, 1, 20), local(2026, 2, 17), local(2026, 3, 17)])
     first, second, third = book(plan)
 
     confirmation = Message.objects.get(kind="confirmation")
@@ -39,14 +41,14 @@ def test_booking_writes_one_confirmation_for_the_series_and_three_reminders_per_
 
 @time_machine.travel(local(2026, 1, 5, 10), tick=False)
 def test_reminders_whose_moment_has_passed_at_booking_are_not_written():
-    plan = make_plan(starts=[local(2026, 1, 7, 9)])  # 47 hours away
+    plan = booked_plan(starts=[local(2026, 1, 7, 9)])  # 47 hours away
     (session,) = book(plan)
     assert set(kinds(session)) == {"confirmation", "reminder:24h"}
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_rolled_back_booking_leaves_no_rows():
-    plan = make_plan(starts=[local(2030, 1, 20)])
+    plan = booked_plan(starts=[local(2030, 1, 20)])
     with pytest.raises(RuntimeError), transaction.atomic():
         outbox.on_sessions_booked(list(plan.sessions.all()))
         assert Message.objects.count() == 4
@@ -55,7 +57,7 @@ def test_a_rolled_back_booking_leaves_no_rows():
 
 
 def test_the_database_refuses_a_second_row_for_the_same_session_and_kind():
-    plan = make_plan(starts=[local(2030, 1, 20)])
+    plan = booked_plan(starts=[local(2030, 1, 20)])
     (session,) = book(plan)
     with pytest.raises(IntegrityError), transaction.atomic():
         Message.objects.create(
@@ -71,7 +73,7 @@ def test_the_database_refuses_a_second_row_for_the_same_session_and_kind():
 )
 def test_clients_who_cannot_be_emailed_get_cancelled_rows_that_say_why(email, consent, reason):
     client = ClientFactory(email=email, email_consent=consent)
-    book(make_plan(client=client, starts=[local(2030, 1, 20)]))
+    book(booked_plan(client=client, starts=[local(2030, 1, 20)]))
     rows = Message.objects.filter(client=client)
     assert rows.count() == 4
     assert all(m.status == MessageStatus.CANCELLED and reason in m.status_reason for m in rows)
@@ -80,7 +82,7 @@ def test_clients_who_cannot_be_emailed_get_cancelled_rows_that_say_why(email, co
 
 def test_rescheduling_re_times_the_same_reminder_rows_and_writes_one_update_per_reschedule():
     with time_machine.travel(local(2026, 1, 5, 10), tick=False):
-        (session,) = book(make_plan(starts=[local(2026, 1, 20)]))
+        (session,) = book(booked_plan(starts=[local(2026, 1, 20)]))
         Message.objects.filter(kind="confirmation").update(status="sent", sent_at=local(2026, 1, 5, 10))
         before = {k: m.pk for k, m in kinds(session).items()}
         reschedule(session, local(2026, 1, 27, 14))
@@ -101,7 +103,7 @@ def test_rescheduling_re_times_the_same_reminder_rows_and_writes_one_update_per_
 
 def test_a_reminder_already_sent_for_the_old_time_is_sent_again_for_the_new_time():
     with time_machine.travel(local(2026, 1, 5, 10), tick=False):
-        (session,) = book(make_plan(starts=[local(2026, 1, 20)]))
+        (session,) = book(booked_plan(starts=[local(2026, 1, 20)]))
     Message.objects.filter(session=session, kind="reminder:168h").update(status="sent", sent_at=local(2026, 1, 13))
     with time_machine.travel(local(2026, 1, 14, 10), tick=False):
         reschedule(session, local(2026, 2, 3))
@@ -112,7 +114,7 @@ def test_a_reminder_already_sent_for_the_old_time_is_sent_again_for_the_new_time
 
 def test_moving_a_session_closer_cancels_the_reminders_whose_moment_has_passed():
     with time_machine.travel(local(2026, 1, 5, 10), tick=False):
-        (session,) = book(make_plan(starts=[local(2026, 1, 20)]))
+        (session,) = book(booked_plan(starts=[local(2026, 1, 20)]))
         reschedule(session, local(2026, 1, 6, 15))
     rows = kinds(session)
     assert rows["reminder:168h"].status == MessageStatus.CANCELLED
@@ -124,7 +126,7 @@ def test_moving_a_session_closer_cancels_the_reminders_whose_moment_has_passed()
 
 def test_cancelling_cancels_pending_rows_and_writes_a_cancellation_notice():
     with time_machine.travel(local(2026, 1, 5, 10), tick=False):
-        first, second = book(make_plan(starts=[local(2026, 1, 20), local(2026, 2, 17)]))
+        first, second = book(booked_plan(starts=[local(2026, 1, 20), local(2026, 2, 17)]))
         cancel(second)
     assert {m.status for k, m in kinds(second).items() if k.startswith("reminder")} == {MessageStatus.CANCELLED}
     assert kinds(second)["cancellation"].status == MessageStatus.PENDING
@@ -136,7 +138,7 @@ def test_cancelling_cancels_pending_rows_and_writes_a_cancellation_notice():
 
 def test_completion_schedules_post_care_notes_and_after_the_last_session_the_follow_up_invitation():
     with time_machine.travel(local(2026, 1, 5, 10), tick=False):
-        plan = make_plan(starts=[local(2026, 1, 20), local(2026, 2, 17), local(2026, 3, 17)], follow_up=True)
+        plan = booked_plan(starts=[local(2026, 1, 20), local(2026, 2, 17), local(2026, 3, 17)], follow_up=True)
         sessions = book(plan)
     with time_machine.travel(local(2026, 1, 20, 10, 5), tick=False):
         complete(sessions[0], local(2026, 1, 20, 10, 5))
@@ -154,7 +156,7 @@ def test_completion_schedules_post_care_notes_and_after_the_last_session_the_fol
 
 def test_a_booked_follow_up_session_gets_its_own_confirmation_and_reminders():
     with time_machine.travel(local(2026, 1, 5, 10), tick=False):
-        plan = make_plan(starts=[local(2026, 1, 20)], follow_up=True)
+        plan = booked_plan(starts=[local(2026, 1, 20)], follow_up=True)
         book(plan)
         follow_up = plan.sessions.get(kind="follow_up")
         follow_up.status, follow_up.practitioner = SessionStatus.BOOKED, plan.sessions.first().practitioner
@@ -169,7 +171,7 @@ def test_a_booked_follow_up_session_gets_its_own_confirmation_and_reminders():
 def test_a_0900_session_the_day_after_the_clocks_go_forward_is_reminded_at_0900_local():
     # British Summer Time starts at 01:00 UTC on Sunday 29 March 2026.
     with time_machine.travel(local(2026, 3, 1, 10), tick=False):
-        (session,) = book(make_plan(starts=[local(2026, 3, 30, 9)]))
+        (session,) = book(booked_plan(starts=[local(2026, 3, 30, 9)]))
     assert session.starts_at == dt.datetime(2026, 3, 30, 8, tzinfo=UTC)
     rows = kinds(session)
     assert rows["reminder:24h"].send_at == dt.datetime(2026, 3, 29, 8, tzinfo=UTC)  # 09:00 BST
@@ -178,7 +180,7 @@ def test_a_0900_session_the_day_after_the_clocks_go_forward_is_reminded_at_0900_
 
 
 def test_hooks_refuse_a_session_in_the_wrong_state():
-    plan = make_plan(starts=[local(2030, 1, 20)])
+    plan = booked_plan(starts=[local(2030, 1, 20)])
     session = plan.sessions.get()
     with pytest.raises(ValueError, match="expects it cancelled"):
         outbox.on_session_cancelled(session)
@@ -186,7 +188,7 @@ def test_hooks_refuse_a_session_in_the_wrong_state():
 
 def test_booking_a_six_session_series_writes_its_rows_in_a_bounded_number_of_queries(django_assert_max_num_queries):
     starts = [local(2030, 1, 7) + dt.timedelta(weeks=4 * n) for n in range(6)]
-    plan = make_plan(starts=starts)
+    plan = booked_plan(starts=starts)
     sessions = list(plan.sessions.select_related("plan__client").order_by("sequence"))
     with django_assert_max_num_queries(50), transaction.atomic():
         outbox.on_sessions_booked(sessions)
@@ -195,7 +197,7 @@ def test_booking_a_six_session_series_writes_its_rows_in_a_bounded_number_of_que
 
 def test_a_reschedule_that_did_not_raise_the_session_version_is_refused():
     with time_machine.travel(local(2026, 1, 5, 10), tick=False):
-        (session,) = book(make_plan(starts=[local(2026, 1, 20)]))
+        (session,) = book(booked_plan(starts=[local(2026, 1, 20)]))
         session.starts_at = local(2026, 1, 21)
         with pytest.raises(ValueError, match="without raising its version"), transaction.atomic():
             outbox.on_session_rescheduled(session)

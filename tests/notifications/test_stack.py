@@ -19,7 +19,7 @@ from django.utils import timezone
 from icalendar import Calendar
 
 from plans.models import Message, MessageStatus
-from tests.notifications.conftest import attachment, text_body
+from tests.helpers.outbox import attachment, text_body
 from tests.notifications.stack import STAFF_PASSWORD, Browser, Stack, clinic_with_a_plan, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.timeout(120), pytest.mark.django_db(transaction=True)]

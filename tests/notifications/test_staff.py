@@ -6,7 +6,9 @@ from django.urls import reverse
 
 from plans.models import Message, MessageStatus
 from tests.factories import ClientFactory
-from tests.notifications.conftest import book, local, make_plan
+from tests.helpers.clock import local
+from tests.helpers.outbox import book
+from tests.helpers.plans import booked_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -14,7 +16,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def outbox():
     with time_machine.travel(local(2026, 1, 5, 10), tick=False):
-        (session,) = book(make_plan(starts=[local(2026, 1, 20)]))
+        (session,) = book(booked_plan(starts=[local(2026, 1, 20)]))
     failed = Message.objects.get(session=session, kind="reminder:48h")
     Message.objects.filter(pk=failed.pk).update(status="failed", last_error="SMTPRecipientsRefused: 550 No such user")
     return session
@@ -31,7 +33,7 @@ def test_the_client_timeline_shows_each_message_with_its_status_and_error(client
 
 def test_the_timeline_warns_when_a_client_gets_no_email(client, aesthetician):
     no_consent = ClientFactory(email_consent=False)
-    book(make_plan(client=no_consent, starts=[local(2030, 1, 20)]))
+    book(booked_plan(client=no_consent, starts=[local(2030, 1, 20)]))
     client.force_login(aesthetician)
     html = client.get(reverse("client-messages", args=[no_consent.pk])).content.decode()
     assert "No email consent" in html
@@ -98,7 +100,7 @@ def test_the_today_page_is_not_green_while_due_emails_are_not_going_out(client, 
 
     client.force_login(aesthetician)
     with time_machine.travel(local(2026, 1, 5, 10), tick=False):
-        book(make_plan(starts=[local(2026, 1, 20)]))
+        book(booked_plan(starts=[local(2026, 1, 20)]))
     with time_machine.travel(local(2026, 1, 5, 10, 20), tick=False):
         record_heartbeat()  # the worker answers, but nothing was delivered
         html = client.get(reverse("home")).content.decode()

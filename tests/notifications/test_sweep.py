@@ -12,7 +12,9 @@ import time_machine
 
 from plans import outbox, tasks
 from plans.models import Message, MessageStatus
-from tests.notifications.conftest import book, local, make_plan
+from tests.helpers.clock import local
+from tests.helpers.outbox import book
+from tests.helpers.plans import booked_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +29,7 @@ def burst(settings):
     settings.NOTIFICATIONS_SEND_BATCH = 2
     with time_machine.travel(BOOKED_AT, tick=False):
         for _ in range(5):
-            book(make_plan(starts=[local(2026, 2, 20)]))
+            book(booked_plan(starts=[local(2026, 2, 20)]))
     return sorted(Message.objects.filter(kind="confirmation").values_list("pk", flat=True))
 
 

@@ -25,7 +25,10 @@ from icalendar import Calendar
 from plans import outbox
 from plans.models import Message, MessageStatus
 from plans.tasks import send_messages, sweep_due_messages
-from tests.notifications.conftest import LONDON, attachment, book, free_port, make_plan, text_body
+from tests.helpers.clock import LONDON
+from tests.helpers.outbox import attachment, book, text_body
+from tests.helpers.plans import booked_plan
+from tests.helpers.ports import free_port
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 ROOT = Path(settings.BASE_DIR)
@@ -117,7 +120,7 @@ def test_booking_then_sweep_then_a_real_worker_delivers_each_email_once(smtp_ser
     booked_at = real_now - dt.timedelta(minutes=10)
     starts = (booked_at + dt.timedelta(hours=48, minutes=5)).astimezone(LONDON).replace(second=0, microsecond=0)
     with time_machine.travel(booked_at, tick=False):
-        plan = make_plan(starts=[starts])
+        plan = booked_plan(starts=[starts])
         (session,) = book(plan)
     assert set(Message.objects.values_list("kind", flat=True)) == {"confirmation", "reminder:48h", "reminder:24h"}
 
@@ -160,7 +163,7 @@ def test_with_the_broker_down_booking_works_rows_stay_pending_and_go_out_when_it
 ):
     port = free_port()
     own_broker = f"redis://127.0.0.1:{port}/0"
-    plan = make_plan(starts=[timezone.now() + dt.timedelta(days=10)])
+    plan = booked_plan(starts=[timezone.now() + dt.timedelta(days=10)])
     script = (
         "import django; django.setup()\n"
         "from django.db import transaction\n"
@@ -204,7 +207,7 @@ def test_with_the_broker_down_booking_works_rows_stay_pending_and_go_out_when_it
 
 
 def test_a_worker_killed_mid_send_leaves_a_row_that_is_sent_after_its_lease_expires(smtp_server, workers, broker_url):
-    plan = make_plan(starts=[timezone.now() + dt.timedelta(days=10)])
+    plan = booked_plan(starts=[timezone.now() + dt.timedelta(days=10)])
     book(plan)
     row = Message.objects.get(kind="confirmation")
     smtp_server.stall = True
@@ -237,7 +240,7 @@ def test_rows_a_killed_worker_held_in_reserve_go_out_soon_after_their_lease(smtp
     settings.NOTIFICATIONS_SEND_BATCH = 1
     settings.NOTIFICATIONS_REQUEUE_SECONDS = 3
     for _ in range(2):
-        book(make_plan(starts=[timezone.now() + dt.timedelta(days=10)]))
+        book(booked_plan(starts=[timezone.now() + dt.timedelta(days=10)]))
     rows = list(Message.objects.filter(kind="confirmation").order_by("pk"))
     smtp_server.stall = True
     # One thread with a prefetch of two: one task runs (stalled in DATA), the other waits reserved.

@@ -7,30 +7,13 @@ from django.urls import reverse
 
 from plans.models import Client
 from tests.factories import ClientFactory
+from tests.helpers.forms import intake
 
 
 @pytest.fixture
 def browser_client(client, aesthetician):
     client.force_login(aesthetician)
     return client
-
-
-def intake(**overrides):
-    data = {
-        "first_name": "Rosa",
-        "last_name": "Lopes",
-        "date_of_birth": "1988-04-02",
-        "email": "rosa@example.com",
-        "phone": "+44 7700 900111",
-        "fitzpatrick": "3",
-        "oiliness": "combination",
-        "pore_concern": "moderate",
-        "screen_pregnant_nursing": "no",
-        "screen_anticoagulants": "no",
-        "screen_isotretinoin": "no",
-    }
-    data.update(overrides)
-    return {k: v for k, v in data.items() if v is not None}
 
 
 def test_pages_need_a_login(client, db):

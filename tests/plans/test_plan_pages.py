@@ -10,8 +10,8 @@ from django.urls import reverse
 from plans.models import CombinationKind, Placement
 from plans.services import booking, clients
 from plans.services.plans import plan_create
-from tests.booking.conftest import at, clinic  # noqa: F401 - clinic is a fixture
 from tests.factories import ClientFactory
+from tests.helpers.clock import at
 from tests.plans.factories import NO_TO_ALL, CombinationTreatmentFactory
 
 NOW = at(dt.date(2027, 2, 1), 8)  # a Monday

@@ -1,7 +1,6 @@
 """The web server's access log carries paths, never the query strings client search puts personal data in."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -9,15 +8,11 @@ import urllib.request
 
 from django.conf import settings
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.helpers.ports import free_port
 
 
 def test_gunicorn_with_the_clinic_config_logs_no_query_string_or_referrer(tmp_path):
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "access.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST"))}
     env.update(DEBUG="true", CLINIC_VAR_DIR=str(tmp_path), DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")

@@ -12,8 +12,7 @@ from django.utils import timezone
 from plans import models
 from plans.services import clients
 from tests.factories import ClientFactory
-from tests.foundation.test_admin import _form_from_page
-from tests.plans.test_client_views import intake
+from tests.helpers.forms import form_from_page, intake
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +31,7 @@ def years_ago(years: int) -> str:
 def admin_client_form(admin_client, **values) -> dict:
     page = admin_client.get(reverse("admin:plans_client_add"))
     base = {
-        **_form_from_page(page),
+        **form_from_page(page),
         "first_name": "Rosa",
         "last_name": "Lopes",
         "email": "rosa@example.com",
@@ -95,7 +94,7 @@ def test_a_client_added_in_the_admin_is_saved_by_the_service_with_history(admin_
 def test_a_client_changed_in_the_admin_keeps_the_age_rule(admin_client):
     person = ClientFactory()
     url = reverse("admin:plans_client_change", args=[person.pk])
-    response = admin_client.post(url, {**_form_from_page(admin_client.get(url)), "date_of_birth": years_ago(12)})
+    response = admin_client.post(url, {**form_from_page(admin_client.get(url)), "date_of_birth": years_ago(12)})
     assert "18 or over" in admin_errors(response)
     person.refresh_from_db()
     assert person.date_of_birth == dt.date(1990, 5, 17)
@@ -179,7 +178,7 @@ def test_screenings_are_not_added_in_the_admin_and_cannot_be_dated_in_the_future
     screening = models.Screening.objects.create(client=ClientFactory())
     url = reverse("admin:plans_screening_change", args=[screening.pk])
     for day, message in (("9999-12-31", "in the future"), ("0001-01-01", "before the client was born")):
-        response = admin_client.post(url, {**_form_from_page(admin_client.get(url)), "screened_on": day})
+        response = admin_client.post(url, {**form_from_page(admin_client.get(url)), "screened_on": day})
         assert message in admin_errors(response)
     screening.refresh_from_db()
     assert screening.screened_on == timezone.localdate()
@@ -219,7 +218,7 @@ def test_a_sensible_closure_is_saved_through_the_service(admin_client):
 def test_a_practitioners_time_off_inline_is_bounded_too(admin_client, aesthetician):
     practitioner = aesthetician.practitioner
     url = reverse("admin:plans_practitioner_change", args=[practitioner.pk])
-    data = _form_from_page(admin_client.get(url))
+    data = form_from_page(admin_client.get(url))
     data.update(
         {
             "time_off-TOTAL_FORMS": "1",

@@ -18,8 +18,8 @@ from django.utils import timezone
 
 from plans import models
 from plans.roles import FRONT_DESK
-from tests.foundation.test_admin import _form_from_page
-from tests.security.test_bad_input import refused
+from tests.helpers.forms import form_from_page
+from tests.helpers.sweeps import refused
 
 HUGE = "9223372036854775808"  # 2**63: one more than the largest 64-bit integer
 EDGE = {
@@ -152,7 +152,7 @@ VALID = {
 
 
 def _valid(admin_client, label, url) -> dict:
-    data = _form_from_page(admin_client.get(url))
+    data = form_from_page(admin_client.get(url))
     data.update(VALID.get(label, {}))
     if label == "closure add":
         day = (timezone.localdate() + dt.timedelta(days=14)).isoformat()

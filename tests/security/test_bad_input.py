@@ -14,8 +14,6 @@ import json
 import pytest
 import time_machine
 from django.apps import apps
-from django.contrib import messages
-from django.contrib.messages.storage.base import BaseStorage
 from django.test import Client as HttpClient
 from django.urls import reverse
 from hypothesis import HealthCheck, given
@@ -25,10 +23,11 @@ from hypothesis import strategies as st
 from plans import models
 from plans.forms.clients import ClientIntakeForm
 from plans.services import booking, clients
-from tests.booking.conftest import at, make_plan
-from tests.foundation.test_admin import ADD_URL, full_form
+from tests.helpers.clock import at
+from tests.helpers.forms import ADD_URL, full_form, intake
+from tests.helpers.plans import plan_to_book
+from tests.helpers.sweeps import FLASHED, record_flashes, refused
 from tests.plans.factories import NO_TO_ALL
-from tests.plans.test_client_views import intake
 
 LONG = "x" * 100_000
 # Never valid anywhere: the form must refuse them.
@@ -96,36 +95,11 @@ def snapshot() -> dict:
     return state
 
 
-def refused(response) -> bool:
-    """A clear refusal: a 4xx, a re-rendered form with errors, or a redirect carrying an error message."""
-    if 400 <= response.status_code < 500:
-        return True
-    if response.status_code == 200:
-        context = response.context
-        form = context.get("form") if context else None
-        if form is not None and getattr(form, "errors", None):
-            return True
-        if context and "adminform" in context:
-            return bool(context["adminform"].form.errors) or any(
-                inline.formset.total_error_count() for inline in context["inline_admin_formsets"]
-            )
-    # Only the messages this request added (recorded by _record_flashes): earlier ones wait in the
-    # session until a page shows them.
-    return any(level >= messages.ERROR for level in FLASHED)
-
-
-FLASHED: list[int] = []
-
-
 @pytest.fixture(autouse=True)
 def _record_flashes(monkeypatch):
-    real_add = BaseStorage.add
-
-    def add(self, level, message, extra_tags=""):
-        FLASHED.append(level)
-        return real_add(self, level, message, extra_tags)
-
-    monkeypatch.setattr(BaseStorage, "add", add)
+    record_flashes(monkeypatch)
+    yield
+    FLASHED.clear()
 
 
 class Sweep:
@@ -285,7 +259,7 @@ def frozen_clock():
 
 @pytest.fixture
 def booking_world(clinic, frozen_clock):
-    plan = make_plan(first_target=MON, count=3)
+    plan = plan_to_book(first_target=MON, count=3)
     first, second, third = plan.sessions.order_by("sequence")
     booked = booking.session_book(session=first, starts_at=at(MON, 10), practitioner=clinic["ana"])
     booking.session_book(session=second, starts_at=at(MON + dt.timedelta(days=28), 10), practitioner=clinic["ana"])
@@ -372,7 +346,7 @@ def _rebook(session):
 
 def test_plan_book_preferences_and_book_all_survive_hostile_values(booker, booking_world):
     w = booking_world
-    plan = make_plan(first_target=MON + dt.timedelta(days=7), count=2)
+    plan = plan_to_book(first_target=MON + dt.timedelta(days=7), count=2)
     url = reverse("plan-book", args=[plan.pk])
     problems = []
     for key, value in {**CORPUS, "list": LISTY}.items():
@@ -507,7 +481,7 @@ def test_admin_protocol_add_form_survives_hostile_values(admin_client):
 
 
 def test_posting_the_same_book_all_twice_books_once_and_says_so_the_second_time(booker, booking_world):
-    plan = make_plan(first_target=MON + dt.timedelta(days=7), count=2)
+    plan = plan_to_book(first_target=MON + dt.timedelta(days=7), count=2)
     url = reverse("plan-book", args=[plan.pk])
     page = booker.get(url, {"propose": "1", "practitioner": booking_world["clinic"]["ana"].pk, "part_of_day": "any"})
     data = {"action": "book", "proposal": page.context["proposal_form"].initial["proposal"]}

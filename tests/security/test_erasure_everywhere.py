@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from plans import models
 from plans.services import privacy
-from tests.foundation.test_admin import _form_from_page
+from tests.helpers.forms import form_from_page
 
 pytestmark = pytest.mark.django_db
 
@@ -33,11 +33,11 @@ def edited_in_the_admin(world, clinic_admin, client):
     """The clinic admin changes the client's phone and the screening's notes through the admin's forms."""
     client.force_login(clinic_admin)
     url = reverse("admin:plans_client_change", args=[world.client.pk])
-    data = {**_form_from_page(client.get(url)), "phone": PHONE, "notes": f"{NAME} prefers mornings"}
+    data = {**form_from_page(client.get(url)), "phone": PHONE, "notes": f"{NAME} prefers mornings"}
     response = client.post(url, data)
     assert response.status_code == 302, response.context["adminform"].form.errors
     url = reverse("admin:plans_screening_change", args=[world.screening.pk])
-    response = client.post(url, {**_form_from_page(client.get(url)), "notes": f"Spoke to {SURNAME}"})
+    response = client.post(url, {**form_from_page(client.get(url)), "notes": f"Spoke to {SURNAME}"})
     assert response.status_code == 302
     assert LogEntry.objects.filter(object_repr__contains=SURNAME).count() >= 2
     return world

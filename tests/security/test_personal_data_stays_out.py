@@ -10,7 +10,7 @@ from django.conf import settings
 from django.urls import get_resolver
 
 from plans.logging import redact
-from tests.security.test_url_access import walk
+from tests.helpers.sweeps import walk
 
 PLANS = Path(settings.BASE_DIR) / "plans"
 

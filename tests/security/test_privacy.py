@@ -12,7 +12,7 @@ from django.utils import timezone
 from plans import models
 from plans.services import privacy
 from tests.factories import ClientFactory
-from tests.security.conftest import make_plan
+from tests.helpers.world import clinical_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -167,7 +167,7 @@ def test_erasure_without_a_reason_is_refused_and_changes_nothing(world, clinic_a
 
 
 def test_a_client_with_upcoming_booked_sessions_cannot_be_erased(world, clinic_admin, aesthetician):
-    make_plan(
+    clinical_plan(
         client=world.client,
         protocol=world.protocol,
         created_by=aesthetician,
@@ -205,7 +205,7 @@ def test_the_erase_page_requires_a_reason_and_the_confirmation(world, clinic_adm
 
 
 def test_the_erase_page_explains_a_refusal(world, clinic_admin, aesthetician, client):
-    make_plan(
+    clinical_plan(
         client=world.client,
         protocol=world.protocol,
         created_by=aesthetician,

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import pytest
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import get_resolver, reverse
 from simple_history.utils import get_history_model_for_model
 
-from tests.security import conftest as world_data
+from tests.helpers import world as world_data
+from tests.helpers.sweeps import Page, walk
+from tests.helpers.world import CLINICAL_TEXT, DEPTH
 
 ANONYMOUS, FRONT_DESK, AESTHETICIAN, CLINIC_ADMIN = "anonymous", "front_desk", "aesthetician", "clinic_admin"
 VISITORS = (ANONYMOUS, FRONT_DESK, AESTHETICIAN, CLINIC_ADMIN)
@@ -116,26 +117,6 @@ ANONYMOUS_BY_DESIGN = {"login", "admin:login", "admin:logout", "practitioner-fee
 # --- Walking the URLconf -----------------------------------------------------------------------
 
 
-@dataclass
-class Page:
-    name: str  # "namespace:name", or "namespace:<route>" for an unnamed pattern
-    route: str
-    pattern: URLPattern
-
-
-def walk(resolver: URLResolver, prefix: str = "", namespace: str | None = None) -> Iterator[Page]:
-    for entry in resolver.url_patterns:
-        if isinstance(entry, URLResolver):
-            inner = ":".join(part for part in (namespace, entry.namespace) if part) or None
-            yield from walk(entry, prefix + str(entry.pattern), inner)
-        else:
-            route = prefix + str(entry.pattern)
-            name = entry.name or (
-                "<catch-all>" if str(entry.pattern).endswith("(?P<url>.*)$") else f"<{str(entry.pattern)}>"
-            )
-            yield Page(f"{namespace}:{name}" if namespace else name, route, entry)
-
-
 def rule_for(name: str) -> dict | None:
     if name in ACCESS:
         return ACCESS[name]
@@ -159,7 +140,7 @@ def _admin_object_id(page: Page, world) -> str:
         return str(world.client.pk)
     obj = model._default_manager.order_by("pk").first()
     if obj is None:
-        pytest.fail(f"{page.name}: no {model._meta.label} row to open; create one in tests/security/conftest.py world")
+        pytest.fail(f"{page.name}: no {model._meta.label} row to open; create one in tests/conftest.py world")
     return str(obj.pk)
 
 
@@ -172,7 +153,7 @@ def _object_named_by_page(page: Page, world) -> int:
     return obj.pk
 
 
-# Parameter name -> how to fill it from the world (tests/security/conftest.py).
+# Parameter name -> how to fill it from the world (the `world` fixture in tests/conftest.py).
 PARAMETERS: dict[str, Callable] = {
     "client_id": lambda page, world: world.client.pk,
     "screening_id": lambda page, world: world.screening.pk,
@@ -324,23 +305,6 @@ def test_each_visitor_gets_what_the_access_table_says_on_every_page(visitor, wor
 
 
 # --- What each role reads on the pages it may open ---------------------------------------------------
-
-# Text that only the clinical record holds (tests/security/conftest.py stores each in the app's own shape).
-CLINICAL_TEXT = {
-    "screening answer": world_data.SCREENING_QUESTION,
-    "review item": world_data.COLD_SORES,
-    "contraindication rule": world_data.COLD_SORES_WHY,
-    "skin type": "Fitzpatrick",
-    "care-note subject": world_data.CARE_SUBJECTS[0],
-    "post-care subject": world_data.CARE_SUBJECTS[1],
-    "session notes": world_data.SESSION_NOTES,
-    "client notes": world_data.CLIENT_NOTES,
-    "rationale": world_data.RATIONALE_FACTOR,
-    "plan warning": world_data.WARNING,
-    "deferral": "deferred to",
-    "pore score": "pore score",
-}
-DEPTH = re.compile(r"\d(?:\.\d+)?\s*mm\b")
 
 
 def _clinical_found(text: str) -> list[str]:

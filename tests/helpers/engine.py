@@ -1,4 +1,4 @@
-"""Helpers for engine tests: profiles with a clean screen, and a one-call planner."""
+"""Helpers for pure engine tests (no Django): profiles with a clean screen, and a one-call planner."""
 
 import datetime as dt
 

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.security.conftest import completed_plan, world  # noqa: F401 - fixtures
-
 pytestmark = pytest.mark.django_db(transaction=True)
 
 WIDTHS = (1440, 768, 390)
@@ -20,7 +18,7 @@ WIDEST = """() => [...document.querySelectorAll('main *')]
 KEEP = bool(os.environ.get("SCREENSHOTS"))
 
 
-def _pages(world, plan):  # noqa: F811
+def _pages(world, plan):
     return {
         "today": "/",
         "calendar": "/calendar/?date=2026-01-19",
@@ -38,8 +36,8 @@ def test_every_staff_page_fits_each_width_and_the_menu_folds_on_small_screens(
     log_in,
     page,
     live_server,
-    world,  # noqa: F811
-    completed_plan,  # noqa: F811
+    world,
+    completed_plan,
     request,
     who,
 ):

@@ -81,7 +81,7 @@ def env_email(name: str) -> dict:
     raw = os.environ.get(name)
     if not raw:
         return {
-            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "EMAIL_BACKEND": "plans.outbox.mailfiles.EmailBackend",
             "EMAIL_FILE_PATH": str(VAR_DIR / "mail"),
         }
     try:

@@ -77,7 +77,8 @@ def book_over_http(stack: Stack, staff, plan, starts) -> Browser:
 
 
 def mail_files(stack: Stack) -> list:
-    """The file backend appends a line of 79 dashes after each message."""
+    """One email per file (plans.outbox.mailfiles); the split also reads Django's stock file backend,
+    which appends a line of 79 dashes after each message."""
     if not stack.mail_dir.is_dir():
         return []
     messages = []

@@ -28,6 +28,7 @@ urlpatterns = [
     path("calendar/day/", calendar.day_list, name="day-list"),
     path("calendar/feed/", calendar.feed_settings, name="calendar-feed"),
     path("sessions/<int:pk>/", calendar.session_panel, name="session-panel"),
+    path("sessions/<int:pk>/rebook/", calendar.session_rebook, name="session-rebook"),
     path("sessions/<int:pk>/book/", calendar.session_book, name="session-book"),
     path("sessions/<int:pk>/reschedule/", calendar.session_reschedule, name="session-reschedule"),
     path("sessions/<int:pk>/cancel/", calendar.session_cancel, name="session-cancel"),

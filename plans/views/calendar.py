@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from plans import ics, selectors
+from plans import ics, rebooking, selectors
 from plans.forms.booking import (
     CancelForm,
     CompleteForm,
@@ -270,6 +270,22 @@ def session_panel(request, pk: int):
         "actions": session.available_actions(),
     }
     return render(request, template or "plans/calendar/session_page.html", context)
+
+
+@staff_required("plans.book_sessions")
+@require_GET
+def session_rebook(request, pk: int):
+    """The nearest free slots for a cancelled or missed session, each booked in one tap through
+    session_book (a fragment for the Today worklist and the session panel)."""
+    session = _session(pk)
+    back = request.GET.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, {request.get_host()}, require_https=request.is_secure()):
+        back = reverse("session-panel", args=[pk])
+    return render(
+        request,
+        "plans/calendar/_rebook.html",
+        {"session": session, "offers": rebooking.rebook_offers(session=session), "next": back},
+    )
 
 
 def _result(

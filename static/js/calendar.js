@@ -279,6 +279,7 @@
   async function openSession(id) {
     const response = await fetch(urlFor(cfg.sessionUrl, id) + "?fragment=1", { credentials: "same-origin" });
     sessionBody.innerHTML = await response.text();
+    htmx.process(sessionBody); // the panel loads its rebooking slots with htmx
     modal("session-dialog").show();
   }
 

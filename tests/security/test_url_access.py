@@ -66,6 +66,7 @@ ACCESS: dict[str, dict] = {
     "day-list": ANY_STAFF,
     "calendar-feed": ANY_STAFF,
     "session-panel": ANY_STAFF,
+    "session-rebook": ANY_STAFF,  # free slots for a cancelled session: booking, not clinical
     "plan-book": ANY_STAFF,
     "session-book": rule(LOGIN, 405, 405, 405),  # POST only
     "session-reschedule": rule(LOGIN, 405, 405, 405),
@@ -385,7 +386,9 @@ def test_front_desk_reads_no_clinical_text_on_any_page_or_json_it_may_open(world
             leaks.append(f"{url}: {', '.join(found)}")
     assert opened >= 15, "the walk opened too few pages to mean anything"
     week = client.get(reverse("calendar-events") + "?start=2026-01-19&end=2026-01-26").json()
-    assert [e["title"] for e in week] == ["Zoe Quinn · Microneedling session 1 of 2"], "the JSON checked holds the session"
+    assert [e["title"] for e in week] == ["Zoe Quinn · Microneedling session 1 of 2"], (
+        "the JSON checked holds the session"
+    )
     assert not leaks, "Front desk reads clinical text:\n  " + "\n  ".join(leaks)
 
 

@@ -220,12 +220,16 @@ def calendar_closed(request):
 @staff_required("plans.book_sessions")
 @require_GET
 def calendar_bookable(request):
-    """The next unbooked session of every active plan, for the "book here" dialog (two queries)."""
+    """Sessions to offer in the "book here" dialog for a day (and the clicked practitioner),
+    or those matching `q`: at most selectors.BOOK_HERE_LIMIT rows, in one query."""
     try:
         day = parse_date_param(request.GET.get("date"))
+        practitioner_id = parse_id_param(request.GET.get("practitioner"))
     except ValidationError as exc:
         return _bad_request(request, exc)
-    return JsonResponse(selectors.next_bookable_sessions(day=day), safe=False)
+    text = request.GET.get("q", "")[:100]
+    rows = selectors.bookable_here(day=day, practitioner_id=practitioner_id, text=text)
+    return JsonResponse(rows, safe=False)
 
 
 @staff_required("plans.view_plansession")

@@ -49,6 +49,49 @@
   const bookError = document.getElementById("book-error");
   let bookRoom = "";
 
+  const bookSearch = document.getElementById("book-search");
+  let bookDay = "";
+  let bookPractitioner = "";
+  let bookSeq = 0;
+
+  // The sessions due that day (bounded on the server), or those matching the search.
+  async function loadBookable() {
+    const seq = ++bookSeq;
+    const params = new URLSearchParams({ date: bookDay });
+    if (bookPractitioner) params.set("practitioner", bookPractitioner);
+    if (bookSearch.value.trim()) params.set("q", bookSearch.value.trim());
+    const rows = await (await fetch(cfg.bookableUrl + "?" + params, { credentials: "same-origin" })).json();
+    if (seq !== bookSeq) return; // a later keystroke's answer wins
+    const select = document.getElementById("book-session");
+    select.innerHTML = "";
+    for (const row of rows) {
+      const option = document.createElement("option");
+      option.value = row.id;
+      option.textContent = (row.inWindow ? "" : "⚠ outside window: ") + (row.usual ? "★ " : "") + row.label;
+      select.appendChild(option);
+    }
+    if (!rows.length) {
+      const option = document.createElement("option");
+      option.textContent = bookSearch.value.trim() ? "No client plan matches" : "No session is due this day: search for a client";
+      option.value = "";
+      select.appendChild(option);
+    }
+  }
+
+  let searchTimer = null;
+  bookSearch.addEventListener("input", () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(loadBookable, 250);
+  });
+  // Enter in the search box searches; it must not book whatever is selected.
+  bookSearch.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") {
+      event.preventDefault();
+      clearTimeout(searchTimer);
+      loadBookable();
+    }
+  });
+
   async function openBook(info) {
     if (info.allDay) return;
     const start = wall(info.date);
@@ -63,21 +106,10 @@
     }
     document.getElementById("book-when").textContent =
       "At " + start.replace("T", " ") + (info.resource ? " · " + info.resource.title : "");
-    const select = document.getElementById("book-session");
-    select.innerHTML = "";
-    const rows = await (await fetch(cfg.bookableUrl + "?date=" + start.slice(0, 10))).json();
-    for (const row of rows) {
-      const option = document.createElement("option");
-      option.value = row.id;
-      option.textContent = (row.inWindow ? "" : "⚠ outside window: ") + row.label;
-      select.appendChild(option);
-    }
-    if (!rows.length) {
-      const option = document.createElement("option");
-      option.textContent = "No plan has a session waiting to be booked";
-      option.value = "";
-      select.appendChild(option);
-    }
+    bookDay = start.slice(0, 10);
+    bookPractitioner = cfg.mode === "practitioners" && info.resource ? String(info.resource.id) : "";
+    bookSearch.value = "";
+    await loadBookable();
     modal("book-dialog").show();
   }
 

@@ -5,6 +5,7 @@ from plans.views import calendar, clients, dashboard, messages, plans, privacy, 
 urlpatterns = [
     path("", dashboard.home, name="home"),
     path("clients/", clients.client_list, name="client-list"),
+    path("clients/search/", clients.client_search, name="client-search"),
     path("clients/new/", clients.client_create, name="client-create"),
     path("clients/<int:pk>/", clients.client_detail, name="client-detail"),
     path("clients/<int:pk>/edit/", clients.client_edit, name="client-edit"),

@@ -50,6 +50,7 @@ ACCESS: dict[str, dict] = {
     "logout": rule(405, 405, 405, 405),  # POST only, so a link or an image cannot log anyone out
     "home": ANY_STAFF,
     "client-list": ANY_STAFF,
+    "client-search": ANY_STAFF,  # the navbar search: contact details only, by POST
     "client-detail": ANY_STAFF,  # front desk sees the profile and plans, not the clinical record
     "client-create": CLINICAL,  # intake includes the screening answers
     "client-edit": CLINICAL,

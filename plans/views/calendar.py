@@ -91,16 +91,23 @@ def _form_error(form) -> str:
 def calendar_page(request):
     try:
         day = parse_date_param(request.GET.get("date"))
+        practitioner_id = parse_id_param(request.GET.get("practitioner"))
     except ValidationError as exc:
         return _bad_request(request, exc)
     mode = "rooms" if request.GET.get("mode") == "rooms" else "practitioners"
     view = "resourceTimeGridDay" if request.GET.get("view") == "day" else "resourceTimeGridWeek"
+    practitioners = list(Practitioner.objects.filter(active=True))
+    if practitioner_id is not None and not any(p.id == practitioner_id for p in practitioners):
+        practitioner_id = None
+    mine = getattr(request.user, "practitioner", None)
     if mode == "rooms":
         resources = [{"id": r.id, "title": r.name} for r in Room.objects.filter(active=True)]
     else:
+        # One practitioner's column only when filtered ("my day"): their appointments, their hours.
         resources = [
             {"id": p.id, "title": p.display_name, "eventBackgroundColor": p.color}
-            for p in Practitioner.objects.filter(active=True)
+            for p in practitioners
+            if practitioner_id is None or p.id == practitioner_id
         ]
     offset = timezone.localtime().strftime("%z")
     config = {
@@ -115,11 +122,19 @@ def calendar_page(request):
         "sessionUrl": reverse("session-panel", args=[0]),
         "bookUrl": reverse("session-book", args=[0]),
         "rescheduleUrl": reverse("session-reschedule", args=[0]),
+        "practitioner": practitioner_id,
     }
     return render(
         request,
         "plans/calendar/calendar.html",
-        {"config": config, "day": day, "mode": mode, "practitioners": Practitioner.objects.filter(active=True)},
+        {
+            "config": config,
+            "day": day,
+            "mode": mode,
+            "practitioners": practitioners,
+            "practitioner_id": practitioner_id,
+            "my_practitioner": mine if mine is not None and mine.active else None,
+        },
     )
 
 

@@ -340,22 +340,29 @@
     }
   });
 
-  // Fourteen columns do not fit a phone: a narrow screen opens on the day.
+  // Fourteen columns do not fit a phone: a narrow screen opens on a list of the day.
   const narrow = window.matchMedia("(max-width: 600px)").matches;
+  const extra = { mode: cfg.mode };
+  if (cfg.practitioner) extra.practitioner = cfg.practitioner;
   const ec = EventCalendar.create(el, {
-    view: narrow && !new URLSearchParams(location.search).get("view") ? "resourceTimeGridDay" : cfg.view,
+    view: narrow && !new URLSearchParams(location.search).get("view") ? "listDay" : cfg.view,
     date: cfg.date,
     timeZone: cfg.timeZone,
     locale: "en-GB",
     firstDay: 1,
     eventTimeFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
     slotLabelFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
-    headerToolbar: { start: "prev,today,next", center: "title", end: "resourceTimeGridDay,resourceTimeGridWeek" },
-    buttonText: { resourceTimeGridDay: "Day", resourceTimeGridWeek: "Week", today: "Today" },
+    headerToolbar: {
+      start: "prev,today,next",
+      center: "title",
+      end: narrow ? "listDay,resourceTimeGridDay" : "resourceTimeGridDay,resourceTimeGridWeek,listWeek",
+    },
+    buttonText: { resourceTimeGridDay: "Day", resourceTimeGridWeek: "Week", listDay: "List", listWeek: "List", today: "Today" },
+    noEventsContent: "No appointments.",
     resources: cfg.resources,
     datesAboveResources: true,
     eventSources: [
-      { url: cfg.eventsUrl, extraParams: { mode: cfg.mode } },
+      { url: cfg.eventsUrl, extraParams: extra },
       // Hours not worked, time off and closures, shaded so nobody clicks them to book.
       { url: cfg.closedUrl, extraParams: { mode: cfg.mode } },
     ],
@@ -385,7 +392,10 @@
       // The whole line (time, status, room) is the tooltip.
       const who = line("appt-client", props.client);
       who.title = [info.timeText, props.client, props.label, props.status, props.room].filter(Boolean).join(" · ");
-      return { domNodes: [who, line("appt-label", props.label)] };
+      const label = line("appt-label", props.label);
+      // A list has no time grid: it says the time and the status itself.
+      if (info.view.type.startsWith("list")) label.textContent = [info.timeText, props.label, props.status].join(" · ");
+      return { domNodes: [who, label] };
     },
     // Clicking shaded time offers no booking: it would only be refused.
     dateClick: (info) => {
@@ -406,5 +416,22 @@
     }
     return "";
   }
+  // Keyboard shortcuts for a working day; never while typing or with a dialog open.
+  const keyViews = {
+    d: "resourceTimeGridDay",
+    w: "resourceTimeGridWeek",
+    l: narrow ? "listDay" : "listWeek",
+  };
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.target.closest("input, select, textarea, [contenteditable]") || document.querySelector(".modal.show")) return;
+    const key = event.key.toLowerCase();
+    if (keyViews[key]) ec.setOption("view", keyViews[key]);
+    else if (key === "t") ec.setOption("date", new Date());
+    else if (event.key === "ArrowLeft") ec.prev();
+    else if (event.key === "ArrowRight") ec.next();
+    else return;
+    event.preventDefault();
+  });
   window.clinicCalendar = ec; // for the browser tests and the console
 })();

@@ -38,6 +38,7 @@ from plans.services import booking
 ITEM_LIMIT = 25
 
 CLINICAL_PERMISSION = "plans.view_clinical_record"
+EXPIRED_REACH = dt.timedelta(days=60)
 
 
 def _midnight(day: dt.date) -> dt.datetime:
@@ -247,10 +248,19 @@ def plans_to_book(today: dt.date, now: dt.datetime) -> tuple[list[WorkItem], boo
 def emails_not_delivered(today: dt.date, now: dt.datetime) -> tuple[list[WorkItem], bool]:
     """Emails that failed, and those that expired before an appointment still to come (a
     reminder that went out too late is still worth resending). Gone once resent."""
+    # An email for an appointment still to come was due at most this long ago (the longest lead
+    # is a pre-care note weeks before): the bound keeps the read on the (status, send_at) index
+    # instead of walking every email that ever expired.
+    recent = now - EXPIRED_REACH
     rows, more = _bounded(
         Message.objects.filter(
             Q(status=MessageStatus.FAILED)
-            | Q(status=MessageStatus.EXPIRED, session__status=SessionStatus.BOOKED, session__starts_at__gt=now)
+            | Q(
+                status=MessageStatus.EXPIRED,
+                send_at__gte=recent,
+                session__status=SessionStatus.BOOKED,
+                session__starts_at__gt=now,
+            )
         )
         .select_related("client", "session__plan")  # a care note's label reads the plan's snapshot
         .order_by("send_at", "id")

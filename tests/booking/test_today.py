@@ -174,6 +174,18 @@ def test_a_failed_email_is_listed_until_resent(clinic):
     assert items_of("email") == []
 
 
+def test_an_email_that_expired_before_an_appointment_still_to_come_is_listed_until_resent(clinic):
+    plan = booked_today(clinic, 1, after=12)[0]  # tomorrow
+    message = models.Message.objects.filter(session__plan=plan).order_by("send_at").first()
+    models.Message.objects.filter(pk=message.pk).update(
+        status=models.MessageStatus.EXPIRED, status_reason="Beat was down", send_at=at(MON, 7)
+    )
+    [item] = items_of("email")
+    assert item.message_id == message.pk and "Beat was down" in item.detail
+    models.PlanSession.objects.filter(plan=plan).update(starts_at=at(MON, 7, 30))  # the appointment is past
+    assert items_of("email") == []
+
+
 def test_a_follow_up_is_listed_while_its_window_is_open_and_not_booked(clinic):
     plan = make_plan(first_target=MON - dt.timedelta(days=60), count=1, follow_up=True)
     follow = plan.sessions.get(kind="follow_up")

@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from plans.models import PlanSession, SessionStatus
 from plans.services import booking
 from tests.booking.conftest import clinic, make_plan  # noqa: F401 - clinic is a fixture
 
@@ -49,6 +50,19 @@ def test_my_day_a_filter_a_phone_list_and_keys(log_in, live_server, aesthetician
     expect(page.locator(".ec-list")).to_be_visible()
     page.locator("body").press("w")
     expect(page.locator(".ec-list")).to_have_count(0)
+
+    # A missed appointment opened from the calendar offers its rebooking slots in the dialog.
+    missed = bens.sessions.get(sequence=1)
+    PlanSession.objects.filter(pk=missed.pk).update(status=SessionStatus.NO_SHOW)
+    page.reload()
+    page.locator(".ec-event").filter(has_text=bens.client.full_name).click()
+    dialog = page.locator("#session-dialog")
+    offer = dialog.locator("[data-offer]").first
+    expect(offer).to_contain_text("Ben Okafor (as before)")
+    offer.click()
+    expect(page.locator("#calendar-alert")).to_contain_text("Booked")
+    missed.refresh_from_db()
+    assert missed.status == SessionStatus.BOOKED and missed.practitioner_id == clinic["ben"].pk
 
     # Only one practitioner's column: the filter keeps Ana's appointments, not Ben's.
     page.get_by_label("Whose calendar").select_option(label="Ana Silva")

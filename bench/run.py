@@ -214,6 +214,11 @@ def bench_pages(rounds: int) -> dict:
         "calendar page (HTML shell)": "/calendar/",
         "day list (HTML)": f"/calendar/day/?date={monday + dt.timedelta(days=1)}",
         "client list, first page": "/clients/",
+        # Clicking an empty slot: it once listed every active plan (60 s, 1.5 MB at a tenth of full size).
+        "book here, day's sessions (JSON)": f"/calendar/bookable.json?date={monday + dt.timedelta(days=1)}"
+        f"&practitioner={practitioner.id}",
+        "book here, search (JSON)": f"/calendar/bookable.json?date={monday}&q={sample.last_name[:4].lower()}",
+        "today (HTML)": "/",
         "client search, common fragment": f"/clients/?q={sample.last_name[:4].lower()}",
         "client search, full name": f"/clients/?q={sample.first_name}+{sample.last_name}",
     }

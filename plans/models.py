@@ -913,6 +913,13 @@ class PlanSession(models.Model):
             models.Index(fields=["practitioner", "starts_at"]),
             models.Index(fields=["room", "starts_at"]),
             models.Index(fields=["starts_at"]),
+            # "Book here" and the worklist read sessions still to book by window: the partial
+            # index holds those only, and `latest` first skips every window already closed.
+            models.Index(
+                fields=["latest", "earliest"],
+                condition=Q(status__in=["proposed", "cancelled", "no_show"]),
+                name="session_bookable_window",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -600,6 +600,12 @@ def _keeps_later(slot: Slot, spec: SessionSpec, placed: Sequence[Placed], rules:
     return True
 
 
+def keeps_plan(slot: Slot, spec: SessionSpec, placed: Sequence[Placed], rules: SeriesRules, tz: ZoneInfo) -> bool:
+    """`slot` for `spec` keeps the plan's order, intervals and washouts with every session
+    already placed, before and after it (what auto-fit checks; rebooking offers reuse it)."""
+    return _after_previous(slot, spec, placed) and _keeps_later(slot, spec, placed, rules, tz)
+
+
 def _candidates(
     spec: SessionSpec,
     placed: Sequence[Placed],

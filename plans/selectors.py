@@ -9,13 +9,29 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce, Lower
+from django.db.models import (
+    Case,
+    Count,
+    DateField,
+    Exists,
+    F,
+    Func,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Abs, Coalesce, Lower
 from django.utils import timezone
 
 from plans import planning, scheduling
 from plans.models import (
     BOOKABLE_STATUSES,
+    OCCUPYING_STATUSES,
     Client,
     Message,
     MessageKind,
@@ -56,8 +72,22 @@ def client_current_answers(client: Client) -> list[ScreeningAnswer]:
     )
 
 
+# How staff type a date of birth: as the pages show it (14/03/1988) or as ISO (1988-03-14).
+DATE_OF_BIRTH_FORMATS = ("%d/%m/%Y", "%Y-%m-%d", "%d.%m.%Y", "%d-%m-%Y")
+
+
+def _date_of_birth(word: str) -> dt.date | None:
+    for pattern in DATE_OF_BIRTH_FORMATS:
+        try:
+            return dt.datetime.strptime(word, pattern).date()
+        except ValueError:
+            continue
+    return None
+
+
 def client_list_search(text: str) -> QuerySet[Client]:
-    """Clients for the list page, with their plan count; every word must match a name, the email or the phone."""
+    """Clients for the list page, with their plan count; every word must match a name, the
+    email, the phone or (a word that reads as a date) the date of birth."""
     clients = Client.objects.annotate(
         # A correlated count, not a GROUP BY: PostgreSQL then walks the name index, stops at one page
         # and counts plans for those 25 rows only (the GROUP BY aggregated every client first).
@@ -73,13 +103,12 @@ def client_list_search(text: str) -> QuerySet[Client]:
         )
     ).order_by("last_name", "first_name", "id")
     words = text.split()
-    for word in words:  # "ana silva" finds Ana Silva
-        clients = clients.filter(
-            Q(first_name__icontains=word)
-            | Q(last_name__icontains=word)
-            | Q(email__icontains=word)
-            | Q(phone__icontains=word)
-        )
+    for word in words:  # "ana silva" finds Ana Silva; "14/03/1988" her date of birth
+        match = Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(email__icontains=word)
+        match |= Q(phone__icontains=word)
+        if (born := _date_of_birth(word)) is not None:
+            match |= Q(date_of_birth=born)
+        clients = clients.filter(match)
     if words:
         # Matches are few: sort them after finding them. Ordered by the indexed name columns, PostgreSQL
         # would walk the whole name index testing every client (100 ms at 100,000 clients) instead of
@@ -312,29 +341,84 @@ def closed_time(*, first: dt.date, last: dt.date) -> list[scheduling.Closed]:
     return scheduling.closed_spans(availability, first, last - dt.timedelta(days=1))
 
 
-def next_bookable_sessions(*, day: dt.date) -> list[dict]:
-    """The next session still to book of every active plan, for the "book here" dialog:
-    those whose window holds `day` first. Two queries."""
-    candidates = (
-        PlanSession.objects.filter(plan__status=PlanStatus.ACTIVE, status__in=BOOKABLE_STATUSES)
-        .select_related("plan__client")
-        .order_by("plan_id", "sequence")
+class DayNumber(Func):
+    """A date as a whole number of days, so SQL can order by the distance between two dates
+    (PostgreSQL's date arithmetic gives an interval, which has no ABS)."""
+
+    output_field = IntegerField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, template="CAST(julianday(%(expressions)s) AS INTEGER)")
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, template="(%(expressions)s - DATE '2000-01-01')")
+
+
+# The "book here" list shows this many; as-you-type search finds the others.
+BOOK_HERE_LIMIT = 20
+
+
+def bookable_here(
+    *, day: dt.date, practitioner_id: int | None = None, text: str = "", limit: int = BOOK_HERE_LIMIT
+) -> list[dict]:
+    """Sessions to offer for an empty slot on `day`: each plan's next session still to book whose
+    window holds `day`, ranked by how near its target `day` is, then those the slot's
+    practitioner already treats, then the longest waiting. `text` searches the client's name,
+    email or phone instead, whatever the window (a booking outside it needs a reason).
+    At most `limit` rows, in one query, whatever the number of active plans."""
+    today = timezone.localdate()
+    # An earlier session of the same plan still to book (window open) comes first: offer that one.
+    earlier = PlanSession.objects.filter(
+        plan_id=OuterRef("plan_id"), sequence__lt=OuterRef("sequence"), status__in=BOOKABLE_STATUSES, latest__gte=today
     )
-    seen: set[int] = set()
-    rows = []
-    for s in candidates:
-        if s.plan_id in seen:
-            continue
-        seen.add(s.plan_id)
-        rows.append(
-            {
-                "id": s.id,
-                "label": f"{s.plan.client.full_name} — {s.title} (window {s.earliest:%d %b}–{s.latest:%d %b})",
-                "inWindow": s.earliest <= day <= s.latest,
-            }
+    sessions = PlanSession.objects.filter(plan__status=PlanStatus.ACTIVE, status__in=BOOKABLE_STATUSES).exclude(
+        Exists(earlier)
+    )
+    words = text.split()
+    if words:
+        sessions = sessions.filter(latest__gte=today)
+        for word in words:
+            sessions = sessions.filter(
+                Q(plan__client__first_name__icontains=word)
+                | Q(plan__client__last_name__icontains=word)
+                | Q(plan__client__email__icontains=word)
+                | Q(plan__client__phone__icontains=word)
+            )
+    else:
+        sessions = sessions.filter(earliest__lte=day, latest__gte=day)
+    if practitioner_id is not None:
+        treats = PlanSession.objects.filter(
+            plan_id=OuterRef("plan_id"), practitioner_id=practitioner_id, status__in=OCCUPYING_STATUSES
         )
-    rows.sort(key=lambda r: (not r["inWindow"], r["label"]))
-    return rows
+        prefers = Q(practitioner_id=practitioner_id) | Exists(treats)
+    else:
+        prefers = Q(pk__in=[])
+    rows = (
+        sessions.annotate(
+            fit=Abs(DayNumber(F("target")) - DayNumber(Value(day, output_field=DateField()))),
+            prefers=Case(When(prefers, then=Value(0)), default=Value(1)),
+        )
+        .order_by("fit", "prefers", "earliest", "id")
+        .values(
+            "id",
+            "title",
+            "earliest",
+            "latest",
+            "prefers",
+            "plan__client__first_name",
+            "plan__client__last_name",
+        )[:limit]
+    )
+    return [
+        {
+            "id": r["id"],
+            "label": f"{r['plan__client__first_name']} {r['plan__client__last_name']} — {r['title']} "
+            f"(window {r['earliest']:%d %b}–{r['latest']:%d %b})",
+            "inWindow": r["earliest"] <= day <= r["latest"],
+            "usual": r["prefers"] == 0,
+        }
+        for r in rows
+    ]
 
 
 def day_sessions(*, day: dt.date) -> QuerySet[PlanSession]:

@@ -130,6 +130,21 @@ class ClientIntakeForm(ClientRulesMixin, forms.ModelForm):
     def screening_rows(self):
         return [(self[self.answer_field(q)], self[self.date_field(q)] if q.asks_date else None) for q in self.questions]
 
+    @property
+    def screening_table(self) -> list[dict]:
+        """One row per question for the compact screening table: the bound answer and date
+        fields, and the answer of the client's current screen ("yes", "no", or None when new),
+        so a re-screen shows what changed."""
+        return [
+            {
+                "question": q,
+                "answer": self[self.answer_field(q)],
+                "date": self[self.date_field(q)] if q.asks_date else None,
+                "previous": self.fields[self.answer_field(q)].initial,
+            }
+            for q in self.questions
+        ]
+
     def clean(self):
         cleaned = super().clean()
         answers = self.screening_answers(cleaned)

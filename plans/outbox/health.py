@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Q
+from django.db.models import Count, Q
 
 from plans.models import DeliveryAttempt, Message, MessageStatus, WorkerHeartbeat
 from plans.outbox import timing
@@ -37,16 +37,19 @@ class OutboxHealth:
 def outbox_health(now: dt.datetime | None = None) -> OutboxHealth:
     now = now or timing.now()
     heartbeat = WorkerHeartbeat.objects.filter(name="worker").values_list("seen_at", flat=True).first()
-    overdue = Message.objects.filter(
-        Q(status=MessageStatus.PENDING) | Q(status=MessageStatus.SENDING), send_at__lt=now - OVERDUE_AFTER
-    ).count()
+    overdue = Q(status__in=[MessageStatus.PENDING, MessageStatus.SENDING], send_at__lt=now - OVERDUE_AFTER)
+    failed = Q(status=MessageStatus.FAILED)
+    # One query for both counts (the Today page polls this): each side uses the (status, send_at) index.
+    counts = Message.objects.filter(overdue | failed).aggregate(
+        overdue=Count("id", filter=overdue), failed=Count("id", filter=failed)
+    )
     # Newest attempts first by primary key: stops at the first success instead of scanning every row.
     last_sent = (
         DeliveryAttempt.objects.filter(succeeded=True).order_by("-id").values_list("attempted_at", flat=True).first()
     )
     return OutboxHealth(
-        overdue=overdue,
-        failed=Message.objects.filter(status=MessageStatus.FAILED).count(),
+        overdue=counts["overdue"],
+        failed=counts["failed"],
         last_sent_at=last_sent,
         heartbeat_at=heartbeat,
         worker_stale=heartbeat is None or now - heartbeat > HEARTBEAT_STALE_AFTER,

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from plans import ics, selectors
+from plans import ics, rebooking, selectors
 from plans.forms.booking import (
     CancelForm,
     CompleteForm,
@@ -91,16 +91,23 @@ def _form_error(form) -> str:
 def calendar_page(request):
     try:
         day = parse_date_param(request.GET.get("date"))
+        practitioner_id = parse_id_param(request.GET.get("practitioner"))
     except ValidationError as exc:
         return _bad_request(request, exc)
     mode = "rooms" if request.GET.get("mode") == "rooms" else "practitioners"
     view = "resourceTimeGridDay" if request.GET.get("view") == "day" else "resourceTimeGridWeek"
+    practitioners = list(Practitioner.objects.filter(active=True))
+    if practitioner_id is not None and not any(p.id == practitioner_id for p in practitioners):
+        practitioner_id = None
+    mine = getattr(request.user, "practitioner", None)
     if mode == "rooms":
         resources = [{"id": r.id, "title": r.name} for r in Room.objects.filter(active=True)]
     else:
+        # One practitioner's column only when filtered ("my day"): their appointments, their hours.
         resources = [
             {"id": p.id, "title": p.display_name, "eventBackgroundColor": p.color}
-            for p in Practitioner.objects.filter(active=True)
+            for p in practitioners
+            if practitioner_id is None or p.id == practitioner_id
         ]
     offset = timezone.localtime().strftime("%z")
     config = {
@@ -115,11 +122,19 @@ def calendar_page(request):
         "sessionUrl": reverse("session-panel", args=[0]),
         "bookUrl": reverse("session-book", args=[0]),
         "rescheduleUrl": reverse("session-reschedule", args=[0]),
+        "practitioner": practitioner_id,
     }
     return render(
         request,
         "plans/calendar/calendar.html",
-        {"config": config, "day": day, "mode": mode, "practitioners": Practitioner.objects.filter(active=True)},
+        {
+            "config": config,
+            "day": day,
+            "mode": mode,
+            "practitioners": practitioners,
+            "practitioner_id": practitioner_id,
+            "my_practitioner": mine if mine is not None and mine.active else None,
+        },
     )
 
 
@@ -220,12 +235,16 @@ def calendar_closed(request):
 @staff_required("plans.book_sessions")
 @require_GET
 def calendar_bookable(request):
-    """The next unbooked session of every active plan, for the "book here" dialog (two queries)."""
+    """Sessions to offer in the "book here" dialog for a day (and the clicked practitioner),
+    or those matching `q`: at most selectors.BOOK_HERE_LIMIT rows, in one query."""
     try:
         day = parse_date_param(request.GET.get("date"))
+        practitioner_id = parse_id_param(request.GET.get("practitioner"))
     except ValidationError as exc:
         return _bad_request(request, exc)
-    return JsonResponse(selectors.next_bookable_sessions(day=day), safe=False)
+    text = request.GET.get("q", "")[:100]
+    rows = selectors.bookable_here(day=day, practitioner_id=practitioner_id, text=text)
+    return JsonResponse(rows, safe=False)
 
 
 @staff_required("plans.view_plansession")
@@ -270,6 +289,22 @@ def session_panel(request, pk: int):
         "actions": session.available_actions(),
     }
     return render(request, template or "plans/calendar/session_page.html", context)
+
+
+@staff_required("plans.book_sessions")
+@require_GET
+def session_rebook(request, pk: int):
+    """The nearest free slots for a cancelled or missed session, each booked in one tap through
+    session_book (a fragment for the Today worklist and the session panel)."""
+    session = _session(pk)
+    back = request.GET.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, {request.get_host()}, require_https=request.is_secure()):
+        back = reverse("session-panel", args=[pk])
+    return render(
+        request,
+        "plans/calendar/_rebook.html",
+        {"session": session, "offers": rebooking.rebook_offers(session=session), "next": back},
+    )
 
 
 def _result(

@@ -28,6 +28,24 @@ def client_list(request):
     return render(request, "plans/clients/list.html", {"form": form, "page": page, "query": query})
 
 
+# The navbar search shows this many; the client list pages through the rest.
+QUICK_RESULTS = 8
+
+
+@staff_required("plans.view_client")
+def client_search(request):
+    """The navbar's as-you-type search. The text comes by POST, so no name, phone or date of
+    birth lands in a URL (history, proxies, referrers). htmx gets the result list; a browser
+    without JavaScript gets it as a page."""
+    form = ClientSearchForm(request.POST or None)
+    query = form.cleaned_data["q"].strip() if form.is_valid() else ""
+    found = list(selectors.client_list_search(query)[: QUICK_RESULTS + 1]) if query else []
+    context = {"query": query, "results": found[:QUICK_RESULTS], "more": len(found) > QUICK_RESULTS}
+    if request.htmx:
+        return render(request, "plans/clients/_quick_results.html", context)
+    return render(request, "plans/clients/search.html", context)
+
+
 def _apply_service_errors(form: ClientIntakeForm, error: ValidationError) -> None:
     if not hasattr(error, "error_dict"):
         form.add_error(None, error)

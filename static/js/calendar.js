@@ -49,6 +49,49 @@
   const bookError = document.getElementById("book-error");
   let bookRoom = "";
 
+  const bookSearch = document.getElementById("book-search");
+  let bookDay = "";
+  let bookPractitioner = "";
+  let bookSeq = 0;
+
+  // The sessions due that day (bounded on the server), or those matching the search.
+  async function loadBookable() {
+    const seq = ++bookSeq;
+    const params = new URLSearchParams({ date: bookDay });
+    if (bookPractitioner) params.set("practitioner", bookPractitioner);
+    if (bookSearch.value.trim()) params.set("q", bookSearch.value.trim());
+    const rows = await (await fetch(cfg.bookableUrl + "?" + params, { credentials: "same-origin" })).json();
+    if (seq !== bookSeq) return; // a later keystroke's answer wins
+    const select = document.getElementById("book-session");
+    select.innerHTML = "";
+    for (const row of rows) {
+      const option = document.createElement("option");
+      option.value = row.id;
+      option.textContent = (row.inWindow ? "" : "⚠ outside window: ") + (row.usual ? "★ " : "") + row.label;
+      select.appendChild(option);
+    }
+    if (!rows.length) {
+      const option = document.createElement("option");
+      option.textContent = bookSearch.value.trim() ? "No client plan matches" : "No session is due this day: search for a client";
+      option.value = "";
+      select.appendChild(option);
+    }
+  }
+
+  let searchTimer = null;
+  bookSearch.addEventListener("input", () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(loadBookable, 250);
+  });
+  // Enter in the search box searches; it must not book whatever is selected.
+  bookSearch.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") {
+      event.preventDefault();
+      clearTimeout(searchTimer);
+      loadBookable();
+    }
+  });
+
   async function openBook(info) {
     if (info.allDay) return;
     const start = wall(info.date);
@@ -63,21 +106,10 @@
     }
     document.getElementById("book-when").textContent =
       "At " + start.replace("T", " ") + (info.resource ? " · " + info.resource.title : "");
-    const select = document.getElementById("book-session");
-    select.innerHTML = "";
-    const rows = await (await fetch(cfg.bookableUrl + "?date=" + start.slice(0, 10))).json();
-    for (const row of rows) {
-      const option = document.createElement("option");
-      option.value = row.id;
-      option.textContent = (row.inWindow ? "" : "⚠ outside window: ") + row.label;
-      select.appendChild(option);
-    }
-    if (!rows.length) {
-      const option = document.createElement("option");
-      option.textContent = "No plan has a session waiting to be booked";
-      option.value = "";
-      select.appendChild(option);
-    }
+    bookDay = start.slice(0, 10);
+    bookPractitioner = cfg.mode === "practitioners" && info.resource ? String(info.resource.id) : "";
+    bookSearch.value = "";
+    await loadBookable();
     modal("book-dialog").show();
   }
 
@@ -279,6 +311,7 @@
   async function openSession(id) {
     const response = await fetch(urlFor(cfg.sessionUrl, id) + "?fragment=1", { credentials: "same-origin" });
     sessionBody.innerHTML = await response.text();
+    htmx.process(sessionBody); // the panel loads its rebooking slots with htmx
     modal("session-dialog").show();
   }
 
@@ -307,22 +340,29 @@
     }
   });
 
-  // Fourteen columns do not fit a phone: a narrow screen opens on the day.
+  // Fourteen columns do not fit a phone: a narrow screen opens on a list of the day.
   const narrow = window.matchMedia("(max-width: 600px)").matches;
+  const extra = { mode: cfg.mode };
+  if (cfg.practitioner) extra.practitioner = cfg.practitioner;
   const ec = EventCalendar.create(el, {
-    view: narrow && !new URLSearchParams(location.search).get("view") ? "resourceTimeGridDay" : cfg.view,
+    view: narrow && !new URLSearchParams(location.search).get("view") ? "listDay" : cfg.view,
     date: cfg.date,
     timeZone: cfg.timeZone,
     locale: "en-GB",
     firstDay: 1,
     eventTimeFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
     slotLabelFormat: { hour: "2-digit", minute: "2-digit", hour12: false },
-    headerToolbar: { start: "prev,today,next", center: "title", end: "resourceTimeGridDay,resourceTimeGridWeek" },
-    buttonText: { resourceTimeGridDay: "Day", resourceTimeGridWeek: "Week", today: "Today" },
+    headerToolbar: {
+      start: "prev,today,next",
+      center: "title",
+      end: narrow ? "listDay,resourceTimeGridDay" : "resourceTimeGridDay,resourceTimeGridWeek,listWeek",
+    },
+    buttonText: { resourceTimeGridDay: "Day", resourceTimeGridWeek: "Week", listDay: "List", listWeek: "List", today: "Today" },
+    noEventsContent: "No appointments.",
     resources: cfg.resources,
     datesAboveResources: true,
     eventSources: [
-      { url: cfg.eventsUrl, extraParams: { mode: cfg.mode } },
+      { url: cfg.eventsUrl, extraParams: extra },
       // Hours not worked, time off and closures, shaded so nobody clicks them to book.
       { url: cfg.closedUrl, extraParams: { mode: cfg.mode } },
     ],
@@ -352,7 +392,10 @@
       // The whole line (time, status, room) is the tooltip.
       const who = line("appt-client", props.client);
       who.title = [info.timeText, props.client, props.label, props.status, props.room].filter(Boolean).join(" · ");
-      return { domNodes: [who, line("appt-label", props.label)] };
+      const label = line("appt-label", props.label);
+      // A list has no time grid: it says the time and the status itself.
+      if (info.view.type.startsWith("list")) label.textContent = [info.timeText, props.label, props.status].join(" · ");
+      return { domNodes: [who, label] };
     },
     // Clicking shaded time offers no booking: it would only be refused.
     dateClick: (info) => {
@@ -373,5 +416,22 @@
     }
     return "";
   }
+  // Keyboard shortcuts for a working day; never while typing or with a dialog open.
+  const keyViews = {
+    d: "resourceTimeGridDay",
+    w: "resourceTimeGridWeek",
+    l: narrow ? "listDay" : "listWeek",
+  };
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.target.closest("input, select, textarea, [contenteditable]") || document.querySelector(".modal.show")) return;
+    const key = event.key.toLowerCase();
+    if (keyViews[key]) ec.setOption("view", keyViews[key]);
+    else if (key === "t") ec.setOption("date", new Date());
+    else if (event.key === "ArrowLeft") ec.prev();
+    else if (event.key === "ArrowRight") ec.next();
+    else return;
+    event.preventDefault();
+  });
   window.clinicCalendar = ec; // for the browser tests and the console
 })();

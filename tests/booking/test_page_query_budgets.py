@@ -66,6 +66,11 @@ def pages(plans: list[models.TreatmentPlan], clinic) -> dict[str, tuple[str, dic
         "calendar closed time (JSON)": (reverse("calendar-closed"), week),
         "calendar closed time by room": (reverse("calendar-closed"), {**week, "mode": "rooms"}),
         "bookable sessions": (reverse("calendar-bookable"), {"date": "2027-03-01"}),
+        "bookable sessions for a practitioner": (
+            reverse("calendar-bookable"),
+            {"date": "2027-03-01", "practitioner": clinic["ana"].pk},
+        ),
+        "bookable sessions, search": (reverse("calendar-bookable"), {"date": "2027-03-01", "q": "client"}),
         "day list": (reverse("day-list"), {"date": "2027-03-01"}),
         "session panel": (reverse("session-panel", args=[plan.sessions.order_by("sequence").first().pk]), {}),
     }

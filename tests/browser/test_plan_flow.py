@@ -1,6 +1,9 @@
 """The plan flow in a real browser: intake, preview with rationale, Accept; a hard stop cannot be accepted."""
 
 import datetime as dt
+import os
+import tempfile
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -55,7 +58,19 @@ def test_an_aesthetician_takes_a_new_client_from_intake_to_an_accepted_plan(
     page.get_by_role("button", name="Preview plan").click()
     expect(page.locator("#timeline .timeline-row[data-kind='combination']")).to_have_count(2)
 
-    page.get_by_role("button", name="Accept plan").click()
+    # The decision fits the first screen: Accept sits above the timeline, the rationale and the care notes.
+    accept = page.get_by_role("button", name="Accept plan")
+    assert accept.bounding_box()["y"] + accept.bounding_box()["height"] <= 900
+    for width in (1440, 768, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        if os.environ.get("SCREENSHOTS"):
+            out = Path(tempfile.gettempdir()) / "plan-shots"
+            out.mkdir(exist_ok=True)
+            page.screenshot(path=str(out / f"preview-{width}.png"), full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), width
+    page.set_viewport_size({"width": 1400, "height": 900})
+
+    accept.click()
     expect(page.get_by_text("Plan accepted")).to_be_visible()
     expect(page.locator("#plan-sessions")).to_contain_text("Microneedling session 1 of 3")
     expect(page.locator("#protocol-snapshot")).to_contain_text("pores-all")

@@ -51,6 +51,7 @@ ACCESS: dict[str, dict] = {
     "logout": rule(405, 405, 405, 405),  # POST only, so a link or an image cannot log anyone out
     "home": ANY_STAFF,
     "client-list": ANY_STAFF,
+    "client-search": ANY_STAFF,  # the navbar search: contact details only, by POST
     "client-detail": ANY_STAFF,  # front desk sees the profile and plans, not the clinical record
     "client-create": CLINICAL,  # intake includes the screening answers
     "client-edit": CLINICAL,
@@ -67,6 +68,7 @@ ACCESS: dict[str, dict] = {
     "day-list": ANY_STAFF,
     "calendar-feed": ANY_STAFF,
     "session-panel": ANY_STAFF,
+    "session-rebook": ANY_STAFF,  # free slots for a cancelled session: booking, not clinical
     "plan-book": ANY_STAFF,
     "session-book": rule(LOGIN, 405, 405, 405),  # POST only
     "session-reschedule": rule(LOGIN, 405, 405, 405),

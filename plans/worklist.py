@@ -1,0 +1,330 @@
+"""The Today page's reads: the day's appointments and the worklist of things nobody may forget.
+
+Both are selectors with a fixed number of queries, whatever the data's size (the page polls
+every 45 seconds on every tablet). Two extension points, each one place:
+
+- OUTSTANDING: what still stands in the way of an appointment (a review not signed, sessions
+  of the plan not booked...). One function per kind of item, reading the batch it is given.
+- PROVIDERS: the worklist, one function per kind of item. A provider reads a bounded number
+  of rows in a fixed number of queries and links each item to the one screen that resolves
+  it; the item disappears when the underlying rows change (no "done" flag to keep in step).
+
+Items marked clinical are never computed for a role without plans.view_clinical_record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Exists, Min, OuterRef, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from plans.models import (
+    Message,
+    MessageStatus,
+    PlanSession,
+    PlanStatus,
+    SessionKind,
+    SessionStatus,
+    TreatmentPlan,
+)
+from plans.services import booking
+
+# A provider lists at most this many items (most urgent first) and says when there are more:
+# the page stays one screen and its queries bounded when a backlog builds up.
+ITEM_LIMIT = 25
+
+CLINICAL_PERMISSION = "plans.view_clinical_record"
+EXPIRED_REACH = dt.timedelta(days=60)
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=booking.clinic_tz())
+
+
+# --- The day's appointments -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outstanding:
+    """Something still open about an appointment's plan, shown as a badge linking to its fix."""
+
+    code: str  # stable, for CSS and tests: "review", "unbooked", ...
+    text: str
+    url: str
+    clinical: bool = False
+
+
+@dataclass
+class Appointment:
+    session: PlanSession  # with plan (status, snapshot, review), client, practitioner and room
+    actions: list[str]
+    outstanding: list[Outstanding] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PractitionerDay:
+    name: str
+    appointments: list[Appointment]
+
+
+def _review_unsigned(appointments: list[Appointment]) -> None:
+    for a in appointments:
+        plan = a.session.plan
+        if plan.review_items and plan.review_acknowledged_at is None:
+            a.outstanding.append(
+                Outstanding("review", "Review not signed", reverse("plan-detail", args=[plan.pk]), clinical=True)
+            )
+
+
+def _unbooked_sessions(appointments: list[Appointment]) -> None:
+    plan_ids = {a.session.plan_id for a in appointments}
+    counts = dict(
+        PlanSession.objects.filter(plan_id__in=plan_ids, status=SessionStatus.PROPOSED)
+        .exclude(kind=SessionKind.FOLLOW_UP)  # booked when its window opens: the worklist says when
+        .order_by()
+        .values("plan_id")
+        .annotate(n=Count("id"))
+        .values_list("plan_id", "n")
+    )
+    for a in appointments:
+        if n := counts.get(a.session.plan_id):
+            text = f"{n} session{'' if n == 1 else 's'} to book"
+            a.outstanding.append(Outstanding("unbooked", text, reverse("plan-book", args=[a.session.plan_id])))
+
+
+# What stands open about an appointment, one function per kind (each at most one query for the
+# whole day). Safety's pre-session check, consent and clinical hold are added here.
+OUTSTANDING: list[Callable[[list[Appointment]], None]] = [_review_unsigned, _unbooked_sessions]
+
+
+def today_appointments(*, day: dt.date, clinical: bool, now: dt.datetime | None = None) -> list[PractitionerDay]:
+    """The day's appointments (cancelled ones left to the worklist) per practitioner in time
+    order, each with its allowed actions and what is outstanding. One query plus one per
+    OUTSTANDING function, whatever the number of appointments."""
+    now = now or timezone.now()
+    start = _midnight(day)
+    sessions = list(
+        PlanSession.objects.filter(
+            starts_at__gte=start,
+            starts_at__lt=_midnight(day + dt.timedelta(days=1)),
+            status__in=[SessionStatus.BOOKED, SessionStatus.COMPLETED, SessionStatus.NO_SHOW],
+        )
+        # The plan comes along for the label ("session k of n": its snapshot) and its review;
+        # its other JSON columns are left out.
+        .select_related("plan__client", "practitioner", "room")
+        .defer("plan__rationale", "plan__warnings", "plan__selected_combinations")
+        .order_by("practitioner__display_name", "practitioner_id", "starts_at")
+    )
+    appointments = [Appointment(s, s.available_actions(now=now)) for s in sessions]
+    for add in OUTSTANDING:
+        add(appointments)
+    if not clinical:
+        for a in appointments:
+            a.outstanding = [o for o in a.outstanding if not o.clinical]
+    days: list[PractitionerDay] = []
+    for a in appointments:
+        name = a.session.practitioner.display_name if a.session.practitioner else "No practitioner"
+        if not days or days[-1].name != name:
+            days.append(PractitionerDay(name, []))
+        days[-1].appointments.append(a)
+    return days
+
+
+# --- The worklist -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    code: str  # the provider's code, for CSS and tests
+    title: str  # who and what, e.g. "Ana Silva: Microneedling 2 of 4"
+    detail: str  # why it is here
+    url: str  # the one screen that resolves it
+    action: str  # the link's text
+    session_id: int | None = None  # a cancelled session: the page offers rebooking slots
+    message_id: int | None = None  # a failed email: the page offers Resend
+
+
+@dataclass(frozen=True)
+class WorkGroup:
+    code: str
+    heading: str
+    items: list[WorkItem]
+    more: bool  # more than ITEM_LIMIT: the oldest are listed
+
+
+@dataclass(frozen=True)
+class Provider:
+    code: str
+    heading: str
+    read: Callable[[dt.date, dt.datetime], tuple[list[WorkItem], bool]]
+    clinical: bool = False
+
+
+def _bounded(queryset, limit: int = ITEM_LIMIT) -> tuple[list, bool]:
+    """The first `limit` rows, and whether there are more: one query (a full count would scan the backlog)."""
+    rows = list(queryset[: limit + 1])
+    return rows[:limit], len(rows) > limit
+
+
+def _session_rows():
+    # The plan's JSON columns are not needed: items name a session by its title.
+    return PlanSession.objects.select_related("plan__client", "practitioner").defer(
+        "plan__protocol_snapshot",
+        "plan__rationale",
+        "plan__warnings",
+        "plan__review_items",
+        "plan__selected_combinations",
+    )
+
+
+def cancelled_not_rebooked(today: dt.date, now: dt.datetime) -> tuple[list[WorkItem], bool]:
+    """Sessions cancelled (by the client or the clinic) or missed, of a plan still active: gone
+    from the calendar, so only this list keeps them from being forgotten. Gone once rebooked."""
+    rows, more = _bounded(
+        _session_rows()
+        .filter(plan__status=PlanStatus.ACTIVE, status__in=[SessionStatus.CANCELLED, SessionStatus.NO_SHOW])
+        .order_by("latest", "id")  # the window closing first comes first
+    )
+    items = []
+    for s in rows:
+        if s.status == SessionStatus.NO_SHOW:
+            why = f"Missed on {timezone.localtime(s.starts_at):%a %d %b}" if s.starts_at else "Missed"
+        else:
+            who = "the client" if s.cancelled_by_client else "the clinic"
+            why = f"Cancelled by {who}"
+            if s.cancelled_at:
+                why += f" on {timezone.localtime(s.cancelled_at):%a %d %b}"
+        closes = "closed" if s.latest < today else "closes"
+        why += f"; window {closes} {s.latest:%d %b}"
+        items.append(
+            WorkItem(
+                "rebook",
+                f"{s.plan.client.full_name}: {s.title}",
+                why,
+                reverse("session-panel", args=[s.pk]),
+                "Rebook",
+                session_id=s.pk,
+            )
+        )
+    return items, more
+
+
+def plans_to_book(today: dt.date, now: dt.datetime) -> tuple[list[WorkItem], bool]:
+    """Accepted plans with treatment sessions never booked (the follow-up has its own item)."""
+    unbooked = PlanSession.objects.filter(
+        plan=OuterRef("pk"),
+        status=SessionStatus.PROPOSED,
+        kind__in=[SessionKind.MICRONEEDLING, SessionKind.COMBINATION],
+    )
+    plans, more = _bounded(
+        TreatmentPlan.objects.filter(Exists(unbooked), status=PlanStatus.ACTIVE)
+        .select_related("client")
+        .only("id", "client__id", "client__first_name", "client__last_name", "created_at")
+        .annotate(
+            unbooked=Count(
+                "sessions",
+                filter=Q(sessions__status=SessionStatus.PROPOSED) & ~Q(sessions__kind=SessionKind.FOLLOW_UP),
+            ),
+            first_earliest=Min("sessions__earliest", filter=Q(sessions__status=SessionStatus.PROPOSED)),
+        )
+        .order_by("first_earliest", "id")
+    )
+    return [
+        WorkItem(
+            "book-plan",
+            p.client.full_name,
+            f"{p.unbooked} session{'' if p.unbooked == 1 else 's'} not booked; the first from {p.first_earliest:%d %b}",
+            reverse("plan-book", args=[p.pk]),
+            "Book",
+        )
+        for p in plans
+    ], more
+
+
+def emails_not_delivered(today: dt.date, now: dt.datetime) -> tuple[list[WorkItem], bool]:
+    """Emails that failed, and those that expired before an appointment still to come (a
+    reminder that went out too late is still worth resending). Gone once resent."""
+    # An email for an appointment still to come was due at most this long ago (the longest lead
+    # is a pre-care note weeks before): the bound keeps the read on the (status, send_at) index
+    # instead of walking every email that ever expired.
+    recent = now - EXPIRED_REACH
+    rows, more = _bounded(
+        Message.objects.filter(
+            Q(status=MessageStatus.FAILED)
+            | Q(
+                status=MessageStatus.EXPIRED,
+                send_at__gte=recent,
+                session__status=SessionStatus.BOOKED,
+                session__starts_at__gt=now,
+            )
+        )
+        .select_related("client", "session__plan")  # a care note's label reads the plan's snapshot
+        .order_by("send_at", "id")
+    )
+    return [
+        WorkItem(
+            "email",
+            f"{m.client.full_name}: {m.kind_label}",
+            f"{m.get_status_display()}: {m.last_error or m.status_reason or 'not delivered'}",
+            f"{reverse('messages')}?status={m.status}",
+            "Resend",
+            message_id=m.pk,
+        )
+        for m in rows
+    ], more
+
+
+def follow_ups_due(today: dt.date, now: dt.datetime) -> tuple[list[WorkItem], bool]:
+    """Follow-up assessments whose window is open and that nobody has booked yet."""
+    rows, more = _bounded(
+        _session_rows()
+        .filter(
+            plan__status=PlanStatus.ACTIVE,
+            kind=SessionKind.FOLLOW_UP,
+            status=SessionStatus.PROPOSED,
+            earliest__lte=today,
+            latest__gte=today,
+        )
+        .order_by("latest", "id")
+    )
+    return [
+        WorkItem(
+            "follow-up",
+            f"{s.plan.client.full_name}: {s.title}",
+            f"Due {s.target:%d %b}; window closes {s.latest:%d %b}",
+            reverse("session-panel", args=[s.pk]),
+            "Book",
+            session_id=s.pk,
+        )
+        for s in rows
+    ], more
+
+
+# The worklist, in the order shown. Safety adds two providers here: plans blocked for clinical
+# review (clinical=True) and pre-session checks missing for tomorrow's appointments.
+PROVIDERS: list[Provider] = [
+    Provider("rebook", "Cancelled, not rebooked", cancelled_not_rebooked),
+    Provider("follow-up", "Follow-up assessments due", follow_ups_due),
+    Provider("book-plan", "Plans with sessions to book", plans_to_book),
+    Provider("email", "Emails not delivered", emails_not_delivered),
+]
+
+
+def worklist(
+    *, clinical: bool, now: dt.datetime | None = None, providers: Iterable[Provider] | None = None
+) -> list[WorkGroup]:
+    """Every provider's items the role may see; groups with nothing to do are left out."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    groups = []
+    for provider in PROVIDERS if providers is None else providers:
+        if provider.clinical and not clinical:
+            continue
+        items, more = provider.read(today, now)
+        if items:
+            groups.append(WorkGroup(provider.code, provider.heading, items, more))
+    return groups

@@ -938,12 +938,18 @@ def load_default_protocols(apps=None) -> LoadResult:
 
 def _create_protocol(apps, spec: ProtocolDefaults, questions: dict) -> None:
     Protocol = apps.get_model("plans", "Protocol")
-    protocol = Protocol.objects.create(**spec.protocol_fields())
-    apps.get_model("plans", "ContraindicationRule").objects.bulk_create(
-        apps.get_model("plans", "ContraindicationRule")(
+    # Migration 0002 runs this with the models as they were then: fields added later (zones, the
+    # review visit) are left out, and later migrations (0009) fill them in for the shipped rows.
+    known = {f.name for f in Protocol._meta.get_fields()}
+    protocol = Protocol.objects.create(**{k: v for k, v in spec.protocol_fields().items() if k in known})
+    Rule = apps.get_model("plans", "ContraindicationRule")
+    action_length = Rule._meta.get_field("action").max_length
+    Rule.objects.bulk_create(
+        Rule(
             protocol=protocol,
             question=questions[code],
-            action=action,
+            # Before 0009 there was no "defer_review": such a rule starts as a deferral and 0009 upgrades it.
+            action=action if len(action) <= action_length else "defer",
             window_amount=amount,
             window_unit=unit,
             explanation=explanation,

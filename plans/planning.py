@@ -832,6 +832,12 @@ def _screen(
                 text += ": date unknown, so the deferral cannot be computed"
             reviews.append(ReviewItem(rule.question_code, text, why))
             b.note("screening", f"{label}: yes{when}", "Needs clinician review before the plan is accepted.", source)
+    ruled = {rule.question_code for rule in p.contraindications}
+    for code, why in b.request.floor.hard_stops:
+        answer = profile.screening.get(code)
+        if code not in ruled and answer is not None and answer.answer:
+            hard_stops.append(f"{code.replace('_', ' ')} (yes): {why} (clinic safety floor).")
+            b.note("screening", f"{code}: yes", "Hard stop: no plan can be made.", "Clinic safety floor")
     if earliest > start:
         b.warnings.append(f"The start is deferred from {start:%d %b %Y} to {earliest:%d %b %Y}.")
     return hard_stops, reviews, earliest

@@ -82,12 +82,12 @@ def depth_problems(*, depth_cap_mm: Decimal, fitzpatrick_min: int, fitzpatrick_m
 
 def rule_problems(actions: Mapping[str, str], floor: Floor) -> list[str]:
     """Why the protocol's contraindication rules (question code -> action) break the floor."""
+    # A protocol without one of these rules still stops: the engine applies the floor's hard stops
+    # to the answers itself (plans.planning._screen), so only a softened rule is a problem here.
     problems = []
     for code, why in floor.hard_stops:
         action = actions.get(code)
-        if action is None:
-            problems.append(f"The rule for '{code}' must be a hard stop: {why}; it is missing.")
-        elif action != HARD_STOP:
+        if action is not None and action != HARD_STOP:
             problems.append(f"The rule for '{code}' must stay a hard stop (not '{action}'): {why}.")
     return problems
 

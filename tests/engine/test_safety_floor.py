@@ -84,6 +84,16 @@ def test_pregnancy_turned_into_a_review_item_breaks_the_floor():
     assert any("pregnant_or_nursing" in r and "hard stop" in r for r in result.exclusions[0].reasons)
 
 
+def test_a_protocol_without_the_pregnancy_rule_still_stops_a_pregnant_client():
+    bare = dataclasses.replace(
+        P1, contraindications=tuple(r for r in P1.contraindications if r.question_code != "pregnant_or_nursing")
+    )
+
+    result = plan(profile(pregnant_or_nursing=ScreeningAnswer(True)), protocols=[bare])
+
+    assert result.is_hard_stop and "clinic safety floor" in result.hard_stops[0]
+
+
 def test_an_unanswered_hard_stop_question_stops_the_plan():
     prof = profile()
     answers = dict(prof.screening)

@@ -385,7 +385,9 @@ def test_front_desk_reads_no_clinical_text_on_any_page_or_json_it_may_open(world
             leaks.append(f"{url}: {', '.join(found)}")
     assert opened >= 15, "the walk opened too few pages to mean anything"
     week = client.get(reverse("calendar-events") + "?start=2026-01-19&end=2026-01-26").json()
-    assert [e["title"] for e in week] == ["Zoe Quinn · Microneedling session 1 of 2"], "the JSON checked holds the session"
+    assert [e["title"] for e in week] == ["Zoe Quinn · Microneedling session 1 of 2"], (
+        "the JSON checked holds the session"
+    )
     assert not leaks, "Front desk reads clinical text:\n  " + "\n  ".join(leaks)
 
 

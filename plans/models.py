@@ -631,10 +631,10 @@ class ContraindicationRule(models.Model):
                 f"“{self.question.text}” does not ask for a date, so a window cannot apply: clear the window, "
                 "or make the question ask for a date.",
             )
-        if self.question_id and self.action and self.action != RuleAction.HARD_STOP:
-            # The floor's fixed hard stops (plans/safety.py) can never become a review or a deferral.
-            if why := dict(safety.CLINIC_FLOOR.hard_stops).get(self.question.code):
-                errors["action"] = f"“{self.question.text}” must stay a hard stop: {why} (clinic safety floor)."
+        # The floor's fixed hard stops (plans/safety.py) can never become a review or a deferral.
+        fixed = dict(safety.CLINIC_FLOOR.hard_stops).get(self.question.code) if self.question_id else None
+        if fixed and self.action and self.action != RuleAction.HARD_STOP:
+            errors["action"] = f"“{self.question.text}” must stay a hard stop: {fixed} (clinic safety floor)."
         if errors:
             raise ValidationError(errors)
 

@@ -24,8 +24,8 @@ from plans.models import (
     ContraindicationRule,
     PlanSession,
     Protocol,
-    ScreeningAnswer,
     SafetyException,
+    ScreeningAnswer,
     TreatmentPlan,
 )
 from plans.selectors import client_current_screening_id

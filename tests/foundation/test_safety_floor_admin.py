@@ -83,7 +83,8 @@ def test_a_new_protocol_cannot_make_isotretinoin_now_a_deferral(admin_client):
 def test_a_saved_screening_is_read_only_in_the_admin(admin_client, aesthetician):
     """Reproduced: the pregnancy answer was changed from yes to no here, credited to the original screener."""
     person = ClientFactory()
-    answers = {code: (False, None) for code in models.ScreeningQuestion.objects.filter(active=True).values_list("code", flat=True)}  # fmt: skip
+    codes = models.ScreeningQuestion.objects.filter(active=True).values_list("code", flat=True)
+    answers = {code: (False, None) for code in codes}
     answers["pregnant_or_nursing"] = (True, None)
     screening = clients.screening_record(client=person, answers=answers, screened_by=aesthetician)
     answer = screening.answers.get(question__code="pregnant_or_nursing")

@@ -1,4 +1,4 @@
-"""Screenings are records: never edited in place, corrected by a new dated screen, too old to plan from after a while."""
+"""Screenings are records: never edited in place, corrected by a new dated screen, too old to plan from in time."""
 
 import datetime as dt
 

@@ -7,9 +7,12 @@ database. plans/services/plans.py turns DB rows into these dataclasses and back.
 Decisions, in order (each one leaves a RationaleEntry naming the client factor, its effect
 and the protocol or source behind it):
 
-1. Age on the requested start date below the clinic's minimum age: no plan (hard stop).
-2. Protocol choice. A protocol matches when it is active and the client's Fitzpatrick type,
-   age, pore concern and oiliness are all inside its criteria. Among the matches the *most
+1. Age on the requested start date below the clinic's minimum age: no plan (hard stop); so
+   is a screening older than request.screening_max_age_days (counted to request.today).
+2. Protocol choice. A protocol that breaks the clinic's safety floor (request.floor,
+   plans/safety.py) is excluded first, with the limit it breaks as the reason. A protocol
+   matches when it is active and the client's Fitzpatrick type, age, pore concern and
+   oiliness are all inside its criteria. Among the matches the *most
    specific* wins: the one whose criteria admit the smallest share of all possible clients,
        share = (Fitzpatrick types admitted / 6) x (ages admitted in 0-99 / 100)
                x (pore concerns admitted / 3) x (oiliness types admitted / 4)
@@ -21,8 +24,10 @@ and the protocol or source behind it):
    calendar months) is after the requested start; a yes without a date counts as current.
    hard_stop -> no plan, with the reasons; review -> the plan needs a clinician's
    acknowledgement; defer -> the earliest start moves to the end of the window (a deferral
-   whose date is unknown becomes a review item: nobody can compute its end).
-   A rule whose question was not answered at the current screen is a review item.
+   whose date is unknown becomes a review item: nobody can compute its end); defer_review ->
+   both. A rule whose question was not answered at the current screen is a review item,
+   except a hard-stop rule: an unanswered stopping question stops the plan. The safety
+   floor's hard stops (plans/safety.py) stop it even when a protocol lacks their rule.
 4. Microneedling sessions. Session 1's target is the earliest start (or, when a priming span
    is in the plan, the earliest start plus the priming days, so priming can run first); its
    window is [target, target + (max - min interval)], i.e. the same slack the interval rule
@@ -46,6 +51,8 @@ and the protocol or source behind it):
    visit with the day they would fall on if the visit is booked on its target day.
 8. Follow-up assessment: follow_up_days after the last MN target, window [target - 7 days
    (never before the last MN target), target + 14 days].
+   With review_after_days, a review visit that many days after the last MN target,
+   window +-14 days (pore gains fade by about 6 months without maintenance).
 
 Rules 6 (for spans) and 7 also place a plan as it is after booking: plan_layout takes the
 sessions' current dates instead of the targets (plans/selectors.py plan_now). suggest_start

@@ -209,6 +209,11 @@ class ProtocolParams:
     reminder_leads: tuple[ReminderLeadParams, ...] = ()
 
     @property
+    def zones_capped(self) -> tuple[ZoneCap, ...]:
+        """Each zone's cap as it applies: never deeper than the protocol's own cap."""
+        return tuple(ZoneCap(z.zone, min(z.cap_mm, self.depth_cap_mm)) for z in self.zones)
+
+    @property
     def optional_combinations(self) -> tuple[CombinationParams, ...]:
         return tuple(c for c in self.combinations if c.optional)
 
@@ -924,7 +929,7 @@ def _mn_sessions(b: _Builder, p: ProtocolParams, first_target: dt.date) -> list[
         b.note(
             "depth",
             "Per-zone limits",
-            "; ".join(f"{z.zone} at most {_mm(min(z.cap_mm, p.depth_cap_mm))}" for z in p.zones)
+            "; ".join(f"{z.zone} at most {_mm(z.cap_mm)}" for z in p.zones_capped)
             + " (the schedule is for the cheeks).",
             _source(p, "per-zone depths come from vendors and practice [C]"),
         )

@@ -363,13 +363,23 @@ class SafetyException(models.Model):
         if not self.reason.strip():
             raise ValidationError({"reason": "Record why the clinic allows a deeper maximum."})
 
+    @classmethod
+    def in_force(cls) -> models.QuerySet:
+        """The exceptions that apply, the one that counts (the deepest active, then the newest) first."""
+        return cls.objects.filter(active=True).order_by("-max_depth_mm", "-id")
+
+
+def floor_with(depth_mm, reason: str | None) -> safety.Floor:
+    """The clinic floor, raised to an exception's depth when there is one (depth None: none)."""
+    if depth_mm is None:
+        return safety.CLINIC_FLOOR
+    return safety.CLINIC_FLOOR.with_max_depth(Decimal(str(depth_mm)), reason or "")
+
 
 def clinic_floor() -> safety.Floor:
-    """The floor with the deepest active exception applied (one query)."""
-    exception = SafetyException.objects.filter(active=True).order_by("-max_depth_mm", "-id").first()
-    if exception is None:
-        return safety.CLINIC_FLOOR
-    return safety.CLINIC_FLOOR.with_max_depth(exception.max_depth_mm, exception.reason)
+    """The floor with the exception in force applied (one query)."""
+    exception = SafetyException.in_force().first()
+    return floor_with(exception and exception.max_depth_mm, exception and exception.reason)
 
 
 class IntervalUnit(models.TextChoices):

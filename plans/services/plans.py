@@ -18,7 +18,7 @@ from django.db.models import Prefetch, Subquery
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
-from plans import planning, safety
+from plans import planning
 from plans.models import (
     Client,
     ContraindicationRule,
@@ -27,7 +27,9 @@ from plans.models import (
     SafetyException,
     ScreeningAnswer,
     TreatmentPlan,
+    floor_with,
 )
+from plans.safety import Floor
 from plans.selectors import client_current_screening_id
 
 
@@ -134,10 +136,10 @@ def protocol_params_active() -> tuple[planning.ProtocolParams, ...]:
     return _active_protocols_and_floor()[0]
 
 
-def _active_protocols_and_floor() -> tuple[tuple[planning.ProtocolParams, ...], safety.Floor]:
+def _active_protocols_and_floor() -> tuple[tuple[planning.ProtocolParams, ...], Floor]:
     """The active protocols and the clinic's safety floor, still in five queries: the floor's
     exception rides on the protocol query as two subqueries (plan creation keeps its budget)."""
-    exception = SafetyException.objects.filter(active=True).order_by("-max_depth_mm", "-id")
+    exception = SafetyException.in_force()
     protocols = list(
         Protocol.objects.filter(active=True)
         .annotate(
@@ -151,14 +153,16 @@ def _active_protocols_and_floor() -> tuple[tuple[planning.ProtocolParams, ...], 
             "reminder_leads",
         )
     )
-    floor = safety.CLINIC_FLOOR
-    if protocols and protocols[0].exception_depth is not None:
-        floor = floor.with_max_depth(Decimal(protocols[0].exception_depth), protocols[0].exception_reason)
+    first = protocols[0] if protocols else None
+    floor = floor_with(first and first.exception_depth, first and first.exception_reason)
     return tuple(protocol_to_params(p) for p in protocols), floor
 
 
 def client_profile(client: Client) -> planning.ClientProfile:
-    """The client's profile with the answers of their newest screen (none: every rule needs review)."""
+    """The client's profile with the answers and date of their newest screen.
+
+    No screen: the engine stops on every hard-stop rule (unanswered) and reviews the rest.
+    """
     # One query: the newest screen's answers through a subquery (plan creation stays within 10 queries).
     rows = list(
         ScreeningAnswer.objects.filter(screening=Subquery(client_current_screening_id(client))).select_related(

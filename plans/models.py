@@ -177,6 +177,18 @@ class Screening(models.Model):
     def __str__(self) -> str:
         return f"Screening of {self.client} on {self.screened_on:%d %b %Y}"
 
+    # What a screen records; only its free-text notes may change later (erasure blanks them).
+    RECORDED_FIELDS = ("client_id", "screened_on", "screened_by_id", "corrects_id", "correction_reason")
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            stored = Screening.objects.filter(pk=self.pk).values(*self.RECORDED_FIELDS).first()
+            if stored and any(stored[f] != getattr(self, f) for f in self.RECORDED_FIELDS):
+                raise ScreeningImmutable(
+                    "A saved screening cannot be re-dated or re-credited: record a correction (a new screening)."
+                )
+        super().save(*args, **kwargs)
+
 
 class ScreeningImmutable(Exception):
     """Someone tried to change a recorded screening answer in place."""

@@ -6,6 +6,7 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 
 from plans.models import Screening, ScreeningAnswer, ScreeningImmutable
 from plans.services import clients
@@ -27,6 +28,19 @@ def test_a_saved_answer_cannot_be_changed_in_place(protocol, aesthetician):
         answer.save()
 
     assert ScreeningAnswer.objects.get(pk=answer.pk).answer is True
+
+
+def test_a_saved_screening_cannot_be_redated_or_credited_to_someone_else(protocol, aesthetician, clinic_admin):
+    screening = clients.screening_record(client=ClientFactory(), answers=NO_TO_ALL, screened_by=aesthetician)
+
+    for field, value in (("screened_on", dt.date(2020, 1, 1)), ("screened_by", clinic_admin)):
+        fresh = Screening.objects.get(pk=screening.pk)
+        setattr(fresh, field, value)
+        with pytest.raises(ScreeningImmutable):
+            fresh.save()
+
+    screening.refresh_from_db()
+    assert screening.screened_by == aesthetician and screening.screened_on == timezone.localdate()
 
 
 def test_a_correction_is_a_new_dated_screen_with_a_reason_and_the_plan_uses_it(protocol, aesthetician, clinic_admin):

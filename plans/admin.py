@@ -25,11 +25,11 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from plans.outbox.kinds import FAMILIES
 
-from . import models
+from . import models, safety
 from .forms.clients import ClientRulesMixin
 from .models import mm
 from .roles import ROLES
-from .services import availability, security
+from .services import availability, safety_exceptions, security
 from .services import clients as client_services
 
 # --- Form fields for the JSON columns ------------------------------------------------------
@@ -195,9 +195,47 @@ def _unique_message(message: str) -> type[BaseInlineFormSet]:
     return FriendlyDuplicates
 
 
+def _kept_rows(formset: BaseInlineFormSet) -> list[dict]:
+    """The cleaned rows a valid inline formset will save (deleted and untouched extra rows left out)."""
+    return [f.cleaned_data for f in formset.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+
+
+class RuleFormSet(_unique_message("Two rules are set for the same screening question: keep one rule per question.")):
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        actions = {row["question"].code: row["action"] for row in _kept_rows(self) if row.get("question")}
+        # The floor's fixed hard stops (plans/safety.py): present, and hard stops, in every protocol.
+        for problem in safety.rule_problems(actions, models.clinic_floor()):
+            raise forms.ValidationError(problem + " (clinic safety floor)")
+
+
+class CombinationFormSet(BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        protocol = self.instance  # carries the values being saved with the inlines
+
+        class Row:
+            def __init__(self, data):
+                self.kind, self.placement = data.get("kind"), data.get("placement")
+                self.optional, self.after_sessions = data.get("optional"), data.get("after_sessions") or []
+
+        problems = safety.pih_problems(
+            fitzpatrick_min=protocol.fitzpatrick_min or 1,
+            fitzpatrick_max=protocol.fitzpatrick_max or 6,
+            combinations=[Row(row) for row in _kept_rows(self)],
+            floor=models.clinic_floor(),
+        )
+        if problems:
+            raise forms.ValidationError([p + " (clinic safety floor)" for p in problems])
+
+
 class ContraindicationRuleInline(admin.TabularInline):
     model = models.ContraindicationRule
-    formset = _unique_message("Two rules are set for the same screening question: keep one rule per question.")
+    formset = RuleFormSet
     fields = ("question", "action", "window_amount", "window_unit", "explanation")
     extra = 0
     verbose_name = "contraindication rule"
@@ -206,6 +244,7 @@ class ContraindicationRuleInline(admin.TabularInline):
 class CombinationTreatmentInline(admin.StackedInline):
     model = models.CombinationTreatment
     form = CombinationTreatmentForm
+    formset = CombinationFormSet
     extra = 0
     fieldsets = (
         (None, {"fields": (("name", "kind", "position"), ("optional", "books_appointment", "duration_minutes"))}),
@@ -285,8 +324,8 @@ class ProtocolAdmin(SimpleHistoryAdmin):
                 )
             },
         ),
-        ("Needle depth", {"fields": ("depth_schedule", "depth_cap_mm", "depth_notes")}),
-        ("Follow-up", {"fields": ("follow_up_days", "maintenance_note")}),
+        ("Needle depth", {"fields": ("depth_schedule", "depth_cap_mm", "depth_zones", "depth_notes")}),
+        ("Follow-up", {"fields": ("follow_up_days", "review_after_days", "maintenance_note")}),
     )
 
     @admin.display(description="applies to")
@@ -302,6 +341,31 @@ class ProtocolAdmin(SimpleHistoryAdmin):
     @admin.display(description="depths (mm)")
     def depths(self, obj: models.Protocol) -> str:
         return " → ".join(mm(d) for d in obj.depth_schedule) + f" (cap {mm(obj.depth_cap_mm)})"
+
+
+@admin.register(models.SafetyException)
+class SafetyExceptionAdmin(SimpleHistoryAdmin):
+    """The one floor limit a clinic may raise (the maximum depth), recorded with its reason."""
+
+    list_display = ("max_depth_mm", "reason", "active", "created_by", "created_at")
+    fields = ("max_depth_mm", "reason", "active")
+
+    def get_readonly_fields(self, request, obj=None):
+        # An exception is a record: once made, it is only switched off (and a new one recorded).
+        return ("max_depth_mm", "reason") if obj else ()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            if not obj.active:
+                safety_exceptions.safety_exception_end(exception=obj, by=request.user)
+            return
+        recorded = safety_exceptions.safety_exception_record(
+            max_depth_mm=obj.max_depth_mm, reason=obj.reason, by=request.user
+        )
+        obj.pk = recorded.pk
 
 
 # --- Screening --------------------------------------------------------------------------------
@@ -325,9 +389,15 @@ class ScreeningQuestionAdmin(admin.ModelAdmin):
 class ScreeningAnswerInline(admin.TabularInline):
     model = models.ScreeningAnswer
     fields = ("question", "answer", "last_date")
+    readonly_fields = fields
     extra = 0
     can_delete = False  # a screen answers every active question (services.clients.screening_problems)
-    formset = _unique_message("The same question is answered twice: keep one answer per question.")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 class ScreeningAdminForm(forms.ModelForm):
@@ -351,10 +421,12 @@ class ScreeningAdminForm(forms.ModelForm):
 
 @admin.register(models.Screening)
 class ScreeningAdmin(SimpleHistoryAdmin):
-    """Corrections only: a new screen is recorded through the client's edit page, which checks it is complete."""
+    """Read-only: a screen is a dated record. A correction is a new screen with a reason, recorded
+    through the clients service (screening_correct), never an edit of the one a screener signed."""
 
     form = ScreeningAdminForm
-    list_display = ("client", "screened_on", "screened_by", "yes_answers")
+    fields = ("client", "screened_on", "screened_by", "notes", "corrects", "correction_reason")
+    list_display = ("client", "screened_on", "screened_by", "yes_answers", "corrects")
     list_filter = ("screened_on",)
     search_fields = ("client__first_name", "client__last_name", "client__email")
     date_hierarchy = "screened_on"
@@ -367,6 +439,13 @@ class ScreeningAdmin(SimpleHistoryAdmin):
         return super().get_queryset(request).select_related("client", "screened_by").prefetch_related("answers")
 
     def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # Reproduced: a pregnancy "yes" was changed to "no" here, still credited to the original screener.
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
     @admin.display(description="answered yes")

@@ -114,6 +114,12 @@ SCREENING_QUESTIONS: list[tuple[str, str, str, bool]] = [
         True,
     ),
     (
+        "toxin_or_filler_planned",
+        "Are you planning anti-wrinkle injections (botulinum toxin) or dermal filler in the next 14 days?",
+        "Toxin and filler are kept 2 weeks from microneedling on both sides.",
+        False,
+    ),
+    (
         "tan_or_sunburn",
         "Have you had a tan, sunbed or sunburn on the face recently?",
         "If yes, the date of the last sun exposure or sunburn.",
@@ -148,12 +154,12 @@ COMMON_RULES: list[Rule] = [
     ("isotretinoin_current", "hard_stop", None, "", f"Current isotretinoin: {_LABEL}."),
     (
         "isotretinoin_past",
-        "defer",
+        "defer_review",
         6,
         "months",
         "Start 6 months after the last dose: most clinics wait 6 (some 3 or 12) [C]; a consensus found "
         "insufficient evidence to delay superficial procedures (Spring LK, JAMA Dermatol 2017) [R]. "
-        "Editable 0-12 months.",
+        "A clinician reviews it too. Editable 0-12 months.",
     ),
     ("active_infection", "hard_stop", None, "", "Active infection incl. herpes and warts: clinic exclusion [C]."),
     (
@@ -190,18 +196,25 @@ COMMON_RULES: list[Rule] = [
     ),
     (
         "toxin_or_filler",
-        "defer",
+        "defer_review",
         14,
         "days",
         "Keep 2 weeks between microneedling and toxin or filler [C] (browsofjoy; sisubeauty); stricter "
-        "clinics wait 3-12 months.",
+        "clinics wait 3-12 months. A clinician reviews it.",
+    ),
+    (
+        "toxin_or_filler_planned",
+        "review",
+        None,
+        "",
+        "Toxin or filler planned within 14 days: keep 2 weeks after each session [C]; a clinician agrees dates.",
     ),
     (
         "tan_or_sunburn",
-        "defer",
+        "defer_review",
         14,
         "days",
-        "No microneedling within 2 weeks of a tan or sunburn [C]: pigment risk.",
+        "No microneedling within 2 weeks of a tan or sunburn [C]: pigment risk. A clinician reviews it.",
     ),
     (
         "recent_peel_or_laser",
@@ -300,6 +313,13 @@ POST_DAYS_1_3: Note = (
     "and a plain moisturiser. Until 72 hours after treatment: no swimming pool, sauna, hot yoga or "
     "exercise that makes you sweat heavily. Your usual gentle skincare can return from day 3.",
 )
+POST_NO_INJECTIONS: Note = (
+    "post",
+    0,
+    "The next two weeks: no anti-wrinkle injections or filler",
+    "Please do not have anti-wrinkle injections (botulinum toxin) or dermal filler for two weeks after "
+    "microneedling: the skin needs that time to settle. If one is booked, tell us and we will agree the dates.",
+)
 POST_RESTART_ACTIVES: Note = (
     "post",
     5,
@@ -318,10 +338,22 @@ POST_EXFOLIANTS: Note = (
 
 
 COMMON_PRE = [PRE_TAN, PRE_STOP_ACTIVES, PRE_NSAIDS, PRE_ANTIVIRAL]
-COMMON_POST = [POST_FIRST_DAY, POST_WARNING_SIGNS, POST_DAYS_1_3, POST_RESTART_ACTIVES, POST_EXFOLIANTS]
+COMMON_POST = [
+    POST_FIRST_DAY,
+    POST_WARNING_SIGNS,
+    POST_NO_INJECTIONS,
+    POST_DAYS_1_3,
+    POST_RESTART_ACTIVES,
+    POST_EXFOLIANTS,
+]
 
 # Reminder lead times: D-7 with the pre-care notes, then 48 h and 24 h (domain doc, section 8).
 REMINDER_LEADS: list[tuple[int, bool]] = [(168, True), (48, False), (24, False)]
+
+# Per-zone caps (zone, mm), held as data on each protocol: vendor charts and practice [C].
+ZONES: list[tuple[str, str]] = [("nose", "0.5"), ("forehead", "0.5"), ("cheeks", "1.5")]
+# The review visit: pore gains faded by about 6 months without maintenance (Er:YAG, Lasers Surg Med 2020).
+REVIEW_AFTER_DAYS = 182
 
 DEPTH_NOTES = (
     "Schedule depths are for the cheeks. Nose and forehead at most 0.5 mm. Never inside the orbital rim "
@@ -354,7 +386,13 @@ class Combo:
     duration_minutes: int = 30
 
 
-def _retinoid_pause(stop_before: int, restart_after: int, *, also: str = "") -> Combo:
+_RETINOID_SOURCE = (
+    "Default from the domain review: stop 5-7 days before, restart day 5-7 [C]; evidence 'lacks definitive "
+    "recommendations' (Buchanan & Gilman, J Cutan Aesthet Surg 2016) [R]."
+)
+
+
+def _retinoid_pause(stop_before: int, restart_after: int, *, also: str = "", source: str = _RETINOID_SOURCE) -> Combo:
     what = "retinoids" + (f" and {also}" if also else "")
     return Combo(
         name=f"Pause {what} around each session",
@@ -366,9 +404,7 @@ def _retinoid_pause(stop_before: int, restart_after: int, *, also: str = "") -> 
         books_appointment=False,
         duration_minutes=0,
         instructions=f"Stop {what} {stop_before} days before each microneedling session and restart "
-        f"{restart_after} days after it. Default from the domain review: stop 5-7 days before, restart day "
-        "5-7 [C]; evidence 'lacks definitive recommendations' (Buchanan & Gilman, J Cutan Aesthet Surg "
-        "2016) [R].",
+        f"{restart_after} days after it. {source}",
     )
 
 
@@ -400,6 +436,8 @@ class ProtocolDefaults:
     depth_notes: str = DEPTH_NOTES
     follow_up_days: int = 84
     maintenance_note: str = MAINTENANCE
+    review_after_days: int = REVIEW_AFTER_DAYS
+    zones: list[tuple[str, str]] = field(default_factory=lambda: list(ZONES))
     reminder_leads: list[tuple[int, bool]] = field(default_factory=lambda: list(REMINDER_LEADS))
 
     def protocol_fields(self) -> dict[str, Any]:
@@ -409,6 +447,7 @@ class ProtocolDefaults:
         # Lists are copied so a caller mutating a created row never edits these module constants.
         for name in ("severities", "oiliness_types", "depth_schedule"):
             values[name] = list(values[name])
+        values["depth_zones"] = [{"zone": zone, "cap_mm": cap} for zone, cap in values.pop("zones")]
         return values
 
 
@@ -562,6 +601,8 @@ P3 = ProtocolDefaults(
             kind="priming",
             placement="before_first",
             offset_days=28,
+            # Ends where the brightener pause of session 1 begins (D-7): the two never overlap.
+            end_offset_days=7,
             optional=False,
             books_appointment=False,
             duration_minutes=0,
@@ -569,19 +610,6 @@ P3 = ProtocolDefaults(
             "from 4 weeks before the first session, stopping 7 days before it, then restarting 72 h after "
             "each session. Taken from the peel literature, not microneedling studies (mussenhealth.us peel "
             "chapters; biocyclopedia) [R-textbook].",
-        ),
-        Combo(
-            name="Superficial salicylic acid peel",
-            kind="peel",
-            placement="between",
-            min_days_after_mn=14,
-            min_days_before_mn=14,
-            optional=True,
-            duration_minutes=30,
-            instructions="Optional 20-30% salicylic acid peel midway between sessions, at least 14 days from "
-            "microneedling on each side. Salicylic acid is safe in types I-III and V-VI (Arif, CCID "
-            "2015;8:455) [R]. No TCA or medium-depth peels: nothing supports combining them with "
-            "microneedling in dark skin.",
         ),
         Combo(
             name="PIH check after the first session",
@@ -597,7 +625,12 @@ P3 = ProtocolDefaults(
             "any day of that fortnight). If there is PIH, hold the depth or stop. Dogra (J Cosmet Dermatol "
             "2014): 5 monthly sessions in types IV-V caused PIH in 5 of 30 [R].",
         ),
-        _retinoid_pause(14, 7),
+        _retinoid_pause(
+            14,
+            7,
+            source="14 days before in dark skin: stop retinoids 1-2 weeks before in types IV-VI (peel literature: "
+            "mussenhealth.us peel chapters; biocyclopedia) [R-textbook], the longer end chosen for pigment risk.",
+        ),
         Combo(
             name="Pause the brightener around each session",
             kind="topical_pause",
@@ -612,7 +645,14 @@ P3 = ProtocolDefaults(
         ),
     ],
     care_notes=[P3_PRE_TAN_AND_RETINOIDS, PRE_STOP_ACTIVES, PRE_NSAIDS, PRE_ANTIVIRAL]
-    + [POST_FIRST_DAY, POST_WARNING_SIGNS, POST_DAYS_1_3, P3_POST_BRIGHTENER, P3_POST_RESTART_RETINOID],
+    + [
+        POST_FIRST_DAY,
+        POST_WARNING_SIGNS,
+        POST_NO_INJECTIONS,
+        POST_DAYS_1_3,
+        P3_POST_BRIGHTENER,
+        P3_POST_RESTART_RETINOID,
+    ],
     rules=[
         (code, action, amount, unit, explanation)
         if code != "keloid_history"
@@ -636,10 +676,12 @@ P3 = ProtocolDefaults(
         "Elbuluk, JAAD 2016;74:348) [R] but darker skin is a risk factor for adverse events (Chu S, Dermatol "
         "Surg 2021;47:1249) [R]; microneedling beat 35% glycolic peels in IV-VI (Ishfaq, JCAD 2022) [R]. "
         "Priming with a brightener for 2-4 weeks (4 weeks chosen: use from D-28 to D-7), needs a prescriber; "
-        "stop retinoids D-14; restart the brightener at 72 h (peel literature [R-textbook], extrapolated to "
-        "microneedling). Salicylic acid only (Arif, CCID 2015;8:455 [R]), optional, midway between sessions at "
-        "least 14 days from microneedling; no TCA or medium peels. PIH check 2-4 weeks after session 1 "
-        "(placed at 21 days). Keloid screen required.\n\n" + _COMMON_SOURCES
+        "stop retinoids D-14 (1-2 weeks before in dark skin, peel literature [R-textbook]); restart the "
+        "brightener at 72 h (peel literature [R-textbook], extrapolated to microneedling). No peel is offered: "
+        "salicylic acid is reported safe in types I-III and V-VI (Arif, CCID 2015;8:455 [R]), which excludes "
+        "type IV, and nothing supports TCA or medium peels with microneedling in dark skin; a clinic may copy "
+        "this protocol for V-VI only and add the salicylic peel. PIH check 2-4 weeks after session 1 "
+        "(bookable from day 14 to day 28). Keloid screen required.\n\n" + _COMMON_SOURCES
     ),
 )
 
@@ -693,10 +735,11 @@ P4 = ProtocolDefaults(
         ),
         _retinoid_pause(7, 7, also="benzoyl peroxide"),
     ],
-    care_notes=COMMON_PRE + [POST_FIRST_DAY, POST_WARNING_SIGNS, P4_POST_NON_COMEDOGENIC, P4_POST_ACNE_ROUTINE],
+    care_notes=COMMON_PRE
+    + [POST_FIRST_DAY, POST_WARNING_SIGNS, POST_NO_INJECTIONS, P4_POST_NON_COMEDOGENIC, P4_POST_ACNE_ROUTINE],
     description=(
         "Oily or acne-prone skin in Fitzpatrick types I-III, any adult age (oily skin in types IV-VI: P3, "
-        "which also offers the salicylic peel). No active inflammatory lesions (hard stop).\n\n"
+        "without a peel). No active inflammatory lesions (hard stop).\n\n"
         "Microneedling at weeks 0/4/8/12 (4 sessions, interval min 4 / target 4 / max 8 weeks; the minimum "
         "stays 4 weeks so the peel fits 14 days from microneedling on each side; the maximum of 8 weeks is the "
         "document's general default, extrapolated). Depth 0.5-1.0 mm (0.5 -> 0.75 -> 1.0 -> 1.0, cap 1.0 mm). "
@@ -738,7 +781,7 @@ P5 = ProtocolDefaults(
     depth_cap_mm=Decimal("1.0"),
     combinations=[_retinoid_pause(7, 5)],
     care_notes=COMMON_PRE
-    + [P5_POST_FIRST_DAY, POST_WARNING_SIGNS, POST_DAYS_1_3, POST_RESTART_ACTIVES, POST_EXFOLIANTS],
+    + [P5_POST_FIRST_DAY, POST_WARNING_SIGNS, POST_NO_INJECTIONS, POST_DAYS_1_3, POST_RESTART_ACTIVES, POST_EXFOLIANTS],
     maintenance_note=(
         "Photos and a pore score at every visit; final assessment 12 weeks after the last session; review and "
         "maintenance session every 6 months."
@@ -759,6 +802,82 @@ P5 = ProtocolDefaults(
 )
 
 DEFAULT_PROTOCOLS: list[ProtocolDefaults] = [P1, P2, P3, P4, P5]
+
+
+# --- As engine data (pure: the engine tests plan with exactly what ships) ---------------------
+
+
+def default_protocol_params() -> tuple:
+    """The shipped protocols as plans.planning.ProtocolParams, without a database.
+
+    Ids are made up but stable: protocol n (P1 = 1) has combinations n*10 + position and care
+    notes n*100 + position, so a test can choose a combination by id.
+    """
+    from plans import planning
+
+    texts = {code: text for code, text, _help, _asks_date in SCREENING_QUESTIONS}
+    unit_days = {"weeks": 7, "days": 1}
+    result = []
+    for n, spec in enumerate(DEFAULT_PROTOCOLS, start=1):
+        days = unit_days[spec.interval_unit]
+        result.append(
+            planning.ProtocolParams(
+                id=n,
+                code=spec.code,
+                name=spec.name,
+                description=spec.description,
+                priority=spec.priority,
+                fitzpatrick_min=spec.fitzpatrick_min,
+                fitzpatrick_max=spec.fitzpatrick_max,
+                age_min=spec.age_min,
+                age_max=spec.age_max,
+                severities=tuple(spec.severities),
+                oiliness_types=tuple(spec.oiliness_types),
+                session_count=spec.session_count,
+                interval_min_days=spec.interval_min * days,
+                interval_target_days=spec.interval_target * days,
+                interval_max_days=spec.interval_max * days,
+                session_minutes=spec.session_minutes,
+                buffer_minutes=spec.buffer_minutes,
+                device=spec.device,
+                depth_schedule=tuple(Decimal(str(d)) for d in spec.depth_schedule),
+                depth_cap_mm=spec.depth_cap_mm,
+                depth_notes=spec.depth_notes,
+                follow_up_days=spec.follow_up_days,
+                maintenance_note=spec.maintenance_note,
+                review_after_days=spec.review_after_days,
+                zones=tuple(planning.ZoneCap(zone, Decimal(cap)) for zone, cap in spec.zones),
+                contraindications=tuple(
+                    planning.ContraindicationParams(code, action, texts[code], amount, unit, explanation)
+                    for code, action, amount, unit, explanation in spec.rules
+                ),
+                combinations=tuple(
+                    planning.CombinationParams(
+                        id=n * 10 + position,
+                        name=c.name,
+                        kind=c.kind,
+                        placement=c.placement,
+                        after_sessions=tuple(c.after_sessions),
+                        offset_days=c.offset_days,
+                        end_offset_days=c.end_offset_days,
+                        min_days_after_mn=c.min_days_after_mn,
+                        min_days_before_mn=c.min_days_before_mn,
+                        optional=c.optional,
+                        books_appointment=c.books_appointment,
+                        duration_minutes=c.duration_minutes,
+                        instructions=c.instructions,
+                        position=position,
+                    )
+                    for position, c in enumerate(spec.combinations, start=1)
+                ),
+                care_notes=tuple(
+                    planning.CareNoteParams(n * 100 + position, phase, offset, subject, body)
+                    for position, (phase, offset, subject, body) in enumerate(spec.care_notes, start=1)
+                ),
+                reminder_leads=tuple(planning.ReminderLeadParams(h, pre) for h, pre in spec.reminder_leads),
+            )
+        )
+    return tuple(result)
 
 
 # --- Loader -------------------------------------------------------------------------------
@@ -819,12 +938,18 @@ def load_default_protocols(apps=None) -> LoadResult:
 
 def _create_protocol(apps, spec: ProtocolDefaults, questions: dict) -> None:
     Protocol = apps.get_model("plans", "Protocol")
-    protocol = Protocol.objects.create(**spec.protocol_fields())
-    apps.get_model("plans", "ContraindicationRule").objects.bulk_create(
-        apps.get_model("plans", "ContraindicationRule")(
+    # Migration 0002 runs this with the models as they were then: fields added later (zones, the
+    # review visit) are left out, and later migrations (0009) fill them in for the shipped rows.
+    known = {f.name for f in Protocol._meta.get_fields()}
+    protocol = Protocol.objects.create(**{k: v for k, v in spec.protocol_fields().items() if k in known})
+    Rule = apps.get_model("plans", "ContraindicationRule")
+    action_length = Rule._meta.get_field("action").max_length
+    Rule.objects.bulk_create(
+        Rule(
             protocol=protocol,
             question=questions[code],
-            action=action,
+            # Before 0009 there was no "defer_review": such a rule starts as a deferral and 0009 upgrades it.
+            action=action if len(action) <= action_length else "defer",
             window_amount=amount,
             window_unit=unit,
             explanation=explanation,

@@ -20,6 +20,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from plans import safety
 from plans.planning import ProtocolParams
 
 
@@ -162,6 +163,9 @@ class Screening(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     notes = models.TextField(blank=True)
+    # A screen is a record, never a draft: a correction is a new screen that says what it corrects and why.
+    corrects = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="corrected_by")
+    correction_reason = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     history = HistoricalRecords()
@@ -172,6 +176,22 @@ class Screening(models.Model):
 
     def __str__(self) -> str:
         return f"Screening of {self.client} on {self.screened_on:%d %b %Y}"
+
+    # What a screen records; only its free-text notes may change later (erasure blanks them).
+    RECORDED_FIELDS = ("client_id", "screened_on", "screened_by_id", "corrects_id", "correction_reason")
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            stored = Screening.objects.filter(pk=self.pk).values(*self.RECORDED_FIELDS).first()
+            if stored and any(stored[f] != getattr(self, f) for f in self.RECORDED_FIELDS):
+                raise ScreeningImmutable(
+                    "A saved screening cannot be re-dated or re-credited: record a correction (a new screening)."
+                )
+        super().save(*args, **kwargs)
+
+
+class ScreeningImmutable(Exception):
+    """Someone tried to change a recorded screening answer in place."""
 
 
 class ScreeningAnswer(models.Model):
@@ -190,6 +210,15 @@ class ScreeningAnswer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.question.code}: {'yes' if self.answer else 'no'}"
+
+    def save(self, *args, **kwargs) -> None:
+        # Reproduced: a dated pregnancy "yes" was turned into "no" in place, still credited to the
+        # original screener. An answer is written once; a correction is a new screening.
+        if self.pk is not None:
+            raise ScreeningImmutable(
+                "A saved screening answer cannot be changed: record a correction (a new screening with a reason)."
+            )
+        super().save(*args, **kwargs)
 
     def clean(self) -> None:
         if self.last_date is None:
@@ -314,6 +343,57 @@ class TimeOff(models.Model):
 # --- Protocols -------------------------------------------------------------------------------
 
 
+class SafetyException(models.Model):
+    """A clinic-wide exception to the safety floor's maximum depth, with the reason it was allowed.
+
+    The only floor limit a clinic may raise (plans/safety.py); audited, and switched off rather
+    than deleted so the history says when it applied.
+    """
+
+    max_depth_mm = models.DecimalField(
+        max_digits=3,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("1.5")), MaxValueValidator(Decimal("3.0"))],
+        help_text="The clinic's maximum needle depth in mm instead of the floor's 1.5 mm.",
+    )
+    reason = models.TextField(help_text="Why (e.g. the device and its instructions for use); shown with the limit.")
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Maximum depth {mm(self.max_depth_mm)} mm: {self.reason[:60]}"
+
+    def clean(self) -> None:
+        if not self.reason.strip():
+            raise ValidationError({"reason": "Record why the clinic allows a deeper maximum."})
+
+    @classmethod
+    def in_force(cls) -> models.QuerySet:
+        """The exceptions that apply, the one that counts (the deepest active, then the newest) first."""
+        return cls.objects.filter(active=True).order_by("-max_depth_mm", "-id")
+
+
+def floor_with(depth_mm, reason: str | None) -> safety.Floor:
+    """The clinic floor, raised to an exception's depth when there is one (depth None: none)."""
+    if depth_mm is None:
+        return safety.CLINIC_FLOOR
+    return safety.CLINIC_FLOOR.with_max_depth(Decimal(str(depth_mm)), reason or "")
+
+
+def clinic_floor() -> safety.Floor:
+    """The floor with the exception in force applied (one query)."""
+    exception = SafetyException.in_force().first()
+    return floor_with(exception and exception.max_depth_mm, exception and exception.reason)
+
+
 class IntervalUnit(models.TextChoices):
     DAYS = "days", "days"
     WEEKS = "weeks", "weeks"
@@ -353,11 +433,19 @@ class Protocol(models.Model):
         default=list, help_text="Needle depth in mm for each session, in order (cheeks), e.g. [0.5, 0.75, 1.0]."
     )
     depth_cap_mm = models.DecimalField(max_digits=3, decimal_places=2)
-    depth_notes = models.TextField(blank=True, help_text="Per-zone limits, e.g. nose and forehead 0.5 mm.")
+    depth_notes = models.TextField(blank=True, help_text="How to needle: technique, endpoint, sources.")
+    depth_zones = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Per-zone caps in mm, e.g. [{"zone": "nose", "cap_mm": "0.5"}]; the schedule is for the cheeks.',
+    )
     follow_up_days = models.PositiveSmallIntegerField(
         default=84, help_text="Final assessment this many days after the last microneedling session."
     )
     maintenance_note = models.CharField(max_length=255, blank=True)
+    review_after_days = models.PositiveSmallIntegerField(
+        default=0, help_text="A review visit this many days after the last session (182 = 6 months); 0 for none."
+    )
 
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -435,13 +523,40 @@ class Protocol(models.Model):
                 add(field, f"Choose at least one {label}.")
             elif unknown := [v for v in values if v not in vocabulary.values]:
                 add(field, f"Unknown {label}: {', '.join(map(str, unknown))}.")
-        if self.depth_cap_mm is not None and not (0 < self.depth_cap_mm <= Decimal("3.0")):
-            add(
-                "depth_cap_mm", f"The depth cap must be above 0 mm and at most 3.0 mm (got {mm(self.depth_cap_mm)} mm)."
-            )
+        if self.depth_cap_mm is not None and self.depth_cap_mm <= 0:
+            add("depth_cap_mm", f"The depth cap must be above 0 mm (got {mm(self.depth_cap_mm)} mm).")
+        elif self.depth_cap_mm is not None and self.fitzpatrick_min and self.fitzpatrick_max:
+            # The clinic-wide floor (plans/safety.py), with any recorded exception to the maximum depth.
+            for problem in safety.depth_problems(
+                depth_cap_mm=self.depth_cap_mm,
+                fitzpatrick_min=self.fitzpatrick_min,
+                fitzpatrick_max=self.fitzpatrick_max,
+                floor=clinic_floor(),
+            ):
+                add("depth_cap_mm", problem)
         self._clean_depths(add)
+        self._clean_zones(add)
         if errors:
             raise ValidationError(errors)
+
+    def _clean_zones(self, add) -> None:
+        zones = self.depth_zones
+        shape = 'Enter a list of zones, e.g. [{"zone": "nose", "cap_mm": "0.5"}].'
+        if not isinstance(zones, list) or not all(isinstance(z, dict) and set(z) == {"zone", "cap_mm"} for z in zones):
+            add("depth_zones", shape)
+            return
+        for z in zones:
+            try:
+                cap = Decimal(str(z["cap_mm"]))
+            except ArithmeticError:
+                add("depth_zones", f"The cap of '{z['zone']}' must be a number of millimetres.")
+                continue
+            if not str(z["zone"]).strip() or not cap.is_finite() or cap <= 0:
+                add("depth_zones", f"Each zone needs a name and a cap above 0 mm ('{z['zone']}').")
+
+    @property
+    def zone_caps(self) -> list[tuple[str, Decimal]]:
+        return [(z["zone"], Decimal(str(z["cap_mm"]))) for z in self.depth_zones or []]
 
     def _clean_depths(self, add) -> None:
         depths = self.depth_schedule
@@ -475,6 +590,7 @@ class RuleAction(models.TextChoices):
     HARD_STOP = "hard_stop", "Hard stop: no plan"
     REVIEW = "review", "Needs clinician review"
     DEFER = "defer", "Defer the start"
+    DEFER_REVIEW = "defer_review", "Defer the start and needs clinician review"
 
 
 class WindowUnit(models.TextChoices):
@@ -493,7 +609,7 @@ class ContraindicationRule(models.Model):
 
     protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="contraindications")
     question = models.ForeignKey(ScreeningQuestion, on_delete=models.PROTECT, related_name="rules")
-    action = models.CharField(max_length=10, choices=RuleAction.choices)
+    action = models.CharField(max_length=12, choices=RuleAction.choices)
     window_amount = models.PositiveSmallIntegerField(null=True, blank=True)
     window_unit = models.CharField(max_length=6, choices=WindowUnit.choices, blank=True)
     explanation = models.CharField(max_length=255, blank=True, help_text="Why, shown to staff with its source.")
@@ -509,7 +625,8 @@ class ContraindicationRule(models.Model):
                 name="rule_window_amount_and_unit_together",
             ),
             models.CheckConstraint(
-                condition=~Q(action="defer") | Q(window_amount__isnull=False), name="rule_defer_needs_window"
+                condition=~Q(action__in=["defer", "defer_review"]) | Q(window_amount__isnull=False),
+                name="rule_defer_needs_window",
             ),
         ]
 
@@ -524,7 +641,11 @@ class ContraindicationRule(models.Model):
             errors["window_amount"] = f"Give the window length in {self.window_unit}, or clear the unit."
         elif self.window_amount == 0:
             errors["window_amount"] = "The window must be at least 1; leave it empty for no window."
-        if self.action == RuleAction.DEFER and self.window_amount is None and "window_amount" not in errors:
+        if (
+            self.action in (RuleAction.DEFER, RuleAction.DEFER_REVIEW)
+            and self.window_amount is None
+            and "window_amount" not in errors
+        ):
             errors["window_amount"] = "A deferral needs a window: how long to wait after the event (e.g. 6 months)."
         if self.window_amount is not None and self.question_id and not self.question.asks_date:
             errors.setdefault(
@@ -532,6 +653,10 @@ class ContraindicationRule(models.Model):
                 f"“{self.question.text}” does not ask for a date, so a window cannot apply: clear the window, "
                 "or make the question ask for a date.",
             )
+        # The floor's fixed hard stops (plans/safety.py) can never become a review or a deferral.
+        fixed = dict(safety.CLINIC_FLOOR.hard_stops).get(self.question.code) if self.question_id else None
+        if fixed and self.action and self.action != RuleAction.HARD_STOP:
+            errors["action"] = f"“{self.question.text}” must stay a hard stop: {fixed} (clinic safety floor)."
         if errors:
             raise ValidationError(errors)
 

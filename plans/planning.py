@@ -7,9 +7,12 @@ database. plans/services/plans.py turns DB rows into these dataclasses and back.
 Decisions, in order (each one leaves a RationaleEntry naming the client factor, its effect
 and the protocol or source behind it):
 
-1. Age on the requested start date below the clinic's minimum age: no plan (hard stop).
-2. Protocol choice. A protocol matches when it is active and the client's Fitzpatrick type,
-   age, pore concern and oiliness are all inside its criteria. Among the matches the *most
+1. Age on the requested start date below the clinic's minimum age: no plan (hard stop); so
+   is a screening older than request.screening_max_age_days (counted to request.today).
+2. Protocol choice. A protocol that breaks the clinic's safety floor (request.floor,
+   plans/safety.py) is excluded first, with the limit it breaks as the reason. A protocol
+   matches when it is active and the client's Fitzpatrick type, age, pore concern and
+   oiliness are all inside its criteria. Among the matches the *most
    specific* wins: the one whose criteria admit the smallest share of all possible clients,
        share = (Fitzpatrick types admitted / 6) x (ages admitted in 0-99 / 100)
                x (pore concerns admitted / 3) x (oiliness types admitted / 4)
@@ -21,8 +24,10 @@ and the protocol or source behind it):
    calendar months) is after the requested start; a yes without a date counts as current.
    hard_stop -> no plan, with the reasons; review -> the plan needs a clinician's
    acknowledgement; defer -> the earliest start moves to the end of the window (a deferral
-   whose date is unknown becomes a review item: nobody can compute its end).
-   A rule whose question was not answered at the current screen is a review item.
+   whose date is unknown becomes a review item: nobody can compute its end); defer_review ->
+   both. A rule whose question was not answered at the current screen is a review item,
+   except a hard-stop rule: an unanswered stopping question stops the plan. The safety
+   floor's hard stops (plans/safety.py) stop it even when a protocol lacks their rule.
 4. Microneedling sessions. Session 1's target is the earliest start (or, when a priming span
    is in the plan, the earliest start plus the priming days, so priming can run first); its
    window is [target, target + (max - min interval)], i.e. the same slack the interval rule
@@ -46,6 +51,8 @@ and the protocol or source behind it):
    visit with the day they would fall on if the visit is booked on its target day.
 8. Follow-up assessment: follow_up_days after the last MN target, window [target - 7 days
    (never before the last MN target), target + 14 days].
+   With review_after_days, a review visit that many days after the last MN target,
+   window +-14 days (pore gains fade by about 6 months without maintenance).
 
 Rules 6 (for spans) and 7 also place a plan as it is after booking: plan_layout takes the
 sessions' current dates instead of the targets (plans/selectors.py plan_now). suggest_start
@@ -61,6 +68,8 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
+from plans.safety import CLINIC_FLOOR, Floor, protocol_problems
+
 SNAPSHOT_VERSION = 1
 
 FITZPATRICK_LABELS = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "VI"}
@@ -70,6 +79,10 @@ OILINESS_TYPES = ("dry", "normal", "combination", "oily")
 HARD_STOP = "hard_stop"
 REVIEW = "review"
 DEFER = "defer"
+# Defers the start to the end of the window AND needs a clinician's review (isotretinoin,
+# toxin/filler, tan): one rule, so the admin shows one row per question.
+DEFER_REVIEW = "defer_review"
+DEFERS = (DEFER, DEFER_REVIEW)
 
 BETWEEN = "between"
 AFTER = "after"
@@ -82,6 +95,7 @@ FOLLOW_UP = "follow_up"
 
 FOLLOW_UP_EARLY_DAYS = 7
 FOLLOW_UP_LATE_DAYS = 14
+REVIEW_WINDOW_DAYS = 14
 
 
 # --- Input ------------------------------------------------------------------------------------
@@ -101,6 +115,8 @@ class ClientProfile:
     pore_severity: str
     # question code -> answer at the client's current screen; a missing code was not asked.
     screening: Mapping[str, ScreeningAnswer] = field(default_factory=dict)
+    # The day of that screen (None: not known, e.g. no screen at all).
+    screened_on: dt.date | None = None
 
     def age_on(self, day: dt.date) -> int:
         born = self.date_of_birth
@@ -110,7 +126,7 @@ class ClientProfile:
 @dataclass(frozen=True)
 class ContraindicationParams:
     question_code: str
-    action: str  # hard_stop | review | defer
+    action: str  # hard_stop | review | defer | defer_review
     question_text: str = ""
     window_amount: int | None = None
     window_unit: str = ""  # days | weeks | months | ""
@@ -145,6 +161,14 @@ class CareNoteParams:
 
 
 @dataclass(frozen=True)
+class ZoneCap:
+    """The deepest a zone of the face may be needled, whatever the session's (cheek) depth."""
+
+    zone: str
+    cap_mm: Decimal
+
+
+@dataclass(frozen=True)
 class ReminderLeadParams:
     hours_before: int
     include_pre_care: bool = False
@@ -176,10 +200,18 @@ class ProtocolParams:
     depth_notes: str = ""
     follow_up_days: int = 84
     maintenance_note: str = ""
+    # Days after the last session for the review visit (0: none is proposed).
+    review_after_days: int = 0
+    zones: tuple[ZoneCap, ...] = ()
     contraindications: tuple[ContraindicationParams, ...] = ()
     combinations: tuple[CombinationParams, ...] = ()
     care_notes: tuple[CareNoteParams, ...] = ()
     reminder_leads: tuple[ReminderLeadParams, ...] = ()
+
+    @property
+    def zones_capped(self) -> tuple[ZoneCap, ...]:
+        """Each zone's cap as it applies: never deeper than the protocol's own cap."""
+        return tuple(ZoneCap(z.zone, min(z.cap_mm, self.depth_cap_mm)) for z in self.zones)
 
     @property
     def optional_combinations(self) -> tuple[CombinationParams, ...]:
@@ -228,6 +260,8 @@ class ProtocolParams:
             "depth_notes": self.depth_notes,
             "follow_up_days": self.follow_up_days,
             "maintenance_note": self.maintenance_note,
+            "review_after_days": self.review_after_days,
+            "zones": [{"zone": z.zone, "cap_mm": str(z.cap_mm)} for z in self.zones],
             "reminder_leads": [
                 {"hours_before": r.hours_before, "include_pre_care": r.include_pre_care} for r in self.reminder_leads
             ],
@@ -299,6 +333,9 @@ class ProtocolParams:
             depth_notes=data.get("depth_notes", ""),
             follow_up_days=data.get("follow_up_days", 84),
             maintenance_note=data.get("maintenance_note", ""),
+            # Snapshots written before zones and the review visit existed read as "none".
+            review_after_days=data.get("review_after_days", 0),
+            zones=tuple(ZoneCap(z["zone"], Decimal(str(z["cap_mm"]))) for z in data.get("zones", [])),
             reminder_leads=tuple(ReminderLeadParams(**r) for r in data.get("reminder_leads", [])),
             care_notes=tuple(CareNoteParams(**n) for n in data.get("care_notes", [])),
             combinations=tuple(
@@ -319,6 +356,10 @@ class PlanRequest:
     # The day the plan is made, only to warn about pre-care that would already be late;
     # None (the default, as in the property tests) skips that check.
     today: dt.date | None = None
+    # The clinic-wide limits a protocol must keep to be chosen (plans.safety).
+    floor: Floor = CLINIC_FLOOR
+    # A screen older than this many days (counted to `today`) cannot make a plan; None: no limit.
+    screening_max_age_days: int | None = None
 
 
 # --- Output -----------------------------------------------------------------------------------
@@ -522,10 +563,14 @@ def specificity_share(p: ProtocolParams) -> float:
     return fitz * ages * severities * oiliness
 
 
-def exclusion_reasons(p: ProtocolParams, profile: ClientProfile, age: int) -> tuple[str, ...]:
+def exclusion_reasons(
+    p: ProtocolParams, profile: ClientProfile, age: int, floor: Floor = CLINIC_FLOOR
+) -> tuple[str, ...]:
     reasons = []
     if not p.active:
         reasons.append("the protocol is inactive")
+    # Checked before the client's criteria: a protocol below the floor is never a candidate.
+    reasons.extend(f"breaks the clinic's safety floor: {problem}" for problem in protocol_problems(p, floor))
     if not p.fitzpatrick_min <= profile.fitzpatrick <= p.fitzpatrick_max:
         reasons.append(
             f"Fitzpatrick type {FITZPATRICK_LABELS.get(profile.fitzpatrick, profile.fitzpatrick)} "
@@ -543,13 +588,13 @@ def exclusion_reasons(p: ProtocolParams, profile: ClientProfile, age: int) -> tu
 
 
 def choose_protocol(
-    protocols: Iterable[ProtocolParams], profile: ClientProfile, age: int
+    protocols: Iterable[ProtocolParams], profile: ClientProfile, age: int, floor: Floor = CLINIC_FLOOR
 ) -> tuple[ProtocolParams | None, tuple[Exclusion, ...], tuple[ProtocolParams, ...]]:
     """(winner, exclusions of non-matching protocols, other matching protocols it beat)."""
     matches: list[ProtocolParams] = []
     exclusions: list[Exclusion] = []
     for p in sorted(protocols, key=lambda p: p.code):
-        reasons = exclusion_reasons(p, profile, age)
+        reasons = exclusion_reasons(p, profile, age, floor)
         if reasons:
             exclusions.append(Exclusion(p.code, p.name, reasons))
         else:
@@ -591,7 +636,18 @@ def propose_plan(request: PlanRequest) -> PlanProposal:
             rationale=tuple(b.rationale),
         )
 
-    protocol, exclusions, beaten = choose_protocol(request.protocols, profile, age)
+    if stale := _stale_screening(request):
+        b.note("screening", "Screening date", "No plan: " + stale, "Clinic policy (SCREENING_MAX_AGE_DAYS)")
+        return PlanProposal(
+            status="hard_stop",
+            requested_start=start,
+            earliest_start=start,
+            age=age,
+            hard_stops=(stale,),
+            rationale=tuple(b.rationale),
+        )
+
+    protocol, exclusions, beaten = choose_protocol(request.protocols, profile, age, request.floor)
     for ex in exclusions:
         b.note("excluded", "; ".join(ex.reasons), f"Protocol {ex.protocol_name} does not apply.", ex.protocol_code)
     if protocol is None:
@@ -644,6 +700,8 @@ def propose_plan(request: PlanRequest) -> PlanProposal:
         visits.extend(placed_visits)
         spans.extend(placed_spans)
     visits.append(_follow_up(b, protocol, targets[-1]))
+    if protocol.review_after_days:
+        visits.append(_review_visit(b, protocol, targets[-1]))
 
     kind_order = {MICRONEEDLING: 0, COMBINATION: 1, FOLLOW_UP: 2}
     visits.sort(key=lambda s: (s.target, kind_order[s.kind], s.mn_number or 0, s.combination_id or 0, s.title))
@@ -663,11 +721,21 @@ def propose_plan(request: PlanRequest) -> PlanProposal:
         for s in visits
         for r in sorted(protocol.reminder_leads, key=lambda r: -r.hours_before)
     )
-    if age >= 50:
+    if age >= 50 and protocol.age_min >= 50:
+        # The protocol was chosen for age: its longer interval is the age adjustment.
         b.note(
             "age",
             f"Age {age} on the start date",
-            "Aged skin heals more slowly; the protocol's interval and depth apply unchanged (no study sets "
+            f"Protocol {protocol.name} is for clients {_age_range(protocol)}: its target interval of "
+            f"{protocol.interval_target_days} days is chosen for age, because aged skin heals more slowly "
+            "(extrapolated: no study sets intervals by age). Watch healing before each session.",
+            "Review of wound healing in aged skin (PMC9784880)",
+        )
+    elif age >= 50:
+        b.note(
+            "age",
+            f"Age {age} on the start date",
+            "Aged skin heals more slowly; this protocol's interval and depth apply unchanged (no study sets "
             "intervals by age), so watch healing before each session.",
             "Review of wound healing in aged skin (PMC9784880)",
         )
@@ -727,6 +795,11 @@ def _screen(
         why = rule.explanation or "protocol rule"
         source = _source(p, why)
         answer = profile.screening.get(rule.question_code)
+        if answer is None and rule.action == HARD_STOP:
+            # A question that could stop the plan cannot be waved through by a review.
+            hard_stops.append(f"Not answered: {label}. Ask it before planning ({why}).")
+            b.note("screening", f"{label}: not answered", "Hard stop: a stopping question must be answered.", source)
+            continue
         if answer is None:
             reviews.append(
                 ReviewItem(rule.question_code, f"Not answered at the current screen: {label}", "Ask before treating.")
@@ -752,22 +825,31 @@ def _screen(
         if rule.action == HARD_STOP:
             hard_stops.append(f"{label} (yes{when}): {why}")
             b.note("screening", f"{label}: yes{when}", "Hard stop: no plan can be made.", source)
-        elif rule.action == DEFER and ends is not None:
+        elif rule.action in DEFERS and ends is not None:
+            if rule.action == DEFER_REVIEW:
+                reviews.append(ReviewItem(rule.question_code, f"{label} (yes{when}): deferred and reviewed", why))
             if ends > earliest:
                 earliest = ends
             b.note(
                 "deferral",
                 f"{label}: yes{when}",
-                f"Earliest start moved to {ends:%d %b %Y} ({rule.window_amount} {rule.window_unit} after).",
+                f"Earliest start moved to {ends:%d %b %Y} ({rule.window_amount} {rule.window_unit} after)."
+                + (" A clinician also reviews it before the plan is accepted." if rule.action == DEFER_REVIEW else ""),
                 source,
             )
         else:
             # A review rule, or a deferral whose date is unknown so its end cannot be computed.
             text = f"{label} (yes{when})"
-            if rule.action == DEFER:
+            if rule.action in DEFERS:
                 text += ": date unknown, so the deferral cannot be computed"
             reviews.append(ReviewItem(rule.question_code, text, why))
             b.note("screening", f"{label}: yes{when}", "Needs clinician review before the plan is accepted.", source)
+    ruled = {rule.question_code for rule in p.contraindications}
+    for code, why in b.request.floor.hard_stops:
+        answer = profile.screening.get(code)
+        if code not in ruled and answer is not None and answer.answer:
+            hard_stops.append(f"{code.replace('_', ' ')} (yes): {why} (clinic safety floor).")
+            b.note("screening", f"{code}: yes", "Hard stop: no plan can be made.", "Clinic safety floor")
     if earliest > start:
         b.warnings.append(f"The start is deferred from {start:%d %b %Y} to {earliest:%d %b %Y}.")
     return hard_stops, reviews, earliest
@@ -832,6 +914,24 @@ def _mn_sessions(b: _Builder, p: ProtocolParams, first_target: dt.date) -> list[
             f"Session {k}: scheduled depth {_mm(planned)}",
             f"Capped at {_mm(p.depth_cap_mm)}.",
             _source(p, "depth cap"),
+        )
+    floor = b.request.floor
+    fitz = b.request.profile.fitzpatrick
+    if fitz in floor.dark_types:
+        b.note(
+            "depth",
+            f"Fitzpatrick type {FITZPATRICK_LABELS[fitz]}: {floor.dark_reason}",
+            f"Cap {_mm(min(p.depth_cap_mm, floor.dark_max_depth_mm))} (clinic floor for IV–VI: "
+            f"{_mm(floor.dark_max_depth_mm)}), with priming and a PIH check.",
+            "Clinic safety floor",
+        )
+    if p.zones:
+        b.note(
+            "depth",
+            "Per-zone limits",
+            "; ".join(f"{z.zone} at most {_mm(z.cap_mm)}" for z in p.zones_capped)
+            + " (the schedule is for the cheeks).",
+            _source(p, "per-zone depths come from vendors and practice [C]"),
         )
     return sessions
 
@@ -986,6 +1086,40 @@ def _place_combination(
 def _omit(b: _Builder, c: CombinationParams, k: int, problem: str, source: str) -> None:
     b.warnings.append(f"{c.name} (session {k}) left out: {problem}.")
     b.note("combination", f"{c.name} around session {k}", f"Left out: {problem}.", source)
+
+
+def _stale_screening(request: PlanRequest) -> str:
+    """Why the client's screen is too old to plan from ('' when it is recent enough or unchecked)."""
+    screened_on, limit, today = request.profile.screened_on, request.screening_max_age_days, request.today
+    if screened_on is None or limit is None or today is None:
+        return ""
+    age_days = (today - screened_on).days
+    if age_days <= limit:
+        return ""
+    return (
+        f"The newest screening is from {screened_on:%d %b %Y}, {age_days} days ago (the clinic allows "
+        f"{limit}): re-screen the client before planning."
+    )
+
+
+def _review_visit(b: _Builder, p: ProtocolParams, last_target: dt.date) -> ProposedSession:
+    target = last_target + _days(p.review_after_days)
+    b.note(
+        "follow_up",
+        "Pore gains fade by about 6 months without maintenance",
+        f"Review {_plural(p.review_after_days, 'day')} after the last session, on {target:%d %b %Y}, to decide on "
+        "maintenance.",
+        _source(p, "Er:YAG pore study (Lasers Surg Med 2020): gains faded by 6 months"),
+    )
+    return ProposedSession(
+        sequence=0,
+        kind=FOLLOW_UP,
+        title="Review and maintenance",
+        earliest=target - _days(REVIEW_WINDOW_DAYS),
+        target=target,
+        latest=target + _days(REVIEW_WINDOW_DAYS),
+        duration_minutes=30,
+    )
 
 
 def _follow_up(b: _Builder, p: ProtocolParams, last_target: dt.date) -> ProposedSession:

@@ -75,6 +75,8 @@ class ProtocolFactory(factory.django.DjangoModelFactory):
     interval_max = 6
     depth_schedule = factory.LazyFunction(lambda: [0.5, 0.75, 1.0])
     depth_cap_mm = Decimal("1.5")
+    # Types I-III: a protocol for IV-VI must keep the floor's 1.0 mm cap, priming and PIH check (plans/safety.py).
+    fitzpatrick_max = 3
 
 
 def planned_depth(params, mn_number: int | None):

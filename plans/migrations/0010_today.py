@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('plans', '0007_default_check_windows'),
+        ('plans', '0009_safety_floor'),
     ]
 
     operations = [

@@ -771,12 +771,19 @@ def _retime_follow_up(session: PlanSession, plan_sessions: Sequence[PlanSession]
     if any(s.kind == SessionKind.MICRONEEDLING and s.status in still_to_do for s in others):
         return
     done_on = timezone.localdate(session.starts_at)
-    for follow_up in (s for s in others if s.kind == SessionKind.FOLLOW_UP and s.status == SessionStatus.PROPOSED):
-        # Keep the window's width, centred where it was, on the new target.
-        target = done_on + dt.timedelta(days=days)
-        follow_up.earliest = target - (follow_up.target - follow_up.earliest)
-        follow_up.latest = target + (follow_up.latest - follow_up.target)
-        follow_up.target = target
+    follow_ups = sorted(
+        (s for s in others if s.kind == SessionKind.FOLLOW_UP and s.status == SessionStatus.PROPOSED),
+        key=lambda s: s.target,
+    )
+    if not follow_ups:
+        return
+    # The final assessment lands follow_up_days after the last session; a later review visit
+    # (e.g. at 6 months) keeps its distance from it. Windows keep their width around the target.
+    shift = done_on + dt.timedelta(days=days) - follow_ups[0].target
+    for follow_up in follow_ups:
+        follow_up.earliest += shift
+        follow_up.target += shift
+        follow_up.latest += shift
         follow_up.save(update_fields=["earliest", "target", "latest", "updated_at"])
 
 

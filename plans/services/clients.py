@@ -205,8 +205,14 @@ def screening_record(
     screened_by: AbstractBaseUser | None,
     screened_on: dt.date | None = None,
     notes: str = "",
+    corrects: Screening | None = None,
+    correction_reason: str = "",
 ) -> Screening:
-    """A dated screen answering every active question; it becomes the client's current screen."""
+    """A dated screen answering every active question; it becomes the client's current screen.
+
+    Screens are records, never edited: a correction is a new screen naming the one it corrects
+    and why (screening_correct).
+    """
     screened_on = screened_on or timezone.localdate()
     if problem := screened_on_problem(screened_on, client=client):
         raise ValidationError({"screened_on": problem})
@@ -220,7 +226,12 @@ def screening_record(
         raise ValidationError({code: message for code, message in problems.items()})
     with transaction.atomic():
         screening = Screening.objects.create(
-            client=client, screened_on=screened_on, screened_by=screened_by, notes=notes
+            client=client,
+            screened_on=screened_on,
+            screened_by=screened_by,
+            notes=notes,
+            corrects=corrects,
+            correction_reason=correction_reason,
         )
         # Screening answers are health data: their creation belongs in the audit trail too.
         bulk_create_with_history(
@@ -232,3 +243,24 @@ def screening_record(
             default_user=screened_by,
         )
     return screening
+
+
+def screening_correct(
+    *, screening: Screening, answers: Answers, reason: str, screened_by: AbstractBaseUser | None
+) -> Screening:
+    """Correct a recorded screen: a new screen dated today, by the person correcting, saying why.
+
+    The original stays as it was, credited to whoever took it; plans use the newest screen.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"correction_reason": "Say why the screening is corrected."})
+    if len(reason) > 255:
+        raise ValidationError({"correction_reason": "Keep the reason to 255 characters."})
+    return screening_record(
+        client=screening.client,
+        answers=answers,
+        screened_by=screened_by,
+        corrects=screening,
+        correction_reason=reason,
+    )

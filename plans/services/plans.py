@@ -24,9 +24,12 @@ from plans.models import (
     ContraindicationRule,
     PlanSession,
     Protocol,
+    SafetyException,
     ScreeningAnswer,
     TreatmentPlan,
+    floor_with,
 )
+from plans.safety import Floor
 from plans.selectors import client_current_screening_id
 
 
@@ -85,6 +88,8 @@ def protocol_to_params(protocol: Protocol) -> planning.ProtocolParams:
         depth_notes=protocol.depth_notes,
         follow_up_days=protocol.follow_up_days,
         maintenance_note=protocol.maintenance_note,
+        review_after_days=protocol.review_after_days,
+        zones=tuple(planning.ZoneCap(zone, cap) for zone, cap in protocol.zone_caps),
         contraindications=tuple(
             planning.ContraindicationParams(
                 question_code=rule.question.code,
@@ -128,41 +133,65 @@ def protocol_to_params(protocol: Protocol) -> planning.ProtocolParams:
 
 def protocol_params_active() -> tuple[planning.ProtocolParams, ...]:
     """Every active protocol as engine data, in five queries however many protocols there are."""
-    protocols = Protocol.objects.filter(active=True).prefetch_related(
-        Prefetch("contraindications", queryset=ContraindicationRule.objects.select_related("question")),
-        "combinations",
-        "care_notes",
-        "reminder_leads",
+    return _active_protocols_and_floor()[0]
+
+
+def _active_protocols_and_floor() -> tuple[tuple[planning.ProtocolParams, ...], Floor]:
+    """The active protocols and the clinic's safety floor, still in five queries: the floor's
+    exception rides on the protocol query as two subqueries (plan creation keeps its budget)."""
+    exception = SafetyException.in_force()
+    protocols = list(
+        Protocol.objects.filter(active=True)
+        .annotate(
+            exception_depth=Subquery(exception.values("max_depth_mm")[:1]),
+            exception_reason=Subquery(exception.values("reason")[:1]),
+        )
+        .prefetch_related(
+            Prefetch("contraindications", queryset=ContraindicationRule.objects.select_related("question")),
+            "combinations",
+            "care_notes",
+            "reminder_leads",
+        )
     )
-    return tuple(protocol_to_params(p) for p in protocols)
+    first = protocols[0] if protocols else None
+    floor = floor_with(first and first.exception_depth, first and first.exception_reason)
+    return tuple(protocol_to_params(p) for p in protocols), floor
 
 
 def client_profile(client: Client) -> planning.ClientProfile:
-    """The client's profile with the answers of their newest screen (none: every rule needs review)."""
+    """The client's profile with the answers and date of their newest screen.
+
+    No screen: the engine stops on every hard-stop rule (unanswered) and reviews the rest.
+    """
     # One query: the newest screen's answers through a subquery (plan creation stays within 10 queries).
-    answers = {
-        a.question.code: planning.ScreeningAnswer(a.answer, a.last_date)
-        for a in ScreeningAnswer.objects.filter(screening=Subquery(client_current_screening_id(client))).select_related(
-            "question"
+    rows = list(
+        ScreeningAnswer.objects.filter(screening=Subquery(client_current_screening_id(client))).select_related(
+            "question", "screening"
         )
-    }
+    )
+    answers = {a.question.code: planning.ScreeningAnswer(a.answer, a.last_date) for a in rows}
     return planning.ClientProfile(
         date_of_birth=client.date_of_birth,
         fitzpatrick=client.fitzpatrick,
         oiliness=client.oiliness,
         pore_severity=client.pore_concern,
         screening=answers,
+        # Every answer belongs to the same (newest) screen; no answers: no screen.
+        screened_on=rows[0].screening.screened_on if rows else None,
     )
 
 
 def _plan_request(client: Client, start: dt.date, combinations: Iterable[int]) -> planning.PlanRequest:
+    protocols, floor = _active_protocols_and_floor()
     return planning.PlanRequest(
         profile=client_profile(client),
-        protocols=protocol_params_active(),
+        protocols=protocols,
         requested_start=start,
         selected_combinations=frozenset(int(c) for c in combinations),
         clinic_min_age=settings.CLINIC_MIN_AGE,
         today=timezone.localdate(),
+        floor=floor,
+        screening_max_age_days=settings.SCREENING_MAX_AGE_DAYS,
     )
 
 

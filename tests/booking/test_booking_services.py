@@ -295,3 +295,23 @@ def test_series_propose_reads_the_same_few_queries_for_a_short_and_a_long_plan(c
         counts.append(len(ctx.captured_queries))
     # The plan's sessions, then practitioners, working hours, time off, bookings and rooms.
     assert counts == [6, 6]
+
+
+def test_completing_the_last_session_moves_the_review_visit_with_the_final_assessment(clinic, frozen_clock):
+    plan = plan_to_book(first_target=MON, count=1, follow_up=True)
+    s1 = plan.sessions.get(kind="microneedling")
+    booking.session_book(session=s1, starts_at=at(MON, 10), practitioner=clinic["ana"])
+    follow = plan.sessions.get(kind="follow_up")
+    gap = dt.timedelta(days=98)  # the 6-month review sits 182 - 84 days after the final assessment
+    review = plan.sessions.get(pk=follow.pk)
+    review.pk = review.id = None
+    review.sequence, review.title = follow.sequence + 1, "Review and maintenance"
+    review.earliest, review.target, review.latest = follow.earliest + gap, follow.target + gap, follow.latest + gap
+    review.save()
+    frozen_clock.move_to(at(MON, 12))
+    booking.session_complete(session=s1, depth_used_mm=Decimal("0.5"))
+
+    follow.refresh_from_db()
+    review.refresh_from_db()
+    assert follow.target == MON + dt.timedelta(days=84)
+    assert review.target - follow.target == gap

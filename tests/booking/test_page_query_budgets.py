@@ -17,9 +17,9 @@ from plans import models
 from plans.services import booking
 from tests.helpers.clock import at
 from tests.helpers.plans import plan_to_book
+from tests.helpers.queries import BUDGET
 
 MON = dt.date(2027, 3, 1)
-BUDGET = 12
 
 pytestmark = pytest.mark.django_db
 

@@ -12,9 +12,9 @@ from django.urls import reverse
 from plans import models, rebooking, worklist
 from plans.services import booking
 from plans.services import messages as message_services
-from tests.booking.test_page_query_budgets import BUDGET
 from tests.helpers.clock import at
 from tests.helpers.plans import plan_to_book
+from tests.helpers.queries import BUDGET
 
 MON = dt.date(2027, 3, 1)
 

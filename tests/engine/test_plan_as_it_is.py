@@ -15,6 +15,8 @@ from plans.planning import (
 from tests.engine.protocols import DEFAULTS, P3
 from tests.helpers.engine import START, plan, profile
 
+PAUSE = "Pause retinoids around each session"
+
 
 def days(n):
     return dt.timedelta(days=n)
@@ -42,23 +44,31 @@ def test_moving_session_two_moves_its_pause_and_care_notes_and_cancelling_three_
 
     layout = plan_layout(P3, result.selected_combinations, dates)
 
-    pauses = {s.anchor_session: s for s in layout.spans if s.name == "Retinoid pause"}
-    assert sorted(pauses) == [1, 2, 4, 5]
-    assert (pauses[2].start, pauses[2].end) == (dates[2] - days(14), dates[2] + days(5))
-    assert {c.mn_number for c in layout.care_schedule} == {1, 2, 4, 5}
+    pauses = {s.anchor_session: s for s in layout.spans if s.name == PAUSE}
+    assert sorted(pauses) == [1, 2, 4]
+    assert (pauses[2].start, pauses[2].end) == (dates[2] - days(14), dates[2] + days(7))
+    assert {c.mn_number for c in layout.care_schedule} == {1, 2, 4}
     tanning = [c for c in layout.care_schedule if c.mn_number == 2 and c.offset_days == -14]
     assert [c.day for c in tanning] == [dates[2] - days(14)]
 
 
 def test_a_pause_that_no_longer_keeps_its_distance_is_reported_not_silently_drawn():
-    result = plan(profile(fitzpatrick=5, severity="moderate"))
+    # The shipped pause keeps no distance of its own; a clinic's stricter copy does.
+    strict = dataclasses.replace(
+        P3,
+        combinations=tuple(
+            dataclasses.replace(c, min_days_after_mn=3, min_days_before_mn=3) if c.name == PAUSE else c
+            for c in P3.combinations
+        ),
+    )
+    result = plan(profile(fitzpatrick=5, severity="moderate"), protocols=[strict])
     dates = _targets(result)
     dates[2] = dates[1] + days(10)  # the pause around 2 now overlaps session 1
 
-    layout = plan_layout(P3, result.selected_combinations, dates)
+    layout = plan_layout(strict, result.selected_combinations, dates)
 
-    assert 2 not in {s.anchor_session for s in layout.spans if s.name == "Retinoid pause"}
-    assert any("Retinoid pause (session 2) no longer fits" in p for p in layout.problems)
+    assert 2 not in {s.anchor_session for s in layout.spans if s.name == PAUSE}
+    assert any(f"{PAUSE} (session 2) no longer fits" in p for p in layout.problems)
 
 
 def test_pre_care_delivered_in_time_or_of_a_session_that_took_place_is_not_late():
@@ -92,7 +102,7 @@ def test_priming_first_already_leaves_room_for_the_pre_care():
 
 def test_a_deferral_ending_soon_still_leaves_the_full_pre_care():
     today = dt.date(2026, 12, 1)
-    tanned = profile(tan=ScreeningAnswer(True, today - days(10)))  # deferred to 5 Dec
+    tanned = profile(tan_or_sunburn=ScreeningAnswer(True, today - days(10)))  # deferred to 5 Dec
     request = PlanRequest(tanned, DEFAULTS, today, today=today)
 
     suggestion = suggest_start(request)

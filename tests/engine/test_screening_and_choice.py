@@ -17,12 +17,12 @@ from tests.helpers.engine import START, plan, profile
 
 
 def test_a_hard_stop_gives_no_plan_and_says_why():
-    result = plan(profile(pregnant_nursing=ScreeningAnswer(True)))
+    result = plan(profile(pregnant_or_nursing=ScreeningAnswer(True)))
 
     assert result.status == "hard_stop"
     assert not result.sessions
     assert len(result.hard_stops) == 1
-    assert "pregnant nursing" in result.hard_stops[0] and "SkinPen" in result.hard_stops[0]
+    assert "breastfeeding" in result.hard_stops[0] and "SkinPen" in result.hard_stops[0]
     assert any(e.topic == "screening" and "Hard stop" in e.effect for e in result.rationale)
 
 
@@ -38,15 +38,15 @@ def test_a_review_item_gives_a_plan_that_needs_acknowledgement():
 def test_an_unanswered_question_needs_review():
     prof = profile()
     answers = dict(prof.screening)
-    del answers["keloid"]
+    del answers["keloid_history"]
     result = plan(dataclasses.replace(prof, screening=answers))
 
-    assert [r.question_code for r in result.review_items] == ["keloid"]
+    assert [r.question_code for r in result.review_items] == ["keloid_history"]
 
 
 def test_isotretinoin_within_six_months_defers_the_start_by_calendar_months():
     last_dose = dt.date(2025, 12, 31)
-    result = plan(profile(isotretinoin=ScreeningAnswer(True, last_dose)))
+    result = plan(profile(isotretinoin_past=ScreeningAnswer(True, last_dose)))
 
     assert result.ok
     assert result.earliest_start == dt.date(2026, 6, 30), "31 Dec + 6 calendar months clamps to 30 Jun"
@@ -58,7 +58,7 @@ def test_isotretinoin_within_six_months_defers_the_start_by_calendar_months():
 
 
 def test_isotretinoin_long_ago_changes_nothing_but_is_explained():
-    result = plan(profile(isotretinoin=ScreeningAnswer(True, dt.date(2025, 1, 1))))
+    result = plan(profile(isotretinoin_past=ScreeningAnswer(True, dt.date(2025, 1, 1))))
 
     assert result.earliest_start == START
     assert any(e.topic == "screening" and e.effect.startswith("No effect") for e in result.rationale)
@@ -67,8 +67,8 @@ def test_isotretinoin_long_ago_changes_nothing_but_is_explained():
 def test_the_latest_deferral_wins_when_several_apply():
     result = plan(
         profile(
-            tan=ScreeningAnswer(True, START - dt.timedelta(days=3)),
-            toxin_filler=ScreeningAnswer(True, START - dt.timedelta(days=1)),
+            tan_or_sunburn=ScreeningAnswer(True, START - dt.timedelta(days=3)),
+            toxin_or_filler=ScreeningAnswer(True, START - dt.timedelta(days=1)),
         )
     )
 
@@ -76,10 +76,10 @@ def test_the_latest_deferral_wins_when_several_apply():
 
 
 def test_a_deferral_with_no_date_becomes_a_review_item():
-    result = plan(profile(isotretinoin=ScreeningAnswer(True, None)))
+    result = plan(profile(isotretinoin_past=ScreeningAnswer(True, None)))
 
     assert result.earliest_start == START
-    assert [r.question_code for r in result.review_items] == ["isotretinoin"]
+    assert [r.question_code for r in result.review_items] == ["isotretinoin_past"]
     assert "date unknown" in result.review_items[0].text
 
 
@@ -90,11 +90,11 @@ def test_no_matching_protocol_lists_each_protocol_and_the_criteria_that_excluded
     assert result.age == 17
     assert [e.protocol_code for e in result.exclusions] == sorted(p.code for p in DEFAULTS)
     by_code = {e.protocol_code: e.reasons for e in result.exclusions}
-    assert "age 17 is below the protocol's minimum of 18" in by_code["p1-mild-light"]
-    assert any("pore concern 'mild'" in r for r in by_code["p2-moderate-light"])
-    assert any("Fitzpatrick type II is outside types IV–VI" in r for r in by_code["p3-conservative-dark"])
-    assert any("oiliness 'normal'" in r for r in by_code["p4-oily-salicylic"])
-    assert any("minimum of 50" in r for r in by_code["p5-mature-dry"])
+    assert "age 17 is below the protocol's minimum of 18" in by_code["p1-mild-i-iii"]
+    assert any("pore concern 'mild'" in r for r in by_code["p2-moderate-severe-i-iii"])
+    assert any("Fitzpatrick type II is outside types IV–VI" in r for r in by_code["p3-conservative-iv-vi"])
+    assert any("oiliness 'normal'" in r for r in by_code["p4-oily-acne-prone-salicylic"])
+    assert any("minimum of 50" in r for r in by_code["p5-mature-dry-sensitive"])
 
 
 def test_a_client_below_the_clinic_minimum_age_is_stopped():
@@ -112,7 +112,7 @@ def test_an_inactive_protocol_is_excluded_and_says_so():
 
 
 def test_the_most_specific_protocol_wins_then_priority_then_code():
-    broad = dataclasses.replace(P1, code="broad", fitzpatrick_max=6, priority=1, age_max=None)
+    broad = dataclasses.replace(P1, code="broad", priority=1, age_max=None)
     chosen, _, beaten = choose_protocol([broad, P1], profile().__class__(dt.date(1990, 1, 1), 2, "normal", "mild"), 36)
     assert chosen.code == P1.code and [b.code for b in beaten] == ["broad"]
 

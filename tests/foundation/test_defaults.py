@@ -108,11 +108,16 @@ def test_every_protocol_carries_the_shared_contraindications_and_care_notes(labe
         assert rules[code].action == "hard_stop", code
     for code in ("keloid_history", "anticoagulants", "diabetes", "immunosuppression", "autoimmune_disease"):
         assert rules[code].action == "review", code
-    assert (rules["isotretinoin_past"].action, rules["isotretinoin_past"].window_amount) == ("defer", 6)
+    # Defer AND review, as the reference lists them under clinician review with a window.
+    assert (rules["isotretinoin_past"].action, rules["isotretinoin_past"].window_amount) == ("defer_review", 6)
     assert rules["isotretinoin_past"].window_unit == "months"
     for code in ("toxin_or_filler", "tan_or_sunburn"):
-        assert (rules[code].action, rules[code].window_amount, rules[code].window_unit) == ("defer", 14, "days")
+        assert (rules[code].action, rules[code].window_amount, rules[code].window_unit) == ("defer_review", 14, "days")
+    assert rules["toxin_or_filler_planned"].action == "review"  # filler/toxin screened on both sides
     assert {("pre", -14), ("pre", -7), ("pre", -3), ("pre", -1), ("post", 0), ("post", 1), ("post", 7)} <= notes
+    assert protocol.care_notes.filter(subject__icontains="no anti-wrinkle injections or filler").exists()
+    assert protocol.review_after_days == 182  # the 6-month review is a proposed visit
+    assert protocol.zone_caps == [("nose", Decimal("0.5")), ("forehead", Decimal("0.5")), ("cheeks", Decimal("1.5"))]
     assert all(len(n.body) > 150 for n in protocol.care_notes.all())  # whole client-readable instructions
 
 
@@ -132,14 +137,15 @@ def test_combination_treatments_follow_the_document():
     )
 
     p3 = list(models.Protocol.objects.get(code=CODES["P3"]).combinations.all())
-    peel = next(c for c in p3 if c.kind == "peel")
-    assert "salicylic" in peel.name.lower() and peel.optional and peel.min_days_after_mn == 14
+    # P3 covers type IV, which the salicylic source (Arif 2015: I-III and V-VI) leaves out.
+    assert not [c for c in p3 if c.kind == "peel"]
     pih = next(c for c in p3 if c.kind == "assessment")
     assert pih.placement == "after" and pih.after_sessions == [1] and 14 <= pih.offset_days <= 28
     assert (pih.offset_days, pih.end_offset_days) == (14, 28)  # "2-4 weeks after session 1", all of it bookable
     assert p2["assessment"].end_offset_days == 35  # a week to book the 4-week interim check in
     priming = next(c for c in p3 if c.kind == "priming")
-    assert priming.placement == "before_first" and not priming.books_appointment and 14 <= priming.offset_days <= 28
+    assert priming.placement == "before_first" and not priming.books_appointment
+    assert (priming.offset_days, priming.end_offset_days) == (28, 7)  # D-28 to D-7, then the brightener pause
     retinoid = next(c for c in p3 if c.kind == "topical_pause" and "retinoid" in c.name.lower())
     assert (retinoid.offset_days, retinoid.books_appointment) == (14, False)  # stop retinoids D-14
 

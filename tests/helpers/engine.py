@@ -3,10 +3,10 @@
 import datetime as dt
 
 from plans.planning import ClientProfile, PlanRequest, ScreeningAnswer, propose_plan
-from tests.engine.protocols import DEFAULTS, common_rules
+from tests.engine.protocols import DEFAULTS, QUESTION_CODES
 
 START = dt.date(2026, 3, 2)  # a Monday
-ALL_CODES = tuple(rule.question_code for rule in common_rules())
+ALL_CODES = QUESTION_CODES
 
 
 def clean_screen(**yes: ScreeningAnswer) -> dict[str, ScreeningAnswer]:

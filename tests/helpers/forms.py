@@ -74,6 +74,8 @@ PROTOCOL = {
     "depth_notes": "Nose and forehead 0.5 mm.",
     "follow_up_days": "84",
     "maintenance_note": "Every 6-12 months.",
+    "review_after_days": "182",
+    "depth_zones": '[{"zone": "nose", "cap_mm": "0.5"}]',
 }
 
 
@@ -173,3 +175,15 @@ def form_from_page(response) -> dict:
                     prepared = subform.fields[name].prepare_value(value)
                     data[subform.add_prefix(name)] = "" if prepared is None else str(prepared)
     return data
+
+
+def errors_of(response) -> list[str]:
+    """Every error message on the page: the protocol form's and each inline row's."""
+    assert response.status_code == 200, "expected the form back with errors, got a redirect"
+    messages = [str(m) for field_errors in response.context["adminform"].form.errors.values() for m in field_errors]
+    for inline in response.context["inline_admin_formsets"]:
+        formset = inline.formset
+        messages += [str(m) for m in formset.non_form_errors()]
+        for form_errors in formset.errors:
+            messages += [str(m) for field_errors in form_errors.values() for m in field_errors]
+    return messages

@@ -131,7 +131,6 @@ def test_an_isotretinoin_deferral_moves_the_stored_earliest_start(protocol, aest
         client=client,
         answers={**NO_TO_ALL, "isotretinoin": (True, dt.date(2026, 1, 15))},
         screened_by=aesthetician,
-        screened_on=dt.date(2026, 2, 1),
     )
 
     plan = plan_services.plan_create(client=client, start=START, created_by=aesthetician)

@@ -104,6 +104,8 @@ ACCESS: dict[str, dict] = {
     "admin:plans_workerheartbeat_add": ADMIN_FORBIDDEN,
     # A screen is recorded through the client's edit page, which checks every question is answered.
     "admin:plans_screening_add": ADMIN_FORBIDDEN,
+    "admin:plans_screening_delete": ADMIN_FORBIDDEN,  # a screening is a record: corrected by a new one, not removed
+    "admin:plans_safetyexception_delete": ADMIN_FORBIDDEN,  # switched off instead, so its history stays
     # The outbox is written by booking services and workers; the admin only reads it.
     "admin:plans_message_add": ADMIN_FORBIDDEN,
     "admin:plans_message_delete": ADMIN_FORBIDDEN,

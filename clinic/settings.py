@@ -278,6 +278,8 @@ CLINIC_NAME = os.environ.get("CLINIC_NAME", "Demo Skin Clinic")
 CLINIC_ADDRESS = os.environ.get("CLINIC_ADDRESS", "1 High Street, London")
 CLINIC_PHONE = os.environ.get("CLINIC_PHONE", "+44 20 7946 0000")
 CLINIC_MIN_AGE = env_int("CLINIC_MIN_AGE", 18)
+# A pre-session check (the short re-screen before microneedling) counts for this many days.
+PRE_SESSION_CHECK_VALID_DAYS = env_int("PRE_SESSION_CHECK_VALID_DAYS", 7, minimum=1)
 CLINIC_BASE_URL = os.environ.get("CLINIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # --- Static files -------------------------------------------------------------------------

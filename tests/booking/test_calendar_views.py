@@ -11,6 +11,7 @@ from django.urls import reverse
 from plans import models
 from plans.services import booking
 from tests.booking.conftest import at, make_plan
+from tests.helpers.safety import record_check
 
 MON = dt.date(2027, 3, 1)
 
@@ -119,6 +120,7 @@ def test_cancel_complete_forms_post_back_with_messages(staff, clinic, frozen_clo
     assert s.status == "booked"
     frozen_clock.move_to(at(MON, 12))
     staff.force_login(aesthetician)  # a month later the old login has expired
+    record_check(s, by=aesthetician)
     response = staff.post(
         reverse("session-complete", args=[s.pk]),
         {"depth_used_mm": "0.5", "pore_score": "3", "notes": "ok"},

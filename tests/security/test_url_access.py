@@ -72,6 +72,11 @@ ACCESS: dict[str, dict] = {
     "session-cancel": rule(LOGIN, 405, 405, 405),
     "session-no-show": rule(LOGIN, 405, 405, 405),
     "session-complete": rule(LOGIN, DENIED, 405, 405),  # clinical: depth used, notes, pore score
+    # The pre-session check's answers are health data: never front desk (tests/safety reads the pages).
+    "session-check": CLINICAL,
+    # Clinical decisions: only a clinician (the Clinician role; clinic admins hold every permission).
+    "plan-hold-decide": rule(LOGIN, DENIED, DENIED, 405),  # POST only
+    "plan-review-signoff": rule(LOGIN, DENIED, DENIED, 405),  # POST only
     # The practitioner's calendar feed: the secret in the URL is the key (an invalid one is a 404).
     "practitioner-feed": rule(404, 404, 404, 404),
     "client-export": CLIENT_DATA_RIGHTS,
@@ -182,6 +187,8 @@ PARAMETERS: dict[str, Callable] = {
     "protocol_id": lambda page, world: world.protocol.pk,
     "practitioner_id": lambda page, world: world.practitioner.pk,
     "room_id": lambda page, world: world.room.pk,
+    # POST-only pages refuse a GET before reading the hold, so any id will do.
+    "hold_id": lambda page, world: 1,
     "pk": _object_named_by_page,
     "year": lambda page, world: 2026,
     "month": lambda page, world: 1,
@@ -385,7 +392,9 @@ def test_front_desk_reads_no_clinical_text_on_any_page_or_json_it_may_open(world
             leaks.append(f"{url}: {', '.join(found)}")
     assert opened >= 15, "the walk opened too few pages to mean anything"
     week = client.get(reverse("calendar-events") + "?start=2026-01-19&end=2026-01-26").json()
-    assert [e["title"] for e in week] == ["Zoe Quinn · Microneedling session 1 of 2"], "the JSON checked holds the session"
+    assert [e["title"] for e in week] == ["Zoe Quinn · Microneedling session 1 of 2"], (
+        "the JSON checked holds the session"
+    )
     assert not leaks, "Front desk reads clinical text:\n  " + "\n  ".join(leaks)
 
 

@@ -18,8 +18,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from decimal import Decimal
 
 from plans import planning
+
+
+def _mm(value: Decimal) -> str:
+    """1.00 -> "1.0", 1.50 -> "1.5", 0.75 -> "0.75": as staff write depths."""
+    text = f"{value:.2f}"
+    return text[:-1] if text.endswith("0") else text
 
 
 @dataclass(frozen=True)
@@ -160,12 +167,22 @@ def plan_differences(
         )
 
     lines: list[str] = []
-    same = propose((own,))
+    age = profile.age_on(plan.requested_start)
+    if excluded := planning.exclusion_reasons(own, profile, age):
+        lines.append("The plan's protocol no longer applies: " + "; ".join(excluded))
+    # The screening is judged by the plan's own rules even when the protocol no longer
+    # applies: a pregnancy must show as a hard stop whatever else changed.
+    everyone = replace(
+        own,
+        fitzpatrick_min=1,
+        fitzpatrick_max=6,
+        age_min=0,
+        age_max=None,
+        severities=(profile.pore_severity,),
+        oiliness_types=(profile.oiliness,),
+    )
+    same = propose((everyone,))
     lines += [f"Hard stop: {stop}" for stop in same.hard_stops]
-    if same.found_no_protocol:
-        lines.append(
-            "The plan's protocol no longer applies: " + "; ".join(r for e in same.exclusions for r in e.reasons)
-        )
     lines += [
         f"New review item: {item.text} ({item.explanation})"
         for item in same.review_items
@@ -182,9 +199,8 @@ def plan_differences(
         if chosen.code != plan.params.code:
             line = f"Protocol {chosen.name} would now be chosen instead of {plan.params.name}"
             if chosen.depth_cap_mm < plan.params.depth_cap_mm:
-                line += (
-                    f": its depth cap is {chosen.depth_cap_mm} mm, lower than the plan's {plan.params.depth_cap_mm} mm"
-                )
+                lower, was = _mm(chosen.depth_cap_mm), _mm(plan.params.depth_cap_mm)
+                line += f": its depth cap is {lower} mm, lower than the plan's {was} mm"
             lines.append(line + ".")
     elif best is not None and best.found_no_protocol and not same.found_no_protocol:
         lines.append("No active protocol matches the client any more.")

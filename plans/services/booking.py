@@ -674,9 +674,47 @@ def _cascade_shifts(
         )
         for s in plan_sessions
     ]
-    return scheduling.cascade(
+    shifts = scheduling.cascade(
         schedule, moved_key=session.id, new_slot=new_slot, availability=avail, rules=rules_for(session.plan)
     )
+    return _with_follow_up_shift(session, plan_sessions, new_slot, shifts, schedule, avail)
+
+
+def _last_mn(plan_sessions: Sequence[PlanSession]) -> PlanSession | None:
+    mn = [s for s in plan_sessions if s.kind == SessionKind.MICRONEEDLING and s.status != SessionStatus.CANCELLED]
+    return max(mn, key=lambda s: s.mn_number or 0, default=None)
+
+
+def _with_follow_up_shift(session, plan_sessions, new_slot, shifts, schedule, avail) -> list[scheduling.Shift]:
+    """When the last microneedling session moves, a booked follow-up moves with it, offered in
+    the same cascade: it stays follow_up_days after the last session (the 12-week rule), never
+    silently left where it was."""
+    last = _last_mn(plan_sessions)
+    moved_to = {s.session_key: s.new_slot for s in shifts} | {session.id: new_slot}
+    if last is None or last.id not in moved_to or moved_to[last.id] is None:
+        return shifts
+    days = session.plan.params.follow_up_days
+    target = timezone.localdate(moved_to[last.id].start) + dt.timedelta(days=days)
+    item = next(
+        (x for x in schedule if x.spec.kind == SessionKind.FOLLOW_UP and x.start is not None and not x.locked), None
+    )
+    if item is None or timezone.localdate(item.start) == target:
+        return shifts
+    slot = scheduling._nearest_same_time(item, target, [], avail)
+    others = [s for s in shifts if s.session_key != item.spec.key]
+    reason = f"{item.spec.label} must be {days} days after the last microneedling session"
+    return [*others, scheduling.Shift(item.spec.key, item.spec.label, item.start, slot, reason, outside_window=False)]
+
+
+def _retime_to_last_mn(follow_up: PlanSession, plan_sessions: Sequence[PlanSession], days: int) -> None:
+    """The follow-up's window, kept its width, centred follow_up_days after the last session's time."""
+    last = _last_mn(plan_sessions)
+    if last is None or last.starts_at is None:
+        return
+    target = timezone.localdate(last.starts_at) + dt.timedelta(days=days)
+    follow_up.earliest = target - (follow_up.target - follow_up.earliest)
+    follow_up.latest = target + (follow_up.latest - follow_up.target)
+    follow_up.target = target
 
 
 def _confirm_cascade(shifts: Sequence[scheduling.Shift], cascade: Sequence[ShiftRequest] | None) -> None:
@@ -733,8 +771,11 @@ def _apply_moves(session: PlanSession, move: Move, shifts, plan_sessions, now: d
     by_id = {s.id: s for s in plan_sessions}
     rooms = Room.objects.in_bulk({s.new_slot.room_id for s in shifts})
     moved = [session]
+    days = session.plan.params.follow_up_days
     for shift in shifts:
         other = by_id[shift.session_key]
+        if other.kind == SessionKind.FOLLOW_UP:
+            _retime_to_last_mn(other, plan_sessions, days)
         other.reschedule(
             starts_at=shift.new_slot.start,
             practitioner=other.practitioner,
@@ -744,6 +785,13 @@ def _apply_moves(session: PlanSession, move: Move, shifts, plan_sessions, now: d
         )
         moved.append(other)
     _save_checked(moved, [m.id for m in moved])
+    if _last_mn(plan_sessions) in moved:
+        # An unbooked follow-up follows the last session's real date too, ready for auto-fit.
+        for proposed in (
+            s for s in plan_sessions if s.kind == SessionKind.FOLLOW_UP and s.status == SessionStatus.PROPOSED
+        ):
+            _retime_to_last_mn(proposed, plan_sessions, days)
+            proposed.save(update_fields=["earliest", "target", "latest", "updated_at"])
     for m in moved:
         outbox.on_session_rescheduled(m)
     return moved

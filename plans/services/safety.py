@@ -246,14 +246,18 @@ def hold_decide(*, hold: ClinicalHold, decision: str, note: str, by: AbstractBas
         plan.hold_opened_at = None
         plan.save(update_fields=["hold_opened_at", "updated_at"])
     if decision == HoldStatus.RECOMPUTED:
-        from plans.services.plans import plan_recompute
+        from plans.services.plans import PlanLocked, PlanRefused, plan_recompute
 
-        plan_recompute(
-            plan=plan,
-            start=max(plan.requested_start, timezone.localdate(now)),
-            combinations=plan.selected_combinations,
-            by=by,
-        )
+        try:
+            plan_recompute(
+                plan=plan,
+                start=max(plan.requested_start, timezone.localdate(now)),
+                combinations=plan.selected_combinations,
+                by=by,
+            )
+        except (PlanRefused, PlanLocked) as exc:
+            # The engine refuses the client now (a hard stop, no protocol): the hold stays open.
+            raise BookingError(f"The plan cannot be recomputed: {exc}", code="illegal") from exc
     log.info("hold %s on plan %s decided %s by %s", hold.pk, plan.pk, decision, by)
     return hold
 

@@ -352,3 +352,27 @@ def test_the_48h_reminder_of_a_microneedling_session_carries_the_check_link(book
     content = kinds.family_of(reminder).content(reminder, at(TODAY, 9))
     if kinds.reminder_hours(reminder) <= kinds.CHECK_LINK_HOURS:
         assert "/e/check/" in content["check_url"]
+
+
+def test_a_clinician_recomputes_an_unbooked_held_plan_from_the_clients_new_profile(screened, aesthetician, clinician):
+    client = screened(fitzpatrick=1)
+    plan = make_plan_for(client, aesthetician)
+    clients.client_update(client=client, fitzpatrick=6)
+    hold = safety.plan_open_hold(plan)
+
+    safety.hold_decide(hold=hold, decision=HoldStatus.RECOMPUTED, note="Type VI: conservative protocol", by=clinician)
+
+    plan.refresh_from_db()
+    assert not plan.is_on_hold and plan.params.depth_cap_mm == Decimal("1.0")
+    assert plan.protocol.code == "p3-conservative-iv-vi"
+
+
+def test_recomputing_a_plan_the_engine_now_refuses_keeps_the_hold_open(screened, aesthetician, clinician):
+    client = screened()
+    plan = make_plan_for(client, aesthetician)
+    clients.client_update(client=client, screening=no_to_all(pregnant_or_nursing=None), screened_by=aesthetician)
+    hold = safety.plan_open_hold(plan)
+    with pytest.raises(booking.BookingError, match="cannot be recomputed"):
+        safety.hold_decide(hold=hold, decision=HoldStatus.RECOMPUTED, note="try", by=clinician)
+    hold.refresh_from_db()
+    assert hold.is_open

@@ -892,6 +892,14 @@ class PlanSession(models.Model):
     min_days_before_mn = models.PositiveSmallIntegerField(
         default=0, help_text="Combination only: at least this many days before any microneedling session."
     )
+    # A combination visit placed "after session k" (the PIH check 2-4 weeks after session 1)
+    # follows session k's real date: booking.py re-windows it while it is unbooked.
+    combination_id = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Combination only: the snapshot's combination it comes from."
+    )
+    anchor_mn = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Combination only: the microneedling session number it is placed after."
+    )
 
     status = models.CharField(max_length=10, choices=SessionStatus.choices, default=SessionStatus.PROPOSED)
     starts_at = models.DateTimeField(null=True, blank=True)

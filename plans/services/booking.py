@@ -485,6 +485,7 @@ def series_book(*, plan: TreatmentPlan, proposal: Sequence[scheduling.ProposedBo
         session.book(starts_at=b.slot.start, practitioner=practitioner, room=room, now=now)
         booked.append(session)
     _save_checked(booked, [])
+    _rewindow_after_visits(plan_sessions)
     outbox.on_sessions_booked(booked)
     log.info("series booked: plan %s, %d sessions, by %s", plan.pk, len(booked), by)
     return booked
@@ -639,6 +640,7 @@ def session_book(
         session.window_override_reason = override_reason.strip()
     _save_checked([session], [])
     _record_clinical(session, clinical, override_reason, by)
+    _rewindow_after_visits(plan_sessions)
     outbox.on_sessions_booked([session])
     log.info("session %s booked by %s", session.pk, by)
     return session
@@ -704,6 +706,31 @@ def _with_follow_up_shift(session, plan_sessions, new_slot, shifts, schedule, av
     others = [s for s in shifts if s.session_key != item.spec.key]
     reason = f"{item.spec.label} must be {days} days after the last microneedling session"
     return [*others, scheduling.Shift(item.spec.key, item.spec.label, item.start, slot, reason, outside_window=False)]
+
+
+def _rewindow_after_visits(plan_sessions: Sequence[PlanSession]) -> None:
+    """Unbooked visits placed "after session k" follow session k's booked date, with the
+    combination's own gaps (the PIH check 2-4 weeks after session 1, not after its plan date).
+    `plan_sessions`: locked by _lock_plan, with their new times already set."""
+    plan = plan_sessions[0].plan if plan_sessions else None
+    if plan is None:
+        return
+    combos = {c.id: c for c in plan.params.combinations}
+    days = {
+        s.mn_number: s.local_date() for s in plan_sessions if s.kind == SessionKind.MICRONEEDLING and s.is_occupying
+    }
+    for visit in plan_sessions:
+        combo = combos.get(visit.combination_id)
+        anchor = days.get(visit.anchor_mn)
+        if visit.status != SessionStatus.PROPOSED or combo is None or anchor is None:
+            continue
+        lo = anchor + dt.timedelta(days=max(combo.offset_days, combo.min_days_after_mn))
+        hi = anchor + dt.timedelta(days=max(combo.offset_days, combo.end_offset_days, combo.min_days_after_mn))
+        if (after := days.get(visit.anchor_mn + 1)) is not None:
+            hi = min(hi, after - dt.timedelta(days=combo.min_days_before_mn))
+        if lo <= hi and (visit.earliest, visit.latest) != (lo, hi):
+            visit.earliest, visit.target, visit.latest = lo, lo, hi
+            visit.save(update_fields=["earliest", "target", "latest", "updated_at"])
 
 
 def _retime_to_last_mn(follow_up: PlanSession, plan_sessions: Sequence[PlanSession], days: int) -> None:
@@ -792,6 +819,7 @@ def _apply_moves(session: PlanSession, move: Move, shifts, plan_sessions, now: d
         ):
             _retime_to_last_mn(proposed, plan_sessions, days)
             proposed.save(update_fields=["earliest", "target", "latest", "updated_at"])
+    _rewindow_after_visits(plan_sessions)
     for m in moved:
         outbox.on_session_rescheduled(m)
     return moved

@@ -244,6 +244,16 @@ def _write_signoffs(plan: TreatmentPlan, given: Mapping[str, str], by: AbstractB
         )
 
 
+def _anchor(s: planning.ProposedSession, proposal: planning.PlanProposal) -> int | None:
+    """The microneedling session an "after session k" visit was placed from (its earliest day is
+    session k's target plus the combination's offset, as the engine places it)."""
+    combo = next((c for c in proposal.protocol.combinations if c.id == s.combination_id), None)
+    if combo is None or combo.placement != planning.AFTER:
+        return None
+    gap = dt.timedelta(days=max(combo.offset_days, combo.min_days_after_mn))
+    return next((m.mn_number for m in proposal.mn_sessions if m.target + gap == s.earliest), None)
+
+
 def _session_rows(plan: TreatmentPlan, proposal: planning.PlanProposal) -> list[PlanSession]:
     return [
         PlanSession(
@@ -260,6 +270,8 @@ def _session_rows(plan: TreatmentPlan, proposal: planning.PlanProposal) -> list[
             depth_mm=s.depth_mm,
             min_days_after_mn=s.min_days_after_mn,
             min_days_before_mn=s.min_days_before_mn,
+            combination_id=s.combination_id,
+            anchor_mn=_anchor(s, proposal) if s.combination_id else None,
         )
         for s in proposal.sessions
     ]

@@ -46,3 +46,24 @@ def test_an_unbooked_follow_up_is_re_windowed_when_the_last_session_moves(clinic
     booking.session_reschedule(session=s2, starts_at=new, practitioner=clinic["ana"], by=aesthetician)
     follow_up.refresh_from_db()
     assert follow_up.target == new.date() + dt.timedelta(days=84)
+
+
+def test_the_pih_check_follows_session_one_booked_and_moved(screened, aesthetician, clinic):
+    from plans.models import SessionKind
+    from tests.safety.conftest import make_plan_for, mn
+
+    plan = make_plan_for(screened(fitzpatrick=5), aesthetician)
+    pih = plan.sessions.get(kind=SessionKind.COMBINATION, title__startswith="PIH check")
+    assert pih.anchor_mn == 1
+    s1 = mn(plan, 1)
+    day = s1.latest
+    while day.weekday() > 4:
+        day -= dt.timedelta(days=1)
+    booking.session_book(session=s1, starts_at=at(day, 10), practitioner=clinic["ana"], by=aesthetician)
+    pih.refresh_from_db()
+    assert (pih.earliest, pih.latest) == (day + dt.timedelta(days=14), day + dt.timedelta(days=28))
+
+    earlier = s1.earliest + dt.timedelta(days=(7 - s1.earliest.weekday()) % 7)
+    booking.session_reschedule(session=s1, starts_at=at(earlier, 10), practitioner=clinic["ana"], by=aesthetician)
+    pih.refresh_from_db()
+    assert pih.earliest == earlier + dt.timedelta(days=14)

@@ -38,6 +38,7 @@ run: demo
 	@echo "  Logins:       admin / clinic-admin-demo   (clinic admin)"
 	@echo "                aesthetician / clinic-demo-pass   (aesthetician; also sam)"
 	@echo "                frontdesk / clinic-demo-pass   (front desk)"
+	@echo "                clinician / clinic-demo-pass   (clinician: review sign-offs, holds, clinical overrides)"
 	@echo "  Emails are written to var/mail/ with links to $(CLINIC_BASE_URL). Ctrl-C stops web, worker and beat."
 	@echo
 	PORT=$(PORT) CLINIC_BASE_URL='$(CLINIC_BASE_URL)' $(VENV)/bin/honcho start -f Procfile

@@ -279,6 +279,8 @@ CLINIC_PHONE = os.environ.get("CLINIC_PHONE", "+44 20 7946 0000")
 CLINIC_MIN_AGE = env_int("CLINIC_MIN_AGE", 18)
 # A screening older than this (days; 183 is about 6 months) cannot make a plan: re-screen first.
 SCREENING_MAX_AGE_DAYS = env_int("SCREENING_MAX_AGE_DAYS", 183, minimum=1)
+# A pre-session check (the short re-screen before microneedling) counts for this many days.
+PRE_SESSION_CHECK_VALID_DAYS = env_int("PRE_SESSION_CHECK_VALID_DAYS", 7, minimum=1)
 CLINIC_BASE_URL = os.environ.get("CLINIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # --- Static files -------------------------------------------------------------------------

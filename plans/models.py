@@ -864,6 +864,15 @@ class TreatmentPlan(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     review_acknowledged_at = models.DateTimeField(null=True, blank=True)
+    # Kept in step with the ClinicalHold and ReviewSignoff rows by services/safety.py, so that
+    # the allowed actions of every session (calendar JSON included) are answered from the
+    # plan row alone, without a query per session.
+    hold_opened_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="Set while a clinical hold is open on the plan."
+    )
+    review_pending = models.BooleanField(
+        default=False, editable=False, help_text="A review item still lacks a clinician's sign-off."
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     # One token per "Accept" form: a double submit finds the plan the first submit made
     # instead of creating a second one (unique, so even two racing requests cannot).
@@ -879,6 +888,9 @@ class TreatmentPlan(models.Model):
             models.CheckConstraint(
                 condition=Q(earliest_start__gte=F("requested_start")), name="plan_earliest_not_before_requested"
             ),
+        ]
+        permissions = [
+            ("make_clinical_decision", "Can sign off review items, decide clinical holds and override clinical rules"),
         ]
 
     def __str__(self) -> str:
@@ -912,6 +924,25 @@ class TreatmentPlan(models.Model):
     def is_bookable(self) -> bool:
         """Only an active plan's sessions can be booked or moved."""
         return self.status == PlanStatus.ACTIVE
+
+    def stop(self) -> None:
+        """A clinician stopped the plan (its booked sessions are cancelled by the service)."""
+        if self.status != PlanStatus.ACTIVE:
+            raise IllegalTransition(f"The plan is already {self.get_status_display().lower()}.")
+        self.status = PlanStatus.CANCELLED
+
+    @property
+    def is_on_hold(self) -> bool:
+        """A change to the client since the plan was made needs a clinician's decision first."""
+        return self.hold_opened_at is not None
+
+    def clinical_refusal(self) -> tuple[str, str]:
+        """(code, reason) why its sessions may not be booked, moved or completed now; ("", "") when they may."""
+        if self.is_on_hold:
+            return "clinical_hold", "The plan is on clinical hold: a clinician must review what changed first."
+        if self.review_pending:
+            return "review_pending", "A clinician must sign off every review item before the plan is booked."
+        return "", ""
 
     @property
     def is_recomputable(self) -> bool:
@@ -985,6 +1016,14 @@ class PlanSession(models.Model):
     )
     min_days_before_mn = models.PositiveSmallIntegerField(
         default=0, help_text="Combination only: at least this many days before any microneedling session."
+    )
+    # A combination visit placed "after session k" (the PIH check 2-4 weeks after session 1)
+    # follows session k's real date: booking.py re-windows it while it is unbooked.
+    combination_id = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Combination only: the snapshot's combination it comes from."
+    )
+    anchor_mn = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Combination only: the microneedling session number it is placed after."
     )
 
     status = models.CharField(max_length=10, choices=SessionStatus.choices, default=SessionStatus.PROPOSED)
@@ -1072,10 +1111,27 @@ class PlanSession(models.Model):
         """Holds its practitioner and room: booked, or done."""
         return self.status in OCCUPYING_STATUSES
 
+    # What a clinical hold or an unsigned review item stops: cancelling (and a no-show) stay open.
+    CLINICAL_ACTIONS = ("book", "reschedule", "complete")
+
+    def refusal_code(self, action: str, *, now: dt.datetime | None = None) -> str:
+        """The machine-readable kind of `refusal`: "clinical_hold", "review_pending", "illegal" or ""."""
+        reason = self.refusal(action, now=now)
+        if not reason:
+            return ""
+        code, clinical = self.plan.clinical_refusal()
+        return code if action in self.CLINICAL_ACTIONS and reason == clinical else "illegal"
+
     def refusal(self, action: str, *, now: dt.datetime | None = None) -> str:
         """Why `action` is not allowed now, for staff; "" when it is."""
         if action not in self.ACTIONS:
             raise ValueError(f"unknown session action {action!r}")
+        reason = self._status_refusal(action, now=now)
+        if not reason and action in self.CLINICAL_ACTIONS:
+            reason = self.plan.clinical_refusal()[1]
+        return reason
+
+    def _status_refusal(self, action: str, *, now: dt.datetime | None = None) -> str:
         status = self.get_status_display().lower()
         if action == "book":
             if self.status not in BOOKABLE_STATUSES:
@@ -1109,7 +1165,7 @@ class PlanSession(models.Model):
 
     def _require(self, action: str, now: dt.datetime) -> None:
         if reason := self.refusal(action, now=now):
-            raise IllegalTransition(reason)
+            raise IllegalTransition(reason, code=self.refusal_code(action, now=now))
 
     # --- State changes: each refuses an illegal move with IllegalTransition. ---------------
 
@@ -1168,6 +1224,9 @@ class PlanSession(models.Model):
         self.cancel_reason = reason.strip()
         self.version += 1
 
+    def is_above_plan(self, depth_used_mm: Decimal | None) -> bool:
+        return depth_used_mm is not None and self.depth_mm is not None and depth_used_mm > self.depth_mm
+
     def mark_no_show(self, *, now: dt.datetime) -> None:
         self._require("no_show", now)
         self.status = SessionStatus.NO_SHOW
@@ -1180,7 +1239,10 @@ class PlanSession(models.Model):
         pore_score: int | None,
         depth_cap_mm: Decimal | None,
         now: dt.datetime,
+        above_plan_reason: str = "",
     ) -> None:
+        """`above_plan_reason`: a clinician's reason for going deeper than this session's planned
+        depth (the service checks who gives it and records it as a ClinicalOverride)."""
         self._require("complete", now)
         if self.kind == SessionKind.MICRONEEDLING and depth_used_mm is None:
             raise IllegalTransition("Record the needle depth used for a microneedling session.")
@@ -1189,6 +1251,12 @@ class PlanSession(models.Model):
                 raise IllegalTransition("The depth used must be above 0 mm.")
             if depth_cap_mm is not None and depth_used_mm > depth_cap_mm:
                 raise IllegalTransition(f"Depth {depth_used_mm} mm is above the protocol's cap of {depth_cap_mm} mm.")
+            if self.is_above_plan(depth_used_mm) and not above_plan_reason.strip():
+                raise IllegalTransition(
+                    f"Depth {mm(depth_used_mm)} mm is above the {mm(self.depth_mm)} mm planned for {self.title}: "
+                    "a clinician must give a reason.",
+                    code="needs_clinician",
+                )
         if pore_score is not None and not 1 <= pore_score <= 5:
             raise IllegalTransition("The pore score is on a scale of 1 to 5.")
         self.status = SessionStatus.COMPLETED
@@ -1196,6 +1264,158 @@ class PlanSession(models.Model):
         self.notes = notes
         self.pore_score = pore_score
         self.completed_at = now
+
+
+# --- Clinical safety after the plan is made (services/safety.py writes these) ------------------
+
+
+class PreSessionCheck(models.Model):
+    """The short re-screen before a microneedling session: what changed since the last visit.
+
+    Recorded once per session, by staff at check-in or by the client from the signed link in
+    the reminder. `answers` maps each code of plans.recheck.CHECK_QUESTIONS to
+    {"yes": bool, "detail": str}; the service refuses an incomplete one.
+    """
+
+    class Via(models.TextChoices):
+        STAFF = "staff", "Staff at check-in"
+        CLIENT = "client", "Client from the reminder link"
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="pre_session_checks")
+    session = models.OneToOneField(PlanSession, on_delete=models.CASCADE, related_name="pre_session_check")
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    via = models.CharField(max_length=6, choices=Via.choices)
+    answers = models.JSONField()
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(via__in=["staff", "client"]), name="pre_session_check_via_valid"),
+        ]
+        indexes = [models.Index(fields=["client", "-recorded_at"])]
+
+    def __str__(self) -> str:
+        return f"Pre-session check of {self.client} at {self.recorded_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def yes_codes(self) -> list[str]:
+        return [code for code, answer in self.answers.items() if answer.get("yes")]
+
+    def is_current(self, *, now: dt.datetime) -> bool:
+        return self.recorded_at >= now - dt.timedelta(days=settings.PRE_SESSION_CHECK_VALID_DAYS)
+
+
+class HoldStatus(models.TextChoices):
+    OPEN = "open", "Waiting for a clinician"
+    CONTINUED = "continued", "Continued with a recorded reason"
+    RECOMPUTED = "recomputed", "Plan recomputed"
+    STOPPED = "stopped", "Plan stopped"
+
+
+class ClinicalHold(models.Model):
+    """A change to the client after the plan was made that the engine would now answer
+    differently: booking, moving and completing wait until a clinician decides."""
+
+    plan = models.ForeignKey(TreatmentPlan, on_delete=models.CASCADE, related_name="holds")
+    opened_at = models.DateTimeField(default=timezone.now)
+    cause = models.CharField(max_length=200, help_text="What changed: the profile, a screening, a pre-session check.")
+    reasons = models.JSONField(help_text="One line per difference from the plan, each saying why.")
+    status = models.CharField(max_length=10, choices=HoldStatus.choices, default=HoldStatus.OPEN)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            # One open hold per plan: a second change adds its reasons to the open one.
+            models.UniqueConstraint(fields=["plan"], condition=Q(status="open"), name="one_open_hold_per_plan"),
+            models.CheckConstraint(condition=Q(status__in=HoldStatus.values), name="hold_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status="open", decided_at__isnull=True)
+                | (~Q(status="open") & Q(decided_at__isnull=False, decided_by__isnull=False) & ~Q(decision_note="")),
+                name="hold_decided_by_someone_with_a_note",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Hold on plan {self.plan_id} ({self.get_status_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == HoldStatus.OPEN
+
+    def decide(self, *, status: str, by, note: str, now: dt.datetime) -> None:
+        if not self.is_open:
+            raise IllegalTransition(f"This hold was already decided: {self.get_status_display().lower()}.")
+        if status not in (HoldStatus.CONTINUED, HoldStatus.RECOMPUTED, HoldStatus.STOPPED):
+            raise IllegalTransition(f"Unknown decision {status!r}.")
+        if not note.strip():
+            raise IllegalTransition("Record what was decided and why.")
+        self.status, self.decided_by, self.decided_at, self.decision_note = status, by, now, note.strip()
+
+
+class ReviewSignoff(models.Model):
+    """A clinician's sign-off of one review item of a plan, with what was done about it."""
+
+    plan = models.ForeignKey(TreatmentPlan, on_delete=models.CASCADE, related_name="review_signoffs")
+    question_code = models.CharField(max_length=50)
+    note = models.TextField(help_text="What was done, e.g. 'antiviral prescribed by Dr X'.")
+    signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    signed_at = models.DateTimeField(default=timezone.now)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["signed_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "question_code"], name="one_signoff_per_review_item"),
+            models.CheckConstraint(condition=~Q(note=""), name="signoff_has_note"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.question_code} signed off by {self.signed_by}"
+
+
+class ClinicalRule(models.TextChoices):
+    DEFERRAL = "deferral", "Deferred start"
+    WASHOUT = "washout", "Washout between treatments"
+    DEPTH_ABOVE_PLAN = "depth_above_plan", "Depth above the planned depth"
+
+
+class ClinicalOverride(models.Model):
+    """A clinician's decision to go against a clinical rule for one session: who, when, which rule, why.
+
+    Kept apart from `PlanSession.window_override_reason`, the scheduling convenience any
+    booking role may use."""
+
+    session = models.ForeignKey(PlanSession, on_delete=models.CASCADE, related_name="clinical_overrides")
+    rule = models.CharField(max_length=20, choices=ClinicalRule.choices)
+    detail = models.CharField(max_length=500, help_text="The rule as the check stated it.")
+    reason = models.CharField(max_length=500)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(reason=""), name="clinical_override_has_reason"),
+            models.CheckConstraint(condition=Q(rule__in=ClinicalRule.values), name="clinical_override_rule_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_rule_display()} overridden by {self.by} on session {self.session_id}"
 
 
 class WorkerHeartbeat(models.Model):

@@ -18,7 +18,8 @@ from __future__ import annotations
 AESTHETICIAN = "Aesthetician"
 FRONT_DESK = "Front desk"
 CLINIC_ADMIN = "Clinic admin"
-ROLES = (AESTHETICIAN, FRONT_DESK, CLINIC_ADMIN)
+CLINICIAN = "Clinician"
+ROLES = (AESTHETICIAN, FRONT_DESK, CLINIC_ADMIN, CLINICIAN)
 
 
 def _crud(model: str, *actions: str) -> list[str]:
@@ -35,24 +36,34 @@ _CLINIC_SETUP = [
     *_crud("protocol", "view"),
 ]
 
+# Treats clients: intake, screening, plans, booking, clinical notes.
+_AESTHETICIAN = [
+    *_crud("client", "view", "add", "change"),
+    *_crud("screening", "view", "add", "change"),
+    *_crud("screeninganswer", "view", "add", "change"),
+    *_crud("screeningquestion", "view"),
+    *_crud("treatmentplan", "view", "add", "change"),
+    *_crud("plansession", "view", "add", "change"),
+    *_crud("contraindicationrule", "view"),
+    *_crud("combinationtreatment", "view"),
+    *_crud("carenote", "view"),
+    *_crud("reminderlead", "view"),
+    *_CLINIC_SETUP,
+    *_crud("message", "view", "change"),
+    "plans.view_clinical_record",
+    "plans.book_sessions",
+    # The pre-session check is health data, like the screening it updates.
+    *_crud("presessioncheck", "view", "add"),
+    *_crud("clinicalhold", "view"),
+    *_crud("reviewsignoff", "view"),
+    *_crud("clinicaloverride", "view"),
+]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    # Treats clients: intake, screening, plans, booking, clinical notes.
-    AESTHETICIAN: [
-        *_crud("client", "view", "add", "change"),
-        *_crud("screening", "view", "add", "change"),
-        *_crud("screeninganswer", "view", "add", "change"),
-        *_crud("screeningquestion", "view"),
-        *_crud("treatmentplan", "view", "add", "change"),
-        *_crud("plansession", "view", "add", "change"),
-        *_crud("contraindicationrule", "view"),
-        *_crud("combinationtreatment", "view"),
-        *_crud("carenote", "view"),
-        *_crud("reminderlead", "view"),
-        *_CLINIC_SETUP,
-        *_crud("message", "view", "change"),
-        "plans.view_clinical_record",
-        "plans.book_sessions",
-    ],
+    AESTHETICIAN: _AESTHETICIAN,
+    # A prescriber (doctor, nurse): everything an aesthetician does, plus the clinical decisions
+    # nobody else may take: signing off review items, deciding holds, overriding clinical rules.
+    CLINICIAN: [*_AESTHETICIAN, "plans.make_clinical_decision"],
     # Reception: contact details, the calendar and bookings. Never screening answers or
     # clinical notes: no view_screening / view_screeninganswer / view_clinical_record.
     FRONT_DESK: [

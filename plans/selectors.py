@@ -330,7 +330,9 @@ def calendar_sessions(
         rows = rows.filter(practitioner_id=practitioner_id)
     rows = list(rows)
     # One row per plan, not per session: the snapshot (for "session k of n") is decoded once a plan.
-    plans = TreatmentPlan.objects.only("id", "status", "protocol_snapshot").in_bulk({r["plan_id"] for r in rows})
+    plans = TreatmentPlan.objects.only("id", "status", "protocol_snapshot", "hold_opened_at", "review_pending").in_bulk(
+        {r["plan_id"] for r in rows}
+    )
     return CalendarRows(rows, plans)
 
 

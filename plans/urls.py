@@ -1,6 +1,6 @@
 from django.urls import path
 
-from plans.views import calendar, clients, dashboard, messages, plans, privacy, public
+from plans.views import calendar, clients, dashboard, messages, plans, privacy, public, safety
 
 urlpatterns = [
     path("", dashboard.home, name="home"),
@@ -15,12 +15,17 @@ urlpatterns = [
     path("clients/<int:client_id>/plans/new/", plans.plan_new, name="plan-new"),
     path("plans/<int:pk>/", plans.plan_detail, name="plan-detail"),
     path("plans/<int:pk>/recompute/", plans.plan_recompute, name="plan-recompute"),
+    # Clinical safety: holds a clinician decides, review items a clinician signs off, the pre-session check.
+    path("plans/<int:pk>/holds/<int:hold_id>/decide/", safety.plan_hold_decide, name="plan-hold-decide"),
+    path("plans/<int:pk>/review/signoff/", safety.plan_review_signoff, name="plan-review-signoff"),
+    path("sessions/<int:pk>/check/", safety.session_check, name="session-check"),
     path("messages/", messages.message_list, name="messages"),
     path("messages/<int:message_id>/resend/", messages.message_resend, name="message-resend"),
     path("clients/<int:client_id>/messages/", messages.client_messages, name="client-messages"),
     path("e/confirm/<str:token>/", public.confirm, name="public-confirm"),
     path("e/cancel/<str:token>/", public.cancel, name="public-cancel"),
     path("e/unsubscribe/<str:token>/", public.unsubscribe, name="public-unsubscribe"),
+    path("e/check/<str:token>/", safety.public_check, name="public-check"),
     # Booking: calendar, day list, session actions, whole-plan booking, iCalendar feeds.
     path("calendar/", calendar.calendar_page, name="calendar"),
     path("calendar/events.json", calendar.calendar_events, name="calendar-events"),

@@ -155,3 +155,9 @@ class CompleteForm(forms.Form):
         label="Pore score (1 = barely visible, 5 = very visible)",
     )
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    above_plan_reason = forms.CharField(
+        max_length=500,
+        required=False,
+        label="Clinician's reason, if deeper than planned",
+        help_text="Only a clinician may go above the session's planned depth.",
+    )

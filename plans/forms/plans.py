@@ -36,4 +36,3 @@ class PlanOptionsForm(forms.Form):
 
 class PlanAcceptForm(PlanOptionsForm):
     token = forms.CharField(widget=forms.HiddenInput, max_length=64)
-    acknowledge_review = forms.BooleanField(required=False)

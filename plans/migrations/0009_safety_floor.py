@@ -142,7 +142,7 @@ def update_defaults(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("plans", "0007_default_check_windows"),
+        ("plans", "0008_clinical_safety"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

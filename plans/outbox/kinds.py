@@ -162,10 +162,18 @@ def _own_session(message: Message, now: dt.datetime) -> dict:
     return {"invite": [message.session]}
 
 
+# The reminder this close to a microneedling session carries the link to the pre-session check,
+# so the answers are fresh (a check counts for PRE_SESSION_CHECK_VALID_DAYS).
+CHECK_LINK_HOURS = 48
+
+
 def _reminder_content(message: Message, now: dt.datetime) -> dict:
     params = message.session.plan.params
-    pre_care = params.care_notes_for("pre") if params.reminder_includes_pre_care(reminder_hours(message)) else ()
-    return {"pre_care": pre_care, "invite": [message.session]}
+    hours = reminder_hours(message)
+    pre_care = params.care_notes_for("pre") if params.reminder_includes_pre_care(hours) else ()
+    wants_check = message.session.kind == SessionKind.MICRONEEDLING and hours <= CHECK_LINK_HOURS
+    check_url = link_url(message, "check") if wants_check else ""
+    return {"pre_care": pre_care, "invite": [message.session], "check_url": check_url}
 
 
 def _note_content(phase: str) -> Callable[[Message, dt.datetime], dict]:

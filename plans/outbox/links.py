@@ -1,4 +1,4 @@
-"""Signed links in emails: confirm attendance, cancel, unsubscribe. No login needed.
+"""Signed links in emails: confirm attendance, cancel, unsubscribe, the pre-session check. No login needed.
 
 A token names the message and one session it tells the client about (its own, or one of
 the sessions a series confirmation lists), is signed with a salt per purpose (a confirm
@@ -15,7 +15,8 @@ from django.urls import reverse
 
 from plans.models import Message, PlanSession
 
-PURPOSES = ("confirm", "cancel", "unsubscribe")
+# "check": the pre-session check the client fills in from the reminder before microneedling.
+PURPOSES = ("confirm", "cancel", "unsubscribe", "check")
 
 
 class BadLink(Exception):

@@ -19,7 +19,7 @@ import datetime as dt
 import functools
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
@@ -33,9 +33,12 @@ from plans import outbox, scheduling
 from plans.models import (
     BOOKABLE_STATUSES,
     OCCUPYING_STATUSES,
+    ClinicalOverride,
+    ClinicalRule,
     IllegalTransition,
     PlanSession,
     Practitioner,
+    PreSessionCheck,
     Room,
     SessionKind,
     SessionStatus,
@@ -310,6 +313,9 @@ def series_propose(*, plan: TreatmentPlan, preferences: scheduling.Preferences) 
     placed = [placed_for(s) for s in sessions if s.is_occupying]
     if not plan.is_bookable:
         raise BookingError(f"The plan is {plan.get_status_display().lower()}: nothing to book.")
+    code, reason = plan.clinical_refusal()
+    if code:
+        raise BookingError(reason, code=code)
     if not todo:
         return SeriesProposal(plan, scheduling.FitResult(bookings=[]), {})
     last = max(s.latest for s in todo) + dt.timedelta(days=scheduling.NEAREST_SEARCH_DAYS)
@@ -469,14 +475,17 @@ def series_book(*, plan: TreatmentPlan, proposal: Sequence[scheduling.ProposedBo
         session = _check_proposed(b, sessions, practitioners)
         # Against earlier sessions and, for a re-booked one, the later ones still booked;
         # sessions of this proposal count as they are booked in sequence order.
-        problems = _plan_rule_problems(session, b.slot.start, plan_sessions)
-        if problems:
-            raise BookingError("; ".join(problems))
+        window, clinical = _plan_rule_problems(session, b.slot.start, plan_sessions)
+        if window or clinical:
+            # Booking a whole series overrides nothing: a clinical rule is never broken in bulk.
+            code = "needs_clinician" if clinical else "refused"
+            raise BookingError("; ".join([*window, *(text for _rule, text in clinical)]), code=code)
         practitioner, room = practitioners[b.slot.practitioner_id], rooms.get(b.slot.room_id)
         _check_available(session, b.slot.start, practitioner, room)
         session.book(starts_at=b.slot.start, practitioner=practitioner, room=room, now=now)
         booked.append(session)
     _save_checked(booked, [])
+    _rewindow_after_visits(plan_sessions)
     outbox.on_sessions_booked(booked)
     log.info("series booked: plan %s, %d sessions, by %s", plan.pk, len(booked), by)
     return booked
@@ -515,8 +524,49 @@ def _pick_room(session: PlanSession, start: dt.datetime, ignore: Iterable[int] =
     raise SlotTaken("Slot taken: every room is booked or closed then.")
 
 
-def _plan_rule_problems(session: PlanSession, start: dt.datetime, others: Iterable[PlanSession]) -> list[str]:
-    """Interval and washout problems for `session` at `start`, against the plan's other placed sessions."""
+# A clinical rule a booking broke: (ClinicalRule value, the problem as staff read it).
+Clinical = tuple[str, str]
+
+
+def _no_washout(x):
+    return replace(x, min_days_after_mn=0, min_days_before_mn=0)
+
+
+def _split_rule_problems(
+    spec: scheduling.SessionSpec, start: dt.datetime, placed: Sequence[scheduling.Placed], rules, tz
+) -> tuple[list[str], list[Clinical]]:
+    """(scheduling problems, clinical problems) of `spec` at `start`.
+
+    Interval min/max windows are scheduling: staff may override them with a reason. A
+    washout between a combination treatment and microneedling is clinical: the same check
+    without the washouts tells the two apart (what only the washouts cause is clinical)."""
+    every = scheduling.check_rules(spec, start, placed, rules, tz)
+    if not every:
+        return [], []
+    windows = scheduling.check_rules(_no_washout(spec), start, [_no_washout(p) for p in placed], rules, tz)
+    return [p for p in every if p in windows], [(ClinicalRule.WASHOUT, p) for p in every if p not in windows]
+
+
+def _deferral_problem(session: PlanSession, start: dt.datetime) -> list[Clinical]:
+    """A microneedling session before the plan's deferred start (isotretinoin, toxin, a tan...)."""
+    plan, day = session.plan, timezone.localdate(start)
+    if session.kind != SessionKind.MICRONEEDLING or plan.earliest_start <= plan.requested_start:
+        return []
+    if day >= plan.earliest_start:
+        return []
+    return [
+        (
+            ClinicalRule.DEFERRAL,
+            f"{session.sequence_label} on {day:%d %b %Y} is before the deferred start of "
+            f"{plan.earliest_start:%d %b %Y}",
+        )
+    ]
+
+
+def _plan_rule_problems(
+    session: PlanSession, start: dt.datetime, others: Iterable[PlanSession]
+) -> tuple[list[str], list[Clinical]]:
+    """(scheduling, clinical) problems for `session` at `start`, against the plan's other placed sessions."""
     tz = clinic_tz()
     rules = rules_for(session.plan)
     others = [o for o in others if o.id != session.id and o.is_occupying]
@@ -528,16 +578,42 @@ def _plan_rule_problems(session: PlanSession, start: dt.datetime, others: Iterab
         session.min_days_after_mn,
         session.min_days_before_mn,
     )
-    problems = scheduling.check_rules(spec_for(session), start, [placed_for(o) for o in others], rules, tz)
+    window, clinical = _split_rule_problems(spec_for(session), start, [placed_for(o) for o in others], rules, tz)
     for later in (o for o in others if o.sequence > session.sequence):
         placed = [placed_for(o) for o in others if o.id != later.id] + [me]
-        problems += scheduling.check_rules(spec_for(later), later.starts_at, placed, rules, tz)
-    return problems
+        w, c = _split_rule_problems(spec_for(later), later.starts_at, placed, rules, tz)
+        window, clinical = window + w, clinical + c
+    return window, clinical + _deferral_problem(session, start)
 
 
-def _needs_override(problems: Sequence[str], override_reason: str) -> None:
-    if problems and not override_reason.strip():
-        raise NeedsOverride("; ".join(problems) + ". Give a reason to override.")
+def _is_clinician(user) -> bool:
+    return bool(user) and user.has_perm("plans.make_clinical_decision")
+
+
+def _needs_override(problems: Sequence[str], override_reason: str, clinical: Sequence[Clinical] = (), by=None) -> None:
+    """Scheduling problems need a reason from anyone who books; clinical ones (a deferral, a
+    washout) a reason from a clinician, and nobody else can give it (`needs_clinician`)."""
+    if clinical and not _is_clinician(by):
+        raise BookingError(
+            "; ".join(text for _rule, text in clinical) + ". A clinician must decide: only a clinician may "
+            "override a clinical rule.",
+            code="needs_clinician",
+        )
+    every = [*problems, *(text for _rule, text in clinical)]
+    if every and not override_reason.strip():
+        raise NeedsOverride("; ".join(every) + ". Give a reason to override.")
+
+
+def _record_clinical(session: PlanSession, clinical: Sequence[Clinical], reason: str, by) -> None:
+    if clinical:
+        ClinicalOverride.objects.bulk_create(
+            [
+                ClinicalOverride(
+                    session=session, rule=rule, detail=text[:500], reason=reason.strip()[:500], by=by, at=_now()
+                )
+                for rule, text in clinical
+            ]
+        )
 
 
 @locked_write
@@ -555,13 +631,16 @@ def session_book(
     _lock([practitioner.id], [room.id if room else None], all_rooms=room is None)
     if room is None:
         room = _pick_room(session, starts_at)
+    session._require("book", _now())
     _check_available(session, starts_at, practitioner, room)
-    problems = _plan_rule_problems(session, starts_at, plan_sessions)
-    _needs_override(problems, override_reason)
+    problems, clinical = _plan_rule_problems(session, starts_at, plan_sessions)
+    _needs_override(problems, override_reason, clinical, by)
     session.book(starts_at=starts_at, practitioner=practitioner, room=room, now=_now(), override_reason=override_reason)
-    if problems:
+    if problems or clinical:
         session.window_override_reason = override_reason.strip()
     _save_checked([session], [])
+    _record_clinical(session, clinical, override_reason, by)
+    _rewindow_after_visits(plan_sessions)
     outbox.on_sessions_booked([session])
     log.info("session %s booked by %s", session.pk, by)
     return session
@@ -597,9 +676,72 @@ def _cascade_shifts(
         )
         for s in plan_sessions
     ]
-    return scheduling.cascade(
+    shifts = scheduling.cascade(
         schedule, moved_key=session.id, new_slot=new_slot, availability=avail, rules=rules_for(session.plan)
     )
+    return _with_follow_up_shift(session, plan_sessions, new_slot, shifts, schedule, avail)
+
+
+def _last_mn(plan_sessions: Sequence[PlanSession]) -> PlanSession | None:
+    mn = [s for s in plan_sessions if s.kind == SessionKind.MICRONEEDLING and s.status != SessionStatus.CANCELLED]
+    return max(mn, key=lambda s: s.mn_number or 0, default=None)
+
+
+def _with_follow_up_shift(session, plan_sessions, new_slot, shifts, schedule, avail) -> list[scheduling.Shift]:
+    """When the last microneedling session moves, a booked follow-up moves with it, offered in
+    the same cascade: it stays follow_up_days after the last session (the 12-week rule), never
+    silently left where it was."""
+    last = _last_mn(plan_sessions)
+    moved_to = {s.session_key: s.new_slot for s in shifts} | {session.id: new_slot}
+    if last is None or last.id not in moved_to or moved_to[last.id] is None:
+        return shifts
+    days = session.plan.params.follow_up_days
+    target = timezone.localdate(moved_to[last.id].start) + dt.timedelta(days=days)
+    item = next(
+        (x for x in schedule if x.spec.kind == SessionKind.FOLLOW_UP and x.start is not None and not x.locked), None
+    )
+    if item is None or timezone.localdate(item.start) == target:
+        return shifts
+    slot = scheduling._nearest_same_time(item, target, [], avail)
+    others = [s for s in shifts if s.session_key != item.spec.key]
+    reason = f"{item.spec.label} must be {days} days after the last microneedling session"
+    return [*others, scheduling.Shift(item.spec.key, item.spec.label, item.start, slot, reason, outside_window=False)]
+
+
+def _rewindow_after_visits(plan_sessions: Sequence[PlanSession]) -> None:
+    """Unbooked visits placed "after session k" follow session k's booked date, with the
+    combination's own gaps (the PIH check 2-4 weeks after session 1, not after its plan date).
+    `plan_sessions`: locked by _lock_plan, with their new times already set."""
+    plan = plan_sessions[0].plan if plan_sessions else None
+    if plan is None:
+        return
+    combos = {c.id: c for c in plan.params.combinations}
+    days = {
+        s.mn_number: s.local_date() for s in plan_sessions if s.kind == SessionKind.MICRONEEDLING and s.is_occupying
+    }
+    for visit in plan_sessions:
+        combo = combos.get(visit.combination_id)
+        anchor = days.get(visit.anchor_mn)
+        if visit.status != SessionStatus.PROPOSED or combo is None or anchor is None:
+            continue
+        lo = anchor + dt.timedelta(days=max(combo.offset_days, combo.min_days_after_mn))
+        hi = anchor + dt.timedelta(days=max(combo.offset_days, combo.end_offset_days, combo.min_days_after_mn))
+        if (after := days.get(visit.anchor_mn + 1)) is not None:
+            hi = min(hi, after - dt.timedelta(days=combo.min_days_before_mn))
+        if lo <= hi and (visit.earliest, visit.latest) != (lo, hi):
+            visit.earliest, visit.target, visit.latest = lo, lo, hi
+            visit.save(update_fields=["earliest", "target", "latest", "updated_at"])
+
+
+def _retime_to_last_mn(follow_up: PlanSession, plan_sessions: Sequence[PlanSession], days: int) -> None:
+    """The follow-up's window, kept its width, centred follow_up_days after the last session's time."""
+    last = _last_mn(plan_sessions)
+    if last is None or last.starts_at is None:
+        return
+    target = timezone.localdate(last.starts_at) + dt.timedelta(days=days)
+    follow_up.earliest = target - (follow_up.target - follow_up.earliest)
+    follow_up.latest = target + (follow_up.latest - follow_up.target)
+    follow_up.target = target
 
 
 def _confirm_cascade(shifts: Sequence[scheduling.Shift], cascade: Sequence[ShiftRequest] | None) -> None:
@@ -616,14 +758,15 @@ def _confirm_cascade(shifts: Sequence[scheduling.Shift], cascade: Sequence[Shift
 
 def _move_problems(
     session: PlanSession, plan_sessions: Sequence[PlanSession], starts_at: dt.datetime, shifts
-) -> tuple[list[str], list[str]]:
-    """(rule problems of the moved session, sessions the cascade pushes past their window)."""
+) -> tuple[list[str], list[str], list[Clinical]]:
+    """(scheduling problems of the moved session, sessions the cascade pushes past their window,
+    clinical problems of the moved session)."""
     earlier = [s for s in plan_sessions if s.sequence < session.sequence and s.is_occupying]
-    problems = scheduling.check_rules(
+    problems, clinical = _split_rule_problems(
         spec_for(session), starts_at, [placed_for(s) for s in earlier], rules_for(session.plan), clinic_tz()
     )
     outside = [f"{s.label} would move past its latest date" for s in shifts if s.outside_window]
-    return problems, outside
+    return problems, outside, clinical + _deferral_problem(session, starts_at)
 
 
 def _slot(session: PlanSession, practitioner: Practitioner, room: Room, starts_at: dt.datetime) -> scheduling.Slot:
@@ -655,8 +798,11 @@ def _apply_moves(session: PlanSession, move: Move, shifts, plan_sessions, now: d
     by_id = {s.id: s for s in plan_sessions}
     rooms = Room.objects.in_bulk({s.new_slot.room_id for s in shifts})
     moved = [session]
+    days = session.plan.params.follow_up_days
     for shift in shifts:
         other = by_id[shift.session_key]
+        if other.kind == SessionKind.FOLLOW_UP:
+            _retime_to_last_mn(other, plan_sessions, days)
         other.reschedule(
             starts_at=shift.new_slot.start,
             practitioner=other.practitioner,
@@ -666,6 +812,14 @@ def _apply_moves(session: PlanSession, move: Move, shifts, plan_sessions, now: d
         )
         moved.append(other)
     _save_checked(moved, [m.id for m in moved])
+    if _last_mn(plan_sessions) in moved:
+        # An unbooked follow-up follows the last session's real date too, ready for auto-fit.
+        for proposed in (
+            s for s in plan_sessions if s.kind == SessionKind.FOLLOW_UP and s.status == SessionStatus.PROPOSED
+        ):
+            _retime_to_last_mn(proposed, plan_sessions, days)
+            proposed.save(update_fields=["earliest", "target", "latest", "updated_at"])
+    _rewindow_after_visits(plan_sessions)
     for m in moved:
         outbox.on_session_rescheduled(m)
     return moved
@@ -701,8 +855,8 @@ def session_reschedule(
         room = _pick_room(session, starts_at, ignore=[s.id for s in movable])
     shifts = _cascade_shifts(session, plan_sessions, movable, _slot(session, practitioner, room, starts_at), now)
     _confirm_cascade(shifts, cascade)
-    problems, outside = _move_problems(session, plan_sessions, starts_at, shifts)
-    _needs_override(problems + outside, override_reason)
+    problems, outside, clinical = _move_problems(session, plan_sessions, starts_at, shifts)
+    _needs_override(problems + outside, override_reason, clinical, by)
     _check_available(session, starts_at, practitioner, room)
     if not any_room:
         # The rows the moves need are known only now; _save_checked re-checks under these locks.
@@ -710,8 +864,9 @@ def session_reschedule(
             [practitioner.id, *[s.new_slot.practitioner_id for s in shifts]],
             [room.id, *[s.new_slot.room_id for s in shifts]],
         )
-    move = Move(starts_at, practitioner, room, override_reason, overridden=bool(problems))
+    move = Move(starts_at, practitioner, room, override_reason, overridden=bool(problems or clinical))
     moved = _apply_moves(session, move, shifts, plan_sessions, now)
+    _record_clinical(session, clinical, override_reason, by)
     log.info("session %s moved (%d shifted) by %s", session.pk, len(moved) - 1, by)
     return moved
 
@@ -742,26 +897,55 @@ def session_complete(
     depth_used_mm: Decimal | None,
     notes: str = "",
     pore_score: int | None = None,
+    above_plan_reason: str = "",
     by=None,
 ) -> PlanSession:
     """Record a session as done. Completing the last microneedling session re-times the
-    follow-up assessment's window from the actual date (follow_up_days from the snapshot)."""
+    follow-up assessment's window from the actual date (follow_up_days from the snapshot).
+
+    A microneedling session needs a current pre-session check first; a depth above the
+    session's planned depth needs a clinician's reason (`above_plan_reason`), recorded as a
+    clinical override."""
     now = _now()
     session, plan_sessions = _locked_session(session.pk)
     params = session.plan.params
+    session._require("complete", now)
+    if session.kind == SessionKind.MICRONEEDLING:
+        _require_current_check(session, now)
+    above = session.is_above_plan(depth_used_mm)
+    if above and above_plan_reason.strip() and not _is_clinician(by):
+        raise BookingError(
+            f"Depth {depth_used_mm} mm is above the {session.depth_mm} mm planned for this session: "
+            "a clinician must decide, and only a clinician may give the reason.",
+            code="needs_clinician",
+        )
     session.complete(
         depth_used_mm=depth_used_mm,
         notes=notes,
         pore_score=pore_score,
         depth_cap_mm=params.depth_cap_mm,
         now=now,
+        above_plan_reason=above_plan_reason if above else "",
     )
     session.save()
+    if above:
+        detail = f"Depth {depth_used_mm} mm used; {session.depth_mm} mm planned for {session.sequence_label}"
+        _record_clinical(session, [(ClinicalRule.DEPTH_ABOVE_PLAN, detail)], above_plan_reason, by)
     if session.kind == SessionKind.MICRONEEDLING:
         _retime_follow_up(session, plan_sessions, params.follow_up_days)
     outbox.on_session_completed(session)
     log.info("session %s completed by %s", session.pk, by)
     return session
+
+
+def _require_current_check(session: PlanSession, now: dt.datetime) -> None:
+    check = PreSessionCheck.objects.filter(client_id=session.plan.client_id).order_by("-recorded_at").first()
+    if check is None or not check.is_current(now=now):
+        raise BookingError(
+            f"Record the pre-session check before completing {session.title}: the client's answers about "
+            f"changes since the last visit must be from the last {settings.PRE_SESSION_CHECK_VALID_DAYS} days.",
+            code="needs_pre_session_check",
+        )
 
 
 def _retime_follow_up(session: PlanSession, plan_sessions: Sequence[PlanSession], days: int) -> None:

@@ -29,6 +29,9 @@ CLIENT_FIELDS = (
     "notes",
 )
 
+# What the plan engine reads from the client record: a change re-checks every open plan.
+PROFILE_FIELDS = ("fitzpatrick", "oiliness", "date_of_birth", "pore_concern")
+
 # question code -> (answer, date it last happened or None)
 Answers = Mapping[str, tuple[bool, dt.date | None]]
 
@@ -179,15 +182,27 @@ def client_update(
     unknown = set(changes) - set(CLIENT_FIELDS)
     if unknown:
         raise TypeError(f"client_update() got unknown fields: {', '.join(sorted(unknown))}")
+    before = {name: getattr(client, name) for name in PROFILE_FIELDS}
     for name, value in changes.items():
         setattr(client, name, value)
     _validate_client(client)
     client.full_clean()
+    changed = [name for name in PROFILE_FIELDS if getattr(client, name) != before[name]]
     with transaction.atomic():
         client.save()
-        if screening is not None and screening_differs(client, screening):
+        rescreened = screening is not None and screening_differs(client, screening)
+        if rescreened:
             screening_record(client=client, answers=screening, screened_by=screened_by)
+        elif changed:
+            _recheck_plans(client, "Profile changed: " + ", ".join(n.replace("_", " ") for n in changed))
     return client
+
+
+def _recheck_plans(client: Client, cause: str) -> None:
+    # Imported here: the safety service reads plans through services.plans, which imports this module's selectors.
+    from plans.services.safety import plans_recheck
+
+    plans_recheck(client=client, cause=cause)
 
 
 def current_answers(client: Client) -> dict[str, tuple[bool, dt.date | None]]:
@@ -242,6 +257,8 @@ def screening_record(
             ScreeningAnswer,
             default_user=screened_by,
         )
+        # Every open plan was made from the previous screen: is it still what the engine would make?
+        _recheck_plans(client, f"New screening on {screened_on:%d %b %Y}")
     return screening
 
 

@@ -8,7 +8,7 @@ number of queries, whatever the number of sessions.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from django.conf import settings
@@ -24,6 +24,7 @@ from plans.models import (
     ContraindicationRule,
     PlanSession,
     Protocol,
+    ReviewSignoff,
     SafetyException,
     ScreeningAnswer,
     TreatmentPlan,
@@ -49,8 +50,8 @@ class NoMatchingProtocol(PlanRefused):
     pass
 
 
-class ReviewNotAcknowledged(PlanRefused):
-    pass
+class NoScreening(PlanRefused):
+    """The client has never been screened: every contraindication, hard stops included, is unknown."""
 
 
 class PlanLocked(Exception):
@@ -209,17 +210,30 @@ def plan_suggested_start(*, client: Client, combinations: Iterable[int] = ()) ->
 # --- Writes -----------------------------------------------------------------------------------
 
 
-def _refuse_unless_plannable(proposal: planning.PlanProposal, acknowledge_review: bool) -> None:
+def _refuse_unless_plannable(proposal: planning.PlanProposal) -> None:
+    """Review items no longer stop acceptance: the plan is made, and cannot be booked until a
+    clinician has signed off each one (services/safety.py)."""
     if proposal.status == "no_protocol":
         raise NoMatchingProtocol("No active protocol matches this client.", proposal)
     if proposal.status == "hard_stop":
         raise PlanHardStop("No plan can be made: " + " ".join(proposal.hard_stops), proposal)
-    if proposal.review_items and not acknowledge_review:
-        raise ReviewNotAcknowledged(
-            "A clinician must acknowledge the review items before this plan is accepted: "
-            + "; ".join(item.text for item in proposal.review_items),
-            proposal,
-        )
+
+
+def _refuse_unscreened(request: planning.PlanRequest) -> None:
+    # Without any screening every question, the hard stops among them, is unanswered: one
+    # acknowledgement must not turn twenty unknowns into a plan. (A screening answers every
+    # active question, so no answers at all means no screening: no extra query.)
+    if not request.profile.screening:
+        raise NoScreening("Screen the client before making a plan: there is no screening on record.")
+
+
+def _signoffs_inline(proposal: planning.PlanProposal, signoffs: Mapping[str, str], by: AbstractBaseUser) -> dict:
+    """The sign-offs a clinician gives while making the plan, by review item; refused from anyone else."""
+    wanted = {item.question_code for item in proposal.review_items}
+    given = {code: note.strip() for code, note in signoffs.items() if code in wanted and note.strip()}
+    if given and not by.has_perm("plans.make_clinical_decision"):
+        raise PlanRefused("Only a clinician can sign off review items.", proposal)
+    return given
 
 
 def _snapshot(proposal: planning.PlanProposal) -> dict:
@@ -234,8 +248,7 @@ def _snapshot(proposal: planning.PlanProposal) -> dict:
     return snapshot
 
 
-def _plan_fields(proposal: planning.PlanProposal, acknowledge_review: bool, by: AbstractBaseUser) -> dict:
-    reviewed = bool(proposal.review_items) and acknowledge_review
+def _plan_fields(proposal: planning.PlanProposal, signed: set[str]) -> dict:
     return {
         "protocol_id": proposal.protocol.id,
         "protocol_snapshot": _snapshot(proposal),
@@ -245,9 +258,29 @@ def _plan_fields(proposal: planning.PlanProposal, acknowledge_review: bool, by: 
         "rationale": [e.as_dict() for e in proposal.rationale],
         "warnings": list(proposal.warnings),
         "review_items": [r.as_dict() for r in proposal.review_items],
-        "review_acknowledged_by": by if reviewed else None,
-        "review_acknowledged_at": timezone.now() if reviewed else None,
+        "review_pending": bool({r.question_code for r in proposal.review_items} - signed),
     }
+
+
+def _write_signoffs(plan: TreatmentPlan, given: Mapping[str, str], by: AbstractBaseUser) -> None:
+    if given:
+        now = timezone.now()
+        ReviewSignoff.objects.bulk_create(
+            [
+                ReviewSignoff(plan=plan, question_code=code, note=note, signed_by=by, signed_at=now)
+                for code, note in given.items()
+            ]
+        )
+
+
+def _anchor(s: planning.ProposedSession, proposal: planning.PlanProposal) -> int | None:
+    """The microneedling session an "after session k" visit was placed from (its earliest day is
+    session k's target plus the combination's offset, as the engine places it)."""
+    combo = next((c for c in proposal.protocol.combinations if c.id == s.combination_id), None)
+    if combo is None or combo.placement != planning.AFTER:
+        return None
+    gap = dt.timedelta(days=max(combo.offset_days, combo.min_days_after_mn))
+    return next((m.mn_number for m in proposal.mn_sessions if m.target + gap == s.earliest), None)
 
 
 def _session_rows(plan: TreatmentPlan, proposal: planning.PlanProposal) -> list[PlanSession]:
@@ -266,6 +299,8 @@ def _session_rows(plan: TreatmentPlan, proposal: planning.PlanProposal) -> list[
             depth_mm=s.depth_mm,
             min_days_after_mn=s.min_days_after_mn,
             min_days_before_mn=s.min_days_before_mn,
+            combination_id=s.combination_id,
+            anchor_mn=_anchor(s, proposal) if s.combination_id else None,
         )
         for s in proposal.sessions
     ]
@@ -277,27 +312,33 @@ def plan_create(
     start: dt.date,
     combinations: Iterable[int] = (),
     created_by: AbstractBaseUser,
-    acknowledge_review: bool = False,
+    signoffs: Mapping[str, str] | None = None,
     request_token: str | None = None,
 ) -> TreatmentPlan:
     """Make the plan and all its sessions in one transaction.
 
-    Refuses (PlanRefused subclasses) a hard stop, no matching protocol, and review items
-    nobody acknowledged. With a request_token, a repeat of the same request (a double
-    submit) returns the plan the first one made.
+    Refuses (PlanRefused subclasses) a client never screened, a hard stop and no matching
+    protocol. Review items do not stop it: the plan cannot be booked until a clinician has
+    signed off each one, here (`signoffs`: question code -> what was done, when the creator is
+    a clinician) or later on the plan page. With a request_token, a repeat of the same request
+    (a double submit) returns the plan the first one made.
     """
     if request_token and (existing := TreatmentPlan.objects.filter(request_token=request_token).first()):
         return existing
-    proposal = plan_preview(client=client, start=start, combinations=combinations)
-    _refuse_unless_plannable(proposal, acknowledge_review)
+    request = _plan_request(client, start, combinations)
+    _refuse_unscreened(request)
+    proposal = planning.propose_plan(request)
+    _refuse_unless_plannable(proposal)
+    given = _signoffs_inline(proposal, signoffs or {}, created_by)
     try:
         with transaction.atomic():
             plan = TreatmentPlan.objects.create(
                 client=client,
                 created_by=created_by,
                 request_token=request_token or None,
-                **_plan_fields(proposal, acknowledge_review, created_by),
+                **_plan_fields(proposal, set(given)),
             )
+            _write_signoffs(plan, given, created_by)
             # bulk_create alone writes no audit history; this adds one history insert, still constant.
             bulk_create_with_history(_session_rows(plan, proposal), PlanSession, default_user=created_by)
     except IntegrityError:
@@ -314,7 +355,6 @@ def plan_recompute(
     start: dt.date,
     combinations: Iterable[int] = (),
     by: AbstractBaseUser,
-    acknowledge_review: bool = False,
 ) -> TreatmentPlan:
     """Regenerate a plan that has nothing booked or done yet, from the client's current profile and protocols."""
     with transaction.atomic():
@@ -326,8 +366,9 @@ def plan_recompute(
                 "This plan has booked or completed sessions: change it by rescheduling those sessions instead."
             )
         proposal = plan_preview(client=locked.client, start=start, combinations=combinations)
-        _refuse_unless_plannable(proposal, acknowledge_review)
-        for name, value in _plan_fields(proposal, acknowledge_review, by).items():
+        _refuse_unless_plannable(proposal)
+        signed = set(locked.review_signoffs.values_list("question_code", flat=True))
+        for name, value in _plan_fields(proposal, signed).items():
             setattr(locked, name, value)
         locked.save()
         locked.sessions.all().delete()

@@ -201,6 +201,12 @@ ERASURE_POLICY: dict[str, str | dict[str, Any]] = {
     "plans.DeliveryAttempt": {"error": ""},
     # The access log is the proof of who saw the record and of the erasure itself.
     "plans.RecordAccess": KEEP,
+    # The pre-session check's answers are health answers like the screening's.
+    "plans.PreSessionCheck": DELETE,
+    # Clinical decisions stay (who decided what, when); their free text can quote health data.
+    "plans.ClinicalHold": {"reasons": [], "decision_note": "", "cause": ""},
+    "plans.ReviewSignoff": {"note": "(erased)"},
+    "plans.ClinicalOverride": {"detail": "", "reason": "(erased)"},
 }
 
 

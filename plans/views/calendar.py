@@ -39,6 +39,7 @@ from plans.models import (
 )
 from plans.permissions import public_rate_limited, staff_required
 from plans.services import booking
+from plans.services import safety as safety_services
 
 KIND_COLOURS = {
     SessionKind.MICRONEEDLING: "#2f6f8f",
@@ -287,6 +288,7 @@ def session_panel(request, pk: int):
             }
         ),
         "actions": session.available_actions(),
+        **safety_services.session_safety(session, clinical=request.user.has_perm("plans.view_clinical_record")),
     }
     return render(request, template or "plans/calendar/session_page.html", context)
 

@@ -16,9 +16,11 @@ from django.views.decorators.http import require_POST
 
 from plans import planning, selectors
 from plans.forms.plans import PlanAcceptForm, PlanOptionsForm
+from plans.forms.safety import HoldDecisionForm
 from plans.models import Client, CombinationTreatment, TreatmentPlan
 from plans.permissions import staff_required
 from plans.services import plans as plan_services
+from plans.services import safety as safety_services
 
 # --- Timeline ---------------------------------------------------------------------------------
 
@@ -145,6 +147,15 @@ def plan_new(request, client_id: int):
     return render(request, "plans/plans/new.html", context)
 
 
+def _inline_signoffs(request) -> dict[str, str]:
+    """A clinician making the plan signs off review items on the same form: `signoff-<code>` = what was done."""
+    return {
+        key.removeprefix("signoff-"): value
+        for key, value in request.POST.items()
+        if key.startswith("signoff-") and value.strip()
+    }
+
+
 def _plan_accept(request, client: Client):
     form = PlanAcceptForm(request.POST, combination_choices=_optional_combination_choices())
     if not form.is_valid():
@@ -158,7 +169,7 @@ def _plan_accept(request, client: Client):
             start=data["start"],
             combinations=data["combinations"],
             created_by=request.user,
-            acknowledge_review=data["acknowledge_review"],
+            signoffs=_inline_signoffs(request),
             request_token=data["token"],
         )
     except plan_services.PlanRefused as refusal:
@@ -185,6 +196,8 @@ def plan_detail(request, pk: int):
         "clinical": clinical,
         "timeline": timeline(plan_bars(now, clinical=clinical)),
         "can_book": plan.is_bookable and request.user.has_perm("plans.book_sessions"),
+        "safety": safety_services.plan_safety(plan, clinical=clinical),
+        "decision_form": HoldDecisionForm(),
         "can_recompute": plan.is_recomputable
         and request.user.has_perms(["plans.change_treatmentplan", "plans.view_clinical_record"]),
     }
@@ -220,7 +233,6 @@ def plan_recompute(request, pk: int):
             start=form.cleaned_data["start"],
             combinations=form.cleaned_data["combinations"],
             by=request.user,
-            acknowledge_review=request.POST.get("acknowledge_review") == "on",
         )
     except (plan_services.PlanRefused, plan_services.PlanLocked) as refusal:
         messages.error(request, str(refusal))

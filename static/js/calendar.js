@@ -125,9 +125,10 @@
       showAlert(body.message, "success");
       ec.refetchEvents();
     } else {
-      bookError.textContent = body.message;
+      bookError.textContent = clinicalText(body);
       bookError.classList.remove("d-none");
-      // Outside the window, interval or washout: the reason field is what can make it allowed.
+      // Outside the window or interval: the reason field is what can make it allowed. A
+      // clinical rule (deferral, washout) or a hold is not staff's to override: no box.
       if (body.code === "needs_override") bookForm.elements.override_reason.focus();
     }
   });
@@ -194,6 +195,13 @@
     bootstrap.Toast.getOrCreateInstance(toast).show();
   }
 
+  // A clinical rule or hold: say who decides, and offer nothing to type a reason into.
+  function clinicalText(body) {
+    if (body.code === "needs_clinician") return `A clinician must decide. ${body.message}`;
+    if (body.code === "clinical_hold" || body.code === "review_pending") return `A clinician must decide first. ${body.message}`;
+    return body.message;
+  }
+
   // Sends a move. Returns null when it is done or a dialog took over, else the failed answer.
   async function sendMove(move) {
     const body = await post(urlFor(cfg.rescheduleUrl, move.sessionId), move.data);
@@ -214,7 +222,7 @@
       showOverride(body, move);
       return null;
     }
-    return body;
+    return { ...body, message: clinicalText(body) };
   }
 
   function failedIn(boxId, failed) {

@@ -12,6 +12,7 @@ from plans import models
 from plans.services import booking
 from tests.helpers.clock import at
 from tests.helpers.plans import plan_to_book
+from tests.helpers.safety import record_check
 
 MON = dt.date(2027, 3, 1)
 
@@ -120,6 +121,7 @@ def test_cancel_complete_forms_post_back_with_messages(staff, clinic, frozen_clo
     assert s.status == "booked"
     frozen_clock.move_to(at(MON, 12))
     staff.force_login(aesthetician)  # a month later the old login has expired
+    record_check(s, by=aesthetician)
     response = staff.post(
         reverse("session-complete", args=[s.pk]),
         {"depth_used_mm": "0.5", "pore_score": "3", "notes": "ok"},

@@ -100,19 +100,23 @@ def test_a_hard_stop_is_refused_and_writes_nothing(protocol, aesthetician):
     assert not TreatmentPlan.objects.exists()
 
 
-def test_an_unacknowledged_review_item_is_refused_and_an_acknowledged_one_records_who_and_when(protocol, aesthetician):
+def test_a_review_item_no_longer_needs_a_checkbox_but_the_plan_waits_for_a_clinicians_signoff(protocol, aesthetician):
     client = ClientFactory()
     clients.screening_record(
         client=client, answers={**NO_TO_ALL, "anticoagulants": (True, None)}, screened_by=aesthetician
     )
 
-    with pytest.raises(plan_services.ReviewNotAcknowledged, match="anticoagulants"):
-        plan_services.plan_create(client=client, start=START, created_by=aesthetician)
-    assert not TreatmentPlan.objects.exists()
+    plan = plan_services.plan_create(client=client, start=START, created_by=aesthetician)
 
-    plan = plan_services.plan_create(client=client, start=START, created_by=aesthetician, acknowledge_review=True)
-    assert plan.review_acknowledged_by == aesthetician and plan.review_acknowledged_at is not None
     assert plan.review_items[0]["question_code"] == "anticoagulants"
+    assert plan.review_pending and plan.clinical_refusal()[0] == "review_pending"
+    assert not plan.review_signoffs.exists()
+
+
+def test_a_plan_for_a_client_never_screened_is_refused(protocol, aesthetician):
+    with pytest.raises(plan_services.NoScreening, match="no screening"):
+        plan_services.plan_create(client=ClientFactory(), start=START, created_by=aesthetician)
+    assert not TreatmentPlan.objects.exists()
 
 
 def test_no_matching_protocol_is_refused(protocol, aesthetician):

@@ -64,19 +64,16 @@ def test_a_hard_stop_shows_the_reason_and_no_accept_button(browser_client, scree
     assert "Accept plan" not in page
 
 
-def test_accept_without_acknowledging_a_review_item_is_refused_plainly(browser_client, screened):
+def test_a_plan_with_a_review_item_is_accepted_without_a_checkbox_and_waits_for_signoff(browser_client, screened):
     person = screened(anticoagulants=(True, None))
     url = reverse("plan-new", args=[person.pk])
     preview = browser_client.get(url, {"start": start().isoformat()}).content.decode()
-    assert "Needs a clinician" in preview and 'name="acknowledge_review"' in preview
+    assert "Needs a clinician" in preview and 'name="acknowledge_review"' not in preview
 
-    response = browser_client.post(url, {"start": start().isoformat(), "token": "t"}, follow=True)
+    browser_client.post(url, {"start": start().isoformat(), "token": "t"}, follow=True)
 
-    assert not TreatmentPlan.objects.exists()
-    assert "must acknowledge" in response.content.decode()
-
-    browser_client.post(url, {"start": start().isoformat(), "token": "t2", "acknowledge_review": "on"})
-    assert TreatmentPlan.objects.get().review_acknowledged_by is not None
+    plan = TreatmentPlan.objects.get()
+    assert plan.review_pending and plan.review_acknowledged_by is None
 
 
 def test_a_start_in_the_past_is_a_field_error(browser_client, screened):

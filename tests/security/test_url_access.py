@@ -75,6 +75,11 @@ ACCESS: dict[str, dict] = {
     "session-cancel": rule(LOGIN, 405, 405, 405),
     "session-no-show": rule(LOGIN, 405, 405, 405),
     "session-complete": rule(LOGIN, DENIED, 405, 405),  # clinical: depth used, notes, pore score
+    # The pre-session check's answers are health data: never front desk (tests/safety reads the pages).
+    "session-check": CLINICAL,
+    # Clinical decisions: only a clinician (the Clinician role; clinic admins hold every permission).
+    "plan-hold-decide": rule(LOGIN, DENIED, DENIED, 405),  # POST only
+    "plan-review-signoff": rule(LOGIN, DENIED, DENIED, 405),  # POST only
     # The practitioner's calendar feed: the secret in the URL is the key (an invalid one is a 404).
     "practitioner-feed": rule(404, 404, 404, 404),
     "client-export": CLIENT_DATA_RIGHTS,
@@ -167,6 +172,8 @@ PARAMETERS: dict[str, Callable] = {
     "protocol_id": lambda page, world: world.protocol.pk,
     "practitioner_id": lambda page, world: world.practitioner.pk,
     "room_id": lambda page, world: world.room.pk,
+    # POST-only pages refuse a GET before reading the hold, so any id will do.
+    "hold_id": lambda page, world: 1,
     "pk": _object_named_by_page,
     "year": lambda page, world: 2026,
     "month": lambda page, world: 1,

@@ -19,13 +19,15 @@ from django.utils import timezone
 
 from plans import models
 from plans.defaults import load_default_protocols
-from plans.roles import AESTHETICIAN, CLINIC_ADMIN, FRONT_DESK
+from plans.roles import AESTHETICIAN, CLINIC_ADMIN, CLINICIAN, FRONT_DESK
 from plans.services.availability import time_off_save
 from plans.services.clients import client_create, screening_record
 from plans.services.security import user_set_role
 
 ADMIN_LOGIN = ("admin", "clinic-admin-demo")
 AESTHETICIAN_LOGIN = ("aesthetician", "clinic-demo-pass")
+# The prescriber who signs off review items, decides holds and overrides clinical rules.
+CLINICIAN_LOGIN = ("clinician", "clinic-demo-pass")
 CLOSURE_REASON = "Demo: clinic closed for staff training"
 
 WEEKDAYS = range(0, 5)
@@ -111,6 +113,7 @@ class Command(BaseCommand):
             self._user(
                 "frontdesk", AESTHETICIAN_LOGIN[1], created, first_name="Fiona", last_name="Reid", role=FRONT_DESK
             )
+            self._user(*CLINICIAN_LOGIN, created, first_name="Kay", last_name="Adeyemi", role=CLINICIAN)
             self._practitioner(alex, "Alex Morgan", "#2f6f8f", {day: ("09:00", "17:30") for day in WEEKDAYS}, created)
             self._practitioner(
                 sam,

@@ -171,17 +171,26 @@ def plan_differences(
     if excluded := planning.exclusion_reasons(own, profile, age):
         lines.append("The plan's protocol no longer applies: " + "; ".join(excluded))
     # The screening is judged by the plan's own rules even when the protocol no longer
-    # applies: a pregnancy must show as a hard stop whatever else changed.
+    # applies: a pregnancy must show as a hard stop whatever else changed. The client is
+    # placed inside the protocol's Fitzpatrick range rather than the range widened to I-VI:
+    # widened, a I-III protocol would break the safety floor for IV-VI and not be chosen at all.
     everyone = replace(
         own,
-        fitzpatrick_min=1,
-        fitzpatrick_max=6,
         age_min=0,
         age_max=None,
         severities=(profile.pore_severity,),
         oiliness_types=(profile.oiliness,),
     )
-    same = propose((everyone,))
+    inside = replace(profile, fitzpatrick=min(max(profile.fitzpatrick, own.fitzpatrick_min), own.fitzpatrick_max))
+    same = planning.propose_plan(
+        planning.PlanRequest(
+            profile=inside,
+            protocols=(everyone,),
+            requested_start=plan.requested_start,
+            selected_combinations=plan.combinations,
+            clinic_min_age=clinic_min_age,
+        )
+    )
     lines += [f"Hard stop: {stop}" for stop in same.hard_stops]
     lines += [
         f"New review item: {item.text} ({item.explanation})"

@@ -311,6 +311,7 @@ def test_completing_the_last_session_moves_the_review_visit_with_the_final_asses
     review.earliest, review.target, review.latest = follow.earliest + gap, follow.target + gap, follow.latest + gap
     review.save()
     frozen_clock.move_to(at(MON, 12))
+    record_check(s1)
     booking.session_complete(session=s1, depth_used_mm=Decimal("0.5"))
 
     follow.refresh_from_db()

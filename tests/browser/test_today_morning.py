@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 from plans import models
 from plans.services import booking
 from tests.helpers.plans import plan_to_book
+from tests.helpers.safety import record_check
 
 WIDTHS = (1440, 768, 390)
 
@@ -97,6 +98,8 @@ def test_a_morning_on_the_tablet(browser, live_server, aesthetician, morning):
     shots.take(page, "1-today")
     no_sideways_scroll(page)
 
+    # Ines answered her pre-session check from the reminder's link this morning (completing needs it).
+    record_check(s1)
     # Record it: the planned depth is filled in, one tap completes.
     expect(appt.get_by_label("Depth used (mm)")).to_have_value("0.50")
     appt.get_by_role("button", name="Complete").click()

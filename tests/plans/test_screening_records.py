@@ -104,7 +104,4 @@ def test_an_unanswered_hard_stop_question_blocks_plan_creation(protocol, aesthet
     ScreeningAnswer.objects.filter(screening=screening, question__code="pregnant_nursing").delete()
 
     with pytest.raises(plan_services.PlanHardStop, match="Not answered"):
-        plan_services.plan_create(
-            client=person, start=dt.date.today() + dt.timedelta(days=14), created_by=aesthetician,
-            acknowledge_review=True,
-        )  # fmt: skip
+        plan_services.plan_create(client=person, start=dt.date.today() + dt.timedelta(days=14), created_by=aesthetician)

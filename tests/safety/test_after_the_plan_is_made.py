@@ -190,11 +190,17 @@ def test_a_client_never_screened_gets_no_plan(shipped, aesthetician):
 
 
 @pytest.fixture
-def deferred(screened, aesthetician):
-    """Isotretinoin last taken 2 Oct: the start is deferred to 2 Apr (6 months)."""
+def deferred(screened, aesthetician, clinician):
+    """Isotretinoin last taken 2 Oct: the start is deferred to 2 Apr (6 months), and a clinician has
+    signed off the review item the same rule raises (defer and review), so only the deferral is left."""
     client = screened(yes={"isotretinoin_past": dt.date(2026, 10, 2)})
     plan = make_plan_for(client, aesthetician, start=dt.date(2027, 2, 8))
     assert plan.earliest_start == dt.date(2027, 4, 2)
+    for item in plan.review_items:
+        safety.review_signoff(
+            plan=plan, question_code=item["question_code"], note="Discussed with the client", by=clinician
+        )
+    plan.refresh_from_db()
     return plan
 
 

@@ -85,7 +85,7 @@ def test_staff_record_the_check_at_check_in_from_the_session_panel(booked_plan, 
     browser = as_user(aesthetician)
     panel = browser.get(reverse("session-panel", args=[s1.pk])).content.decode()
     assert reverse("session-check", args=[s1.pk]) in panel
-    form = {code: "no" for code in safety.safety.CHECK_CODES}
+    form = {code: "no" for code in safety.recheck.CHECK_CODES}
     response = browser.post(reverse("session-check", args=[s1.pk]), {**form, "recent_tan": "yes"}, follow=True)
     assert "Some answers need a detail" in response.content.decode()
     browser.post(reverse("session-check", args=[s1.pk]), form)
@@ -93,11 +93,19 @@ def test_staff_record_the_check_at_check_in_from_the_session_panel(booked_plan, 
     assert s1.pre_session_check.recorded_by == aesthetician and not s1.pre_session_check.yes_codes
 
 
-def test_front_desk_overriding_a_deferral_is_told_a_clinician_must_decide(
-    screened, aesthetician, front_desk, clinic, as_user
-):
+def _deferred_and_reviewed(screened, aesthetician, clinician):
+    """Isotretinoin defers the start and raises a review item; the item is signed off."""
     client = screened(yes={"isotretinoin_past": dt.date(2026, 10, 2)})
     plan = make_plan_for(client, aesthetician)
+    for item in plan.review_items:
+        safety.review_signoff(plan=plan, question_code=item["question_code"], note="Discussed", by=clinician)
+    return plan
+
+
+def test_front_desk_overriding_a_deferral_is_told_a_clinician_must_decide(
+    screened, aesthetician, front_desk, clinician, clinic, as_user
+):
+    plan = _deferred_and_reviewed(screened, aesthetician, clinician)
     s1 = mn(plan, 1)
     response = as_user(front_desk).post(
         reverse("session-book", args=[s1.pk]),
@@ -111,8 +119,7 @@ def test_front_desk_overriding_a_deferral_is_told_a_clinician_must_decide(
 
 
 def test_a_clinician_overrides_the_deferral_over_http(screened, aesthetician, clinician, clinic, as_user):
-    client = screened(yes={"isotretinoin_past": dt.date(2026, 10, 2)})
-    plan = make_plan_for(client, aesthetician)
+    plan = _deferred_and_reviewed(screened, aesthetician, clinician)
     s1 = mn(plan, 1)
     response = as_user(clinician).post(
         reverse("session-book", args=[s1.pk]),
@@ -184,7 +191,7 @@ def test_the_client_fills_the_check_once_from_the_reminder_link(booked_plan, cli
     url = link_url(reminder, "check").removeprefix("http://testserver").split("://", 1)[-1]
     url = url[url.index("/e/check/") :]
     assert client.get(url).status_code == 200
-    form = {code: "no" for code in safety.safety.CHECK_CODES}
+    form = {code: "no" for code in safety.recheck.CHECK_CODES}
     response = client.post(url, {**form, "recent_tan": "yes", "recent_tan_detail": "Sunbed on Saturday"})
     assert response.status_code == 200 and "Thank you" in response.content.decode()
     s1.refresh_from_db()

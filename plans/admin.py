@@ -24,6 +24,7 @@ from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from plans.outbox.kinds import FAMILIES
+from plans.outbox.kinds import label as kind_label
 
 from . import models, safety
 from .forms.clients import ClientRulesMixin
@@ -827,7 +828,7 @@ class MessageAdmin(admin.ModelAdmin):
 
     @admin.display(description="kind", ordering="kind")
     def kind_in_words(self, obj):
-        return obj.kind_label
+        return kind_label(obj)
 
     def has_add_permission(self, request):
         return False

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import zoneinfo
 from email.utils import parseaddr
 
 from django.conf import settings
 from django.utils import timezone
 from icalendar import Calendar, Event, Timezone, vCalAddress, vText
 
+from plans.clock import clinic_zone
 from plans.models import PlanSession
 
 
@@ -24,7 +24,7 @@ def session_uid(session: PlanSession) -> str:
 
 
 def _event(session: PlanSession, *, cancelled: bool, stamp: dt.datetime) -> Event:
-    zone = zoneinfo.ZoneInfo(settings.CLINIC_TIME_ZONE)
+    zone = clinic_zone()
     client = session.plan.client
     event = Event()
     event.add("uid", session_uid(session))
@@ -79,7 +79,7 @@ def practitioner_feed(practitioner, sessions) -> bytes:
     The feed URL is a bearer secret that calendar services fetch and store, so events name
     the client by first name and initial only: enough to recognise, little to leak.
     """
-    zone = zoneinfo.ZoneInfo(settings.CLINIC_TIME_ZONE)
+    zone = clinic_zone()
     calendar = Calendar()
     calendar.add("prodid", f"-//{settings.CLINIC_NAME}//Clinic plans//EN")
     calendar.add("version", "2.0")

@@ -1599,13 +1599,6 @@ class Message(models.Model):
         return MessageKind.family(self.kind)
 
     @property
-    def kind_label(self) -> str:
-        """The kind in words for staff ("Reminder, 7 days before"), from the outbox's table of kinds."""
-        from plans.outbox.kinds import label  # the outbox imports the models, so not at module level
-
-        return label(self)
-
-    @property
     def is_open(self) -> bool:
         """Still to be sent (or being sent): the rows a reschedule or cancel must deal with."""
         return self.status in (MessageStatus.PENDING, MessageStatus.SENDING)

@@ -31,6 +31,7 @@ from plans.models import (
     SessionStatus,
     TreatmentPlan,
 )
+from plans.outbox.kinds import label as kind_label
 from plans.services import booking
 
 # A provider lists at most this many items (most urgent first) and says when there are more:
@@ -268,7 +269,7 @@ def emails_not_delivered(today: dt.date, now: dt.datetime) -> tuple[list[WorkIte
     return [
         WorkItem(
             "email",
-            f"{m.client.full_name}: {m.kind_label}",
+            f"{m.client.full_name}: {kind_label(m)}",
             f"{m.get_status_display()}: {m.last_error or m.status_reason or 'not delivered'}",
             f"{reverse('messages')}?status={m.status}",
             "Resend",

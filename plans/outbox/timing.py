@@ -8,11 +8,11 @@ nothing the client reads.
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 
 from django.conf import settings
 from django.utils import timezone
 
+from plans.clock import clinic_zone
 from plans.models import PlanSession, SessionKind
 from plans.planning import CareNoteParams
 
@@ -20,10 +20,6 @@ from plans.planning import CareNoteParams
 def now() -> dt.datetime:
     """The clock, in one place so tests can move it with time-machine."""
     return timezone.now()
-
-
-def clinic_zone() -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(settings.CLINIC_TIME_ZONE)
 
 
 def local_when(moment: dt.datetime) -> str:

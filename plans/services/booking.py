@@ -30,6 +30,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from plans import outbox, scheduling
+from plans.clock import clinic_zone as clinic_tz  # the one spelling of the clinic's zone
 from plans.models import (
     BOOKABLE_STATUSES,
     OCCUPYING_STATUSES,
@@ -150,10 +151,6 @@ def locked_write(fn: Callable[P, R]) -> Callable[P, R]:
         raise AssertionError("unreachable")  # pragma: no cover
 
     return wrapper
-
-
-def clinic_tz() -> ZoneInfo:
-    return ZoneInfo(settings.CLINIC_TIME_ZONE)
 
 
 # --- Reading the database into the scheduler's plain data ---------------------------------

@@ -7,6 +7,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from plans.models import Client, DeliveryAttempt, IllegalMessageTransition, Message, MessageStatus
+from plans.outbox import kinds
 from plans.outbox.kinds import FAMILIES
 from plans.pagination import CappedPaginator
 from plans.permissions import staff_required
@@ -70,7 +71,7 @@ def message_resend(request, message_id: int):
     except IllegalMessageTransition as exc:
         flash.error(request, str(exc))
     else:
-        flash.success(request, f"{message.kind_label} to {message.client}: it will be sent within a minute.")
+        flash.success(request, f"{kinds.label(message)} to {message.client}: it will be sent within a minute.")
     if request.htmx:
         return client_messages(request, message.client_id)
     next_url = request.POST.get("next", "")

@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from plans import outbox
 from plans.models import Message
+from plans.outbox import kinds
 from plans.outbox.kinds import FAMILIES
 from tests.helpers.clock import local
 from tests.helpers.outbox import book, complete, reschedule
@@ -48,7 +49,7 @@ def test_staff_read_each_kind_in_words_on_the_message_list_client_page_and_admin
         reschedule(second, local(2026, 2, 19))
     with time_machine.travel(local(2026, 1, 20, 10, 30), tick=False):
         complete(first, local(2026, 1, 20, 10))
-    labels = {m.kind: m.kind_label for m in Message.objects.select_related("session__plan")}
+    labels = {m.kind: kinds.label(m) for m in Message.objects.select_related("session__plan")}
     assert labels["confirmation"] == "Booking confirmation"
     assert labels["reminder:168h"] == "Reminder, 7 days before"
     assert labels["reminder:24h"] == "Reminder, 1 day before"

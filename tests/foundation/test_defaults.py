@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 from decimal import Decimal
 
@@ -301,3 +302,13 @@ def test_every_shipped_visit_after_a_session_has_a_working_day_in_its_window():
     for visit in visits:
         width = max(visit.offset_days, visit.end_offset_days) - visit.offset_days + 1
         assert width >= 3, f"{visit.protocol.code}: {visit.name} can be booked on {width} day(s) only"
+
+
+def test_the_demo_books_three_plans_through_the_services_and_their_confirmations_are_queued(db):
+    call_command("load_demo", stdout=io.StringIO())
+    booked = models.TreatmentPlan.objects.filter(sessions__status=models.SessionStatus.BOOKED).distinct()
+    assert sorted(p.client.first_name for p in booked) == ["Emma", "Kwame", "Sophie"]
+    # Written by series_book, so each plan's confirmation waits in the outbox for the first sweep.
+    assert models.Message.objects.filter(kind="confirmation").count() == 3
+    call_command("load_demo", stdout=io.StringIO())
+    assert models.TreatmentPlan.objects.count() == 3

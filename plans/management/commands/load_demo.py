@@ -17,9 +17,11 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from plans import models
+from plans import models, scheduling
 from plans.defaults import load_default_protocols
 from plans.roles import AESTHETICIAN, CLINIC_ADMIN, CLINICIAN, FRONT_DESK
+from plans.services import booking, safety
+from plans.services import plans as plan_services
 from plans.services.availability import time_off_save
 from plans.services.clients import client_create, screening_record
 from plans.services.security import user_set_role
@@ -28,6 +30,9 @@ ADMIN_LOGIN = ("admin", "clinic-admin-demo")
 AESTHETICIAN_LOGIN = ("aesthetician", "clinic-demo-pass")
 # The prescriber who signs off review items, decides holds and overrides clinical rules.
 CLINICIAN_LOGIN = ("clinician", "clinic-demo-pass")
+# Clients whose plan is accepted and booked, so the calendar, Today and the mail folder have
+# something to show on a first `make run` (email -> the practitioner who treats them).
+BOOKED_PLANS = {"emma.clarke@example.com": "alex", "kwame.mensah@example.com": "sam", "sophie.hart@example.com": "alex"}
 CLOSURE_REASON = "Demo: clinic closed for staff training"
 
 WEEKDAYS = range(0, 5)
@@ -113,7 +118,7 @@ class Command(BaseCommand):
             self._user(
                 "frontdesk", AESTHETICIAN_LOGIN[1], created, first_name="Fiona", last_name="Reid", role=FRONT_DESK
             )
-            self._user(*CLINICIAN_LOGIN, created, first_name="Kay", last_name="Adeyemi", role=CLINICIAN)
+            kay = self._user(*CLINICIAN_LOGIN, created, first_name="Kay", last_name="Adeyemi", role=CLINICIAN)
             self._practitioner(alex, "Alex Morgan", "#2f6f8f", {day: ("09:00", "17:30") for day in WEEKDAYS}, created)
             self._practitioner(
                 sam,
@@ -126,8 +131,14 @@ class Command(BaseCommand):
                 if models.Room.objects.get_or_create(name=name)[1]:
                     created.append(f"room {name}")
             self._closure(created)
-            for index, spec in enumerate(DEMO_CLIENTS, start=1):
-                self._client(spec, phone=f"+44 7700 900{index:03d}", screened_by=alex, created=created)
+            clients = {
+                spec.email: self._client(spec, phone=f"+44 7700 900{index:03d}", screened_by=alex, created=created)
+                for index, spec in enumerate(DEMO_CLIENTS, start=1)
+            }
+            practitioners = {p.user_id: p for p in models.Practitioner.objects.filter(user__in=[alex, sam])}
+            for email, who in BOOKED_PLANS.items():
+                practitioner = practitioners[(alex if who == "alex" else sam).pk]
+                self._booked_plan(clients[email], practitioner, made_by=alex, clinician=kay, created=created)
         for line in created:
             self.stdout.write(f"Created {line}")
         if not created:
@@ -189,6 +200,25 @@ class Command(BaseCommand):
         )
         created.append(f"clinic closure on {day:%a %d %b %Y}")
 
+    def _booked_plan(self, client, practitioner, *, made_by, clinician, created):
+        """A plan from the suggested start, review items signed off by the clinician, every visit booked."""
+        if client.plans.exists():
+            return
+        start = plan_services.plan_suggested_start(client=client).start
+        plan = plan_services.plan_create(client=client, start=start, created_by=made_by)
+        for item in plan.review_items:
+            safety.review_signoff(
+                plan=plan, question_code=item["question_code"], note="Demo: discussed at consultation", by=clinician
+            )
+        proposal = booking.series_propose(
+            plan=plan, preferences=scheduling.Preferences(practitioner_id=practitioner.pk)
+        )
+        if proposal.result.ok:
+            booking.series_book(plan=plan, proposal=proposal.result.bookings, by=made_by)
+            created.append(f"booked plan for {client}")
+        else:
+            created.append(f"plan for {client} (not booked: {proposal.result.problem})")
+
     def _client(self, spec: DemoClient, *, phone, screened_by, created):
         today = timezone.localdate()
         answers = {
@@ -219,3 +249,4 @@ class Command(BaseCommand):
         elif not client.screenings.exists():
             screening_record(client=client, answers=answers, screened_by=screened_by)
             created.append(f"screening of {client}")
+        return client

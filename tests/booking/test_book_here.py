@@ -4,7 +4,6 @@ the others. It used to list every active plan (60 s and 1.5 MB at a tenth of ful
 import datetime as dt
 
 import pytest
-import time_machine
 from django.urls import reverse
 
 from plans import selectors
@@ -14,13 +13,7 @@ from tests.helpers.plans import plan_to_book
 
 MON = dt.date(2027, 3, 1)
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def frozen_clock():
-    with time_machine.travel(at(dt.date(2027, 2, 1), 8), tick=False):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_clock")]
 
 
 def ids(rows):

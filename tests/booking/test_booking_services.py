@@ -4,7 +4,6 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-import time_machine
 from django.utils import timezone
 
 from plans import models, scheduling
@@ -14,13 +13,9 @@ from tests.helpers.clock import LONDON, at
 from tests.helpers.plans import plan_to_book
 from tests.helpers.safety import record_check
 
+pytestmark = pytest.mark.usefixtures("frozen_clock")
+
 MON = dt.date(2027, 3, 1)
-
-
-@pytest.fixture(autouse=True)
-def frozen_clock():
-    with time_machine.travel(at(dt.date(2027, 2, 1), 8), tick=False) as traveller:
-        yield traveller
 
 
 def book_all(plan, **prefs):

@@ -5,7 +5,6 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-import time_machine
 from django.urls import reverse
 
 from plans import models
@@ -13,20 +12,10 @@ from plans.services import booking
 from tests.helpers.clock import LONDON, at
 from tests.helpers.plans import plan_to_book
 
+pytestmark = pytest.mark.usefixtures("frozen_clock")
+
 MON = dt.date(2027, 3, 1)
 WEEK = {"start": "2027-03-01", "end": "2027-03-08"}
-
-
-@pytest.fixture(autouse=True)
-def frozen_clock():
-    with time_machine.travel(at(dt.date(2027, 2, 1), 8), tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def staff(client, aesthetician):
-    client.force_login(aesthetician)
-    return client
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ import json
 
 import icalendar
 import pytest
-import time_machine
 from django.urls import reverse
 
 from plans import models
@@ -14,19 +13,9 @@ from tests.helpers.clock import at
 from tests.helpers.plans import plan_to_book
 from tests.helpers.safety import record_check
 
+pytestmark = pytest.mark.usefixtures("frozen_clock")
+
 MON = dt.date(2027, 3, 1)
-
-
-@pytest.fixture(autouse=True)
-def frozen_clock():
-    with time_machine.travel(at(dt.date(2027, 2, 1), 8), tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def staff(client, aesthetician):
-    client.force_login(aesthetician)
-    return client
 
 
 def book_plans(clinic, n):

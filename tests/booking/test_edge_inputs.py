@@ -8,7 +8,6 @@ import datetime as dt
 import json
 
 import pytest
-import time_machine
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
@@ -17,6 +16,8 @@ from plans.forms import fields
 from plans.services import booking
 from tests.helpers.clock import at
 from tests.helpers.plans import plan_to_book
+
+pytestmark = pytest.mark.usefixtures("frozen_clock")
 
 MON = dt.date(2027, 3, 1)
 DATES = ["9999-12-31", "0001-01-01", "2026-02-30", "2027-13-01", "²", "٢٠٢٧-٠٣-٠١", "2027-03-01\x00", "\x00"]
@@ -30,18 +31,6 @@ TIMES = [
     "٢٠٢٧-٠٣-٠١T10:00",
 ]
 NUMBERS = ["99999999999999999999999999", "9223372036854775808", "²", "٣", "-1", "1\x00", "1e9"]
-
-
-@pytest.fixture(autouse=True)
-def frozen_clock():
-    with time_machine.travel(at(dt.date(2027, 2, 1), 8), tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def staff(client, aesthetician):
-    client.force_login(aesthetician)
-    return client
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ sessions are in BENCHMARKS.md (`make bench`).
 import datetime as dt
 
 import pytest
-import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -21,13 +20,7 @@ from tests.helpers.queries import BUDGET
 
 MON = dt.date(2027, 3, 1)
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def frozen_clock():
-    with time_machine.travel(at(dt.date(2027, 2, 1), 8), tick=False) as traveller:
-        yield traveller
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_clock")]
 
 
 def add_booked_plans(clinic, n: int, *, after: int = 0) -> list[models.TreatmentPlan]:

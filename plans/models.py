@@ -1168,6 +1168,11 @@ class PlanSession(models.Model):
         return self.checked_in_at is not None
 
     @property
+    def is_waiting(self) -> bool:
+        """Checked in for a visit that stands, treatment not begun yet."""
+        return self.checked_in_at is not None and self.started_at is None and self.status == SessionStatus.BOOKED
+
+    @property
     def is_in_treatment(self) -> bool:
         return self.started_at is not None and self.status == SessionStatus.BOOKED
 

@@ -1234,6 +1234,9 @@ class PlanSession(models.Model):
         if action == "complete" and self.checked_in_at and not self.started_at:
             return f"Start {self.title} before completing it: the client is checked in."
         # Only what has begun can be done or missed; a booking in the future is moved or cancelled.
+        # A client who came early and is in treatment has begun, whatever the booked time.
+        if action == "complete" and self.started_at:
+            return ""
         if action in ("no_show", "complete") and self.starts_at > now:
             return f"{self.title} has not started yet: it cannot be {word}."
         return ""

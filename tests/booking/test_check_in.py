@@ -62,8 +62,9 @@ def test_a_checked_in_client_is_started_then_completed_and_cannot_be_a_no_show_o
     booking.session_start(session=s, by=aesthetician)
     s = fresh(session)
     assert s.started_at == at(MON, 8, 50) and s.status_label == "In treatment"
+    # She came early: in treatment before the booked 09:00, so it can be completed at once.
+    assert s.available_actions(now=at(MON, 8, 55)) == ["complete"]  # neither cancelled nor restarted
     with time_machine.travel(at(MON, 9, 40), tick=False):
-        assert s.available_actions() == ["complete"]  # in treatment: neither cancelled nor restarted
         booking.session_complete(session=s, depth_used_mm=Decimal("0.5"), by=aesthetician)
     s = fresh(session)
     assert s.status == models.SessionStatus.COMPLETED and s.completed_at >= s.started_at

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -453,7 +454,8 @@ def _check_form_url(request, session: PlanSession) -> str:
     if safety_services.check_refusal(session) or safety_services.current_check(client=session.plan.client):
         return ""
     back = request.POST.get("next", "")
-    query = f"?next={back}" if back and url_has_allowed_host_and_scheme(back, {request.get_host()}) else ""
+    safe = back and url_has_allowed_host_and_scheme(back, {request.get_host()}, require_https=request.is_secure())
+    query = f"?next={quote(back, safe='/')}" if safe else ""
     return reverse("session-check", args=[session.pk]) + query
 
 

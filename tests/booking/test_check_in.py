@@ -207,3 +207,15 @@ def test_a_check_in_for_another_day_is_refused_clearly_and_changes_nothing(clien
     response = client.post(reverse("session-check-in", args=[s.pk]), HTTP_ACCEPT="application/json")
     assert response.status_code == 400 and "check in on its day" in response.json()["error"]
     assert fresh(s).checked_in_at is None
+
+
+def test_the_check_form_returns_to_where_check_in_came_from_even_with_a_query(client, session, aesthetician):
+    client.force_login(aesthetician)
+    back = f"{reverse('calendar')}?view=resourceTimeGridDay&date=2027-03-01"
+    response = client.post(reverse("session-check-in", args=[session.pk]), {"next": back})
+    form = client.get(response.url)
+    assert form.context["next"] == back
+    answers = {f"{code}": "no" for code in form.context["form"].fields if not code.endswith("_detail")}
+    saved = client.post(response.url, {**answers, "next": back})
+    assert saved.status_code == 302 and saved.url == back
+    assert models.PreSessionCheck.objects.filter(session=session).exists()

@@ -15,7 +15,7 @@ from plans.services import messages as message_services
 from tests.factories import PractitionerFactory
 from tests.helpers.clock import at
 from tests.helpers.plans import plan_to_book
-from tests.helpers.queries import BUDGET
+from tests.helpers.queries import TODAY_BUDGET
 from tests.helpers.safety import record_check
 
 MON = dt.date(2027, 3, 1)
@@ -113,7 +113,7 @@ def test_today_and_its_worklist_run_the_same_queries_for_2_and_200_items(client,
     add_work(clinic, 198, after=1002)  # more than a provider lists: "+N more" instead of rows
     large = (count(client), count(client, HTTP_HX_REQUEST="true"))
     assert large == small, "Today's query count grew with the data"
-    assert max(large) <= BUDGET + 4, large
+    assert max(large) <= TODAY_BUDGET, large
 
 
 def test_todays_appointments_per_practitioner_in_time_order_with_actions_and_outstanding(client, clinic, aesthetician):

@@ -889,6 +889,15 @@ class TreatmentPlan(models.Model):
                 condition=Q(earliest_start__gte=F("requested_start")), name="plan_earliest_not_before_requested"
             ),
         ]
+        indexes = [
+            # Today's worklist lists active plans blocked for a clinician: a handful among
+            # every plan ever made, so the partial index holds only those.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(status="active") & (Q(hold_opened_at__isnull=False) | Q(review_pending=True)),
+                name="plan_blocked_clinically",
+            ),
+        ]
         permissions = [
             ("make_clinical_decision", "Can sign off review items, decide clinical holds and override clinical rules"),
         ]
@@ -1044,6 +1053,16 @@ class PlanSession(models.Model):
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
     )
     notes = models.TextField(blank=True)
+    # The day of the visit: the client arrived (check_in), then treatment began (start). Who
+    # tapped is kept for the audit; the history table holds every earlier value.
+    checked_in_at = models.DateTimeField(null=True, blank=True)
+    checked_in_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     completed_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancelled_by_client = models.BooleanField(default=False)
@@ -1071,6 +1090,27 @@ class PlanSession(models.Model):
             models.CheckConstraint(
                 condition=Q(pore_score__isnull=True) | Q(pore_score__gte=1, pore_score__lte=5),
                 name="session_pore_score_1_5",
+            ),
+            # Arrival and treatment belong to an appointment that stands (or was done): a
+            # cancellation clears them, a no-show never had them.
+            models.CheckConstraint(
+                condition=Q(checked_in_at__isnull=True) | Q(status__in=["booked", "completed"]),
+                name="session_checked_in_only_when_attended",
+            ),
+            models.CheckConstraint(
+                condition=Q(started_at__isnull=True)
+                | Q(checked_in_at__isnull=False, started_at__gte=F("checked_in_at")),
+                name="session_started_after_check_in",
+            ),
+            models.CheckConstraint(
+                condition=Q(started_at__isnull=True)
+                | Q(completed_at__isnull=True)
+                | Q(completed_at__gte=F("started_at")),
+                name="session_completed_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(started_at__isnull=True) | Q(status__in=["booked", "completed"]),
+                name="session_started_only_when_attended",
             ),
         ]
         indexes = [
@@ -1103,16 +1143,48 @@ class PlanSession(models.Model):
 
     # --- Allowed actions (django-oscar style): one answer for services, templates and JSON. ---
 
-    ACTIONS = ("book", "reschedule", "cancel", "no_show", "complete")
-    _ACTION_WORDS = {"reschedule": "moved", "cancel": "cancelled", "no_show": "a no-show", "complete": "completed"}
+    # In the order of a visit's day: the Today page shows its buttons in this order.
+    ACTIONS = ("book", "check_in", "start", "reschedule", "cancel", "no_show", "complete")
+    _ACTION_WORDS = {
+        "check_in": "checked in",
+        "start": "started",
+        "reschedule": "moved",
+        "cancel": "cancelled",
+        "no_show": "a no-show",
+        "complete": "completed",
+    }
 
     @property
     def is_occupying(self) -> bool:
         """Holds its practitioner and room: booked, or done."""
         return self.status in OCCUPYING_STATUSES
 
-    # What a clinical hold or an unsigned review item stops: cancelling (and a no-show) stay open.
-    CLINICAL_ACTIONS = ("book", "reschedule", "complete")
+    # What a clinical hold or an unsigned review item stops: cancelling, a no-show and checking
+    # the client in stay open (the clinician may see them while they are here).
+    CLINICAL_ACTIONS = ("book", "start", "reschedule", "complete")
+
+    @property
+    def is_checked_in(self) -> bool:
+        return self.checked_in_at is not None
+
+    @property
+    def is_waiting(self) -> bool:
+        """Checked in for a visit that stands, treatment not begun yet."""
+        return self.checked_in_at is not None and self.started_at is None and self.status == SessionStatus.BOOKED
+
+    @property
+    def is_in_treatment(self) -> bool:
+        return self.started_at is not None and self.status == SessionStatus.BOOKED
+
+    @property
+    def status_label(self) -> str:
+        """What Today and the calendar show: "Checked in" and "In treatment" on the visit's day."""
+        if self.status == SessionStatus.BOOKED:
+            if self.started_at:
+                return "In treatment"
+            if self.checked_in_at:
+                return "Checked in"
+        return self.get_status_display()
 
     def refusal_code(self, action: str, *, now: dt.datetime | None = None) -> str:
         """The machine-readable kind of `refusal`: "clinical_hold", "review_pending", "illegal" or ""."""
@@ -1142,8 +1214,30 @@ class PlanSession(models.Model):
         word = self._ACTION_WORDS[action]
         if self.status != SessionStatus.BOOKED:
             return f"Only a booked session can be {word}; {self.title} is {status}."
+        now = now or timezone.now()
+        if action == "check_in":
+            if self.checked_in_at:
+                return f"{self.title} is already checked in (at {timezone.localtime(self.checked_in_at):%H:%M})."
+            if timezone.localdate(self.starts_at) != timezone.localdate(now):
+                return f"{self.title} is on {timezone.localtime(self.starts_at):%a %d %b}: check in on its day."
+            return ""
+        if action == "start":
+            if self.started_at:
+                return f"{self.title} is already in treatment (since {timezone.localtime(self.started_at):%H:%M})."
+            if not self.checked_in_at:
+                return f"Check the client in before starting {self.title}."
+            return ""
+        if self.checked_in_at and action in ("reschedule", "no_show"):
+            return f"The client is checked in for {self.title}: it cannot be {word}."
+        if self.started_at and action == "cancel":
+            return f"{self.title} is in treatment: complete it instead."
+        if action == "complete" and self.checked_in_at and not self.started_at:
+            return f"Start {self.title} before completing it: the client is checked in."
         # Only what has begun can be done or missed; a booking in the future is moved or cancelled.
-        if action in ("no_show", "complete") and self.starts_at > (now or timezone.now()):
+        # A client who came early and is in treatment has begun, whatever the booked time.
+        if action == "complete" and self.started_at:
+            return ""
+        if action in ("no_show", "complete") and self.starts_at > now:
             return f"{self.title} has not started yet: it cannot be {word}."
         return ""
 
@@ -1219,6 +1313,8 @@ class PlanSession(models.Model):
         if not reason.strip():
             raise IllegalTransition("Give a reason for the cancellation.")
         self.status = SessionStatus.CANCELLED
+        # The appointment no longer stands: its arrival goes with it (the history keeps it).
+        self.checked_in_at, self.checked_in_by = None, None
         self.cancelled_at = now
         self.cancelled_by_client = by_client
         self.cancel_reason = reason.strip()
@@ -1226,6 +1322,16 @@ class PlanSession(models.Model):
 
     def is_above_plan(self, depth_used_mm: Decimal | None) -> bool:
         return depth_used_mm is not None and self.depth_mm is not None and depth_used_mm > self.depth_mm
+
+    def check_in(self, *, now: dt.datetime, by=None) -> None:
+        """The client has arrived for today's appointment."""
+        self._require("check_in", now)
+        self.checked_in_at, self.checked_in_by = now, by
+
+    def start(self, *, now: dt.datetime, by=None) -> None:
+        """Treatment begins (the service first requires a current pre-session check)."""
+        self._require("start", now)
+        self.started_at, self.started_by = max(now, self.checked_in_at), by
 
     def mark_no_show(self, *, now: dt.datetime) -> None:
         self._require("no_show", now)

@@ -288,6 +288,8 @@ class CalendarRows:
             mn_number=row["mn_number"],
             status=row["status"],
             starts_at=row["starts_at"],
+            checked_in_at=row["checked_in_at"],
+            started_at=row["started_at"],
         )
 
 
@@ -317,6 +319,8 @@ def calendar_sessions(
             "status",
             "starts_at",
             "ends_at",
+            "checked_in_at",
+            "started_at",
             "practitioner_id",
             "room_id",
             "plan__client_id",

@@ -18,7 +18,8 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Exists, Min, OuterRef, Q
+from django.conf import settings
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -27,6 +28,7 @@ from plans.models import (
     MessageStatus,
     PlanSession,
     PlanStatus,
+    PreSessionCheck,
     SessionKind,
     SessionStatus,
     TreatmentPlan,
@@ -73,12 +75,51 @@ class PractitionerDay:
 
 
 def _review_unsigned(appointments: list[Appointment]) -> None:
+    # review_pending is kept by services/safety.py: set until a clinician signs off every item.
     for a in appointments:
         plan = a.session.plan
-        if plan.review_items and plan.review_acknowledged_at is None:
-            a.outstanding.append(
-                Outstanding("review", "Review not signed", reverse("plan-detail", args=[plan.pk]), clinical=True)
-            )
+        if plan.review_pending:
+            url = reverse("plan-detail", args=[plan.pk]) + "#review-signoffs"
+            a.outstanding.append(Outstanding("review", "Review not signed", url, clinical=True))
+
+
+def _on_hold(appointments: list[Appointment]) -> None:
+    for a in appointments:
+        plan = a.session.plan
+        if plan.is_on_hold and a.session.status == SessionStatus.BOOKED:
+            url = reverse("plan-detail", args=[plan.pk]) + "#clinical-hold"
+            a.outstanding.append(Outstanding("hold", "Clinical hold", url, clinical=True))
+
+
+def _check_valid_from(starts_at: dt.datetime) -> dt.datetime:
+    """The oldest pre-session check that still counts at an appointment starting then (the
+    same PRE_SESSION_CHECK_VALID_DAYS that starting and completing the session enforce)."""
+    return starts_at - dt.timedelta(days=settings.PRE_SESSION_CHECK_VALID_DAYS)
+
+
+def _needs_check(session: PlanSession) -> bool:
+    return session.kind == SessionKind.MICRONEEDLING and session.status == SessionStatus.BOOKED
+
+
+def _check_missing(appointments: list[Appointment]) -> None:
+    waiting = [a for a in appointments if _needs_check(a.session)]
+    if not waiting:
+        return
+    oldest = _check_valid_from(min(a.session.starts_at for a in waiting))
+    newest: dict[int, dt.datetime] = dict(
+        PreSessionCheck.objects.filter(
+            client_id__in={a.session.plan.client_id for a in waiting}, recorded_at__gte=oldest
+        )
+        .order_by()
+        .values("client_id")
+        .annotate(at=Max("recorded_at"))
+        .values_list("client_id", "at")
+    )
+    for a in waiting:
+        recorded = newest.get(a.session.plan.client_id)
+        if recorded is None or recorded < _check_valid_from(a.session.starts_at):
+            url = f"{reverse('session-check', args=[a.session.pk])}?next={reverse('home')}"
+            a.outstanding.append(Outstanding("check", "Pre-session check missing", url, clinical=True))
 
 
 def _unbooked_sessions(appointments: list[Appointment]) -> None:
@@ -98,8 +139,15 @@ def _unbooked_sessions(appointments: list[Appointment]) -> None:
 
 
 # What stands open about an appointment, one function per kind (each at most one query for the
-# whole day). Safety's pre-session check, consent and clinical hold are added here.
-OUTSTANDING: list[Callable[[list[Appointment]], None]] = [_review_unsigned, _unbooked_sessions]
+# whole day).
+OUTSTANDING: list[Callable[[list[Appointment]], None]] = [
+    _on_hold,
+    _review_unsigned,
+    _check_missing,
+    _unbooked_sessions,
+]
+# These name health matters: never computed for a role without the clinical record.
+CLINICAL_OUTSTANDING = {_on_hold, _review_unsigned, _check_missing}
 
 
 def today_appointments(*, day: dt.date, clinical: bool, now: dt.datetime | None = None) -> list[PractitionerDay]:
@@ -122,7 +170,8 @@ def today_appointments(*, day: dt.date, clinical: bool, now: dt.datetime | None 
     )
     appointments = [Appointment(s, s.available_actions(now=now)) for s in sessions]
     for add in OUTSTANDING:
-        add(appointments)
+        if clinical or add not in CLINICAL_OUTSTANDING:
+            add(appointments)
     if not clinical:
         for a in appointments:
             a.outstanding = [o for o in a.outstanding if not o.clinical]
@@ -305,9 +354,69 @@ def follow_ups_due(today: dt.date, now: dt.datetime) -> tuple[list[WorkItem], bo
     ], more
 
 
-# The worklist, in the order shown. Safety adds two providers here: plans blocked for clinical
-# review (clinical=True) and pre-session checks missing for tomorrow's appointments.
+def plans_blocked_clinically(today: dt.date, now: dt.datetime) -> tuple[list[WorkItem], bool]:
+    """Active plans a clinician must act on: an open clinical hold, or review items not yet
+    signed off. Both flags live on the plan row (kept by services/safety.py), so this reads
+    the plans alone; gone once the hold is decided or the last item signed off."""
+    plans, more = _bounded(
+        TreatmentPlan.objects.filter(Q(hold_opened_at__isnull=False) | Q(review_pending=True), status=PlanStatus.ACTIVE)
+        .select_related("client")
+        .only("id", "hold_opened_at", "review_pending", "created_at", "client__first_name", "client__last_name")
+        .order_by("created_at", "id")  # waiting longest first
+    )
+    items = []
+    for p in plans:
+        if p.is_on_hold:
+            detail = f"On clinical hold since {timezone.localtime(p.hold_opened_at):%a %d %b}: a clinician decides"
+            anchor, action = "#clinical-hold", "Decide"
+        else:
+            detail, anchor, action = "Review items wait for a clinician's sign-off", "#review-signoffs", "Sign off"
+        items.append(
+            WorkItem("blocked", p.client.full_name, detail, reverse("plan-detail", args=[p.pk]) + anchor, action)
+        )
+    return items, more
+
+
+def checks_missing_tomorrow(today: dt.date, now: dt.datetime) -> tuple[list[WorkItem], bool]:
+    """Tomorrow's microneedling appointments (clinic day) whose client has no pre-session check
+    that will still count then: ask at the reminder call, or at check-in. Gone once recorded."""
+    tomorrow = today + dt.timedelta(days=1)
+    current = PreSessionCheck.objects.filter(
+        client_id=OuterRef("plan__client_id"),
+        recorded_at__gte=OuterRef("starts_at") - dt.timedelta(days=settings.PRE_SESSION_CHECK_VALID_DAYS),
+    )
+    rows, more = _bounded(
+        _session_rows()
+        .filter(
+            starts_at__gte=_midnight(tomorrow),
+            starts_at__lt=_midnight(tomorrow + dt.timedelta(days=1)),
+            status=SessionStatus.BOOKED,
+            kind=SessionKind.MICRONEEDLING,
+            plan__status=PlanStatus.ACTIVE,
+        )
+        .filter(~Exists(current))
+        .order_by("starts_at", "id")
+    )
+    return [
+        WorkItem(
+            "check",
+            f"{s.plan.client.full_name}: {s.title}",
+            f"Tomorrow {timezone.localtime(s.starts_at):%H:%M}"
+            + (f" with {s.practitioner.display_name}" if s.practitioner else "")
+            + "; no pre-session check yet",
+            f"{reverse('session-check', args=[s.pk])}?next={reverse('home')}",
+            "Record check",
+            session_id=s.pk,
+        )
+        for s in rows
+    ], more
+
+
+# The worklist, in the order shown. Clinical providers are never computed for a role without
+# the clinical record (front desk): their items name health matters.
 PROVIDERS: list[Provider] = [
+    Provider("blocked", "Plans blocked for clinical review", plans_blocked_clinically, clinical=True),
+    Provider("check", "Pre-session checks missing for tomorrow", checks_missing_tomorrow, clinical=True),
     Provider("rebook", "Cancelled, not rebooked", cancelled_not_rebooked),
     Provider("follow-up", "Follow-up assessments due", follow_ups_due),
     Provider("book-plan", "Plans with sessions to book", plans_to_book),

@@ -878,6 +878,42 @@ def session_cancel(*, session: PlanSession, by_client: bool, reason: str, by=Non
     return session
 
 
+class AlreadyDone(BookingError):
+    """Someone else recorded the same step a moment earlier (two taps on two tablets)."""
+
+    code = "already_done"
+
+
+@locked_write
+def session_check_in(*, session: PlanSession, by=None) -> PlanSession:
+    """The client has arrived. Under the plan lock, so of two taps at once one records the
+    arrival and the other is told who did (AlreadyDone, answered 409)."""
+    session, _ = _locked_session(session.pk)
+    if session.checked_in_at:
+        raise AlreadyDone(session.refusal("check_in", now=_now()))
+    session.check_in(now=_now(), by=by)
+    session.save(update_fields=["checked_in_at", "checked_in_by", "updated_at"])
+    log.info("session %s checked in by %s", session.pk, by)
+    return session
+
+
+@locked_write
+def session_start(*, session: PlanSession, by=None) -> PlanSession:
+    """Treatment begins. A microneedling session needs the client's current pre-session check
+    first, the same rule completion keeps, so nobody needles on stale answers."""
+    now = _now()
+    session, _ = _locked_session(session.pk)
+    if session.started_at:
+        raise AlreadyDone(session.refusal("start", now=now))
+    session._require("start", now)
+    if session.kind == SessionKind.MICRONEEDLING:
+        _require_current_check(session, now, before="starting")
+    session.start(now=now, by=by)
+    session.save(update_fields=["started_at", "started_by", "updated_at"])
+    log.info("session %s started by %s", session.pk, by)
+    return session
+
+
 @locked_write
 def session_mark_no_show(*, session: PlanSession, by=None) -> PlanSession:
     session, _ = _locked_session(session.pk)
@@ -935,11 +971,11 @@ def session_complete(
     return session
 
 
-def _require_current_check(session: PlanSession, now: dt.datetime) -> None:
+def _require_current_check(session: PlanSession, now: dt.datetime, *, before: str = "completing") -> None:
     check = PreSessionCheck.objects.filter(client_id=session.plan.client_id).order_by("-recorded_at").first()
     if check is None or not check.is_current(now=now):
         raise BookingError(
-            f"Record the pre-session check before completing {session.title}: the client's answers about "
+            f"Record the pre-session check before {before} {session.title}: the client's answers about "
             f"changes since the last visit must be from the last {settings.PRE_SESSION_CHECK_VALID_DAYS} days.",
             code="needs_pre_session_check",
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -166,7 +167,7 @@ def _event(row: dict, session: PlanSession, *, rooms: bool, now: dt.datetime) ->
         "extendedProps": {
             "client": client,
             "label": session.label,
-            "status": session.get_status_display(),
+            "status": session.status_label,
             "statusCode": row["status"],
             "kind": session.get_kind_display(),
             "actions": actions,
@@ -328,7 +329,8 @@ def _result(
 
 def _error_status(exc: Exception) -> int:
     # 409: the request was fine but lost to someone else's write; asking again may work.
-    return 409 if isinstance(exc, booking.SlotTaken | booking.BookingBusy | booking.CascadeRequired) else 400
+    lost = booking.SlotTaken | booking.BookingBusy | booking.CascadeRequired | booking.AlreadyDone
+    return 409 if isinstance(exc, lost) else 400
 
 
 def _refused(request, session: PlanSession, exc: booking.BookingError):
@@ -441,6 +443,61 @@ def session_no_show(request, pk: int):
     except booking.BookingError as exc:
         return _refused(request, session, exc)
     return _result(request, session, ok=f"Marked {session.plan.client} as a no-show for {session.title}.")
+
+
+def _check_form_url(request, session: PlanSession) -> str:
+    """The pre-session check form when this visit still needs one and the user may record it
+    (its answers are health data: never front desk); "" otherwise."""
+    user = request.user
+    if not (user.has_perm("plans.add_presessioncheck") and user.has_perm("plans.view_clinical_record")):
+        return ""
+    if safety_services.check_refusal(session) or safety_services.current_check(client=session.plan.client):
+        return ""
+    back = request.POST.get("next", "")
+    safe = back and url_has_allowed_host_and_scheme(back, {request.get_host()}, require_https=request.is_secure())
+    query = f"?next={quote(back, safe='/')}" if safe else ""
+    return reverse("session-check", args=[session.pk]) + query
+
+
+@staff_required("plans.book_sessions")
+@require_POST
+def session_check_in(request, pk: int):
+    """One tap when the client arrives. A microneedling client without a current pre-session
+    check is taken straight to its form (JSON carries the form's address as `next`)."""
+    session = _session(pk)
+    try:
+        session = booking.session_check_in(session=session, by=request.user)
+    except booking.BookingError as exc:
+        return _refused(request, session, exc)
+    ok = f"Checked in {session.plan.client} for {session.title}."
+    if check_url := _check_form_url(request, session):
+        ok += " Record the pre-session check before starting."
+        if not wants_json(request):
+            messages.success(request, ok)
+            return redirect(check_url)
+    return _result(request, session, ok=ok, extra={"next": check_url} if check_url else None)
+
+
+@staff_required("plans.book_sessions", "plans.view_clinical_record")
+@require_POST
+def session_start(request, pk: int):
+    session = _session(pk)
+    try:
+        session = booking.session_start(session=session, by=request.user)
+    except booking.BookingError as exc:
+        check_url = _check_form_url(request, session) if exc.code == "needs_pre_session_check" else ""
+        if check_url and not wants_json(request):
+            messages.error(request, str(exc))
+            return redirect(check_url)
+        return _result(
+            request,
+            session,
+            error=str(exc),
+            code=exc.code,
+            status=_error_status(exc),
+            extra={"next": check_url} if check_url else None,
+        )
+    return _result(request, session, ok=f"{session.plan.client} is in treatment: {session.title}.")
 
 
 @staff_required("plans.book_sessions", "plans.view_clinical_record")

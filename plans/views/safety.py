@@ -8,6 +8,8 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from plans.forms.safety import HoldDecisionForm, PreSessionCheckForm, ReviewSignoffForm
@@ -45,9 +47,14 @@ def session_check(request, pk: int):
     if request.method == "POST" and not refusal:
         if not (error := _record(request, form, session, request.user)):
             messages.success(request, f"Pre-session check recorded for {session.plan.client}.")
-            return redirect("session-panel", pk=session.pk)
+            # Back where check-in came from (Today), else the appointment.
+            return _back(request, reverse("session-panel", args=[session.pk]))
         messages.error(request, error)
-    return render(request, "plans/safety/check.html", {"session": session, "form": form, "refusal": refusal})
+    back = request.POST.get("next") or request.GET.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, {request.get_host()}, require_https=request.is_secure()):
+        back = ""
+    context = {"session": session, "form": form, "refusal": refusal, "next": back}
+    return render(request, "plans/safety/check.html", context)
 
 
 @staff_required("plans.make_clinical_decision", "plans.view_clinical_record")

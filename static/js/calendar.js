@@ -338,6 +338,11 @@
       return;
     }
     const body = await post(form.action, data);
+    // Checking in a microneedling client without a current pre-session check: its form is next.
+    if (body.next) {
+      location.href = body.next;
+      return;
+    }
     if (body.ok) {
       modal("session-dialog").hide();
       showAlert(body.message, "success");

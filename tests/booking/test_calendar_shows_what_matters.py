@@ -26,8 +26,9 @@ def booked(clinic):
 
 
 def test_a_booked_session_offers_move_and_cancel_until_it_starts_then_complete_and_no_show(booked):
-    assert booked.available_actions(now=at(MON, 9)) == ["reschedule", "cancel"]
-    assert booked.available_actions(now=at(MON, 10, 5)) == ["reschedule", "cancel", "no_show", "complete"]
+    assert booked.available_actions(now=at(MON, 9)) == ["check_in", "reschedule", "cancel"]
+    assert booked.available_actions(now=at(MON, 10, 5)) == ["check_in", "reschedule", "cancel", "no_show", "complete"]
+    assert booked.available_actions(now=at(MON, 9) - dt.timedelta(days=1)) == ["reschedule", "cancel"]
     assert booked.refusal("book") == f"{booked.title} is already booked; move it instead."
 
 

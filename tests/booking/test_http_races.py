@@ -196,3 +196,37 @@ def test_reschedule_complete_cancel_and_no_show_racing_on_one_session_never_answ
             assert session.starts_at == start
         else:  # only moved (the move won, and the others were refused once it had not started)
             assert session.room_id == there.id and session.starts_at == at(DAY, 9 + n)
+
+
+def test_two_check_in_taps_at_once_record_one_arrival_and_answer_the_other_409(clinic, server):
+    """Two tablets tap Check in together (with a no-show and a start racing them): one arrival
+    is recorded, the other tap is told it is done already, and a no-show never sticks to a
+    client who checked in."""
+    ana = clinic["ana"]
+    cookies = staff_cookies("ana")
+    for n in range(ROUNDS):
+        session = plan_to_book(first_target=TODAY, count=1).sessions.get()
+        # Began a few minutes ago today (the booking service refuses past times, so placed directly).
+        start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5 + 2 * n)
+        models.PlanSession.objects.filter(pk=session.pk).update(
+            status="booked",
+            starts_at=start,
+            ends_at=start + dt.timedelta(minutes=1),
+            blocked_until=start + dt.timedelta(minutes=1),
+            practitioner=ana,
+        )
+        safety.pre_session_check_record(session=session, answers=check_answers(), by=None)
+        check_in = (f"/sessions/{session.pk}/check-in/", {})
+        racers = [check_in, check_in] if n % 2 else [check_in, check_in, (f"/sessions/{session.pk}/no-show/", {})]
+        racers.append((f"/sessions/{session.pk}/start/", {}))
+        statuses = fire(server, racers, cookies)
+        assert all(s < 500 for s in statuses), statuses
+        session.refresh_from_db()
+        taps = statuses[:2]
+        if session.status == "no_show":  # the no-show won: both check-ins were refused
+            assert session.checked_in_at is None and session.started_at is None and 200 not in taps
+        else:
+            assert sorted(taps) == [200, 409], statuses
+            assert session.checked_in_at is not None and session.checked_in_by.username == "ana"
+            # The start either came after the arrival (200) or was refused before it (400).
+            assert (session.started_at is not None) == (statuses[-1] == 200), statuses

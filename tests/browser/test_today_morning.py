@@ -1,5 +1,6 @@
-"""A morning at the tablet (768 px): open Today, record a session, cancel the next and rebook it
-from the offered slots, find a client from the navbar. SCREENSHOTS=1 keeps screenshots of each
+"""A morning at the tablet (768 px): open Today, check the first client in (her pre-session check
+comes next), start and record her session, cancel the next and rebook it from the offered slots,
+find a client from the navbar. SCREENSHOTS=1 keeps screenshots of each
 step (and of Today at 1440, 768 and 390 px) in a temporary directory, printed at the end."""
 
 import datetime as dt
@@ -14,7 +15,6 @@ from playwright.sync_api import expect
 from plans import models
 from plans.services import booking
 from tests.helpers.plans import plan_to_book
-from tests.helpers.safety import record_check
 
 WIDTHS = (1440, 768, 390)
 
@@ -98,8 +98,29 @@ def test_a_morning_on_the_tablet(browser, live_server, aesthetician, morning):
     shots.take(page, "1-today")
     no_sideways_scroll(page)
 
-    # Ines answered her pre-session check from the reminder's link this morning (completing needs it).
-    record_check(s1)
+    # She arrives: one tap checks her in, and with no current pre-session check its form comes next.
+    appt.get_by_role("button", name="Check in").click()
+    page.wait_for_url(f"**/sessions/{s1.pk}/check/**")
+    expect(page.get_by_role("alert").filter(has_text="Checked in")).to_be_visible()
+    shots.take(page, "2-checked-in-pre-session-check")
+    no_sideways_scroll(page)
+    for question in page.locator("#pre-session-check fieldset").all():
+        question.get_by_label("No", exact=True).check()
+    page.get_by_role("button", name="Save answers").click()
+    page.wait_for_url(f"{live_server.url}/")
+    expect(appt.locator("[data-status]")).to_have_text("Checked in")
+    expect(appt.locator('[data-outstanding="check"]')).to_have_count(0)
+    expect(appt.get_by_role("button", name="Check in")).to_have_count(0)
+    shots.take(page, "3-checked-in")
+
+    # Treatment begins: one tap.
+    appt.get_by_role("button", name="Start").click()
+    expect(page.get_by_role("alert").filter(has_text="in treatment")).to_be_visible()
+    expect(appt.locator("[data-status]")).to_have_text("In treatment")
+    s1.refresh_from_db()
+    assert s1.checked_in_at and s1.started_at and s1.started_by == aesthetician
+    shots.take(page, "4-in-treatment")
+
     # Record it: the planned depth is filled in, one tap completes.
     expect(appt.get_by_label("Depth used (mm)")).to_have_value("0.50")
     appt.get_by_role("button", name="Complete").click()
@@ -107,7 +128,7 @@ def test_a_morning_on_the_tablet(browser, live_server, aesthetician, morning):
     expect(page.locator(f'.today-appt[data-session="{s1.pk}"] [data-status]')).to_have_text("Completed")
     s1.refresh_from_db()
     assert s1.status == models.SessionStatus.COMPLETED
-    shots.take(page, "2-completed")
+    shots.take(page, "5-completed")
 
     # The client calls: session 2 is cancelled from its panel...
     page.goto(f"{live_server.url}/sessions/{s2.pk}/")
@@ -116,7 +137,7 @@ def test_a_morning_on_the_tablet(browser, live_server, aesthetician, morning):
     expect(page.get_by_role("alert").filter(has_text="Cancelled")).to_be_visible()
     # ...and the panel offers the nearest free times at once.
     expect(page.locator("[data-offer]").first).to_be_visible()
-    shots.take(page, "3-cancelled-panel")
+    shots.take(page, "6-cancelled-panel")
 
     # Today's worklist holds it until it is rebooked, with the same offers one tap away.
     page.goto(f"{live_server.url}/")
@@ -125,21 +146,21 @@ def test_a_morning_on_the_tablet(browser, live_server, aesthetician, morning):
     item.get_by_role("button", name="Rebook").click()
     offer = item.locator("[data-offer]").first
     expect(offer).to_contain_text("Ana Silva (as before)")
-    shots.take(page, "4-rebook-offers")
+    shots.take(page, "7-rebook-offers")
     offer.click()
     expect(page.get_by_role("alert").filter(has_text="Booked")).to_be_visible()
     expect(page.locator(f'.work-item[data-session="{s2.pk}"]')).to_have_count(0)
     s2.refresh_from_db()
     assert s2.status == models.SessionStatus.BOOKED and s2.practitioner_id == aesthetician.practitioner.pk
     assert s2.earliest <= s2.local_date() <= s2.latest
-    shots.take(page, "5-rebooked")
+    shots.take(page, "8-rebooked")
 
     # Find a client from the navbar: the box stays out of the collapsed menu at this width.
     page.get_by_label("Find a client").fill("carv")
     result = page.locator("#quick-results a").filter(has_text="Carvalho, Ines")
     expect(result).to_be_visible()
     assert "carv" not in page.url
-    shots.take(page, "6-search")
+    shots.take(page, "9-search")
     no_sideways_scroll(page)
     result.click()
     page.wait_for_url(f"{live_server.url}/clients/{plan.client_id}/")

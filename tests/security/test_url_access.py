@@ -73,6 +73,8 @@ ACCESS: dict[str, dict] = {
     "session-book": rule(LOGIN, 405, 405, 405),  # POST only
     "session-reschedule": rule(LOGIN, 405, 405, 405),
     "session-cancel": rule(LOGIN, 405, 405, 405),
+    "session-check-in": rule(LOGIN, 405, 405, 405),  # POST only; arrival is not clinical
+    "session-start": rule(LOGIN, DENIED, 405, 405),  # POST only; treatment begins: not front desk
     "session-no-show": rule(LOGIN, 405, 405, 405),
     "session-complete": rule(LOGIN, DENIED, 405, 405),  # clinical: depth used, notes, pore score
     # The pre-session check's answers are health data: never front desk (tests/safety reads the pages).

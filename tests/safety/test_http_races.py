@@ -11,13 +11,14 @@ from bench.server import staff_cookies
 from plans import models
 from plans.models import HoldStatus
 from plans.recheck import CHECK_CODES
-from tests.booking.test_http_races import DAY, ON_POSTGRES, ROUNDS, at, fire, server, wall  # noqa: F401 (fixture)
 from tests.factories import RoomFactory
+from tests.helpers.clock import at
+from tests.helpers.http_races import DAY, NEEDS_POSTGRES, ON_POSTGRES, ROUNDS, fire, wall
 from tests.helpers.plans import plan_to_book
 
 pytestmark = [
     pytest.mark.postgres,
-    pytest.mark.skipif(not ON_POSTGRES, reason="needs PostgreSQL: SQLite serialises every writer, so nothing races"),
+    pytest.mark.skipif(not ON_POSTGRES, reason=NEEDS_POSTGRES),
     pytest.mark.django_db(transaction=True),
 ]
 
@@ -34,7 +35,7 @@ def _booked(session, start, practitioner, room):
     )
 
 
-def test_check_decide_move_and_complete_racing_on_one_plan_never_answer_500(clinic, clinician, server):  # noqa: F811
+def test_check_decide_move_and_complete_racing_on_one_plan_never_answer_500(clinic, clinician, race_server):
     ana = clinic["ana"]
     cookies = staff_cookies(clinician.username)
     for n in range(ROUNDS):
@@ -48,7 +49,7 @@ def test_check_decide_move_and_complete_racing_on_one_plan_never_answer_500(clin
         models.TreatmentPlan.objects.filter(pk=plan.pk).update(hold_opened_at=hold.opened_at)
         check = {code: "no" for code in CHECK_CODES} | {"anything_else": "yes", "anything_else_detail": "New serum"}
         statuses = fire(
-            server,
+            race_server,
             [
                 (f"/sessions/{s1.pk}/check/", check),
                 (f"/plans/{plan.pk}/holds/{hold.pk}/decide/", {"decision": HoldStatus.CONTINUED, "note": "ok"}),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -62,36 +61,13 @@ class PlanLocked(Exception):
 
 
 def protocol_to_params(protocol: Protocol) -> planning.ProtocolParams:
-    """One protocol (with its inlines prefetched) as engine data; intervals in days."""
-    days = protocol.interval_days
-    return planning.ProtocolParams(
+    """One protocol (with its inlines prefetched) as engine data (the mapping: planning.protocol_params_from)."""
+    return planning.protocol_params_from(
+        protocol,
         id=protocol.pk,
-        code=protocol.code,
-        name=protocol.name,
-        description=protocol.description,
         active=protocol.active,
-        priority=protocol.priority,
-        fitzpatrick_min=protocol.fitzpatrick_min,
-        fitzpatrick_max=protocol.fitzpatrick_max,
-        age_min=protocol.age_min,
-        age_max=protocol.age_max,
-        severities=tuple(protocol.severities),
-        oiliness_types=tuple(protocol.oiliness_types),
-        session_count=protocol.session_count,
-        interval_min_days=days(protocol.interval_min),
-        interval_target_days=days(protocol.interval_target),
-        interval_max_days=days(protocol.interval_max),
-        session_minutes=protocol.session_minutes,
-        buffer_minutes=protocol.buffer_minutes,
-        device=protocol.device,
-        depth_schedule=tuple(Decimal(str(d)) for d in protocol.depth_schedule),
-        depth_cap_mm=Decimal(protocol.depth_cap_mm),
-        depth_notes=protocol.depth_notes,
-        follow_up_days=protocol.follow_up_days,
-        maintenance_note=protocol.maintenance_note,
-        review_after_days=protocol.review_after_days,
-        zones=tuple(planning.ZoneCap(zone, cap) for zone, cap in protocol.zone_caps),
-        contraindications=tuple(
+        zones=protocol.zone_caps,
+        contraindications=(
             planning.ContraindicationParams(
                 question_code=rule.question.code,
                 action=rule.action,
@@ -102,30 +78,14 @@ def protocol_to_params(protocol: Protocol) -> planning.ProtocolParams:
             )
             for rule in protocol.contraindications.all()
         ),
-        combinations=tuple(
-            planning.CombinationParams(
-                id=c.pk,
-                name=c.name,
-                kind=c.kind,
-                placement=c.placement,
-                after_sessions=tuple(c.after_sessions or ()),
-                offset_days=c.offset_days,
-                end_offset_days=c.end_offset_days,
-                min_days_after_mn=c.min_days_after_mn,
-                min_days_before_mn=c.min_days_before_mn,
-                optional=c.optional,
-                books_appointment=c.books_appointment,
-                duration_minutes=c.duration_minutes,
-                instructions=c.instructions,
-                position=c.position,
-            )
-            for c in protocol.combinations.all()
+        combinations=(
+            planning.combination_params_from(c, id=c.pk, position=c.position) for c in protocol.combinations.all()
         ),
-        care_notes=tuple(
+        care_notes=(
             planning.CareNoteParams(id=n.pk, phase=n.phase, offset_days=n.offset_days, subject=n.subject, body=n.body)
             for n in protocol.care_notes.all()
         ),
-        reminder_leads=tuple(
+        reminder_leads=(
             planning.ReminderLeadParams(hours_before=r.hours_before, include_pre_care=r.include_pre_care)
             for r in protocol.reminder_leads.all()
         ),

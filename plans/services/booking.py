@@ -901,7 +901,8 @@ def session_complete(
     follow-up assessment's window from the actual date (follow_up_days from the snapshot).
 
     A microneedling session needs a current pre-session check first; a depth above the
-    session's planned depth needs a clinician's reason (`above_plan_reason`), recorded as a
+    session's planned depth, or above the lower cap a clinician adopted for the plan
+    (plan.depth_cap_mm), needs a clinician's reason (`above_plan_reason`), recorded as a
     clinical override."""
     now = _now()
     session, plan_sessions = _locked_session(session.pk)
@@ -909,11 +910,11 @@ def session_complete(
     session._require("complete", now)
     if session.kind == SessionKind.MICRONEEDLING:
         _require_current_check(session, now)
-    above = session.is_above_plan(depth_used_mm)
+    above = session.depth_rules_broken(depth_used_mm)
     if above and above_plan_reason.strip() and not _is_clinician(by):
         raise BookingError(
-            f"Depth {depth_used_mm} mm is above the {session.depth_mm} mm planned for this session: "
-            "a clinician must decide, and only a clinician may give the reason.",
+            "; ".join(detail for _rule, detail in above) + ": a clinician must decide, and only a clinician "
+            "may give the reason.",
             code="needs_clinician",
         )
     session.complete(
@@ -925,9 +926,7 @@ def session_complete(
         above_plan_reason=above_plan_reason if above else "",
     )
     session.save()
-    if above:
-        detail = f"Depth {depth_used_mm} mm used; {session.depth_mm} mm planned for {session.sequence_label}"
-        _record_clinical(session, [(ClinicalRule.DEPTH_ABOVE_PLAN, detail)], above_plan_reason, by)
+    _record_clinical(session, above, above_plan_reason, by)
     if session.kind == SessionKind.MICRONEEDLING:
         _retime_follow_up(session, plan_sessions, params.follow_up_days)
     outbox.on_session_completed(session)

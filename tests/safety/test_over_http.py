@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from plans.models import HoldStatus, PlanStatus, SessionStatus, TreatmentPlan
 from plans.services import clients, safety
@@ -231,3 +232,43 @@ def test_after_a_continue_for_a_lower_cap_completion_above_it_needs_a_clinician_
     response = as_user(clinician).post(url, {"depth_used_mm": "1.25", "above_plan_reason": "Test patch fine"}, **JSON)
     assert response.status_code == 200, response.json()
     assert s3.clinical_overrides.get().rule == "depth_above_cap"
+
+
+@pytest.mark.parametrize("role", ["aesthetician", "front_desk"])
+def test_moving_session_one_offers_the_booked_pih_check_in_the_cascade_over_http(
+    screened, aesthetician, clinic, as_user, role, request
+):
+    import json
+
+    from plans.models import SessionKind
+    from tests.helpers.clock import at
+    from tests.helpers.safety import book_all
+
+    plan = make_plan_for(screened(fitzpatrick=5), aesthetician)
+    book_all(plan, clinic["ana"])
+    s1 = mn(plan, 1)
+    pih = plan.sessions.get(kind=SessionKind.COMBINATION, title__startswith="PIH check")
+    new_day = pih.local_date() - dt.timedelta(days=7)
+    new_day += dt.timedelta(days=(7 - new_day.weekday()) % 7 if new_day.weekday() > 4 else 0)
+    form = {
+        "starts_at": timezone.localtime(at(new_day, 10)).strftime("%Y-%m-%dT%H:%M"),
+        "practitioner": clinic["ana"].pk,
+        "override_reason": "client away",
+    }
+    http = as_user(request.getfixturevalue(role))
+    url = reverse("session-reschedule", args=[s1.pk])
+
+    offered = http.post(url, form, **JSON)
+
+    assert offered.status_code == 409 and offered.json()["code"] == "cascade_required"
+    shifts = offered.json()["cascade"]
+    (pih_shift,) = [s for s in shifts if s["session"] == pih.pk]
+    assert "14 to 28 days after microneedling session 1" in pih_shift["reason"]
+    pih.refresh_from_db()
+    assert pih.local_date() - new_day < dt.timedelta(days=14)  # nothing moved yet
+
+    done = http.post(url, {**form, "cascade": json.dumps(shifts)}, **JSON)
+
+    assert done.status_code == 200, done.json()
+    pih.refresh_from_db()
+    assert 14 <= (pih.local_date() - new_day).days <= 28

@@ -173,6 +173,13 @@ class Screening(models.Model):
     class Meta:
         ordering = ["-screened_on", "-id"]
         get_latest_by = ["screened_on", "id"]
+        constraints = [
+            # A screen is corrected once: a second correction of it would be made from answers
+            # that no longer stand (two people correcting at once make one correction).
+            models.UniqueConstraint(
+                fields=["corrects"], condition=Q(corrects__isnull=False), name="one_correction_per_screening"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Screening of {self.client} on {self.screened_on:%d %b %Y}"

@@ -220,8 +220,14 @@ def _stop(plan: TreatmentPlan, sessions: list[PlanSession], note: str, now: dt.d
 
 
 @locked_write
-def hold_decide(*, hold: ClinicalHold, decision: str, note: str, by: AbstractBaseUser) -> ClinicalHold:
-    """A clinician's answer to a hold: continue (with the reason), recompute, or stop the plan."""
+def hold_decide(
+    *, hold: ClinicalHold, decision: str, note: str, by: AbstractBaseUser, cancel_conflicting: bool = False
+) -> ClinicalHold:
+    """A clinician's answer to a hold: continue (with the reason), recompute, or stop the plan.
+
+    Recomputing a plan with sessions booked or done keeps those and re-plans the rest; a kept
+    session still to come that breaks a new rule is named on the plan (`recompute_conflicts`
+    on the returned hold) for staff to move, or cancelled when `cancel_conflicting`."""
     require_clinician(by, "only a clinician decides what happens to a plan on hold.")
     now = booking._now()
     plan, sessions = _lock_plan(hold.plan_id)
@@ -234,11 +240,6 @@ def hold_decide(*, hold: ClinicalHold, decision: str, note: str, by: AbstractBas
             "or record a new screening once it no longer applies.",
             code="hard_stop",
         )
-    if decision == HoldStatus.RECOMPUTED and not plan.is_recomputable:
-        raise BookingError(
-            "Sessions are already booked or done, so the plan cannot be recomputed: continue or stop it.",
-            code="illegal",
-        )
     hold.decide(status=decision, by=by, note=note, now=now)
     hold.save()
     if decision == HoldStatus.CONTINUED:
@@ -249,15 +250,22 @@ def hold_decide(*, hold: ClinicalHold, decision: str, note: str, by: AbstractBas
         plan.hold_opened_at = None
         plan.save(update_fields=["hold_opened_at", "updated_at"])
     if decision == HoldStatus.RECOMPUTED:
-        from plans.services.plans import PlanLocked, PlanRefused, plan_recompute
+        from plans.services.plans import PlanLocked, PlanRefused, plan_recompute, plan_recompute_remaining
 
         try:
-            plan_recompute(
-                plan=plan,
-                start=max(plan.requested_start, timezone.localdate(now)),
-                combinations=plan.selected_combinations,
-                by=by,
-            )
+            if plan.is_recomputable:
+                plan_recompute(
+                    plan=plan,
+                    start=max(plan.requested_start, timezone.localdate(now)),
+                    combinations=plan.selected_combinations,
+                    by=by,
+                )
+            else:
+                # Booked and completed sessions stay; the rest is re-planned around them.
+                result = plan_recompute_remaining(
+                    plan=plan, sessions=sessions, by=by, cancel_conflicting=cancel_conflicting
+                )
+                hold.recompute_conflicts = list(result.conflicts)
         except (PlanRefused, PlanLocked) as exc:
             # The engine refuses the client now (a hard stop, no protocol): the hold stays open.
             raise BookingError(f"The plan cannot be recomputed: {exc}", code="illegal") from exc

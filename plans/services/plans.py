@@ -381,6 +381,14 @@ def plan_recompute_remaining(
         # A cancelled session is re-planned with the rest.
         gone = {s.mn_number for s in cancelled}
         replan = replanning.replan_remaining(proposal, [k for k in kept if k.mn_number not in gone], today=today)
+    rows = _session_rows(plan, replace(proposal, sessions=replan.sessions))
+    # A visit "after session k" is anchored as the engine placed it, k kept or not.
+    anchors = {s.sequence: _anchor(s, proposal) for s in proposal.sessions if s.combination_id}
+    for row in rows:
+        row.anchor_mn = anchors.get(row.sequence) if row.combination_id else None
+    rows, visit_conflicts, visits_cancelled = _booked_visits_stand(rows, sessions, cancel_conflicting, now)
+    conflicts += visit_conflicts
+    cancelled += visits_cancelled
     signed = set(plan.review_signoffs.values_list("question_code", flat=True))
     for name, value in _plan_fields(proposal, signed).items():
         if name != "requested_start":
@@ -399,11 +407,6 @@ def plan_recompute_remaining(
         for s in sessions
         if s.status == SessionStatus.PROPOSED and s.kind != SessionKind.MICRONEEDLING and s.earliest > replan.anchor
     ]
-    rows = _session_rows(plan, replace(proposal, sessions=replan.sessions))
-    # A visit "after session k" is anchored as the engine placed it, k kept or not.
-    anchors = {s.sequence: _anchor(s, proposal) for s in proposal.sessions if s.combination_id}
-    for row in rows:
-        row.anchor_mn = anchors.get(row.sequence) if row.combination_id else None
     new, updated = [], []
     for row in rows:
         existing = reusable.pop(row.mn_number, None) if row.mn_number else None
@@ -425,6 +428,41 @@ def plan_recompute_remaining(
         s.plan = plan
     _rewindow_after_visits(final)
     return Recomputed(plan=plan, conflicts=conflicts, cancelled=tuple(cancelled))
+
+
+def _booked_visits_stand(
+    rows: list[PlanSession], sessions: list[PlanSession], cancel_conflicting: bool, now: dt.datetime
+) -> tuple[list[PlanSession], tuple[str, ...], list[PlanSession]]:
+    """A visit already booked or done (the follow-up, a PIH check) stands for the recomputed one
+    of the same kind and title: it is not added twice. One booked outside the window the new plan
+    gives it is named (or, when the clinician says so, cancelled and the new one added)."""
+    from plans import outbox
+    from plans.models import OCCUPYING_STATUSES, SessionKind, SessionStatus
+
+    booked = {
+        (s.kind, s.title): s for s in sessions if s.kind != SessionKind.MICRONEEDLING and s.status in OCCUPYING_STATUSES
+    }
+    kept_rows, conflicts, cancelled = [], [], []
+    for row in rows:
+        visit = booked.get((row.kind, row.title)) if not row.mn_number else None
+        if visit is None:
+            kept_rows.append(row)
+            continue
+        day = visit.local_date()
+        if row.earliest <= day <= row.latest or visit.status == SessionStatus.COMPLETED:
+            continue
+        why = (
+            f"{visit.title} booked on {day:%d %b %Y}: the recomputed plan places it between "
+            f"{row.earliest:%d %b} and {row.latest:%d %b %Y}."
+        )
+        conflicts.append(why)
+        if cancel_conflicting:
+            visit.cancel(by_client=False, reason="Breaks the recomputed plan's rules (clinician's decision)", now=now)
+            visit.save()
+            outbox.on_session_cancelled(visit)
+            cancelled.append(visit)
+            kept_rows.append(row)
+    return kept_rows, tuple(conflicts), cancelled
 
 
 _REPLANNED_FIELDS = ("title", "earliest", "target", "latest", "duration_minutes", "buffer_minutes", "depth_mm")

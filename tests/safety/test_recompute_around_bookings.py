@@ -147,3 +147,27 @@ def test_a_clinician_recomputes_a_booked_plan_over_http_and_the_page_names_what_
     assert "Still booked, move it" in page and "minimum interval is now 28 days" in page
     plan.refresh_from_db()
     assert not plan.is_on_hold and plan.protocol.code == "p3-conservative-iv-vi"
+
+
+def test_a_booked_follow_up_is_kept_not_doubled_and_named_when_the_new_plan_moves_it(
+    screened, aesthetician, clinic, clinician
+):
+    """Everything booked (the demo's Emma Clarke): recompute adds P3's fourth session, keeps the
+    booked follow-up instead of adding a second one, and says it must move to follow the new last session."""
+    from tests.helpers.safety import book_all
+
+    plan = make_plan_for(screened(fitzpatrick=1), aesthetician)
+    book_all(plan, clinic["ana"])
+    follow_ups = list(plan.sessions.filter(kind=SessionKind.FOLLOW_UP).values_list("pk", flat=True))
+    clients.client_update(client=plan.client, fitzpatrick=6)
+
+    hold = safety.hold_decide(
+        hold=safety.plan_open_hold(plan), decision=HoldStatus.RECOMPUTED, note="Type VI: P3", by=clinician
+    )
+
+    plan.refresh_from_db()
+    assert plan.sessions.filter(kind=SessionKind.MICRONEEDLING).count() == 4
+    titles = list(plan.sessions.filter(kind=SessionKind.FOLLOW_UP).values_list("title", flat=True))
+    assert len(titles) == len(set(titles)), titles
+    assert set(follow_ups) <= set(plan.sessions.values_list("pk", flat=True)), "booked visits stay"
+    assert any("Follow-up" in why and "recomputed plan places it" in why for why in hold.recompute_conflicts)

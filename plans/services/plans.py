@@ -419,7 +419,7 @@ def plan_recompute_remaining(
     # Proposed microneedling sessions beyond the new count go; cancelled ones stay as history.
     deleted += [s for s in reusable.values() if s.status == SessionStatus.PROPOSED]
     PlanSession.objects.filter(pk__in=[s.pk for s in deleted]).delete()
-    _renumber([*(s for s in sessions if s not in deleted), *new], updated)
+    _renumber([*(s for s in sessions if s not in deleted), *new], updated, by)
     from plans.services.booking import _rewindow_after_visits
 
     # Unbooked visits after a kept session follow its real date (the PIH check after session 1).
@@ -468,7 +468,7 @@ def _booked_visits_stand(
 _REPLANNED_FIELDS = ("title", "earliest", "target", "latest", "duration_minutes", "buffer_minutes", "depth_mm")
 
 
-def _renumber(rows: list[PlanSession], updated: list[PlanSession]) -> None:
+def _renumber(rows: list[PlanSession], updated: list[PlanSession], by: AbstractBaseUser) -> None:
     """Sequences in date order (booked by their day, others by target): cascades and pages read
     "later" from the sequence. Two steps, as (plan, sequence) is unique."""
     existing = [r for r in rows if r.pk]
@@ -485,4 +485,4 @@ def _renumber(rows: list[PlanSession], updated: list[PlanSession]) -> None:
         if r in updated:
             fields += list(_REPLANNED_FIELDS)
         r.save(update_fields=fields)
-    bulk_create_with_history([r for r in rows if not r.pk], PlanSession, default_user=None)
+    bulk_create_with_history([r for r in rows if not r.pk], PlanSession, default_user=by)

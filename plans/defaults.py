@@ -816,68 +816,27 @@ def default_protocol_params() -> tuple:
     from plans import planning
 
     texts = {code: text for code, text, _help, _asks_date in SCREENING_QUESTIONS}
-    unit_days = {"weeks": 7, "days": 1}
-    result = []
-    for n, spec in enumerate(DEFAULT_PROTOCOLS, start=1):
-        days = unit_days[spec.interval_unit]
-        result.append(
-            planning.ProtocolParams(
-                id=n,
-                code=spec.code,
-                name=spec.name,
-                description=spec.description,
-                priority=spec.priority,
-                fitzpatrick_min=spec.fitzpatrick_min,
-                fitzpatrick_max=spec.fitzpatrick_max,
-                age_min=spec.age_min,
-                age_max=spec.age_max,
-                severities=tuple(spec.severities),
-                oiliness_types=tuple(spec.oiliness_types),
-                session_count=spec.session_count,
-                interval_min_days=spec.interval_min * days,
-                interval_target_days=spec.interval_target * days,
-                interval_max_days=spec.interval_max * days,
-                session_minutes=spec.session_minutes,
-                buffer_minutes=spec.buffer_minutes,
-                device=spec.device,
-                depth_schedule=tuple(Decimal(str(d)) for d in spec.depth_schedule),
-                depth_cap_mm=spec.depth_cap_mm,
-                depth_notes=spec.depth_notes,
-                follow_up_days=spec.follow_up_days,
-                maintenance_note=spec.maintenance_note,
-                review_after_days=spec.review_after_days,
-                zones=tuple(planning.ZoneCap(zone, Decimal(cap)) for zone, cap in spec.zones),
-                contraindications=tuple(
-                    planning.ContraindicationParams(code, action, texts[code], amount, unit, explanation)
-                    for code, action, amount, unit, explanation in spec.rules
-                ),
-                combinations=tuple(
-                    planning.CombinationParams(
-                        id=n * 10 + position,
-                        name=c.name,
-                        kind=c.kind,
-                        placement=c.placement,
-                        after_sessions=tuple(c.after_sessions),
-                        offset_days=c.offset_days,
-                        end_offset_days=c.end_offset_days,
-                        min_days_after_mn=c.min_days_after_mn,
-                        min_days_before_mn=c.min_days_before_mn,
-                        optional=c.optional,
-                        books_appointment=c.books_appointment,
-                        duration_minutes=c.duration_minutes,
-                        instructions=c.instructions,
-                        position=position,
-                    )
-                    for position, c in enumerate(spec.combinations, start=1)
-                ),
-                care_notes=tuple(
-                    planning.CareNoteParams(n * 100 + position, phase, offset, subject, body)
-                    for position, (phase, offset, subject, body) in enumerate(spec.care_notes, start=1)
-                ),
-                reminder_leads=tuple(planning.ReminderLeadParams(h, pre) for h, pre in spec.reminder_leads),
-            )
+    return tuple(
+        planning.protocol_params_from(
+            spec,
+            id=n,
+            zones=spec.zones,
+            contraindications=(
+                planning.ContraindicationParams(code, action, texts[code], amount, unit, explanation)
+                for code, action, amount, unit, explanation in spec.rules
+            ),
+            combinations=(
+                planning.combination_params_from(c, id=n * 10 + position, position=position)
+                for position, c in enumerate(spec.combinations, start=1)
+            ),
+            care_notes=(
+                planning.CareNoteParams(n * 100 + position, phase, offset, subject, body)
+                for position, (phase, offset, subject, body) in enumerate(spec.care_notes, start=1)
+            ),
+            reminder_leads=(planning.ReminderLeadParams(h, pre) for h, pre in spec.reminder_leads),
         )
-    return tuple(result)
+        for n, spec in enumerate(DEFAULT_PROTOCOLS, start=1)
+    )
 
 
 # --- Loader -------------------------------------------------------------------------------

@@ -173,6 +173,13 @@ class Screening(models.Model):
     class Meta:
         ordering = ["-screened_on", "-id"]
         get_latest_by = ["screened_on", "id"]
+        constraints = [
+            # A screen is corrected once: a second correction of it would be made from answers
+            # that no longer stand (two people correcting at once make one correction).
+            models.UniqueConstraint(
+                fields=["corrects"], condition=Q(corrects__isnull=False), name="one_correction_per_screening"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Screening of {self.client} on {self.screened_on:%d %b %Y}"
@@ -873,6 +880,18 @@ class TreatmentPlan(models.Model):
     review_pending = models.BooleanField(
         default=False, editable=False, help_text="A review item still lacks a clinician's sign-off."
     )
+    # The snapshot keeps the cap the plan was made with; when the client changes (Fitzpatrick
+    # I -> VI) and a clinician continues the plan rather than recomputing it, the lower cap of
+    # the client as they are now is recorded here by that decision (services/safety.py) and
+    # read through `depth_cap_mm`, never next to the snapshot's.
+    clinical_depth_cap_mm = models.DecimalField(
+        max_digits=3,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="A lower depth cap a clinician's decision to continue the plan adopted for the client now.",
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     # One token per "Accept" form: a double submit finds the plan the first submit made
     # instead of creating a second one (unique, so even two racing requests cannot).
@@ -887,6 +906,10 @@ class TreatmentPlan(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(earliest_start__gte=F("requested_start")), name="plan_earliest_not_before_requested"
+            ),
+            models.CheckConstraint(
+                condition=Q(clinical_depth_cap_mm__isnull=True) | Q(clinical_depth_cap_mm__gt=0),
+                name="plan_clinical_depth_cap_positive",
             ),
         ]
         indexes = [
@@ -918,6 +941,13 @@ class TreatmentPlan(models.Model):
             cached = (self.protocol_snapshot, ProtocolParams.from_snapshot(self.protocol_snapshot))
             self.__dict__["_params"] = cached
         return cached[1]
+
+    @property
+    def depth_cap_mm(self) -> Decimal:
+        """The deepest any session of the plan may go without a clinician's reason: the
+        protocol's cap, or the lower one a clinician adopted when continuing the plan."""
+        caps = [self.params.depth_cap_mm, self.clinical_depth_cap_mm]
+        return min(c for c in caps if c is not None)
 
     @property
     def series_name(self) -> str:
@@ -1333,6 +1363,31 @@ class PlanSession(models.Model):
         self._require("start", now)
         self.started_at, self.started_by = max(now, self.checked_in_at), by
 
+    def depth_rules_broken(self, depth_used_mm: Decimal | None) -> list[tuple[str, str]]:
+        """(ClinicalRule, detail) for each clinical limit `depth_used_mm` goes past: the session's
+        planned depth, and the lower cap a clinician adopted for the plan. Each needs a clinician's
+        reason; the protocol's own cap can never be passed (complete() refuses it)."""
+        if depth_used_mm is None:
+            return []
+        broken = []
+        if self.is_above_plan(depth_used_mm):
+            broken.append(
+                (
+                    ClinicalRule.DEPTH_ABOVE_PLAN,
+                    f"Depth {mm(depth_used_mm)} mm used; {mm(self.depth_mm)} mm planned for {self.sequence_label}",
+                )
+            )
+        cap = self.plan.clinical_depth_cap_mm
+        if cap is not None and depth_used_mm > cap:
+            broken.append(
+                (
+                    ClinicalRule.DEPTH_ABOVE_CAP,
+                    f"Depth {mm(depth_used_mm)} mm used; the client's cap is now {mm(cap)} mm "
+                    f"(adopted when the plan was continued after a change)",
+                )
+            )
+        return broken
+
     def mark_no_show(self, *, now: dt.datetime) -> None:
         self._require("no_show", now)
         self.status = SessionStatus.NO_SHOW
@@ -1348,7 +1403,8 @@ class PlanSession(models.Model):
         above_plan_reason: str = "",
     ) -> None:
         """`above_plan_reason`: a clinician's reason for going deeper than this session's planned
-        depth (the service checks who gives it and records it as a ClinicalOverride)."""
+        depth or the plan's adopted cap (depth_rules_broken; the service checks who gives it and
+        records it as a ClinicalOverride)."""
         self._require("complete", now)
         if self.kind == SessionKind.MICRONEEDLING and depth_used_mm is None:
             raise IllegalTransition("Record the needle depth used for a microneedling session.")
@@ -1357,10 +1413,9 @@ class PlanSession(models.Model):
                 raise IllegalTransition("The depth used must be above 0 mm.")
             if depth_cap_mm is not None and depth_used_mm > depth_cap_mm:
                 raise IllegalTransition(f"Depth {depth_used_mm} mm is above the protocol's cap of {depth_cap_mm} mm.")
-            if self.is_above_plan(depth_used_mm) and not above_plan_reason.strip():
+            if (broken := self.depth_rules_broken(depth_used_mm)) and not above_plan_reason.strip():
                 raise IllegalTransition(
-                    f"Depth {mm(depth_used_mm)} mm is above the {mm(self.depth_mm)} mm planned for {self.title}: "
-                    "a clinician must give a reason.",
+                    "; ".join(detail for _rule, detail in broken) + ": a clinician must give a reason.",
                     code="needs_clinician",
                 )
         if pore_score is not None and not 1 <= pore_score <= 5:
@@ -1496,6 +1551,7 @@ class ClinicalRule(models.TextChoices):
     DEFERRAL = "deferral", "Deferred start"
     WASHOUT = "washout", "Washout between treatments"
     DEPTH_ABOVE_PLAN = "depth_above_plan", "Depth above the planned depth"
+    DEPTH_ABOVE_CAP = "depth_above_cap", "Depth above the client's current cap"
 
 
 class ClinicalOverride(models.Model):

@@ -346,6 +346,63 @@ class ProtocolParams:
         )
 
 
+# The attributes a protocol carries under the same name wherever it is written down: a
+# Protocol row (plans/services/plans.py) or a shipped default (plans/defaults.py). One list,
+# so the two cannot drift apart.
+_PROTOCOL_FIELDS = (
+    "code", "name", "description", "priority", "fitzpatrick_min", "fitzpatrick_max", "age_min", "age_max",
+    "session_count", "session_minutes", "buffer_minutes", "device", "depth_notes", "follow_up_days",
+    "maintenance_note", "review_after_days",
+)  # fmt: skip
+_COMBINATION_FIELDS = (
+    "name", "kind", "placement", "offset_days", "end_offset_days", "min_days_after_mn", "min_days_before_mn",
+    "optional", "books_appointment", "duration_minutes", "instructions",
+)  # fmt: skip
+
+
+def combination_params_from(source: Any, *, id: int, position: int) -> CombinationParams:
+    """A combination treatment (a row or a shipped default) as engine data."""
+    return CombinationParams(
+        id=id,
+        position=position,
+        after_sessions=tuple(source.after_sessions or ()),
+        **{name: getattr(source, name) for name in _COMBINATION_FIELDS},
+    )
+
+
+def protocol_params_from(
+    source: Any,
+    *,
+    id: int | None,
+    active: bool = True,
+    zones: Iterable[tuple[str, Any]] = (),
+    contraindications: Iterable[ContraindicationParams] = (),
+    combinations: Iterable[CombinationParams] = (),
+    care_notes: Iterable[CareNoteParams] = (),
+    reminder_leads: Iterable[ReminderLeadParams] = (),
+) -> ProtocolParams:
+    """A protocol (a Protocol row or a shipped default) as engine data: intervals in days,
+    depths as Decimals. The caller gives what each source holds differently (ids, inlines)."""
+    days = 7 if source.interval_unit == "weeks" else 1
+    return ProtocolParams(
+        id=id,
+        active=active,
+        severities=tuple(source.severities),
+        oiliness_types=tuple(source.oiliness_types),
+        interval_min_days=source.interval_min * days,
+        interval_target_days=source.interval_target * days,
+        interval_max_days=source.interval_max * days,
+        depth_schedule=tuple(Decimal(str(d)) for d in source.depth_schedule),
+        depth_cap_mm=Decimal(str(source.depth_cap_mm)),
+        zones=tuple(ZoneCap(zone, Decimal(str(cap))) for zone, cap in zones),
+        contraindications=tuple(contraindications),
+        combinations=tuple(combinations),
+        care_notes=tuple(care_notes),
+        reminder_leads=tuple(reminder_leads),
+        **{name: getattr(source, name) for name in _PROTOCOL_FIELDS},
+    )
+
+
 @dataclass(frozen=True)
 class PlanRequest:
     profile: ClientProfile

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from plans import planning
+from plans.safety import CLINIC_FLOOR, Floor
 
 
 def _mm(value: Decimal) -> str:
@@ -214,3 +215,34 @@ def plan_differences(
     elif best is not None and best.found_no_protocol and not same.found_no_protocol:
         lines.append("No active protocol matches the client any more.")
     return lines
+
+
+def depth_cap_now(
+    params: planning.ProtocolParams,
+    profile: planning.ClientProfile,
+    *,
+    protocols: tuple[planning.ProtocolParams, ...],
+    clinic_min_age: int,
+    requested_start: dt.date,
+    floor: Floor = CLINIC_FLOOR,
+) -> Decimal:
+    """The deepest the client as they are now may be needled on a plan made with `params`:
+    its own cap, lowered by the floor's cap for their skin type (IV-VI) and by the cap of the
+    protocol the engine would now choose for them. A clinician who continues a plan after a
+    change keeps its sessions but not a cap the client no longer has."""
+    caps = [params.depth_cap_mm]
+    if profile.fitzpatrick in floor.dark_types:
+        caps.append(floor.dark_max_depth_mm)
+    if protocols:
+        best = planning.propose_plan(
+            planning.PlanRequest(
+                profile=profile,
+                protocols=protocols,
+                requested_start=requested_start,
+                clinic_min_age=clinic_min_age,
+                floor=floor,
+            )
+        )
+        if best.protocol is not None:
+            caps.append(best.protocol.depth_cap_mm)
+    return min(caps)

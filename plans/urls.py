@@ -9,6 +9,7 @@ urlpatterns = [
     path("clients/new/", clients.client_create, name="client-create"),
     path("clients/<int:pk>/", clients.client_detail, name="client-detail"),
     path("clients/<int:pk>/edit/", clients.client_edit, name="client-edit"),
+    path("clients/<int:client_id>/screening/correct/", clients.screening_correct, name="screening-correct"),
     path("clients/<int:client_id>/data/", privacy.client_export, name="client-export"),
     path("clients/<int:client_id>/data.json", privacy.client_export_json, name="client-export-json"),
     path("clients/<int:client_id>/erase/", privacy.client_erase, name="client-erase"),

@@ -15,6 +15,7 @@ from plans.services.privacy import record_access_log
 from plans.services.security import user_set_role
 from tests.factories import ClientFactory, PractitionerFactory, ProtocolFactory, RoomFactory, UserFactory
 from tests.helpers.clinic import weekday_hours
+from tests.helpers.http_races import gunicorn_server
 from tests.helpers.world import (
     CLIENT_NOTES,
     SCREENING_QUESTION,
@@ -160,3 +161,10 @@ def completed_plan(world, aesthetician) -> models.TreatmentPlan:
         session_version=0,
     )
     return plan
+
+
+@pytest.fixture
+def race_server(tmp_path):
+    """gunicorn on the test database, for races through the front door (tests/helpers/http_races.py)."""
+    with gunicorn_server(tmp_path) as server:
+        yield server

@@ -68,32 +68,12 @@ class ClientRulesMixin:
         return notes
 
 
-class ClientIntakeForm(ClientRulesMixin, forms.ModelForm):
-    """Details plus one yes/no per active screening question, and a date when the question asks for one."""
+class ScreeningAnswersMixin:
+    """One yes/no per active screening question, and a date when the question asks for one,
+    initialised from `current_answers` (code -> (answer, date)): the intake form and the
+    screening correction share these fields, the table that shows them and their checks."""
 
-    class Meta:
-        model = Client
-        fields = [
-            "first_name",
-            "last_name",
-            "date_of_birth",
-            "email",
-            "phone",
-            "email_consent",
-            "fitzpatrick",
-            "oiliness",
-            "pore_concern",
-            "notes",
-        ]
-        widgets = {
-            "date_of_birth": DateInput(),
-            "notes": forms.Textarea(attrs={"rows": 2, "maxlength": client_services.NOTES_MAX_LENGTH}),
-        }
-
-    def __init__(self, *args, current_answers: dict | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.helper = FormHelper()
-        self.helper.form_tag = False
+    def _add_screening_fields(self, current_answers: dict | None) -> None:
         self.questions = list(ScreeningQuestion.objects.filter(active=True))
         current_answers = current_answers or {}
         for q in self.questions:
@@ -123,10 +103,6 @@ class ClientIntakeForm(ClientRulesMixin, forms.ModelForm):
         return f"screen_{q.code}_date"
 
     @property
-    def detail_fields(self):
-        return [self[name] for name in self.Meta.fields]
-
-    @property
     def screening_rows(self):
         return [(self[self.answer_field(q)], self[self.date_field(q)] if q.asks_date else None) for q in self.questions]
 
@@ -145,8 +121,7 @@ class ClientIntakeForm(ClientRulesMixin, forms.ModelForm):
             for q in self.questions
         ]
 
-    def clean(self):
-        cleaned = super().clean()
+    def _clean_screening(self, cleaned: dict) -> None:
         answers = self.screening_answers(cleaned)
         problems = client_services.screening_problems(answers, self.questions, today=timezone.localdate())
         for q in self.questions:
@@ -155,7 +130,6 @@ class ClientIntakeForm(ClientRulesMixin, forms.ModelForm):
                 continue
             target = self.date_field(q) if q.asks_date and "date" in problem else self.answer_field(q)
             self.add_error(target, problem)
-        return cleaned
 
     def screening_answers(self, cleaned: dict | None = None) -> dict[str, tuple[bool, dt.date | None]]:
         cleaned = self.cleaned_data if cleaned is None else cleaned
@@ -169,5 +143,77 @@ class ClientIntakeForm(ClientRulesMixin, forms.ModelForm):
             answers[q.code] = (yes, last if yes else None)
         return answers
 
+    def apply_service_errors(self, error) -> None:
+        """A ValidationError from the clients service, on the field it names (a question code
+        names its answer), else on the form."""
+        if not hasattr(error, "error_dict"):
+            self.add_error(None, error)
+            return
+        codes = {q.code: q for q in self.questions}
+        for field, messages_ in error.message_dict.items():
+            name = self.answer_field(codes[field]) if field in codes else field
+            self.add_error(name if name in self.fields else None, messages_)
+
+
+class ClientIntakeForm(ScreeningAnswersMixin, ClientRulesMixin, forms.ModelForm):
+    """Details plus one yes/no per active screening question, and a date when the question asks for one."""
+
+    class Meta:
+        model = Client
+        fields = [
+            "first_name",
+            "last_name",
+            "date_of_birth",
+            "email",
+            "phone",
+            "email_consent",
+            "fitzpatrick",
+            "oiliness",
+            "pore_concern",
+            "notes",
+        ]
+        widgets = {
+            "date_of_birth": DateInput(),
+            "notes": forms.Textarea(attrs={"rows": 2, "maxlength": client_services.NOTES_MAX_LENGTH}),
+        }
+
+    def __init__(self, *args, current_answers: dict | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self._add_screening_fields(current_answers)
+
+    @property
+    def detail_fields(self):
+        return [self[name] for name in self.Meta.fields]
+
+    def clean(self):
+        cleaned = super().clean()
+        self._clean_screening(cleaned)
+        return cleaned
+
     def client_values(self) -> dict:
         return {name: self.cleaned_data[name] for name in self.Meta.fields}
+
+
+class ScreeningCorrectionForm(ScreeningAnswersMixin, forms.Form):
+    """A correction of the client's current screen: its answers pre-filled, and why."""
+
+    # The screen the page showed: a correction of one that was meanwhile superseded is refused.
+    corrects = forms.IntegerField(widget=forms.HiddenInput)
+    correction_reason = forms.CharField(
+        label="Why is the screening corrected?",
+        max_length=255,
+        help_text='Required, e.g. "Misheard: the client is not pregnant". Kept with the new screen.',
+        error_messages={"required": "Say why the screening is corrected."},
+        widget=forms.TextInput(attrs={"maxlength": 255}),
+    )
+
+    def __init__(self, *args, screening, current_answers: dict, **kwargs):
+        super().__init__(*args, initial={"corrects": screening.pk}, **kwargs)
+        self._add_screening_fields(current_answers)
+
+    def clean(self):
+        cleaned = super().clean()
+        self._clean_screening(cleaned)
+        return cleaned

@@ -34,12 +34,17 @@ class HoldDecisionForm(forms.Form):
     decision = forms.ChoiceField(
         choices=[
             (HoldStatus.CONTINUED, "Continue the plan as it is"),
-            (HoldStatus.RECOMPUTED, "Recompute the plan (nothing booked yet)"),
+            (HoldStatus.RECOMPUTED, "Recompute the sessions not booked yet (booked and done ones stay)"),
             (HoldStatus.STOPPED, "Stop the plan (cancels its booked sessions)"),
         ],
         widget=forms.RadioSelect,
     )
     note = forms.CharField(label="What was decided and why", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    cancel_conflicting = forms.BooleanField(
+        required=False,
+        label="When recomputing: cancel booked sessions that break the new plan's rules",
+        help_text="Unticked, they stay booked and the plan page lists them for staff to move.",
+    )
 
 
 class ReviewSignoffForm(forms.Form):

@@ -676,7 +676,8 @@ def _cascade_shifts(
     shifts = scheduling.cascade(
         schedule, moved_key=session.id, new_slot=new_slot, availability=avail, rules=rules_for(session.plan)
     )
-    return _with_follow_up_shift(session, plan_sessions, new_slot, shifts, schedule, avail)
+    shifts = _with_follow_up_shift(session, plan_sessions, new_slot, shifts, schedule, avail)
+    return _with_anchored_shifts(session, plan_sessions, new_slot, shifts, schedule, avail)
 
 
 def _last_mn(plan_sessions: Sequence[PlanSession]) -> PlanSession | None:
@@ -705,6 +706,58 @@ def _with_follow_up_shift(session, plan_sessions, new_slot, shifts, schedule, av
     return [*others, scheduling.Shift(item.spec.key, item.spec.label, item.start, slot, reason, outside_window=False)]
 
 
+def _after_window(visit: PlanSession, plan: TreatmentPlan, days: dict[int, dt.date]) -> tuple[dt.date, dt.date] | None:
+    """The (first, last) day of a visit placed "after session k", from session k's date in
+    `days` (mn_number -> date) and the combination's own gaps (the PIH check 2-4 weeks after
+    session 1), ending before session k+1 by its washout; None for any other visit."""
+    combo = next((c for c in plan.params.combinations if c.id == visit.combination_id), None)
+    anchor = days.get(visit.anchor_mn) if visit.anchor_mn else None
+    if combo is None or anchor is None:
+        return None
+    lo = anchor + dt.timedelta(days=max(combo.offset_days, combo.min_days_after_mn))
+    hi = anchor + dt.timedelta(days=max(combo.offset_days, combo.end_offset_days, combo.min_days_after_mn))
+    if (after := days.get(visit.anchor_mn + 1)) is not None:
+        hi = min(hi, after - dt.timedelta(days=combo.min_days_before_mn))
+    return lo, hi
+
+
+def _mn_days(plan_sessions: Sequence[PlanSession]) -> dict[int, dt.date]:
+    return {
+        s.mn_number: s.local_date() for s in plan_sessions if s.kind == SessionKind.MICRONEEDLING and s.is_occupying
+    }
+
+
+def _with_anchored_shifts(session, plan_sessions, new_slot, shifts, schedule, avail) -> list[scheduling.Shift]:
+    """When session k moves, a booked visit placed after it (the PIH check) is offered in the
+    same cascade whenever its date would leave the combination's window after k's new date:
+    never silently closer than its minimum gap, nor past its last day."""
+    moved_to = {s.session_key: s.new_slot for s in shifts} | {session.id: new_slot}
+    days = _mn_days(plan_sessions)
+    for s in plan_sessions:
+        if s.kind == SessionKind.MICRONEEDLING and moved_to.get(s.id) is not None:
+            days[s.mn_number] = timezone.localdate(moved_to[s.id].start)
+    moved_mn = {s.mn_number for s in plan_sessions if s.kind == SessionKind.MICRONEEDLING and s.id in moved_to}
+    by_id = {s.id: s for s in plan_sessions}
+    for item in schedule:
+        visit = by_id[item.spec.key]
+        if visit.anchor_mn not in moved_mn or item.start is None or item.locked or visit.id == session.id:
+            continue
+        window = _after_window(visit, session.plan, days)
+        current = moved_to[visit.id].start if moved_to.get(visit.id) is not None else item.start
+        if window is None or window[0] <= timezone.localdate(current) <= window[1]:
+            continue
+        lo, hi = window
+        slot = scheduling._nearest_same_time(item, lo, [], avail)
+        first, last = (lo - days[visit.anchor_mn]).days, (hi - days[visit.anchor_mn]).days
+        reason = f"{item.spec.label} must be {first} to {last} days after microneedling session {visit.anchor_mn}"
+        outside = slot is None or timezone.localdate(slot.start) > hi
+        shifts = [
+            *(s for s in shifts if s.session_key != visit.id),
+            scheduling.Shift(visit.id, item.spec.label, item.start, slot, reason, outside_window=outside),
+        ]
+    return shifts
+
+
 def _rewindow_after_visits(plan_sessions: Sequence[PlanSession]) -> None:
     """Unbooked visits placed "after session k" follow session k's booked date, with the
     combination's own gaps (the PIH check 2-4 weeks after session 1, not after its plan date).
@@ -712,21 +765,11 @@ def _rewindow_after_visits(plan_sessions: Sequence[PlanSession]) -> None:
     plan = plan_sessions[0].plan if plan_sessions else None
     if plan is None:
         return
-    combos = {c.id: c for c in plan.params.combinations}
-    days = {
-        s.mn_number: s.local_date() for s in plan_sessions if s.kind == SessionKind.MICRONEEDLING and s.is_occupying
-    }
+    days = _mn_days(plan_sessions)
     for visit in plan_sessions:
-        combo = combos.get(visit.combination_id)
-        anchor = days.get(visit.anchor_mn)
-        if visit.status != SessionStatus.PROPOSED or combo is None or anchor is None:
-            continue
-        lo = anchor + dt.timedelta(days=max(combo.offset_days, combo.min_days_after_mn))
-        hi = anchor + dt.timedelta(days=max(combo.offset_days, combo.end_offset_days, combo.min_days_after_mn))
-        if (after := days.get(visit.anchor_mn + 1)) is not None:
-            hi = min(hi, after - dt.timedelta(days=combo.min_days_before_mn))
-        if lo <= hi and (visit.earliest, visit.latest) != (lo, hi):
-            visit.earliest, visit.target, visit.latest = lo, lo, hi
+        window = _after_window(visit, plan, days) if visit.status == SessionStatus.PROPOSED else None
+        if window is not None and window[0] <= window[1] and (visit.earliest, visit.latest) != window:
+            visit.earliest, visit.target, visit.latest = window[0], window[0], window[1]
             visit.save(update_fields=["earliest", "target", "latest", "updated_at"])
 
 
@@ -800,6 +843,9 @@ def _apply_moves(session: PlanSession, move: Move, shifts, plan_sessions, now: d
         other = by_id[shift.session_key]
         if other.kind == SessionKind.FOLLOW_UP:
             _retime_to_last_mn(other, plan_sessions, days)
+        elif (window := _after_window(other, session.plan, _mn_days(plan_sessions))) and window[0] <= window[1]:
+            # A booked visit after session k moved with it: its window follows k's new date too.
+            other.earliest, other.target, other.latest = window[0], window[0], window[1]
         other.reschedule(
             starts_at=shift.new_slot.start,
             practitioner=other.practitioner,
@@ -937,7 +983,8 @@ def session_complete(
     follow-up assessment's window from the actual date (follow_up_days from the snapshot).
 
     A microneedling session needs a current pre-session check first; a depth above the
-    session's planned depth needs a clinician's reason (`above_plan_reason`), recorded as a
+    session's planned depth, or above the lower cap a clinician adopted for the plan
+    (plan.depth_cap_mm), needs a clinician's reason (`above_plan_reason`), recorded as a
     clinical override."""
     now = _now()
     session, plan_sessions = _locked_session(session.pk)
@@ -945,11 +992,11 @@ def session_complete(
     session._require("complete", now)
     if session.kind == SessionKind.MICRONEEDLING:
         _require_current_check(session, now)
-    above = session.is_above_plan(depth_used_mm)
+    above = session.depth_rules_broken(depth_used_mm)
     if above and above_plan_reason.strip() and not _is_clinician(by):
         raise BookingError(
-            f"Depth {depth_used_mm} mm is above the {session.depth_mm} mm planned for this session: "
-            "a clinician must decide, and only a clinician may give the reason.",
+            "; ".join(detail for _rule, detail in above) + ": a clinician must decide, and only a clinician "
+            "may give the reason.",
             code="needs_clinician",
         )
     session.complete(
@@ -961,9 +1008,7 @@ def session_complete(
         above_plan_reason=above_plan_reason if above else "",
     )
     session.save()
-    if above:
-        detail = f"Depth {depth_used_mm} mm used; {session.depth_mm} mm planned for {session.sequence_label}"
-        _record_clinical(session, [(ClinicalRule.DEPTH_ABOVE_PLAN, detail)], above_plan_reason, by)
+    _record_clinical(session, above, above_plan_reason, by)
     if session.kind == SessionKind.MICRONEEDLING:
         _retime_follow_up(session, plan_sessions, params.follow_up_days)
     outbox.on_session_completed(session)

@@ -9,12 +9,12 @@ from collections.abc import Mapping
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from plans.models import Client, Screening, ScreeningAnswer, ScreeningQuestion
-from plans.selectors import client_current_answers
+from plans.selectors import client_current_answers, client_current_screening
 
 CLIENT_FIELDS = (
     "first_name",
@@ -262,22 +262,48 @@ def screening_record(
     return screening
 
 
+SUPERSEDED = (
+    "This screening is no longer the client's current one: it was corrected, or a newer screening was "
+    "recorded, meanwhile. Nothing was saved; open the client's newest screening and correct that."
+)
+
+
 def screening_correct(
     *, screening: Screening, answers: Answers, reason: str, screened_by: AbstractBaseUser | None
 ) -> Screening:
     """Correct a recorded screen: a new screen dated today, by the person correcting, saying why.
 
-    The original stays as it was, credited to whoever took it; plans use the newest screen.
+    The original stays as it was, credited to whoever took it; plans use the newest screen and
+    are re-checked against it (screening_record). Only the client's current screen can be
+    corrected, and only once (a unique constraint): two people correcting it at the same moment
+    make one correction, and the other is told to look at it, never a second screen made from
+    answers it never saw.
     """
     reason = reason.strip()
     if not reason:
         raise ValidationError({"correction_reason": "Say why the screening is corrected."})
     if len(reason) > 255:
         raise ValidationError({"correction_reason": "Keep the reason to 255 characters."})
-    return screening_record(
-        client=screening.client,
-        answers=answers,
-        screened_by=screened_by,
-        corrects=screening,
-        correction_reason=reason,
-    )
+    client = screening.client
+    current = client_current_screening(client)
+    if current is None or current.pk != screening.pk:
+        raise ValidationError(SUPERSEDED, code="superseded")
+    if not screening_differs(client, answers):
+        raise ValidationError(
+            "Nothing to correct: every answer and date is as recorded. Change what was wrong, or cancel.",
+            code="unchanged",
+        )
+    try:
+        with transaction.atomic():
+            return screening_record(
+                client=client,
+                answers=answers,
+                screened_by=screened_by,
+                corrects=screening,
+                correction_reason=reason,
+            )
+    except IntegrityError as exc:
+        # The one-correction-per-screening constraint: another correction of it won the race.
+        if Screening.objects.filter(corrects=screening).exists():
+            raise ValidationError(SUPERSEDED, code="superseded") from exc
+        raise

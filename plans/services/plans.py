@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -62,36 +62,13 @@ class PlanLocked(Exception):
 
 
 def protocol_to_params(protocol: Protocol) -> planning.ProtocolParams:
-    """One protocol (with its inlines prefetched) as engine data; intervals in days."""
-    days = protocol.interval_days
-    return planning.ProtocolParams(
+    """One protocol (with its inlines prefetched) as engine data (the mapping: planning.protocol_params_from)."""
+    return planning.protocol_params_from(
+        protocol,
         id=protocol.pk,
-        code=protocol.code,
-        name=protocol.name,
-        description=protocol.description,
         active=protocol.active,
-        priority=protocol.priority,
-        fitzpatrick_min=protocol.fitzpatrick_min,
-        fitzpatrick_max=protocol.fitzpatrick_max,
-        age_min=protocol.age_min,
-        age_max=protocol.age_max,
-        severities=tuple(protocol.severities),
-        oiliness_types=tuple(protocol.oiliness_types),
-        session_count=protocol.session_count,
-        interval_min_days=days(protocol.interval_min),
-        interval_target_days=days(protocol.interval_target),
-        interval_max_days=days(protocol.interval_max),
-        session_minutes=protocol.session_minutes,
-        buffer_minutes=protocol.buffer_minutes,
-        device=protocol.device,
-        depth_schedule=tuple(Decimal(str(d)) for d in protocol.depth_schedule),
-        depth_cap_mm=Decimal(protocol.depth_cap_mm),
-        depth_notes=protocol.depth_notes,
-        follow_up_days=protocol.follow_up_days,
-        maintenance_note=protocol.maintenance_note,
-        review_after_days=protocol.review_after_days,
-        zones=tuple(planning.ZoneCap(zone, cap) for zone, cap in protocol.zone_caps),
-        contraindications=tuple(
+        zones=protocol.zone_caps,
+        contraindications=(
             planning.ContraindicationParams(
                 question_code=rule.question.code,
                 action=rule.action,
@@ -102,30 +79,14 @@ def protocol_to_params(protocol: Protocol) -> planning.ProtocolParams:
             )
             for rule in protocol.contraindications.all()
         ),
-        combinations=tuple(
-            planning.CombinationParams(
-                id=c.pk,
-                name=c.name,
-                kind=c.kind,
-                placement=c.placement,
-                after_sessions=tuple(c.after_sessions or ()),
-                offset_days=c.offset_days,
-                end_offset_days=c.end_offset_days,
-                min_days_after_mn=c.min_days_after_mn,
-                min_days_before_mn=c.min_days_before_mn,
-                optional=c.optional,
-                books_appointment=c.books_appointment,
-                duration_minutes=c.duration_minutes,
-                instructions=c.instructions,
-                position=c.position,
-            )
-            for c in protocol.combinations.all()
+        combinations=(
+            planning.combination_params_from(c, id=c.pk, position=c.position) for c in protocol.combinations.all()
         ),
-        care_notes=tuple(
+        care_notes=(
             planning.CareNoteParams(id=n.pk, phase=n.phase, offset_days=n.offset_days, subject=n.subject, body=n.body)
             for n in protocol.care_notes.all()
         ),
-        reminder_leads=tuple(
+        reminder_leads=(
             planning.ReminderLeadParams(hours_before=r.hours_before, include_pre_care=r.include_pre_care)
             for r in protocol.reminder_leads.all()
         ),
@@ -374,3 +335,154 @@ def plan_recompute(
         locked.sessions.all().delete()
         bulk_create_with_history(_session_rows(locked, proposal), PlanSession, default_user=by)
     return locked
+
+
+@dataclass(frozen=True)
+class Recomputed:
+    plan: TreatmentPlan
+    # What a clinician and staff must know: kept sessions still to come that break the new rules.
+    conflicts: tuple[str, ...]
+    cancelled: tuple[PlanSession, ...]
+
+
+def plan_recompute_remaining(
+    *, plan: TreatmentPlan, sessions: list[PlanSession], by: AbstractBaseUser, cancel_conflicting: bool = False
+) -> Recomputed:
+    """Re-plan the sessions not booked or done from the client's current profile and screening,
+    around the ones that are (plans.replanning); `plan` and `sessions` locked by the caller
+    (booking._lock_plan). A kept session still to come that breaks a new rule is named on the
+    plan for staff to move, or cancelled when the clinician deciding says so (`cancel_conflicting`)."""
+    from plans import outbox, replanning
+    from plans.models import OCCUPYING_STATUSES, SessionKind, SessionStatus
+
+    proposal = plan_preview(client=plan.client, start=plan.requested_start, combinations=plan.selected_combinations)
+    _refuse_unless_plannable(proposal)
+    now = timezone.now()
+    mn = [s for s in sessions if s.kind == SessionKind.MICRONEEDLING]
+    kept_rows = {s.mn_number: s for s in mn if s.status in OCCUPYING_STATUSES}
+    kept = [
+        replanning.Kept(k, s.local_date(), s.depth_mm, s.status == SessionStatus.COMPLETED, s.sequence_label)
+        for k, s in kept_rows.items()
+    ]
+    today = timezone.localdate(now)
+    replan = replanning.replan_remaining(proposal, kept, today=today)
+    conflicts = tuple(why for _k, why in replan.conflicts)
+    cancelled = []
+    if cancel_conflicting and replan.conflicts:
+        for k in dict.fromkeys(k for k, _why in replan.conflicts):
+            session = kept_rows[k]
+            if session.status == SessionStatus.BOOKED:
+                session.cancel(
+                    by_client=False, reason="Breaks the recomputed plan's rules (clinician's decision)", now=now
+                )
+                session.save()
+                outbox.on_session_cancelled(session)
+                cancelled.append(session)
+        # A cancelled session is re-planned with the rest.
+        gone = {s.mn_number for s in cancelled}
+        replan = replanning.replan_remaining(proposal, [k for k in kept if k.mn_number not in gone], today=today)
+    rows = _session_rows(plan, replace(proposal, sessions=replan.sessions))
+    # A visit "after session k" is anchored as the engine placed it, k kept or not.
+    anchors = {s.sequence: _anchor(s, proposal) for s in proposal.sessions if s.combination_id}
+    for row in rows:
+        row.anchor_mn = anchors.get(row.sequence) if row.combination_id else None
+    rows, visit_conflicts, visits_cancelled = _booked_visits_stand(rows, sessions, cancel_conflicting, now)
+    conflicts += visit_conflicts
+    cancelled += visits_cancelled
+    signed = set(plan.review_signoffs.values_list("question_code", flat=True))
+    for name, value in _plan_fields(proposal, signed).items():
+        if name != "requested_start":
+            setattr(plan, name, value)
+    if not cancel_conflicting and conflicts:
+        plan.warnings = [*plan.warnings, *(f"Move it: {why}" for why in conflicts)]
+    for k, depth in replan.lowered:
+        kept_rows[k].depth_mm = depth
+        kept_rows[k].save(update_fields=["depth_mm", "updated_at"])
+    plan.save()
+    # Replaced: every visit not booked or done after the last kept session, and microneedling
+    # sessions not booked or done (a cancelled one's row keeps its history and is updated).
+    reusable = {s.mn_number: s for s in mn if s.status not in OCCUPYING_STATUSES}
+    deleted = [
+        s
+        for s in sessions
+        if s.status == SessionStatus.PROPOSED and s.kind != SessionKind.MICRONEEDLING and s.earliest > replan.anchor
+    ]
+    new, updated = [], []
+    for row in rows:
+        existing = reusable.pop(row.mn_number, None) if row.mn_number else None
+        if existing is None:
+            new.append(row)
+            continue
+        for field in _REPLANNED_FIELDS:
+            setattr(existing, field, getattr(row, field))
+        updated.append(existing)
+    # Proposed microneedling sessions beyond the new count go; cancelled ones stay as history.
+    deleted += [s for s in reusable.values() if s.status == SessionStatus.PROPOSED]
+    PlanSession.objects.filter(pk__in=[s.pk for s in deleted]).delete()
+    _renumber([*(s for s in sessions if s not in deleted), *new], updated, by)
+    from plans.services.booking import _rewindow_after_visits
+
+    # Unbooked visits after a kept session follow its real date (the PIH check after session 1).
+    final = list(plan.sessions.order_by("sequence"))
+    for s in final:
+        s.plan = plan
+    _rewindow_after_visits(final)
+    return Recomputed(plan=plan, conflicts=conflicts, cancelled=tuple(cancelled))
+
+
+def _booked_visits_stand(
+    rows: list[PlanSession], sessions: list[PlanSession], cancel_conflicting: bool, now: dt.datetime
+) -> tuple[list[PlanSession], tuple[str, ...], list[PlanSession]]:
+    """A visit already booked or done (the follow-up, a PIH check) stands for the recomputed one
+    of the same kind and title: it is not added twice. One booked outside the window the new plan
+    gives it is named (or, when the clinician says so, cancelled and the new one added)."""
+    from plans import outbox
+    from plans.models import OCCUPYING_STATUSES, SessionKind, SessionStatus
+
+    booked = {
+        (s.kind, s.title): s for s in sessions if s.kind != SessionKind.MICRONEEDLING and s.status in OCCUPYING_STATUSES
+    }
+    kept_rows, conflicts, cancelled = [], [], []
+    for row in rows:
+        visit = booked.get((row.kind, row.title)) if not row.mn_number else None
+        if visit is None:
+            kept_rows.append(row)
+            continue
+        day = visit.local_date()
+        if row.earliest <= day <= row.latest or visit.status == SessionStatus.COMPLETED:
+            continue
+        why = (
+            f"{visit.title} booked on {day:%d %b %Y}: the recomputed plan places it between "
+            f"{row.earliest:%d %b} and {row.latest:%d %b %Y}."
+        )
+        conflicts.append(why)
+        if cancel_conflicting:
+            visit.cancel(by_client=False, reason="Breaks the recomputed plan's rules (clinician's decision)", now=now)
+            visit.save()
+            outbox.on_session_cancelled(visit)
+            cancelled.append(visit)
+            kept_rows.append(row)
+    return kept_rows, tuple(conflicts), cancelled
+
+
+_REPLANNED_FIELDS = ("title", "earliest", "target", "latest", "duration_minutes", "buffer_minutes", "depth_mm")
+
+
+def _renumber(rows: list[PlanSession], updated: list[PlanSession], by: AbstractBaseUser) -> None:
+    """Sequences in date order (booked by their day, others by target): cascades and pages read
+    "later" from the sequence. Two steps, as (plan, sequence) is unique."""
+    existing = [r for r in rows if r.pk]
+    for offset, r in enumerate(existing, start=1):
+        PlanSession.objects.filter(pk=r.pk).update(sequence=1000 + offset)
+
+    def day(r: PlanSession) -> dt.date:
+        return r.local_date() if r.starts_at else r.target
+
+    for sequence, r in enumerate(sorted(rows, key=lambda r: (day(r), r.mn_number or 0)), start=1):
+        r.sequence = sequence
+    for r in existing:
+        fields = ["sequence", "updated_at"]
+        if r in updated:
+            fields += list(_REPLANNED_FIELDS)
+        r.save(update_fields=fields)
+    bulk_create_with_history([r for r in rows if not r.pk], PlanSession, default_user=by)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -219,8 +220,14 @@ def _stop(plan: TreatmentPlan, sessions: list[PlanSession], note: str, now: dt.d
 
 
 @locked_write
-def hold_decide(*, hold: ClinicalHold, decision: str, note: str, by: AbstractBaseUser) -> ClinicalHold:
-    """A clinician's answer to a hold: continue (with the reason), recompute, or stop the plan."""
+def hold_decide(
+    *, hold: ClinicalHold, decision: str, note: str, by: AbstractBaseUser, cancel_conflicting: bool = False
+) -> ClinicalHold:
+    """A clinician's answer to a hold: continue (with the reason), recompute, or stop the plan.
+
+    Recomputing a plan with sessions booked or done keeps those and re-plans the rest; a kept
+    session still to come that breaks a new rule is named on the plan (`recompute_conflicts`
+    on the returned hold) for staff to move, or cancelled when `cancel_conflicting`."""
     require_clinician(by, "only a clinician decides what happens to a plan on hold.")
     now = booking._now()
     plan, sessions = _lock_plan(hold.plan_id)
@@ -233,33 +240,62 @@ def hold_decide(*, hold: ClinicalHold, decision: str, note: str, by: AbstractBas
             "or record a new screening once it no longer applies.",
             code="hard_stop",
         )
-    if decision == HoldStatus.RECOMPUTED and not plan.is_recomputable:
-        raise BookingError(
-            "Sessions are already booked or done, so the plan cannot be recomputed: continue or stop it.",
-            code="illegal",
-        )
     hold.decide(status=decision, by=by, note=note, now=now)
     hold.save()
+    if decision == HoldStatus.CONTINUED:
+        _adopt_current_cap(plan)
     if decision == HoldStatus.STOPPED:
         _stop(plan, sessions, note.strip(), now)
     else:
         plan.hold_opened_at = None
         plan.save(update_fields=["hold_opened_at", "updated_at"])
     if decision == HoldStatus.RECOMPUTED:
-        from plans.services.plans import PlanLocked, PlanRefused, plan_recompute
+        from plans.services.plans import PlanLocked, PlanRefused, plan_recompute, plan_recompute_remaining
 
         try:
-            plan_recompute(
-                plan=plan,
-                start=max(plan.requested_start, timezone.localdate(now)),
-                combinations=plan.selected_combinations,
-                by=by,
-            )
+            if plan.is_recomputable:
+                plan_recompute(
+                    plan=plan,
+                    start=max(plan.requested_start, timezone.localdate(now)),
+                    combinations=plan.selected_combinations,
+                    by=by,
+                )
+            else:
+                # Booked and completed sessions stay; the rest is re-planned around them.
+                result = plan_recompute_remaining(
+                    plan=plan, sessions=sessions, by=by, cancel_conflicting=cancel_conflicting
+                )
+                hold.recompute_conflicts = list(result.conflicts)
         except (PlanRefused, PlanLocked) as exc:
             # The engine refuses the client now (a hard stop, no protocol): the hold stays open.
             raise BookingError(f"The plan cannot be recomputed: {exc}", code="illegal") from exc
     log.info("hold %s on plan %s decided %s by %s", hold.pk, plan.pk, decision, by)
     return hold
+
+
+def plan_depth_cap_now(plan: TreatmentPlan) -> Decimal:
+    """The cap of the client as they are now (profile, screening and checks since) on `plan`."""
+    from plans.services.plans import _active_protocols_and_floor, client_profile
+
+    protocols, floor = _active_protocols_and_floor()
+    profile = recheck.with_checks(client_profile(plan.client), _checks_since_screening(plan.client, plan))
+    return recheck.depth_cap_now(
+        plan.params,
+        profile,
+        protocols=protocols,
+        clinic_min_age=settings.CLINIC_MIN_AGE,
+        requested_start=plan.requested_start,
+        floor=floor,
+    )
+
+
+def _adopt_current_cap(plan: TreatmentPlan) -> None:
+    """Continuing keeps the plan's sessions, not a cap the client no longer has: the lower cap
+    (never a higher one) is recorded on the plan, and completion holds every depth to it."""
+    cap = plan_depth_cap_now(plan)
+    if cap < plan.depth_cap_mm:
+        plan.clinical_depth_cap_mm = cap
+        plan.save(update_fields=["clinical_depth_cap_mm", "updated_at"])
 
 
 def _review_pending(plan: TreatmentPlan) -> bool:
@@ -333,7 +369,7 @@ def plan_safety(plan: TreatmentPlan, *, clinical: bool) -> dict:
     checks = list(PreSessionCheck.objects.filter(client_id=plan.client_id).order_by("-recorded_at", "-id"))
     checked = {c.session_id for c in checks}
     newest = checks[0] if checks and checks[0].is_current(now=booking._now()) else None
-    overridden = any(s.window_override_reason or s.is_above_plan(s.depth_used_mm) for s in sessions)
+    overridden = any(s.window_override_reason or s.depth_rules_broken(s.depth_used_mm) for s in sessions)
     context |= {
         "reviews": plan_review_state(plan) if plan.review_items else [],
         "past_holds": [h for h in holds if not h.is_open],

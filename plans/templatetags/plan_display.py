@@ -19,3 +19,11 @@ def rationale_sections(entries) -> dict:
     excluded = [e for e in entries if _topic(e) == "excluded"]
     rest = [e for e in entries if _topic(e) not in ("protocol", "excluded")]
     return {"main": chosen + rest, "excluded": excluded}
+
+
+@register.filter(name="mm")
+def mm_filter(value) -> str:
+    """A depth as staff write it (1.00 -> "1.0"); "" for none."""
+    from plans.models import mm
+
+    return "" if value in (None, "") else mm(value)

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 
 from plans import selectors
-from plans.forms.clients import ClientIntakeForm, ClientSearchForm
+from plans.forms.clients import ClientIntakeForm, ClientSearchForm, ScreeningCorrectionForm
 from plans.models import Client
 from plans.pagination import CappedPaginator
 from plans.permissions import staff_required
@@ -46,16 +46,6 @@ def client_search(request):
     return render(request, "plans/clients/search.html", context)
 
 
-def _apply_service_errors(form: ClientIntakeForm, error: ValidationError) -> None:
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    codes = {q.code: q for q in form.questions}
-    for field, messages_ in error.message_dict.items():
-        name = form.answer_field(codes[field]) if field in codes else field
-        form.add_error(name if name in form.fields else None, messages_)
-
-
 @staff_required("plans.add_client", "plans.view_clinical_record")
 def client_create(request):
     form = ClientIntakeForm(request.POST or None)
@@ -65,7 +55,7 @@ def client_create(request):
                 **form.client_values(), screening=form.screening_answers(), screened_by=request.user
             )
         except ValidationError as error:
-            _apply_service_errors(form, error)
+            form.apply_service_errors(error)
         else:
             messages.success(request, f"{client.full_name} was added with today's screening.")
             return redirect("client-detail", pk=client.pk)
@@ -87,7 +77,7 @@ def client_edit(request, pk: int):
                 **form.client_values(),
             )
         except ValidationError as error:
-            _apply_service_errors(form, error)
+            form.apply_service_errors(error)
         else:
             messages.success(request, "Saved. A changed screening is recorded as a new, dated screen.")
             return redirect("client-detail", pk=pk)
@@ -113,4 +103,49 @@ def client_detail(request, pk: int):
             "flags": [a for a in answers if a.answer],
             "plans": plans,
         },
+    )
+
+
+@staff_required("plans.add_screening", "plans.view_clinical_record")
+def screening_correct(request, client_id: int):
+    """Correct the client's current screen: its answers pre-filled, a reason required; saved as a
+    new dated screen (the service re-checks the client's plans against it), never an edit."""
+    client = get_object_or_404(Client, pk=client_id)
+    screening = selectors.client_current_screening(client)
+    if screening is None:
+        messages.error(request, "There is no screening to correct: record one with Edit / re-screen.")
+        return redirect("client-detail", pk=client_id)
+    form = ScreeningCorrectionForm(
+        request.POST or None, screening=screening, current_answers=client_services.current_answers(client)
+    )
+    if request.method == "POST" and form.is_valid():
+        corrected = screening
+        if form.cleaned_data["corrects"] != screening.pk:
+            # The page showed an older screen than the current one: correcting it would lose what came after.
+            form.add_error(None, client_services.SUPERSEDED)
+        else:
+            try:
+                corrected = client_services.screening_correct(
+                    screening=screening,
+                    answers=form.screening_answers(),
+                    reason=form.cleaned_data["correction_reason"],
+                    screened_by=request.user,
+                )
+            except ValidationError as error:
+                form.apply_service_errors(error)
+        if not form.errors:
+            messages.success(
+                request,
+                f"Correction saved as a new screen dated {corrected.screened_on:%d %b %Y}; the earlier one is kept. "
+                "Open plans were re-checked against it.",
+            )
+            return redirect("client-detail", pk=client_id)
+    # A refused POST says so in its status too: 409 when someone else's screen came first, else 400.
+    superseded = client_services.SUPERSEDED in form.non_field_errors()
+    status = (409 if superseded else 400) if form.errors else 200
+    return render(
+        request,
+        "plans/clients/screening_correct.html",
+        {"form": form, "client": client, "screening": screening},
+        status=status,
     )

@@ -67,11 +67,20 @@ def plan_hold_decide(request, pk: int, hold_id: int):
         return redirect("plan-detail", pk=pk)
     data = form.cleaned_data
     try:
-        safety_services.hold_decide(hold=hold, decision=data["decision"], note=data["note"], by=request.user)
+        decided = safety_services.hold_decide(
+            hold=hold,
+            decision=data["decision"],
+            note=data["note"],
+            by=request.user,
+            cancel_conflicting=data["cancel_conflicting"],
+        )
     except BookingError as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, "Decision recorded.")
+        for why in getattr(decided, "recompute_conflicts", []):
+            what = "Cancelled" if data["cancel_conflicting"] else "Still booked, move it"
+            messages.warning(request, f"{what}: {why}")
     return redirect("plan-detail", pk=pk)
 
 

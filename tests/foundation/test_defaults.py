@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -312,3 +313,26 @@ def test_the_demo_books_three_plans_through_the_services_and_their_confirmations
     assert models.Message.objects.filter(kind="confirmation").count() == 3
     call_command("load_demo", stdout=io.StringIO())
     assert models.TreatmentPlan.objects.count() == 3
+
+
+def _without_ids(p):
+    return replace(
+        p,
+        id=None,
+        combinations=tuple(replace(c, id=0) for c in p.combinations),
+        care_notes=tuple(replace(n, id=0) for n in sorted(p.care_notes, key=lambda n: (n.phase, n.offset_days))),
+    )
+
+
+@pytest.mark.django_db
+def test_the_shipped_protocols_read_from_the_database_are_the_engine_data_the_property_tests_use():
+    """One mapping (planning.protocol_params_from): the rows the migration loads and the
+    database-free defaults the engine's property tests run on are the same protocols."""
+    from plans.defaults import default_protocol_params
+    from plans.services.plans import protocol_params_active
+
+    from_db = {p.code: _without_ids(p) for p in protocol_params_active()}
+    shipped = {p.code: _without_ids(p) for p in default_protocol_params()}
+    assert set(shipped) <= set(from_db)
+    for code, params in shipped.items():
+        assert from_db[code] == params, code

@@ -187,3 +187,16 @@ def errors_of(response) -> list[str]:
         for form_errors in formset.errors:
             messages += [str(m) for field_errors in form_errors.values() for m in field_errors]
     return messages
+
+
+def screening_correction(client: models.Client, *, reason: str = "", **answers: str) -> dict:
+    """The screening correction form as its page pre-fills it for `client` (their current screen's
+    answers), with `answers` changed (code -> "yes"/"no", or "<code>_date" -> ISO date) and the reason."""
+    screening = client.screenings.first()
+    data = {"corrects": str(screening.pk), "correction_reason": reason}
+    for a in screening.answers.select_related("question"):
+        data[f"screen_{a.question.code}"] = "yes" if a.answer else "no"
+        if a.last_date:
+            data[f"screen_{a.question.code}_date"] = a.last_date.isoformat()
+    data.update({f"screen_{code}": value for code, value in answers.items()})
+    return data

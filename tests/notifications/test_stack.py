@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 import threading
 
 import pytest
@@ -18,7 +19,8 @@ from django.db import connection
 from django.utils import timezone
 from icalendar import Calendar
 
-from plans.models import Message, MessageStatus
+from plans.models import Message, MessageStatus, PreSessionCheck
+from plans.recheck import CHECK_CODES
 from tests.helpers.outbox import attachment, text_body
 from tests.notifications.stack import STAFF_PASSWORD, Browser, Stack, clinic_with_a_plan, wait_for
 
@@ -190,3 +192,86 @@ def test_a_cancel_during_an_in_flight_reminder_waits_for_it_and_the_record_match
     assert reminder.status == MessageStatus.SENT
     assert [a.succeeded for a in reminder.delivery_attempts.all()] == [True]
     assert not Message.objects.filter(delivery_attempts__succeeded=True).exclude(status=MessageStatus.SENT).exists()
+
+
+# --- The pre-session check link: from the 48 h reminder to a recorded check -------------------------
+
+CHECK_LINK = re.compile(r"(https?://[^\s\"<>]+/e/check/[^\s\"<>]+/)")
+
+
+def bring_the_reminder_forward(plan) -> None:
+    """The 48 h reminder falls due now (the clock is real: its moment is nine days away)."""
+    Message.objects.filter(session__plan=plan, kind="reminder:48h").update(send_at=timezone.now())
+
+
+def answer_the_check(url: str, **yes: str) -> tuple[int, str]:
+    """The client opens the link (no login) and answers every question, "no" unless named in `yes`."""
+    client = Browser(url.split("/e/check/")[0])
+    path = "/e/check/" + url.split("/e/check/")[1]
+    status, page = client.request(path)
+    assert status == 200 and 'name="csrfmiddlewaretoken"' in page, page[:1000]
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    form = {"csrfmiddlewaretoken": token}
+    for code in CHECK_CODES:
+        form[code] = "yes" if code in yes else "no"
+        form[f"{code}_detail"] = yes.get(code, "")
+    return client.request(path, form)
+
+
+def check_journey(plan, url: str) -> None:
+    status, page = answer_the_check(url, anything_else="New retinol serum since Monday")
+    assert status == 200 and "we have your answers" in page, page[:1000]
+    check = PreSessionCheck.objects.get(session__plan=plan)
+    assert check.via == PreSessionCheck.Via.CLIENT and check.yes_codes == ["anything_else"]
+    plan.refresh_from_db()
+    assert plan.is_on_hold, "a yes no rule answers needs a clinician"
+    assert any("New retinol serum" in line for line in plan.holds.get().reasons)
+    status, page = Browser(url.split("/e/check/")[0]).request("/e/check/" + url.split("/e/check/")[1])
+    assert status == 200 and "already recorded" in page, "the link is used once"
+    assert PreSessionCheck.objects.count() == 1
+
+
+def test_make_run_stack_delivers_the_check_link_and_the_clients_answers_are_recorded(stack, staff, tmp_path):
+    """The 48 h reminder lands in the mail folder, its link opens the check, the client's "yes"
+    is recorded and holds the plan: SQLite file, filesystem broker, file email backend."""
+    if connection.vendor != "sqlite":
+        pytest.skip("the embedded-defaults journey runs on the SQLite test database")
+    plan, starts = clinic_with_a_plan(staff, reminder_leads=[{"hours_before": 48, "include_pre_care": False}])
+    s = stack(broker_url="filesystem://")
+    procs = [s.start_web(), s.start_worker(), s.start_beat()]
+    book_over_http(s, staff, plan, starts)
+    wait_for(lambda: mail_files(s), timeout=45, what="the confirmation file", procs=procs)
+
+    bring_the_reminder_forward(plan)
+    reminders = wait_for(
+        lambda: [m for m in mail_files(s) if m["Subject"].startswith("Reminder")],
+        timeout=45,
+        what="the reminder file",
+        procs=procs,
+    )
+
+    (url,) = set(CHECK_LINK.findall(text_body(reminders[0])))
+    assert url.startswith(s.url)
+    check_journey(plan, url)
+
+
+@on_postgres_and_redis
+def test_production_stack_delivers_the_check_link_over_smtp_and_the_answers_are_recorded(
+    stack, staff, smtp_server, broker
+):
+    plan, starts = clinic_with_a_plan(staff, reminder_leads=[{"hours_before": 48, "include_pre_care": False}])
+    s = stack(broker_url=broker, email_url=f"smtp://127.0.0.1:{smtp_server.port}")
+    procs = [s.start_web(server="gunicorn"), s.start_worker(), s.start_beat()]
+    book_over_http(s, staff, plan, starts)
+    wait_for(lambda: smtp_server.received, timeout=45, what="the confirmation", procs=procs)
+
+    bring_the_reminder_forward(plan)
+    reminders = wait_for(
+        lambda: [m for m in smtp_server.received if m["Subject"].startswith("Reminder")],
+        timeout=45,
+        what="the reminder over SMTP",
+        procs=procs,
+    )
+
+    (url,) = set(CHECK_LINK.findall(text_body(reminders[0])))
+    check_journey(plan, url)

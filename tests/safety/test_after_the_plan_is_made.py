@@ -382,3 +382,56 @@ def test_recomputing_a_plan_the_engine_now_refuses_keeps_the_hold_open(screened,
         safety.hold_decide(hold=hold, decision=HoldStatus.RECOMPUTED, note="try", by=clinician)
     hold.refresh_from_db()
     assert hold.is_open
+
+
+def test_continuing_a_plan_held_for_a_lower_cap_holds_every_depth_to_the_new_cap(
+    booked_plan, aesthetician, clinician, frozen_clock
+):
+    """Fitzpatrick I -> VI on a 1.5 mm plan, continued by a clinician: the sessions stay, the
+    1.0 mm cap of type VI comes with them, and going past it needs a clinician's reason."""
+    plan = booked_plan(fitzpatrick=1, pore_concern="moderate")
+    assert plan.params.depth_cap_mm == Decimal("1.5")
+    s2, s3 = mn(plan, 2), mn(plan, 3)
+    assert s2.depth_mm == Decimal("1.0") and s3.depth_mm == Decimal("1.25")
+    clients.client_update(client=plan.client, fitzpatrick=6)
+
+    safety.hold_decide(
+        hold=safety.plan_open_hold(plan),
+        decision=HoldStatus.CONTINUED,
+        note="Keeps her bookings; needle within the IV-VI cap",
+        by=clinician,
+    )
+
+    plan.refresh_from_db()
+    assert plan.clinical_depth_cap_mm == Decimal("1.0") and plan.depth_cap_mm == Decimal("1.0")
+    frozen_clock.move_to(s2.starts_at + dt.timedelta(minutes=30))
+    record_check(s2, by=aesthetician)
+    booking.session_complete(session=s2, depth_used_mm=Decimal("1.0"), by=aesthetician)  # at the cap: fine
+    frozen_clock.move_to(s3.starts_at + dt.timedelta(minutes=30))
+    record_check(s3, by=aesthetician)
+    for reason in ("", "as planned"):
+        with pytest.raises(booking.BookingError, match="cap is now 1.0 mm") as refused:
+            booking.session_complete(
+                session=s3, depth_used_mm=Decimal("1.25"), above_plan_reason=reason, by=aesthetician
+            )
+        assert _code(refused) == "needs_clinician"
+    s3.refresh_from_db()
+    assert s3.status == SessionStatus.BOOKED and not ClinicalOverride.objects.exists()
+
+    booking.session_complete(
+        session=s3, depth_used_mm=Decimal("1.25"), above_plan_reason="Test patch at 1.25 mm: no PIH", by=clinician
+    )
+    override = ClinicalOverride.objects.get()
+    assert override.rule == ClinicalRule.DEPTH_ABOVE_CAP and override.by == clinician
+
+
+def test_continuing_never_raises_the_cap_and_a_change_without_a_lower_cap_records_none(
+    booked_plan, aesthetician, clinician
+):
+    plan = booked_plan()
+    clients.client_update(client=plan.client, screening=no_to_all(anticoagulants=None), screened_by=aesthetician)
+    safety.hold_decide(
+        hold=safety.plan_open_hold(plan), decision=HoldStatus.CONTINUED, note="GP approved", by=clinician
+    )
+    plan.refresh_from_db()
+    assert plan.clinical_depth_cap_mm is None and plan.depth_cap_mm == plan.params.depth_cap_mm

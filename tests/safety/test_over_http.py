@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from plans.models import HoldStatus, PlanStatus, SessionStatus, TreatmentPlan
 from plans.services import clients, safety
@@ -201,3 +202,73 @@ def test_the_client_fills_the_check_once_from_the_reminder_link(booked_plan, cli
     # A tan (deferral of the shipped protocols) holds the plan for a clinician.
     plan.refresh_from_db()
     assert plan.is_on_hold
+
+
+def test_after_a_continue_for_a_lower_cap_completion_above_it_needs_a_clinician_over_http(
+    booked_plan, as_user, aesthetician, front_desk, clinician, frozen_clock
+):
+    plan = booked_plan(fitzpatrick=1, pore_concern="moderate")
+    clients.client_update(client=plan.client, fitzpatrick=6)
+    hold = safety.plan_open_hold(plan)
+    decide = reverse("plan-hold-decide", args=[plan.pk, hold.pk])
+    data = {"decision": HoldStatus.CONTINUED, "note": "Keeps her bookings within the IV-VI cap"}
+    assert as_user(aesthetician).post(decide, data).status_code == 403
+    assert as_user(front_desk).post(decide, data).status_code == 403
+    assert as_user(clinician).post(decide, data).status_code == 302
+    page = as_user(clinician).get(reverse("plan-detail", args=[plan.pk])).content.decode()
+    assert "cap 1.0 mm" in page and "lowered from 1.5 mm" in page
+
+    s3 = mn(plan, 3)
+    frozen_clock.move_to(s3.starts_at + dt.timedelta(minutes=30))
+    record_check(s3, by=aesthetician)
+    url = reverse("session-complete", args=[s3.pk])
+    for who in (aesthetician, front_desk):
+        response = as_user(who).post(url, {"depth_used_mm": "1.25", "above_plan_reason": "as planned"}, **JSON)
+        assert response.status_code in (400, 403)
+        if response.status_code == 400:
+            assert response.json()["code"] == "needs_clinician"
+    s3.refresh_from_db()
+    assert s3.status == SessionStatus.BOOKED
+    response = as_user(clinician).post(url, {"depth_used_mm": "1.25", "above_plan_reason": "Test patch fine"}, **JSON)
+    assert response.status_code == 200, response.json()
+    assert s3.clinical_overrides.get().rule == "depth_above_cap"
+
+
+@pytest.mark.parametrize("role", ["aesthetician", "front_desk"])
+def test_moving_session_one_offers_the_booked_pih_check_in_the_cascade_over_http(
+    screened, aesthetician, clinic, as_user, role, request
+):
+    import json
+
+    from plans.models import SessionKind
+    from tests.helpers.clock import at
+    from tests.helpers.safety import book_all
+
+    plan = make_plan_for(screened(fitzpatrick=5), aesthetician)
+    book_all(plan, clinic["ana"])
+    s1 = mn(plan, 1)
+    pih = plan.sessions.get(kind=SessionKind.COMBINATION, title__startswith="PIH check")
+    new_day = pih.local_date() - dt.timedelta(days=7)
+    new_day += dt.timedelta(days=(7 - new_day.weekday()) % 7 if new_day.weekday() > 4 else 0)
+    form = {
+        "starts_at": timezone.localtime(at(new_day, 10)).strftime("%Y-%m-%dT%H:%M"),
+        "practitioner": clinic["ana"].pk,
+        "override_reason": "client away",
+    }
+    http = as_user(request.getfixturevalue(role))
+    url = reverse("session-reschedule", args=[s1.pk])
+
+    offered = http.post(url, form, **JSON)
+
+    assert offered.status_code == 409 and offered.json()["code"] == "cascade_required"
+    shifts = offered.json()["cascade"]
+    (pih_shift,) = [s for s in shifts if s["session"] == pih.pk]
+    assert "14 to 28 days after microneedling session 1" in pih_shift["reason"]
+    pih.refresh_from_db()
+    assert pih.local_date() - new_day < dt.timedelta(days=14)  # nothing moved yet
+
+    done = http.post(url, {**form, "cascade": json.dumps(shifts)}, **JSON)
+
+    assert done.status_code == 200, done.json()
+    pih.refresh_from_db()
+    assert 14 <= (pih.local_date() - new_day).days <= 28

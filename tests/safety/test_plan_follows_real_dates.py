@@ -68,3 +68,73 @@ def test_the_pih_check_follows_session_one_booked_and_moved(screened, aesthetici
     booking.session_reschedule(session=s1, starts_at=at(earlier, 10), practitioner=clinic["ana"], by=aesthetician)
     pih.refresh_from_db()
     assert pih.earliest == earlier + dt.timedelta(days=14)
+
+
+def _weekday_on_or_after(day: dt.date) -> dt.date:
+    return day + dt.timedelta(days=max(0, 7 - day.weekday()) if day.weekday() > 4 else 0)
+
+
+def test_a_booked_pih_check_is_offered_in_the_cascade_when_session_one_moves_closer_to_it(
+    screened, aesthetician, clinic
+):
+    """Session 1 moved a week later: the PIH check booked 2-4 weeks after its old date would be
+    under its 14-day minimum; the move offers it with the other shifts, never leaves it there."""
+    from plans.models import SessionKind
+    from tests.helpers.safety import book_all, make_plan_for, mn
+
+    plan = make_plan_for(screened(fitzpatrick=5), aesthetician)
+    book_all(plan, clinic["ana"])
+    s1 = mn(plan, 1)
+    pih = plan.sessions.get(kind=SessionKind.COMBINATION, title__startswith="PIH check")
+    assert pih.status == "booked" and pih.anchor_mn == 1
+    gap = (pih.local_date() - s1.local_date()).days
+    assert 14 <= gap <= 28
+    new_day = _weekday_on_or_after(pih.local_date() - dt.timedelta(days=7))
+    assert (pih.local_date() - new_day).days < 14
+    new = at(new_day, 10)
+
+    with pytest.raises(booking.CascadeRequired) as offered:
+        booking.session_reschedule(
+            session=s1, starts_at=new, practitioner=clinic["ana"], override_reason="client away", by=aesthetician
+        )
+    shifts = {s.session_key: s for s in offered.value.shifts}
+    assert pih.pk in shifts and "14 to 28 days after microneedling session 1" in shifts[pih.pk].reason
+    assert shifts[pih.pk].new_slot is not None and not shifts[pih.pk].outside_window
+
+    cascade = [booking.ShiftRequest(s.session_key, s.new_slot.start) for s in offered.value.shifts]
+    booking.session_reschedule(
+        session=s1,
+        starts_at=new,
+        practitioner=clinic["ana"],
+        cascade=cascade,
+        override_reason="client away",
+        by=aesthetician,
+    )
+
+    pih.refresh_from_db()
+    assert 14 <= (pih.local_date() - new_day).days <= 28
+    assert (pih.earliest, pih.latest) == (new_day + dt.timedelta(days=14), new_day + dt.timedelta(days=28))
+    assert not pih.window_override_reason
+
+
+def test_a_pih_check_still_inside_its_window_after_the_move_is_not_offered(screened, aesthetician, clinic):
+    from plans.models import SessionKind
+    from tests.helpers.safety import book_all, make_plan_for, mn
+
+    plan = make_plan_for(screened(fitzpatrick=5), aesthetician)
+    book_all(plan, clinic["ana"])
+    s1 = mn(plan, 1)
+    pih = plan.sessions.get(kind=SessionKind.COMBINATION, title__startswith="PIH check")
+    booked_on = pih.local_date()
+    # A weekday a few days from session 1's date that keeps the PIH check 14-28 days after it.
+    candidates = [s1.local_date() + dt.timedelta(days=d) for d in (-3, -2, -1, 1, 2, 3)]
+    new_day = next(d for d in candidates if d.weekday() < 5 and 14 <= (booked_on - d).days <= 28)
+    try:
+        booking.session_reschedule(
+            session=s1, starts_at=at(new_day, 10), practitioner=clinic["ana"], override_reason="x", by=aesthetician
+        )
+    except booking.CascadeRequired as offered:
+        assert pih.pk not in {s.session_key for s in offered.value.shifts}
+    else:
+        pih.refresh_from_db()
+        assert pih.local_date() == booked_on

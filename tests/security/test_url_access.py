@@ -55,6 +55,7 @@ ACCESS: dict[str, dict] = {
     "client-detail": ANY_STAFF,  # front desk sees the profile and plans, not the clinical record
     "client-create": CLINICAL,  # intake includes the screening answers
     "client-edit": CLINICAL,
+    "screening-correct": CLINICAL,  # shows the current screening's answers to correct them
     "plan-new": CLINICAL,
     "plan-detail": ANY_STAFF,  # front desk books from it; rationale and warnings are hidden
     "plan-recompute": rule(LOGIN, DENIED, 405, 405),  # POST only

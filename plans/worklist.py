@@ -32,6 +32,7 @@ from plans.models import (
     TreatmentPlan,
 )
 from plans.outbox.kinds import label as kind_label
+from plans.selectors import treatment_consent_missing
 from plans.services import booking
 
 # A provider lists at most this many items (most urgent first) and says when there are more:
@@ -97,9 +98,25 @@ def _unbooked_sessions(appointments: list[Appointment]) -> None:
             a.outstanding.append(Outstanding("unbooked", text, reverse("plan-book", args=[a.session.plan_id])))
 
 
+def _consent_missing(appointments: list[Appointment]) -> None:
+    """A microneedling appointment whose client has no treatment consent in force: sign it at check-in.
+    Not clinical: front desk hands over the tablet (the text and signature stay on clinical pages)."""
+    waiting = [
+        a
+        for a in appointments
+        if a.session.kind == SessionKind.MICRONEEDLING and a.session.status == SessionStatus.BOOKED
+    ]
+    missing = treatment_consent_missing(client_ids={a.session.plan.client_id for a in waiting}) if waiting else set()
+    for a in waiting:
+        client = a.session.plan.client
+        if client.pk in missing:
+            text = "Consent withdrawn" if client.treatment_consent_withdrawn_at else "Consent to sign"
+            a.outstanding.append(Outstanding("consent", text, reverse("client-detail", args=[client.pk])))
+
+
 # What stands open about an appointment, one function per kind (each at most one query for the
-# whole day). Safety's pre-session check, consent and clinical hold are added here.
-OUTSTANDING: list[Callable[[list[Appointment]], None]] = [_review_unsigned, _unbooked_sessions]
+# whole day). Safety's pre-session check and clinical hold are added here.
+OUTSTANDING: list[Callable[[list[Appointment]], None]] = [_review_unsigned, _unbooked_sessions, _consent_missing]
 
 
 def today_appointments(*, day: dt.date, clinical: bool, now: dt.datetime | None = None) -> list[PractitionerDay]:

@@ -45,7 +45,10 @@ def test_an_old_signature_keeps_v1s_text_and_hash_after_the_form_is_edited(clien
     v1_text, v1_hash = signed.text, signed.text_sha256
 
     v2 = consent_services.consent_template_revise(
-        template=_treatment(), title=v1.title, body=v1.body + "\nNew paragraph about LED after needling.", by=aesthetician
+        template=_treatment(),
+        title=v1.title,
+        body=v1.body + "\nNew paragraph about LED after needling.",
+        by=aesthetician,
     )
     assert v2.number == v1.number + 1 and _treatment().current_version == v2
 

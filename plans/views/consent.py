@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 
 from django.conf import settings
+from django.contrib.staticfiles import finders
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -101,12 +102,14 @@ def consent_detail(request, consent_id: int):
 @staff_required("plans.view_clinical_record")
 def consent_pdf(request, consent_id: int):
     """The signed consent as a PDF (WeasyPrint): the text, its hash, the signature and who witnessed it."""
-    from weasyprint import HTML  # imported here: it loads Pango, which only this page needs
+    from weasyprint import CSS, HTML  # imported here: it loads Pango, which only this page needs
 
     consent = _consent(consent_id)
     record_access_log(user=request.user, client=consent.client, action="export")
     html = render_to_string("plans/consent/pdf.html", _record_context(consent) | {"printed_at": timezone.now()})
-    pdf = HTML(string=html, base_url=request.build_absolute_uri("/")).write_pdf()
+    stylesheet = CSS(filename=finders.find("css/consent_pdf.css"))
+    # No base URL: the page refers to nothing outside itself (the signature is inline), so nothing is fetched.
+    pdf = HTML(string=html).write_pdf(stylesheets=[stylesheet])
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="consent-{consent.pk}-{consent.kind}.pdf"'
     return response

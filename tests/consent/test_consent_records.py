@@ -1,7 +1,9 @@
 """Consent as a record: versions that never change, signatures that keep the exact text they signed,
 a signature image that must be real, and the photo guard a future photo upload asks."""
 
+import base64
 import datetime as dt
+import json
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -227,3 +229,23 @@ def test_an_unknown_photo_use_is_refused(aesthetician):
             witness=aesthetician,
             photo_uses=["billboards"],
         )
+
+
+# --- The client's data rights ----------------------------------------------------------------------
+
+
+def test_the_export_holds_each_signature_with_its_text_and_image_and_erasure_removes_them(aesthetician, clinic_admin):
+    from plans.services import privacy
+
+    zoe = ClientFactory(treatment_consent=False)
+    signed = sign_in_clinic(zoe, aesthetician)
+    consent_services.consent_withdraw(consent=signed, by=aesthetician, reason="By phone")
+    exported = privacy.client_export(client=zoe, by=clinic_admin)
+    (record,) = exported["client"]["consents"]
+    assert record["text_sha256"] == signed.text_sha256 and record["withdrawal"][0]["reason"] == "By phone"
+    assert base64.b64decode(record["signature_png"]) == signature_png()
+    json.dumps(exported)  # the download is JSON: bytes must not break it
+
+    privacy.client_erase(client=zoe, by=clinic_admin, reason="Written request of 3 May")
+    assert not SignedConsent.objects.filter(client=zoe).exists()
+    assert ConsentVersion.objects.filter(pk=signed.version_id).exists()  # the form stays

@@ -14,7 +14,10 @@ class SignForm(forms.Form):
     version_id = forms.IntegerField(widget=forms.HiddenInput)
     # The signature pad's PNG as a data URL (base64 is 4/3 of the bytes, plus the prefix).
     signature = forms.CharField(widget=forms.HiddenInput, max_length=MAX_SIGNATURE_BYTES * 4 // 3 + 64, required=False)
-    has_read = forms.BooleanField(label="I have read this consent and had the chance to ask questions.")
+    has_read = forms.BooleanField(
+        label="I have read this consent and had the chance to ask questions.",
+        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
+    )
 
     def __init__(self, *args, photo: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -22,7 +25,7 @@ class SignForm(forms.Form):
             self.fields["photo_uses"] = forms.MultipleChoiceField(
                 label="I agree to photographs being used for (tick each one you agree to):",
                 choices=PhotoUse.choices,
-                widget=forms.CheckboxSelectMultiple,
+                widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
                 required=False,
             )
 

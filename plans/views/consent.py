@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 
 from django.conf import settings
-from django.contrib.staticfiles import finders
 from django.contrib import messages
+from django.contrib.staticfiles import finders
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string

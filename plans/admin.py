@@ -990,12 +990,9 @@ class ConsentTemplateAdmin(admin.ModelAdmin):
         # The name is the form's own; the wording goes through the service, which adds a version
         # only when it changed (so a signed version is never rewritten).
         super().save_model(request, obj, form, change)
-        try:
-            consent_services.consent_template_revise(
-                template=obj, title=form.cleaned_data["title"], body=form.cleaned_data["body"], by=request.user
-            )
-        except consent_services.ConsentRefused as exc:
-            raise forms.ValidationError(str(exc)) from exc
+        consent_services.consent_template_revise(
+            template=obj, title=form.cleaned_data["title"], body=form.cleaned_data["body"], by=request.user
+        )
 
     def has_delete_permission(self, request, obj=None):
         return False  # signatures point at its versions

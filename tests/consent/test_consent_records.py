@@ -101,6 +101,15 @@ def test_the_admin_saves_an_edit_as_a_new_version_and_shows_old_ones_read_only(c
     assert 'name="body"' not in version_page  # read-only: shown, not editable
 
 
+def test_the_admin_refuses_a_blank_text_with_a_message_and_makes_no_version(client, clinic_admin):
+    template = _treatment()
+    client.force_login(clinic_admin)
+    url = reverse("admin:plans_consenttemplate_change", args=[template.pk])
+    response = client.post(url, {"name": template.name, "title": "Consent", "body": "   ", **_inline()})
+    assert response.status_code == 200 and "This field is required" in response.content.decode()
+    assert template.versions.count() == 1
+
+
 def _inline() -> dict:
     return {
         "versions-TOTAL_FORMS": "0",

@@ -295,6 +295,7 @@ STATICFILES_DIRS = [
     ("vendor/bootstrap", NODE_MODULES / "bootstrap" / "dist"),
     ("vendor/htmx", NODE_MODULES / "htmx.org" / "dist"),
     ("vendor/event-calendar", NODE_MODULES / "@event-calendar" / "build" / "dist"),
+    ("vendor/signature_pad", NODE_MODULES / "signature_pad" / "dist"),
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -362,6 +363,8 @@ if NOTIFICATIONS_CARE_NOTE_HOUR > 23:
     raise ImproperlyConfigured(f"NOTIFICATIONS_CARE_NOTE_HOUR must be 0-23, got {NOTIFICATIONS_CARE_NOTE_HOUR}.")
 # Links in emails (confirm, cancel, unsubscribe) stop working after this many days.
 NOTIFICATIONS_LINK_MAX_AGE_DAYS = env_int("NOTIFICATIONS_LINK_MAX_AGE_DAYS", 90, minimum=1)
+# The consent link in the email sent when a series is booked stops working after this.
+CONSENT_LINK_MAX_AGE_DAYS = env_int("CONSENT_LINK_MAX_AGE_DAYS", 30, minimum=1)
 # Domain used in deterministic Message-IDs and iCalendar UIDs.
 NOTIFICATIONS_DOMAIN = os.environ.get("NOTIFICATIONS_DOMAIN", "clinic.example")
 # Clients may cancel with the email link until this many hours before the session.

@@ -32,6 +32,7 @@ from .models import mm
 from .roles import ROLES
 from .services import availability, safety_exceptions, security
 from .services import clients as client_services
+from .services import consent as consent_services
 
 # --- Form fields for the JSON columns ------------------------------------------------------
 
@@ -924,3 +925,86 @@ class ClinicUserAdmin(UserAdmin):
 User = get_user_model()
 admin.site.unregister(User)
 admin.site.register(User, ClinicUserAdmin)
+
+
+# --- Consent forms: editing the text makes a new version; versions and signatures never change ----
+
+
+class ConsentTemplateForm(forms.ModelForm):
+    """The form's name, and its wording as the next version (the current one is shown to edit)."""
+
+    title = forms.CharField(max_length=200, help_text="The heading the client reads.")
+    body = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 24, "cols": 100}),
+        help_text="Saving a changed text makes a new version. Clients who signed an earlier version keep "
+        "the text they signed; new signatures use this one.",
+    )
+
+    class Meta:
+        model = models.ConsentTemplate
+        fields = ["kind", "name"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        current = self.instance.current_version if self.instance.pk else None
+        if current is not None:
+            self.fields["title"].initial = current.title
+            self.fields["body"].initial = current.body
+            self.fields["kind"].disabled = True  # the signatures of a form are of its kind
+
+
+class ConsentVersionInline(admin.TabularInline):
+    model = models.ConsentVersion
+    fields = ["number", "title", "created_at", "created_by", "signature_count"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["-number"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(signed=Count("signatures")).select_related("created_by")
+
+    @admin.display(description="signatures")
+    def signature_count(self, obj) -> int:
+        return obj.signed
+
+
+@admin.register(models.ConsentTemplate)
+class ConsentTemplateAdmin(admin.ModelAdmin):
+    form = ConsentTemplateForm
+    list_display = ["name", "kind", "current_version_number"]
+    inlines = [ConsentVersionInline]
+
+    @admin.display(description="current version")
+    def current_version_number(self, obj) -> str:
+        current = obj.current_version
+        return f"v{current.number}" if current else "none"
+
+    def save_model(self, request, obj, form, change):
+        # The name is the form's own; the wording goes through the service, which adds a version
+        # only when it changed (so a signed version is never rewritten).
+        super().save_model(request, obj, form, change)
+        consent_services.consent_template_revise(
+            template=obj, title=form.cleaned_data["title"], body=form.cleaned_data["body"], by=request.user
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # signatures point at its versions
+
+
+@admin.register(models.ConsentVersion)
+class ConsentVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Every version as it was signed: read-only for everybody."""
+
+    list_display = ["template", "number", "title", "created_at", "created_by"]
+    list_filter = ["template"]
+    readonly_fields = ["template", "number", "title", "body", "created_at", "created_by"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False

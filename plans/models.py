@@ -86,6 +86,14 @@ class Client(models.Model):
     erased_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="Set when the client's personal data was erased."
     )
+    # Kept in step with the SignedConsent and ConsentWithdrawal rows by services/consent.py, so the
+    # allowed actions of every session (calendar JSON included) are answered without a query per session.
+    treatment_consent_withdrawn_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Set while the client's newest treatment consent is withdrawn: microneedling stops.",
+    )
 
     history = HistoricalRecords()
 
@@ -1216,13 +1224,22 @@ class PlanSession(models.Model):
                 return "Checked in"
         return self.get_status_display()
 
+    # What a withdrawn treatment consent stops: new microneedling bookings and their completion.
+    # Moving or cancelling a booked one stays open, so the clinic can rearrange while it talks to the client.
+    CONSENT_ACTIONS = ("book", "complete")
+
     def refusal_code(self, action: str, *, now: dt.datetime | None = None) -> str:
-        """The machine-readable kind of `refusal`: "clinical_hold", "review_pending", "illegal" or ""."""
+        """The machine-readable kind of `refusal`: "clinical_hold", "review_pending", "needs_consent",
+        "illegal" or ""."""
         reason = self.refusal(action, now=now)
         if not reason:
             return ""
         code, clinical = self.plan.clinical_refusal()
-        return code if action in self.CLINICAL_ACTIONS and reason == clinical else "illegal"
+        if action in self.CLINICAL_ACTIONS and reason == clinical:
+            return code
+        if reason == self._consent_refusal(action):
+            return "needs_consent"
+        return "illegal"
 
     def refusal(self, action: str, *, now: dt.datetime | None = None) -> str:
         """Why `action` is not allowed now, for staff; "" when it is."""
@@ -1231,7 +1248,16 @@ class PlanSession(models.Model):
         reason = self._status_refusal(action, now=now)
         if not reason and action in self.CLINICAL_ACTIONS:
             reason = self.plan.clinical_refusal()[1]
-        return reason
+        return reason or self._consent_refusal(action)
+
+    def _consent_refusal(self, action: str) -> str:
+        withdrawn = self.plan.client.treatment_consent_withdrawn_at
+        if action not in self.CONSENT_ACTIONS or self.kind != SessionKind.MICRONEEDLING or withdrawn is None:
+            return ""
+        return (
+            f"The client withdrew their treatment consent on {timezone.localtime(withdrawn):%d %b %Y}: "
+            "microneedling can be booked or completed again only after they sign a new consent."
+        )
 
     def _status_refusal(self, action: str, *, now: dt.datetime | None = None) -> str:
         status = self.get_status_display().lower()
@@ -1637,6 +1663,182 @@ class RateLimitBucket(models.Model):
         return f"{self.key[:8]}… {self.hits} since {self.window_start:%H:%M:%S}"
 
 
+# --- Consent (services/consent.py writes these) ---------------------------------------------
+
+
+class ConsentKind(models.TextChoices):
+    TREATMENT = "treatment", "Treatment consent"
+    PHOTO = "photo", "Photo consent"
+
+
+class PhotoUse(models.TextChoices):
+    """What photos may be used for: each one a separate opt-in on the photo consent."""
+
+    CLINICAL_RECORD = "clinical_record", "Clinical record (before and after, seen only by the clinic's clinical staff)"
+    TEACHING = "teaching", "Anonymised teaching and training (face not identifiable)"
+    MARKETING = "marketing", "Marketing (website, social media, brochures)"
+
+
+class ConsentImmutable(Exception):
+    """A consent version or a signed consent was asked to change: they never do."""
+
+
+class ConsentTemplate(models.Model):
+    """One consent form (treatment, photo); its wording lives in numbered, immutable versions."""
+
+    kind = models.CharField(max_length=10, choices=ConsentKind.choices, unique=True)
+    name = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind"]
+        constraints = [models.CheckConstraint(condition=Q(kind__in=ConsentKind.values), name="consent_kind_valid")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def current_version(self) -> ConsentVersion | None:
+        return self.versions.order_by("-number").first()
+
+
+class ConsentVersion(models.Model):
+    """The exact wording of a consent form at one time. Editing the form adds a version; a version
+    is never changed (the model refuses, and the database refuses once anyone has signed it)."""
+
+    template = models.ForeignKey(ConsentTemplate, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    title = models.CharField(max_length=200)
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["template", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["template", "number"], name="one_consent_version_number"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="consent_version_from_1"),
+            models.CheckConstraint(condition=~Q(body="") & ~Q(title=""), name="consent_version_has_text"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template} v{self.number}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise ConsentImmutable(f"{self} is a record: edit the consent form to make a new version.")
+        super().save(*args, **kwargs)
+
+
+class SignedConsentQuerySet(models.QuerySet):
+    def newest(self, *, client_id: int, kind: str) -> SignedConsent | None:
+        """The client's latest signature of this kind (with its withdrawal, if any): one query."""
+        return (
+            self.filter(client_id=client_id, kind=kind)
+            .select_related("withdrawal")
+            .order_by("-signed_at", "-id")
+            .first()
+        )
+
+    def current(self, *, client_id: int, kind: str) -> SignedConsent | None:
+        """The consent in force: the newest signature, unless it was withdrawn."""
+        newest = self.newest(client_id=client_id, kind=kind)
+        return newest if newest is not None and not newest.is_withdrawn else None
+
+
+class SignedConsent(models.Model):
+    """A client's signature on one consent version: immutable. Withdrawal is a row of its own.
+
+    `text` is the exact text shown and signed (the version's title and body, plus the photo
+    uses ticked), `text_sha256` its SHA-256, so a signature keeps what it agreed to whatever
+    happens to the form later."""
+
+    class Via(models.TextChoices):
+        CLINIC = "clinic", "In the clinic, witnessed"
+        REMOTE = "remote", "Remotely, from the emailed link"
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="consents")
+    version = models.ForeignKey(ConsentVersion, on_delete=models.PROTECT, related_name="signatures")
+    kind = models.CharField(max_length=10, choices=ConsentKind.choices)
+    text = models.TextField()
+    text_sha256 = models.CharField(max_length=64)
+    photo_uses = models.JSONField(default=list, blank=True, help_text="Photo consent: the uses opted into.")
+    signature_png = models.BinaryField()
+    signed_at = models.DateTimeField()
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    via = models.CharField(max_length=6, choices=Via.choices)
+    witness = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # The emailed request (a Message id) a remote signature answered: unique, so one link signs once.
+    request_message_id = models.PositiveIntegerField(null=True, blank=True, unique=True, editable=False)
+
+    objects = SignedConsentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-signed_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=ConsentKind.values), name="signed_consent_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(via="clinic", witness__isnull=False, request_message_id__isnull=True)
+                | Q(via="remote", witness__isnull=True, request_message_id__isnull=False),
+                name="signed_consent_witnessed_or_remote",
+            ),
+            models.CheckConstraint(
+                condition=models.lookups.Exact(models.functions.Length("text_sha256"), 64),
+                name="signed_consent_sha256_length",
+            ),
+            models.CheckConstraint(condition=~Q(text=""), name="signed_consent_has_text"),
+        ]
+        indexes = [models.Index(fields=["client", "kind", "-signed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.client} ({timezone.localtime(self.signed_at):%d %b %Y})"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise ConsentImmutable("A signed consent is a record: it is never changed (withdraw it instead).")
+        super().save(*args, **kwargs)
+
+    @property
+    def is_withdrawn(self) -> bool:
+        return hasattr(self, "withdrawal")
+
+    def allows_photo_use(self, use: str) -> bool:
+        return self.kind == ConsentKind.PHOTO and use in self.photo_uses and not self.is_withdrawn
+
+
+class ConsentWithdrawal(models.Model):
+    """The client took a consent back: from the emailed link, or told staff (who record it)."""
+
+    class Via(models.TextChoices):
+        CLIENT = "client", "By the client with the emailed link"
+        STAFF = "staff", "Recorded by staff"
+
+    consent = models.OneToOneField(SignedConsent, on_delete=models.CASCADE, related_name="withdrawal")
+    withdrawn_at = models.DateTimeField()
+    via = models.CharField(max_length=6, choices=Via.choices)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-withdrawn_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(via="client", recorded_by__isnull=True) | Q(via="staff", recorded_by__isnull=False),
+                name="consent_withdrawal_by_client_or_staff",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Withdrawal of {self.consent}"
+
+
 # --- Outbox: every email the clinic will send is a row -------------------------------------
 
 
@@ -1658,6 +1860,7 @@ class MessageKind:
     CANCELLATION = "cancellation"
     CARE = "care"
     FOLLOW_UP_INVITE = "follow_up_invite"
+    CONSENT_REQUEST = "consent_request"
     REMINDER_PREFIX = f"{REMINDER}:"
     UPDATE_PREFIX = f"{UPDATE}:v"
     CARE_PREFIX = f"{CARE}:"

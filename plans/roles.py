@@ -57,6 +57,12 @@ _AESTHETICIAN = [
     *_crud("clinicalhold", "view"),
     *_crud("reviewsignoff", "view"),
     *_crud("clinicaloverride", "view"),
+    # Consent: read the forms, record signatures on the tablet and withdrawals (view_clinical_record
+    # guards the signed record itself).
+    *_crud("consenttemplate", "view"),
+    *_crud("consentversion", "view"),
+    *_crud("signedconsent", "view", "add"),
+    *_crud("consentwithdrawal", "view", "add"),
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

@@ -33,6 +33,7 @@ from plans.models import (
     BOOKABLE_STATUSES,
     OCCUPYING_STATUSES,
     Client,
+    ConsentKind,
     Message,
     MessageKind,
     MessageStatus,
@@ -44,9 +45,85 @@ from plans.models import (
     ScreeningAnswer,
     SessionKind,
     SessionStatus,
+    SignedConsent,
     TreatmentPlan,
 )
 from plans.services import booking
+
+# --- Consent ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConsentStatus:
+    """Where a client stands with one consent form: what every role may see (no text, no signature)."""
+
+    kind: str
+    state: str  # "current", "withdrawn" or "missing"
+    consent: SignedConsent | None  # the newest signature, withdrawn or not
+
+    @property
+    def state_label(self) -> str:
+        return {"current": "On file", "withdrawn": "Withdrawn", "missing": "Needed"}[self.state]
+
+    @property
+    def label(self) -> str:
+        name = ConsentKind(self.kind).label
+        if self.state == "current":
+            return f"{name} on file (signed {timezone.localtime(self.consent.signed_at):%d %b %Y})"
+        if self.state == "withdrawn":
+            return f"{name} withdrawn on {timezone.localtime(self.consent.withdrawal.withdrawn_at):%d %b %Y}"
+        return f"{name} not signed yet"
+
+
+def consent_status(*, client: Client, kind: str) -> ConsentStatus:
+    newest = SignedConsent.objects.newest(client_id=client.pk, kind=kind)
+    if newest is None:
+        return ConsentStatus(kind, "missing", None)
+    return ConsentStatus(kind, "withdrawn" if newest.is_withdrawn else "current", newest)
+
+
+def client_consents(*, client: Client) -> list[ConsentStatus]:
+    """The client's standing with each consent form, treatment first: two queries."""
+    signed = list(
+        SignedConsent.objects.filter(client=client)
+        .select_related("withdrawal")
+        .defer("signature_png", "text")
+        .order_by("-signed_at", "-id")
+    )
+    statuses = []
+    for kind in ConsentKind.values:
+        newest = next((c for c in signed if c.kind == kind), None)
+        state = "missing" if newest is None else "withdrawn" if newest.is_withdrawn else "current"
+        statuses.append(ConsentStatus(kind, state, newest))
+    return statuses
+
+
+def client_consent_history(*, client: Client) -> list[SignedConsent]:
+    """Every signature of the client, newest first (without the images): one query."""
+    return list(
+        SignedConsent.objects.filter(client=client)
+        .select_related("withdrawal", "version__template", "witness")
+        .defer("signature_png")
+        .order_by("-signed_at", "-id")
+    )
+
+
+def treatment_consent_missing(*, client_ids: set[int]) -> set[int]:
+    """Of these clients, those without a treatment consent in force (never signed, or withdrawn): one query."""
+    current = set(
+        SignedConsent.objects.filter(client_id__in=client_ids, kind=ConsentKind.TREATMENT, withdrawal__isnull=True)
+        .exclude(client__treatment_consent_withdrawn_at__isnull=False)
+        .values_list("client_id", flat=True)
+    )
+    return set(client_ids) - current
+
+
+def photo_consent_allows(*, client: Client, use: str) -> bool:
+    """The guard a photo upload calls (photos arrive with issue 18): is there a photo consent in
+    force that opted into this use? A withdrawn or newer consent without the use says no."""
+    consent = SignedConsent.objects.current(client_id=client.pk, kind=ConsentKind.PHOTO)
+    return consent is not None and consent.allows_photo_use(use)
+
 
 # --- Clients and plans (client and plan pages) ---------------------------------------------------
 
@@ -334,8 +411,18 @@ def calendar_sessions(
         rows = rows.filter(practitioner_id=practitioner_id)
     rows = list(rows)
     # One row per plan, not per session: the snapshot (for "session k of n") is decoded once a plan.
-    plans = TreatmentPlan.objects.only("id", "status", "protocol_snapshot", "hold_opened_at", "review_pending").in_bulk(
-        {r["plan_id"] for r in rows}
+    # The client comes along for one column: a withdrawn consent refuses booking (PlanSession.refusal).
+    plans = (
+        TreatmentPlan.objects.select_related("client")
+        .only(
+            "id",
+            "status",
+            "protocol_snapshot",
+            "hold_opened_at",
+            "review_pending",
+            "client__treatment_consent_withdrawn_at",
+        )
+        .in_bulk({r["plan_id"] for r in rows})
     )
     return CalendarRows(rows, plans)
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from plans.views import calendar, clients, dashboard, messages, plans, privacy, public, safety
+from plans.views import calendar, clients, consent, dashboard, messages, plans, privacy, public, safety
 
 urlpatterns = [
     path("", dashboard.home, name="home"),
@@ -20,6 +20,13 @@ urlpatterns = [
     path("plans/<int:pk>/holds/<int:hold_id>/decide/", safety.plan_hold_decide, name="plan-hold-decide"),
     path("plans/<int:pk>/review/signoff/", safety.plan_review_signoff, name="plan-review-signoff"),
     path("sessions/<int:pk>/check/", safety.session_check, name="session-check"),
+    # Consent: signed on the clinic's tablet (witnessed) or from the emailed link; record, PDF, withdrawal.
+    path("clients/<int:client_id>/consent/<str:kind>/sign/", consent.consent_sign, name="consent-sign"),
+    path("consents/<int:consent_id>/", consent.consent_detail, name="consent-detail"),
+    path("consents/<int:consent_id>/pdf/", consent.consent_pdf, name="consent-pdf"),
+    path("consents/<int:consent_id>/withdraw/", consent.consent_withdraw, name="consent-withdraw"),
+    path("e/consent/<str:token>/", consent.public_consent, name="public-consent"),
+    path("e/withdraw/<str:token>/", consent.public_withdraw, name="public-withdraw"),
     path("messages/", messages.message_list, name="messages"),
     path("messages/<int:message_id>/resend/", messages.message_resend, name="message-resend"),
     path("clients/<int:client_id>/messages/", messages.client_messages, name="client-messages"),

@@ -34,6 +34,7 @@ from plans.models import (
     TreatmentPlan,
 )
 from plans.outbox.kinds import label as kind_label
+from plans.selectors import treatment_consent_missing
 from plans.services import booking
 
 # A provider lists at most this many items (most urgent first) and says when there are more:
@@ -138,6 +139,22 @@ def _unbooked_sessions(appointments: list[Appointment]) -> None:
             a.outstanding.append(Outstanding("unbooked", text, reverse("plan-book", args=[a.session.plan_id])))
 
 
+def _consent_missing(appointments: list[Appointment]) -> None:
+    """A microneedling appointment whose client has no treatment consent in force: sign it at check-in.
+    Not clinical: front desk hands over the tablet (the text and signature stay on clinical pages)."""
+    waiting = [
+        a
+        for a in appointments
+        if a.session.kind == SessionKind.MICRONEEDLING and a.session.status == SessionStatus.BOOKED
+    ]
+    missing = treatment_consent_missing(client_ids={a.session.plan.client_id for a in waiting}) if waiting else set()
+    for a in waiting:
+        client = a.session.plan.client
+        if client.pk in missing:
+            text = "Consent withdrawn" if client.treatment_consent_withdrawn_at else "Consent to sign"
+            a.outstanding.append(Outstanding("consent", text, reverse("client-detail", args=[client.pk])))
+
+
 # What stands open about an appointment, one function per kind (each at most one query for the
 # whole day).
 OUTSTANDING: list[Callable[[list[Appointment]], None]] = [
@@ -145,6 +162,7 @@ OUTSTANDING: list[Callable[[list[Appointment]], None]] = [
     _review_unsigned,
     _check_missing,
     _unbooked_sessions,
+    _consent_missing,
 ]
 # These name health matters: never computed for a role without the clinical record.
 CLINICAL_OUTSTANDING = {_on_hold, _review_unsigned, _check_missing}

@@ -30,6 +30,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 class ClientFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = models.Client
+        skip_postgeneration_save = True
 
     first_name = factory.Sequence(lambda n: f"Client{n}")
     last_name = "Example"
@@ -40,6 +41,15 @@ class ClientFactory(factory.django.DjangoModelFactory):
     oiliness = models.Oiliness.NORMAL
     pore_concern = models.Severity.MILD
     email_consent = True
+
+    @factory.post_generation
+    def treatment_consent(client, create, extracted, **kwargs):
+        """Most tests are about a client who signed the treatment consent at intake, so microneedling
+        can be completed and no consent request is emailed; `treatment_consent=False` for one who has not."""
+        if create and extracted is not False:
+            from tests.helpers.consent import sign_in_clinic
+
+            sign_in_clinic(client, UserFactory(username="intake-witness"), now=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
 
 
 class PractitionerFactory(factory.django.DjangoModelFactory):

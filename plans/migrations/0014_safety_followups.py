@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("plans", "0011_session_checkin"),
+        ("plans", "0012_consent"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -23,8 +23,18 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import timezone
 
-from plans.models import Message, MessageKind, MessageStatus, PlanSession, PlanStatus, SessionKind, SessionStatus
-from plans.outbox.links import link_url
+from plans.models import (
+    ConsentKind,
+    Message,
+    MessageKind,
+    MessageStatus,
+    PlanSession,
+    PlanStatus,
+    SessionKind,
+    SessionStatus,
+    SignedConsent,
+)
+from plans.outbox.links import link_max_age_days, link_url
 from plans.outbox.timing import local_when
 
 CONFIRMATION = MessageKind.CONFIRMATION
@@ -34,6 +44,7 @@ PRE_CARE = MessageKind.PRE_CARE
 CANCELLATION = MessageKind.CANCELLATION
 CARE = MessageKind.CARE
 FOLLOW_UP_INVITE = MessageKind.FOLLOW_UP_INVITE
+CONSENT_REQUEST = MessageKind.CONSENT_REQUEST
 
 Verdict = tuple[str, str] | None
 
@@ -199,6 +210,24 @@ def _follow_up_content(message: Message, now: dt.datetime) -> dict:
     return {"follow_up": None, "follow_up_date": f"{anchor:%A} {anchor.day} {anchor:%B %Y}"}
 
 
+def _consent_still_needed(message: Message, now: dt.datetime) -> Verdict:
+    session = message.session
+    if session.status != SessionStatus.BOOKED or session.starts_at <= now:
+        return MessageStatus.CANCELLED, "The first session is no longer booked ahead."
+    if SignedConsent.objects.current(client_id=message.client_id, kind=ConsentKind.TREATMENT):
+        return MessageStatus.CANCELLED, "The client has already signed the treatment consent."
+    return None
+
+
+def _consent_content(message: Message, now: dt.datetime) -> dict:
+    return {
+        "sign_url": link_url(message, "consent"),
+        "withdraw_url": link_url(message, "withdraw"),
+        "link_days": link_max_age_days("consent"),
+        "when": local_when(message.session.starts_at),
+    }
+
+
 # --- The table ---------------------------------------------------------------------------------
 
 FAMILIES: dict[str, Family] = {
@@ -261,6 +290,15 @@ FAMILIES: dict[str, Family] = {
             _plan_not_cancelled,
             _follow_up_content,
             invitation="REQUEST",
+        ),
+        # Before session 1: the treatment consent to read and sign at home (written when the
+        # series is booked, for a client without a consent in force).
+        Family(
+            CONSENT_REQUEST,
+            "Consent requests",
+            _fixed("Consent to sign"),
+            _consent_still_needed,
+            _consent_content,
         ),
     )
 }

@@ -16,7 +16,8 @@ from django.urls import reverse
 from plans.models import Message, PlanSession
 
 # "check": the pre-session check the client fills in from the reminder before microneedling.
-PURPOSES = ("confirm", "cancel", "unsubscribe", "check")
+# "consent" / "withdraw": sign the treatment consent before session 1, or take it back later.
+PURPOSES = ("confirm", "cancel", "unsubscribe", "check", "consent", "withdraw")
 
 
 class BadLink(Exception):
@@ -52,10 +53,15 @@ def link_url(message: Message, purpose: str, session: PlanSession | None = None)
     return settings.CLINIC_BASE_URL + reverse(f"public-{purpose}", args=[make_token(message, purpose, session)])
 
 
+def link_max_age_days(purpose: str) -> int:
+    """A signing link lives shorter than the others: it carries a legal signature."""
+    return settings.CONSENT_LINK_MAX_AGE_DAYS if purpose == "consent" else settings.NOTIFICATIONS_LINK_MAX_AGE_DAYS
+
+
 def read_token(token: str, purpose: str) -> LinkTarget:
     """The message a valid token points at; BadLink with a message for the client otherwise."""
     try:
-        data = _signer(purpose).unsign_object(token, max_age=settings.NOTIFICATIONS_LINK_MAX_AGE_DAYS * 86400)
+        data = _signer(purpose).unsign_object(token, max_age=link_max_age_days(purpose) * 86400)
     except signing.SignatureExpired:
         raise BadLink("This link has expired.") from None
     except signing.BadSignature:

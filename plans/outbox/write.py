@@ -11,7 +11,16 @@ from collections.abc import Iterable
 
 from django.db.models import Q
 
-from plans.models import Message, MessageKind, MessageStatus, PlanSession, SessionKind, SessionStatus
+from plans.models import (
+    ConsentKind,
+    Message,
+    MessageKind,
+    MessageStatus,
+    PlanSession,
+    SessionKind,
+    SessionStatus,
+    SignedConsent,
+)
 from plans.outbox import kinds, timing
 
 OPEN = (MessageStatus.PENDING, MessageStatus.SENDING)
@@ -107,7 +116,20 @@ def on_sessions_booked(sessions: list[PlanSession]) -> list[Message]:
         created.append(_schedule(anchor, MessageKind.CONFIRMATION, now, covers=[s.pk for s in batch]))
         for session in batch:
             _schedule_reminders(session, now, rearm_closed=False)
+        if request := _consent_request(batch, now):
+            created.append(request)
     return created
+
+
+def _consent_request(batch: list[PlanSession], now: dt.datetime) -> Message | None:
+    """Booking the first microneedling session of a client without a treatment consent in force
+    asks them to sign it at home (they can still sign on the clinic's tablet on the day)."""
+    first = next((s for s in batch if s.kind == SessionKind.MICRONEEDLING and s.mn_number == 1), None)
+    if first is None:
+        return None
+    if SignedConsent.objects.current(client_id=first.plan.client_id, kind=ConsentKind.TREATMENT):
+        return None
+    return _schedule(first, MessageKind.CONSENT_REQUEST, now)
 
 
 def on_session_rescheduled(session: PlanSession) -> None:

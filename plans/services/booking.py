@@ -36,6 +36,7 @@ from plans.models import (
     OCCUPYING_STATUSES,
     ClinicalOverride,
     ClinicalRule,
+    ConsentKind,
     IllegalTransition,
     PlanSession,
     Practitioner,
@@ -43,6 +44,7 @@ from plans.models import (
     Room,
     SessionKind,
     SessionStatus,
+    SignedConsent,
     TimeOff,
     TreatmentPlan,
     WorkingHours,
@@ -992,6 +994,7 @@ def session_complete(
     session._require("complete", now)
     if session.kind == SessionKind.MICRONEEDLING:
         _require_current_check(session, now)
+        _require_treatment_consent(session, now)
     above = session.depth_rules_broken(depth_used_mm)
     if above and above_plan_reason.strip() and not _is_clinician(by):
         raise BookingError(
@@ -1023,6 +1026,18 @@ def _require_current_check(session: PlanSession, now: dt.datetime, *, before: st
             f"Record the pre-session check before {before} {session.title}: the client's answers about "
             f"changes since the last visit must be from the last {settings.PRE_SESSION_CHECK_VALID_DAYS} days.",
             code="needs_pre_session_check",
+        )
+
+
+def _require_treatment_consent(session: PlanSession, now: dt.datetime) -> None:
+    """No microneedling without a treatment consent in force (signed, not withdrawn)."""
+    if SignedConsent.objects.current(client_id=session.plan.client_id, kind=ConsentKind.TREATMENT) is None:
+        withdrawn = session.plan.client.treatment_consent_withdrawn_at
+        why = "withdrew their treatment consent" if withdrawn else "has no signed treatment consent on file"
+        raise BookingError(
+            f"{session.title} cannot be completed: the client {why}. Ask them to sign the consent first "
+            "(on the client's page, in the clinic).",
+            code="needs_consent",
         )
 
 

@@ -14,6 +14,7 @@ through the client's rows too (_admin_log), exported, and rewritten by erasure.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import decimal
 import json
@@ -100,6 +101,8 @@ def client_related_models(client: Client) -> list[type[models.Model]]:
 def _plain(value: Any) -> Any:
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
+    if isinstance(value, bytes | memoryview):  # a signature image: exported as base64
+        return base64.b64encode(bytes(value)).decode()
     if isinstance(value, decimal.Decimal):
         return str(value)
     return value
@@ -207,6 +210,10 @@ ERASURE_POLICY: dict[str, str | dict[str, Any]] = {
     "plans.ClinicalHold": {"reasons": [], "decision_note": "", "cause": ""},
     "plans.ReviewSignoff": {"note": "(erased)"},
     "plans.ClinicalOverride": {"detail": "", "reason": "(erased)"},
+    # A signature, with the address and browser it came from, identifies the person: the signed
+    # records go (a signed consent is never edited, so nothing less than deleting it would do).
+    "plans.SignedConsent": DELETE,
+    "plans.ConsentWithdrawal": DELETE,
 }
 
 

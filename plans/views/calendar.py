@@ -32,6 +32,7 @@ from plans.forms.booking import (
 )
 from plans.forms.fields import date_range, parse_date_param, parse_id_param
 from plans.models import (
+    ConsentKind,
     PlanSession,
     Practitioner,
     Room,
@@ -289,6 +290,9 @@ def session_panel(request, pk: int):
             }
         ),
         "actions": session.available_actions(),
+        "consent": selectors.consent_status(client=session.plan.client, kind=ConsentKind.TREATMENT)
+        if session.kind == SessionKind.MICRONEEDLING
+        else None,
         **safety_services.session_safety(session, clinical=request.user.has_perm("plans.view_clinical_record")),
     }
     return render(request, template or "plans/calendar/session_page.html", context)

@@ -102,6 +102,8 @@ def client_detail(request, pk: int):
             "screening": screening,
             "flags": [a for a in answers if a.answer],
             "plans": plans,
+            "consents": selectors.client_consents(client=client),
+            "consent_history": selectors.client_consent_history(client=client) if clinical else [],
         },
     )
 

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from plans import planning, selectors
 from plans.forms.plans import PlanAcceptForm, PlanOptionsForm
 from plans.forms.safety import HoldDecisionForm
-from plans.models import Client, CombinationTreatment, TreatmentPlan
+from plans.models import Client, CombinationTreatment, ConsentKind, TreatmentPlan
 from plans.permissions import staff_required
 from plans.services import plans as plan_services
 from plans.services import safety as safety_services
@@ -197,6 +197,7 @@ def plan_detail(request, pk: int):
         "timeline": timeline(plan_bars(now, clinical=clinical)),
         "can_book": plan.is_bookable and request.user.has_perm("plans.book_sessions"),
         "safety": safety_services.plan_safety(plan, clinical=clinical),
+        "consent": selectors.consent_status(client=plan.client, kind=ConsentKind.TREATMENT),
         "decision_form": HoldDecisionForm(),
         "can_recompute": plan.is_recomputable
         and request.user.has_perms(["plans.change_treatmentplan", "plans.view_clinical_record"]),

@@ -45,6 +45,8 @@ def gunicorn_server(var_dir: Path) -> Iterator[Server]:
         "ALLOWED_HOSTS": "127.0.0.1",
         "CLINIC_VAR_DIR": str(var_dir),  # the outbox's filesystem broker writes here
         "LOG_LEVEL": "WARNING",
+        # Every request of a round must reach its view, not the per-address limit of public links.
+        "PUBLIC_RATE_LIMIT_REQUESTS": "1000",
     }
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -96,7 +98,7 @@ def fire_reading(server: Server, requests: list[tuple[str, dict]], cookies) -> l
 
 def minutes_from_today(n: int) -> dt.datetime:
     """A start for round `n` of a race on today's appointments: a few minutes ago, one round
-    two minutes apart, so a practitioner is busy once per round. In the first half hour after
+    two minutes apart, so a practitioner is busy once per round. In the first hour after
     the clinic's midnight "ago" would be yesterday, so the rounds go a few minutes ahead
     instead: the test never depends on the hour it runs at."""
     now = dt.datetime.now(LONDON)

@@ -11,6 +11,7 @@ from plans.roles import CLINICIAN
 from plans.services import clients
 from tests.factories import PractitionerFactory
 from tests.helpers.clock import at
+from tests.helpers.consent import sign_in_clinic
 from tests.helpers.safety import TODAY, book_all, make_plan_for, no_to_all
 
 
@@ -45,7 +46,7 @@ def screened(shipped, aesthetician):
     """Factory: a screened client (Fitzpatrick II, normal skin, mild pores unless told)."""
     counter = iter(range(1000))
 
-    def make(*, yes=None, **profile):
+    def make(*, yes=None, treatment_consent=True, **profile):
         n = next(counter)
         fields = {
             "first_name": f"Zoe{n}",
@@ -58,7 +59,10 @@ def screened(shipped, aesthetician):
             "pore_concern": "mild",
             **profile,
         }
-        return clients.client_create(**fields, screening=no_to_all(**(yes or {})), screened_by=aesthetician)
+        client = clients.client_create(**fields, screening=no_to_all(**(yes or {})), screened_by=aesthetician)
+        if treatment_consent:  # signed at intake, so microneedling can be completed
+            sign_in_clinic(client, aesthetician)
+        return client
 
     return make
 

@@ -85,6 +85,12 @@ ACCESS: dict[str, dict] = {
     "plan-review-signoff": rule(LOGIN, DENIED, DENIED, 405),  # POST only
     # The practitioner's calendar feed: the secret in the URL is the key (an invalid one is a 404).
     "practitioner-feed": rule(404, 404, 404, 404),
+    # Consent: front desk sees only whether one is on file (client page, Today); the signed text, the
+    # signature, where it was signed from and the tablet signing page are the clinical record.
+    "consent-sign": CLINICAL,
+    "consent-detail": CLINICAL,
+    "consent-pdf": CLINICAL,
+    "consent-withdraw": rule(LOGIN, DENIED, 405, 405),  # POST only
     "client-export": CLIENT_DATA_RIGHTS,
     "client-export-json": CLIENT_DATA_RIGHTS,
     "client-erase": CLIENT_DATA_RIGHTS,
@@ -117,6 +123,10 @@ ACCESS: dict[str, dict] = {
     # The outbox is written by booking services and workers; the admin only reads it.
     "admin:plans_message_add": ADMIN_FORBIDDEN,
     "admin:plans_message_delete": ADMIN_FORBIDDEN,
+    # Consent forms: editing makes a new version; versions are records, and forms are never deleted.
+    "admin:plans_consenttemplate_delete": ADMIN_FORBIDDEN,
+    "admin:plans_consentversion_add": ADMIN_FORBIDDEN,
+    "admin:plans_consentversion_delete": ADMIN_FORBIDDEN,
     # The access log is read-only for everybody.
     "admin:plans_recordaccess_add": ADMIN_FORBIDDEN,
     "admin:plans_recordaccess_delete": ADMIN_FORBIDDEN,
@@ -177,6 +187,8 @@ PARAMETERS: dict[str, Callable] = {
     "room_id": lambda page, world: world.room.pk,
     # POST-only pages refuse a GET before reading the hold, so any id will do.
     "hold_id": lambda page, world: 1,
+    "consent_id": lambda page, world: world.client.consents.order_by("pk").first().pk,
+    "kind": lambda page, world: "treatment",
     "pk": _object_named_by_page,
     "year": lambda page, world: 2026,
     "month": lambda page, world: 1,
@@ -400,3 +412,31 @@ def test_only_actions_the_role_may_perform_are_offered(world, client, request, v
     assert (reverse("client-edit", args=[world.client.pk]) in client_page) is offered
     assert (reverse("client-create") in list_page) is offered
     assert "Book sessions" in plan_page  # both book
+
+
+@pytest.mark.django_db
+def test_front_desk_sees_whether_consent_is_on_file_but_never_the_signed_text_or_signature(
+    world, completed_plan, client, front_desk, aesthetician
+):
+    signed = world.client.consents.get()
+    needles = {
+        "signed text": "Post-inflammatory hyperpigmentation",
+        "text hash": signed.text_sha256,
+        "signature image": "data:image/png",
+        "signed from": "Test tablet",
+        "consent page": reverse("consent-detail", args=[signed.pk]),
+    }
+    client.force_login(aesthetician)
+    record = client.get(reverse("consent-detail", args=[signed.pk])).content.decode()
+    assert all(needle in record for needle in needles.values() if not needle.startswith("/")), "the needles are real"
+
+    client.force_login(front_desk)
+    page = client.get(reverse("client-detail", args=[world.client.pk])).content.decode()
+    assert 'class="consent-treatment consent-current' in page and "Treatment consent on file" in page
+    leaks = []
+    for url in _staff_pages_and_extras(world, completed_plan):
+        response = client.get(url)
+        if response.status_code == 200:
+            text = response.content.decode()
+            leaks += [f"{url}: {what}" for what, needle in needles.items() if needle in text]
+    assert not leaks, "Front desk reads the signed consent:\n  " + "\n  ".join(leaks)

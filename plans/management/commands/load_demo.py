@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from plans import models, scheduling
+from plans.consent_defaults import load_default_consents
 from plans.defaults import load_default_protocols
 from plans.roles import AESTHETICIAN, CLINIC_ADMIN, CLINICIAN, FRONT_DESK
 from plans.services import booking, safety
@@ -110,6 +111,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             protocols = load_default_protocols()
             created: list[str] = [f"protocol {code}" for code in protocols.protocols_created]
+            created += [f"consent form {kind}" for kind in load_default_consents()]
             self._user(*ADMIN_LOGIN, created, first_name="Maria", last_name="Admin", role=CLINIC_ADMIN, superuser=True)
             alex = self._user(*AESTHETICIAN_LOGIN, created, first_name="Alex", last_name="Morgan", role=AESTHETICIAN)
             sam = self._user(

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from plans.views import calendar, clients, dashboard, messages, plans, privacy, public, safety
+from plans.views import calendar, clients, dashboard, messages, plans, privacy, public, records, safety
 
 urlpatterns = [
     path("", dashboard.home, name="home"),
@@ -19,6 +19,14 @@ urlpatterns = [
     path("plans/<int:pk>/holds/<int:hold_id>/decide/", safety.plan_hold_decide, name="plan-hold-decide"),
     path("plans/<int:pk>/review/signoff/", safety.plan_review_signoff, name="plan-review-signoff"),
     path("sessions/<int:pk>/check/", safety.session_check, name="session-check"),
+    # The clinical record: treatment record and addenda, adverse events, who a recalled lot treated.
+    path("sessions/<int:pk>/record/", records.session_record, name="session-record"),
+    path("sessions/<int:pk>/record/addendum/", records.record_addendum, name="record-addendum"),
+    path("clients/<int:client_id>/adverse-events/new/", records.adverse_event_new, name="adverse-event-new"),
+    path("adverse-events/<int:event_id>/", records.adverse_event_detail, name="adverse-event"),
+    path("adverse-events/<int:event_id>/clear/", records.adverse_event_clear, name="adverse-event-clear"),
+    path("adverse-events/<int:event_id>/resolve/", records.adverse_event_resolve, name="adverse-event-resolve"),
+    path("lots/<int:lot_id>/treated/", records.lot_treated, name="lot-treated"),
     path("messages/", messages.message_list, name="messages"),
     path("messages/<int:message_id>/resend/", messages.message_resend, name="message-resend"),
     path("clients/<int:client_id>/messages/", messages.client_messages, name="client-messages"),

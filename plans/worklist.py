@@ -23,6 +23,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from plans.models import (
+    HOLDING_SEVERITIES,
+    AdverseEvent,
     Message,
     MessageStatus,
     PlanSession,
@@ -97,9 +99,23 @@ def _unbooked_sessions(appointments: list[Appointment]) -> None:
             a.outstanding.append(Outstanding("unbooked", text, reverse("plan-book", args=[a.session.plan_id])))
 
 
+def _adverse_event_hold(appointments: list[Appointment]) -> None:
+    for a in appointments:
+        plan = a.session.plan
+        if plan.adverse_event_hold and a.session.kind == SessionKind.MICRONEEDLING:
+            a.outstanding.append(
+                Outstanding(
+                    "adverse",
+                    "Adverse event: a clinician must clear it",
+                    reverse("client-detail", args=[plan.client_id]) + "#adverse-events",
+                    clinical=True,
+                )
+            )
+
+
 # What stands open about an appointment, one function per kind (each at most one query for the
 # whole day). Safety's pre-session check, consent and clinical hold are added here.
-OUTSTANDING: list[Callable[[list[Appointment]], None]] = [_review_unsigned, _unbooked_sessions]
+OUTSTANDING: list[Callable[[list[Appointment]], None]] = [_review_unsigned, _unbooked_sessions, _adverse_event_hold]
 
 
 def today_appointments(*, day: dt.date, clinical: bool, now: dt.datetime | None = None) -> list[PractitionerDay]:
@@ -305,6 +321,30 @@ def follow_ups_due(today: dt.date, now: dt.datetime) -> tuple[list[WorkItem], bo
     ], more
 
 
+def adverse_events_open(today: dt.date, now: dt.datetime) -> tuple[list[WorkItem], bool]:
+    """Adverse events holding a plan until a clinician clears them, and unresolved ones whose follow-up is due."""
+    rows, more = _bounded(
+        AdverseEvent.objects.filter(
+            Q(severity__in=HOLDING_SEVERITIES, cleared_at__isnull=True)
+            | Q(resolved_on__isnull=True, follow_up_on__lte=today)
+        )
+        .select_related("client")
+        .order_by("onset_on", "id")
+    )
+    return [
+        WorkItem(
+            "adverse",
+            f"{e.client.full_name}: {e}",
+            "Holds further microneedling: a clinician must clear it"
+            if e.holds_plan
+            else f"Follow-up due {e.follow_up_on:%d %b}, not resolved",
+            reverse("adverse-event", args=[e.pk]),
+            "Open",
+        )
+        for e in rows
+    ], more
+
+
 # The worklist, in the order shown. Safety adds two providers here: plans blocked for clinical
 # review (clinical=True) and pre-session checks missing for tomorrow's appointments.
 PROVIDERS: list[Provider] = [
@@ -312,6 +352,7 @@ PROVIDERS: list[Provider] = [
     Provider("follow-up", "Follow-up assessments due", follow_ups_due),
     Provider("book-plan", "Plans with sessions to book", plans_to_book),
     Provider("email", "Emails not delivered", emails_not_delivered),
+    Provider("adverse", "Adverse events to clear or follow up", adverse_events_open, clinical=True),
 ]
 
 

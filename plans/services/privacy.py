@@ -207,6 +207,12 @@ ERASURE_POLICY: dict[str, str | dict[str, Any]] = {
     "plans.ClinicalHold": {"reasons": [], "decision_note": "", "cause": ""},
     "plans.ReviewSignoff": {"note": "(erased)"},
     "plans.ClinicalOverride": {"detail": "", "reason": "(erased)"},
+    # The treatment record stays (device, lots, depths: a recall must still find the session);
+    # its free text can quote health data. Signed rows accept only this blanking (WrittenOnce).
+    "plans.TreatmentRecord": {"immediate_reaction": "", "notes": ""},
+    "plans.ZoneDepth": KEEP,
+    "plans.RecordAddendum": {"text": "(erased)"},
+    "plans.AdverseEvent": {"description": "(erased)", "action_taken": "", "clearance_note": "(erased)"},
 }
 
 

@@ -112,5 +112,6 @@ def client_detail(request, pk: int):
             "screening": screening,
             "flags": [a for a in answers if a.answer],
             "plans": plans,
+            "adverse_events": selectors.client_adverse_events(client) if clinical else [],
         },
     )

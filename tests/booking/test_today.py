@@ -15,6 +15,7 @@ from plans.services import messages as message_services
 from tests.helpers.clock import at
 from tests.helpers.plans import plan_to_book
 from tests.helpers.queries import BUDGET
+from tests.helpers.records import record_post
 from tests.helpers.safety import record_check
 
 MON = dt.date(2027, 3, 1)
@@ -120,7 +121,7 @@ def test_completing_from_today_records_the_session_and_returns_to_today(client, 
     with time_machine.travel(at(MON, 10), tick=False):
         record_check(first(plan), by=aesthetician)  # a session is completed only after its pre-session check
         response = client.post(
-            reverse("session-complete", args=[first(plan).pk]), {"depth_used_mm": "0.5", "next": reverse("home")}
+            reverse("session-complete", args=[first(plan).pk]), record_post(first(plan)) | {"next": reverse("home")}
         )
     assert response.status_code == 302 and response.url == reverse("home")
     assert first(plan).status == models.SessionStatus.COMPLETED

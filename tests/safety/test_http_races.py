@@ -14,6 +14,7 @@ from plans.recheck import CHECK_CODES
 from tests.booking.test_http_races import DAY, ON_POSTGRES, ROUNDS, at, fire, server, wall  # noqa: F401 (fixture)
 from tests.factories import RoomFactory
 from tests.helpers.plans import plan_to_book
+from tests.helpers.records import record_post
 
 pytestmark = [
     pytest.mark.postgres,
@@ -56,7 +57,7 @@ def test_check_decide_move_and_complete_racing_on_one_plan_never_answer_500(clin
                     f"/sessions/{s2.pk}/reschedule/",
                     {"starts_at": wall(at(DAY, 11) + dt.timedelta(days=n)), "practitioner": ana.id, "room": there.id},
                 ),
-                (f"/sessions/{s1.pk}/complete/", {"depth_used_mm": "0.5", "notes": "fine"}),
+                (f"/sessions/{s1.pk}/complete/", record_post(s1) | {"notes": "fine"}),
                 (f"/sessions/{s1.pk}/check/", check),
             ],
             cookies,

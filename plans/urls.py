@@ -21,7 +21,7 @@ urlpatterns = [
     path("sessions/<int:pk>/check/", safety.session_check, name="session-check"),
     # The clinical record: treatment record and addenda, adverse events, who a recalled lot treated.
     path("sessions/<int:pk>/record/", records.session_record, name="session-record"),
-    path("sessions/<int:pk>/record/addendum/", records.record_addendum, name="record-addendum"),
+    path("sessions/<int:pk>/record/addendum/", records.record_addendum, name="session-record-addendum"),
     path("clients/<int:client_id>/adverse-events/new/", records.adverse_event_new, name="adverse-event-new"),
     path("adverse-events/<int:event_id>/", records.adverse_event_detail, name="adverse-event"),
     path("adverse-events/<int:event_id>/clear/", records.adverse_event_clear, name="adverse-event-clear"),

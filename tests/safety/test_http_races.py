@@ -6,21 +6,29 @@ it and no hold open."""
 import datetime as dt
 
 import pytest
+import time_machine
 
 from bench.server import staff_cookies
 from plans import models
 from plans.models import HoldStatus
 from plans.recheck import CHECK_CODES
+from plans.services import records, safety
 from tests.booking.test_http_races import DAY, ON_POSTGRES, ROUNDS, at, fire, server, wall  # noqa: F401 (fixture)
 from tests.factories import RoomFactory
 from tests.helpers.plans import plan_to_book
 from tests.helpers.records import record_post
+from tests.helpers.safety import check_answers
 
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.skipif(not ON_POSTGRES, reason="needs PostgreSQL: SQLite serialises every writer, so nothing races"),
     pytest.mark.django_db(transaction=True),
 ]
+
+
+def real_now() -> dt.datetime:
+    """The server's clock: gunicorn runs outside this process's frozen clock (tests/safety/conftest.py)."""
+    return time_machine.escape_hatch.datetime.datetime.now(dt.UTC)
 
 
 def _booked(session, start, practitioner, room):
@@ -73,3 +81,74 @@ def test_check_decide_move_and_complete_racing_on_one_plan_never_answer_500(clin
             assert check_row.recorded_at <= s1.completed_at
             decided = plan.holds.get(pk=hold.pk)
             assert decided.status == HoldStatus.CONTINUED and decided.decided_at <= s1.completed_at
+
+
+def test_two_sign_offs_of_one_session_at_once_make_one_record_and_never_answer_500(clinic, clinician, server):  # noqa: F811
+    ana = clinic["ana"]
+    cookies = staff_cookies(clinician.username)
+    for n in range(ROUNDS):
+        plan = plan_to_book(first_target=real_now().date(), count=2)
+        s1, _s2 = plan.sessions.order_by("sequence")
+        _booked(s1, real_now() - dt.timedelta(minutes=5 + 2 * n), ana, RoomFactory())
+        safety.pre_session_check_record(session=s1, answers=check_answers(), by=None)
+        form = record_post(s1) | {"notes": "fine"}
+        statuses = fire(
+            server,
+            [
+                (f"/sessions/{s1.pk}/complete/", form),
+                (f"/sessions/{s1.pk}/complete/", form | {"notes": "the other tablet"}),
+                (f"/sessions/{s1.pk}/record/addendum/", {"text": "racing the sign-off"}),
+            ],
+            cookies,
+        )
+        assert all(s < 500 for s in statuses), statuses
+        assert sorted(statuses[:2]) == [200, 400], statuses  # one sign-off won, the other was refused
+        s1.refresh_from_db()
+        record = models.TreatmentRecord.objects.get(session=s1)
+        assert s1.status == "completed" and s1.notes == record.notes
+        assert s1.depth_used_mm == max(z.depth_mm for z in record.zones.all())
+        # The addendum lands only on a signed record: after the sign-off, or not at all.
+        assert all(a.at >= record.signed_at for a in record.addenda.all())
+
+
+def test_clearing_an_adverse_event_racing_bookings_and_a_completion_never_answers_500(clinic, clinician, server):  # noqa: F811
+    ana = clinic["ana"]
+    cookies = staff_cookies(clinician.username)
+    for n in range(ROUNDS):
+        plan = plan_to_book(first_target=real_now().date(), count=3)
+        s1, s2, s3 = plan.sessions.order_by("sequence")
+        here, there = RoomFactory(), RoomFactory()
+        _booked(s1, real_now() - dt.timedelta(minutes=5 + 2 * n), ana, here)
+        _booked(s2, at(DAY, 9) + dt.timedelta(days=n), ana, here)
+        safety.pre_session_check_record(session=s1, answers=check_answers(), by=None)
+        event = records.adverse_event_record(
+            client=plan.client, type="infection", severity="severe", onset_on=dt.date.today(),
+            description="Pustules", by=clinician,
+        )  # fmt: skip
+        note = {"note": "Resolved on antibiotics"}
+        statuses = fire(
+            server,
+            [
+                (f"/adverse-events/{event.pk}/clear/", note),
+                (f"/adverse-events/{event.pk}/clear/", note),
+                (
+                    f"/sessions/{s2.pk}/reschedule/",
+                    {"starts_at": wall(at(DAY, 11) + dt.timedelta(days=n)), "practitioner": ana.id, "room": there.id},
+                ),
+                (f"/sessions/{s3.pk}/book/", {"starts_at": wall(at(DAY + dt.timedelta(days=28 + n), 10)),
+                                              "practitioner": ana.id, "override_reason": "race"}),
+                (f"/sessions/{s1.pk}/complete/", record_post(s1)),
+            ],
+            cookies,
+        )  # fmt: skip
+        assert all(s < 500 for s in statuses), statuses
+        assert sorted(statuses[:2]) == [200, 400], statuses  # cleared once; the second finds it cleared
+        event.refresh_from_db()
+        plan.refresh_from_db()
+        assert event.cleared_by == clinician and not plan.adverse_event_hold
+        s1.refresh_from_db()
+        # Completed only with its record. (Whether it queued behind the clearance cannot be told from the
+        # times: each write reads the clock before it waits for the plan's lock.)
+        assert (s1.status == "completed") == models.TreatmentRecord.objects.filter(session=s1).exists()
+        holding = models.AdverseEvent.objects.filter(client=plan.client).holding().exists()
+        assert plan.adverse_event_hold == holding

@@ -129,10 +129,12 @@ class AddendumForm(forms.Form):
 class AdverseEventForm(forms.Form):
     type = forms.ChoiceField(choices=[("", "—"), *AdverseEventType.choices])
     severity = forms.ChoiceField(choices=[("", "—"), *Severity.choices])
-    onset_on = BoundedDateField(label="Onset", widget=forms.DateInput(attrs={"type": "date"}))
+    onset_on = BoundedDateField(label="Onset", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
     action_taken = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=5000, required=False)
-    follow_up_on = BoundedDateField(label="Follow-up", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    follow_up_on = BoundedDateField(
+        label="Follow-up", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
 
 
 class ClearForm(forms.Form):
@@ -145,4 +147,6 @@ class ClearForm(forms.Form):
 
 
 class ResolveForm(forms.Form):
-    resolved_on = BoundedDateField(label="Resolved on", widget=forms.DateInput(attrs={"type": "date"}))
+    resolved_on = BoundedDateField(
+        label="Resolved on", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )

@@ -69,6 +69,7 @@ class CompleteForm(forms.Form):
                 decimal_places=2,
                 min_value=0,
                 required=False,
+                widget=forms.NumberInput(attrs={"step": "0.05", "inputmode": "decimal"}),
                 label=f"{zone.capitalize()} depth (mm)",
                 help_text=f"Cap {cap.normalize():f} mm; planned {self.session.depth_mm or '—'} mm. Empty: not treated.",
             )

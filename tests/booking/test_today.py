@@ -111,7 +111,8 @@ def test_todays_appointments_per_practitioner_in_time_order_with_actions_and_out
     assert ana[0].actions == ["reschedule", "cancel"]  # not begun yet: no complete or no-show
     with time_machine.travel(at(MON, 9, 5), tick=False):
         page = client.get(reverse("home")).content.decode()
-        assert f'action="{reverse("session-complete", args=[first(plans[0]).pk])}"' in page
+        # A microneedling session is completed by signing off its treatment record.
+        assert f'href="{reverse("session-record", args=[first(plans[0]).pk])}" data-action="complete"' in page
         assert f'action="{reverse("session-no-show", args=[first(plans[0]).pk])}"' in page
 
 
@@ -252,8 +253,8 @@ def test_front_desks_today_holds_no_clinical_text(client, clinic, front_desk, ae
         clinical_page = client.get(reverse("home")).content.decode()
         client.force_login(front_desk)
         page = client.get(reverse("home")).content.decode()
-    assert "Review not signed" in clinical_page and "Depth used" in clinical_page
+    assert "Review not signed" in clinical_page and "Treatment record" in clinical_page
     assert plan.client.full_name in page  # front desk sees who is booked, and the booking work
     assert 'data-item="rebook"' in page
-    for text in ("Isotretinoin", "Fitzpatrick", "Keloid", "erythema", "Review not signed", "Depth used", "mm"):
+    for text in ("Isotretinoin", "Fitzpatrick", "Keloid", "erythema", "Review not signed", "Treatment record", "mm"):
         assert text not in page, text

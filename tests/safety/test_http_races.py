@@ -121,10 +121,12 @@ def test_clearing_an_adverse_event_racing_bookings_and_a_completion_never_answer
         _booked(s1, real_now() - dt.timedelta(minutes=5 + 2 * n), ana, here)
         _booked(s2, at(DAY, 9) + dt.timedelta(days=n), ana, here)
         safety.pre_session_check_record(session=s1, answers=check_answers(), by=None)
+        today = real_now().date()
         event = records.adverse_event_record(
-            client=plan.client, type="infection", severity="severe", onset_on=dt.date.today(),
+            client=plan.client, type="infection", severity="severe", onset_on=today,
             description="Pustules", by=clinician,
         )  # fmt: skip
+        another = {"type": "pih", "severity": "moderate", "onset_on": today.isoformat(), "description": "Patches"}
         note = {"note": "Resolved on antibiotics"}
         statuses = fire(
             server,
@@ -138,6 +140,8 @@ def test_clearing_an_adverse_event_racing_bookings_and_a_completion_never_answer
                 (f"/sessions/{s3.pk}/book/", {"starts_at": wall(at(DAY + dt.timedelta(days=28 + n), 10)),
                                               "practitioner": ana.id, "override_reason": "race"}),
                 (f"/sessions/{s1.pk}/complete/", record_post(s1)),
+                (f"/adverse-events/{event.pk}/resolve/", {"resolved_on": today.isoformat()}),
+                (f"/clients/{plan.client_id}/adverse-events/new/", another),
             ],
             cookies,
         )  # fmt: skip
@@ -145,7 +149,9 @@ def test_clearing_an_adverse_event_racing_bookings_and_a_completion_never_answer
         assert sorted(statuses[:2]) == [200, 400], statuses  # cleared once; the second finds it cleared
         event.refresh_from_db()
         plan.refresh_from_db()
-        assert event.cleared_by == clinician and not plan.adverse_event_hold
+        assert event.cleared_by == clinician and event.resolved_on == today
+        # The second event, recorded while the first was being cleared, holds the plan on its own.
+        assert models.AdverseEvent.objects.filter(client=plan.client).count() == 2
         s1.refresh_from_db()
         # Completed only with its record. (Whether it queued behind the clearance cannot be told from the
         # times: each write reads the clock before it waits for the plan's lock.)

@@ -14,12 +14,15 @@ from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db.models import Count, TextField
 from django.forms.models import BaseInlineFormSet
+from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -33,6 +36,8 @@ from .roles import ROLES
 from .services import availability, safety_exceptions, security
 from .services import clients as client_services
 from .services import consent as consent_services
+from .services import records as record_services
+from .services.booking import BookingError
 
 # --- Form fields for the JSON columns ------------------------------------------------------
 
@@ -631,6 +636,69 @@ class TimeOffAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         availability.time_off_save(time_off=obj)
+
+
+# --- Devices and lots (the treatment record names them; a recall goes through the service) ---------
+
+
+@admin.register(models.Device)
+class DeviceAdmin(SimpleHistoryAdmin):
+    list_display = ("name", "serial_number", "last_serviced_on", "service_due_on", "overdue", "active")
+    list_filter = ("active",)
+    search_fields = ("name", "serial_number")
+
+    @admin.display(boolean=True, description="overdue for service")
+    def overdue(self, obj) -> bool:
+        return obj.is_overdue(today=timezone.localdate())
+
+
+class RecallForm(forms.Form):
+    reason = forms.CharField(
+        max_length=255, label="Reason for the recall", help_text="e.g. the maker's notice and its date."
+    )
+
+
+@admin.register(models.Lot)
+class LotAdmin(SimpleHistoryAdmin):
+    list_display = ("product", "lot_number", "kind", "expires_on", "recalled_at", "treated_link")
+    list_filter = ("kind",)
+    search_fields = ("product", "lot_number")
+    readonly_fields = ("recalled_at", "recalled_by", "recall_reason", "treated_link")
+    actions = ("recall",)
+
+    @admin.display(description="clients treated")
+    def treated_link(self, obj) -> str:
+        if obj.pk is None:
+            return "-"
+        return format_html('<a href="{}">Clients treated with this lot</a>', reverse("lot-treated", args=[obj.pk]))
+
+    @admin.action(description="Mark the selected lots recalled", permissions=["change"])
+    def recall(self, request, queryset):
+        """Asks the reason on a confirmation page, then recalls each lot through the service."""
+        form = RecallForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            done = 0
+            for lot in queryset:
+                try:
+                    record_services.lot_recall(lot=lot, reason=form.cleaned_data["reason"], by=request.user)
+                    done += 1
+                except BookingError as exc:
+                    self.message_user(request, str(exc), level="warning")
+            if done:
+                self.message_user(request, f"{done} lot(s) recalled: open 'Clients treated' to contact each client.")
+            return None
+        return TemplateResponse(
+            request,
+            "admin/plans/lot/recall.html",
+            {
+                **self.admin_site.each_context(request),
+                "lots": queryset,
+                "form": form,
+                "opts": self.model._meta,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "title": "Recall lots",
+            },
+        )
 
 
 # --- Plans (read-only: written by services) ------------------------------------------------------

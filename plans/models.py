@@ -900,6 +900,10 @@ class TreatmentPlan(models.Model):
         editable=False,
         help_text="A lower depth cap a clinician's decision to continue the plan adopted for the client now.",
     )
+    # Kept in step with the client's AdverseEvent rows by services/records.py, like hold_opened_at.
+    adverse_event_hold = models.BooleanField(
+        default=False, editable=False, help_text="An open moderate or severe adverse event waits for a clinician."
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     # One token per "Accept" form: a double submit finds the plan the first submit made
     # instead of creating a second one (unique, so even two racing requests cannot).
@@ -983,8 +987,17 @@ class TreatmentPlan(models.Model):
         """A change to the client since the plan was made needs a clinician's decision first."""
         return self.hold_opened_at is not None
 
-    def clinical_refusal(self) -> tuple[str, str]:
-        """(code, reason) why its sessions may not be booked, moved or completed now; ("", "") when they may."""
+    def clinical_refusal(self, kind: str | None = None) -> tuple[str, str]:
+        """(code, reason) why its sessions may not be booked, moved or completed now; ("", "") when they may.
+
+        `kind`: the session's kind. An adverse event holds further microneedling only: the visit
+        that checks on the reaction (an assessment, the follow-up) must stay bookable. Without a
+        kind (booking the whole series) every hold counts."""
+        if self.adverse_event_hold and kind in (None, SessionKind.MICRONEEDLING):
+            return (
+                "adverse_event_hold",
+                "An adverse event holds the plan: a clinician must clear it before further microneedling.",
+            )
         if self.is_on_hold:
             return "clinical_hold", "The plan is on clinical hold: a clinician must review what changed first."
         if self.review_pending:
@@ -1175,6 +1188,14 @@ class PlanSession(models.Model):
         return self.title
 
     @property
+    def is_assessment(self) -> bool:
+        """A combination visit that checks the skin (the PIH check): it records what it found."""
+        if self.kind != SessionKind.COMBINATION:
+            return False
+        combo = next((c for c in self.plan.params.combinations if c.id == self.combination_id), None)
+        return combo is not None and combo.kind == CombinationKind.ASSESSMENT
+
+    @property
     def sequence_label(self) -> str:
         """How staff messages name the visit within its plan: "Session 3 (Glycolic peel)"."""
         return f"Session {self.sequence} ({self.title})"
@@ -1234,7 +1255,7 @@ class PlanSession(models.Model):
         reason = self.refusal(action, now=now)
         if not reason:
             return ""
-        code, clinical = self.plan.clinical_refusal()
+        code, clinical = self.plan.clinical_refusal(self.kind)
         if action in self.CLINICAL_ACTIONS and reason == clinical:
             return code
         if reason == self._consent_refusal(action):
@@ -1247,7 +1268,7 @@ class PlanSession(models.Model):
             raise ValueError(f"unknown session action {action!r}")
         reason = self._status_refusal(action, now=now)
         if not reason and action in self.CLINICAL_ACTIONS:
-            reason = self.plan.clinical_refusal()[1]
+            reason = self.plan.clinical_refusal(self.kind)[1]
         return reason or self._consent_refusal(action)
 
     def _consent_refusal(self, action: str) -> str:
@@ -1578,6 +1599,7 @@ class ClinicalRule(models.TextChoices):
     WASHOUT = "washout", "Washout between treatments"
     DEPTH_ABOVE_PLAN = "depth_above_plan", "Depth above the planned depth"
     DEPTH_ABOVE_CAP = "depth_above_cap", "Depth above the client's current cap"
+    ZONE_ABOVE_CAP = "zone_above_cap", "Zone depth above the zone's cap"
 
 
 class ClinicalOverride(models.Model):
@@ -1604,6 +1626,312 @@ class ClinicalOverride(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_rule_display()} overridden by {self.by} on session {self.session_id}"
+
+
+# --- The treatment record, adverse events and lot recall (services/records.py writes these) -----
+
+
+class RecordImmutable(Exception):
+    """A signed treatment record (or its addendum) is never edited: a correction is an addendum."""
+
+
+class WrittenOnce(models.Model):
+    """A row written once and never edited, except by erasure blanking its free text
+    (services/privacy.py sets ERASABLE fields to "" or "(erased)" and saves)."""
+
+    ERASABLE: tuple[str, ...] = ()
+    ERASED_VALUES = ("", "(erased)")
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None and not self._state.adding:
+            stored = type(self)._default_manager.filter(pk=self.pk).first()
+            if stored is not None:
+                for field in self._meta.concrete_fields:
+                    before, after = field.value_from_object(stored), field.value_from_object(self)
+                    if before != after and not (field.name in self.ERASABLE and after in self.ERASED_VALUES):
+                        raise RecordImmutable(
+                            f"A signed {self._meta.verbose_name} cannot be changed ({field.name}); add an addendum."
+                        )
+        super().save(*args, **kwargs)
+
+
+class Device(models.Model):
+    """A microneedling pen the clinic owns; managed in the admin. One overdue for service is flagged."""
+
+    name = models.CharField(max_length=100, help_text="Make and model, e.g. 'Dermapen 4'.")
+    serial_number = models.CharField(max_length=100, unique=True)
+    last_serviced_on = models.DateField()
+    service_interval_days = models.PositiveSmallIntegerField(
+        default=365, validators=[MinValueValidator(1)], help_text="The maker's service interval."
+    )
+    active = models.BooleanField(default=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name", "serial_number"]
+        constraints = [
+            models.CheckConstraint(condition=Q(service_interval_days__gte=1), name="device_service_interval_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} (S/N {self.serial_number})"
+
+    @property
+    def service_due_on(self) -> dt.date:
+        return self.last_serviced_on + dt.timedelta(days=self.service_interval_days)
+
+    def is_overdue(self, *, today: dt.date) -> bool:
+        return today > self.service_due_on
+
+
+class LotKind(models.TextChoices):
+    CARTRIDGE = "cartridge", "Needle cartridge"
+    PRODUCT = "product", "Glide serum or product"
+
+
+class Lot(models.Model):
+    """One manufacturing lot of a needle cartridge or a product. An expired or recalled lot is refused."""
+
+    kind = models.CharField(max_length=10, choices=LotKind.choices)
+    product = models.CharField(max_length=150, help_text="e.g. 'Dermapen 16-pin cartridge', 'Hyaluronic glide serum'.")
+    lot_number = models.CharField(max_length=60)
+    expires_on = models.DateField()
+    recalled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    recalled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, editable=False, related_name="+"
+    )
+    recall_reason = models.CharField(max_length=255, blank=True, editable=False)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["kind", "product", "lot_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "product", "lot_number"], name="one_lot_per_product_number"),
+            models.CheckConstraint(condition=Q(kind__in=LotKind.values), name="lot_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(recalled_at__isnull=True, recalled_by__isnull=True, recall_reason="")
+                | (Q(recalled_at__isnull=False, recalled_by__isnull=False) & ~Q(recall_reason="")),
+                name="lot_recalled_by_someone_with_a_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product}, lot {self.lot_number}"
+
+    @property
+    def is_recalled(self) -> bool:
+        return self.recalled_at is not None
+
+    def refusal(self, *, today: dt.date) -> str:
+        """Why this lot may not be used today; "" when it may."""
+        if self.is_recalled:
+            return f"{self} was recalled: do not use it."
+        if self.expires_on < today:
+            return f"{self} expired on {self.expires_on:%d %b %Y}: do not use it."
+        return ""
+
+    def recall(self, *, by, reason: str, now: dt.datetime) -> None:
+        if self.is_recalled:
+            raise IllegalTransition(f"{self} was already recalled.")
+        if not reason.strip():
+            raise IllegalTransition("Give the reason for the recall (e.g. the maker's notice).")
+        self.recalled_at, self.recalled_by, self.recall_reason = now, by, reason.strip()[:255]
+
+
+class Endpoint(models.TextChoices):
+    ERYTHEMA = "erythema", "Even erythema"
+    PINPOINT_BLEEDING = "pinpoint_bleeding", "Pinpoint bleeding"
+
+
+class TreatmentRecord(WrittenOnce):
+    """What was done in one microneedling session, signed off by the practitioner.
+
+    Written once, by the sign-off that completes the session (one per session: the database
+    says so, so two sign-offs at once make one record). A correction is a RecordAddendum."""
+
+    ERASABLE = ("immediate_reaction", "notes")
+
+    session = models.OneToOneField(PlanSession, on_delete=models.CASCADE, related_name="treatment_record")
+    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="records")
+    device_overdue = models.BooleanField(default=False, help_text="The device was past its service date.")
+    cartridge = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="cartridge_records")
+    product = models.ForeignKey(Lot, on_delete=models.PROTECT, null=True, blank=True, related_name="product_records")
+    passes = models.PositiveSmallIntegerField()
+    anaesthetic = models.CharField(max_length=150, blank=True, help_text="Topical anaesthetic, if any.")
+    anaesthetic_minutes = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Contact time.")
+    endpoint = models.CharField(max_length=20, choices=Endpoint.choices)
+    immediate_reaction = models.TextField(blank=True)
+    notes = models.TextField(blank=True, help_text="The practitioner's notes.")
+    signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    signed_at = models.DateTimeField()
+
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(passes__gte=1, passes__lte=10), name="record_passes_1_10"),
+            models.CheckConstraint(condition=Q(endpoint__in=Endpoint.values), name="record_endpoint_valid"),
+            models.CheckConstraint(
+                condition=(Q(anaesthetic="") & Q(anaesthetic_minutes__isnull=True))
+                | (~Q(anaesthetic="") & Q(anaesthetic_minutes__gte=1)),
+                name="record_anaesthetic_has_contact_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Treatment record of session {self.session_id}"
+
+    @property
+    def deepest_mm(self) -> Decimal | None:
+        return max((z.depth_mm for z in self.zones.all()), default=None)
+
+
+class ZoneDepth(WrittenOnce):
+    """The depth used on one zone of the face, part of a signed record."""
+
+    record = models.ForeignKey(TreatmentRecord, on_delete=models.CASCADE, related_name="zones")
+    zone = models.CharField(max_length=50)
+    depth_mm = models.DecimalField(max_digits=3, decimal_places=2)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["record", "zone"], name="one_depth_per_record_zone"),
+            models.CheckConstraint(condition=Q(depth_mm__gt=0), name="zone_depth_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.zone}: {mm(self.depth_mm)} mm"
+
+
+class RecordAddendum(WrittenOnce):
+    """A correction or addition to a signed record: who, when, what. Never edited either."""
+
+    ERASABLE = ("text",)
+
+    record = models.ForeignKey(TreatmentRecord, on_delete=models.CASCADE, related_name="addenda")
+    text = models.TextField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "id"]
+        constraints = [models.CheckConstraint(condition=~Q(text=""), name="addendum_has_text")]
+
+    def __str__(self) -> str:
+        return f"Addendum to record {self.record_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class CheckResult(models.TextChoices):
+    """What an assessment visit (the PIH check) found; anything but none is an adverse event."""
+
+    NONE = "none", "None seen"
+    MILD = "mild", "Mild"
+    MODERATE = "moderate", "Moderate"
+    SEVERE = "severe", "Severe"
+
+
+class AdverseEventType(models.TextChoices):
+    PIH = "pih", "Post-inflammatory hyperpigmentation (PIH)"
+    INFECTION = "infection", "Infection"
+    HERPES = "herpes", "Herpes (cold sore) reactivation"
+    PROLONGED_ERYTHEMA = "prolonged_erythema", "Prolonged erythema"
+    GRANULOMA = "granuloma", "Granuloma"
+    SCARRING = "scarring", "Scarring"
+    ALLERGIC = "allergic", "Allergic reaction"
+    OTHER = "other", "Other"
+
+
+# An event this severe holds further microneedling until a clinician clears it.
+HOLDING_SEVERITIES = (Severity.MODERATE, Severity.SEVERE)
+
+
+class AdverseEventQuerySet(models.QuerySet):
+    def holding(self) -> models.QuerySet:
+        """Events that hold the client's plans: moderate or severe, not yet cleared by a clinician."""
+        return self.filter(severity__in=HOLDING_SEVERITIES, cleared_at__isnull=True)
+
+
+class AdverseEvent(models.Model):
+    """A reaction or complication, recorded from a session's record, the client page or a PIH check.
+
+    A moderate or severe one holds the client's active plans (TreatmentPlan.adverse_event_hold)
+    until a clinician clears it with a note."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="adverse_events")
+    session = models.ForeignKey(
+        PlanSession, on_delete=models.SET_NULL, null=True, blank=True, related_name="adverse_events"
+    )
+    type = models.CharField(max_length=20, choices=AdverseEventType.choices)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    onset_on = models.DateField()
+    description = models.TextField()
+    action_taken = models.TextField(blank=True)
+    follow_up_on = models.DateField(null=True, blank=True)
+    resolved_on = models.DateField(null=True, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+    cleared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    clearance_note = models.TextField(blank=True)
+
+    objects = AdverseEventQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-onset_on", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(type__in=AdverseEventType.values), name="adverse_event_type_valid"),
+            models.CheckConstraint(condition=Q(severity__in=Severity.values), name="adverse_event_severity_valid"),
+            models.CheckConstraint(
+                condition=Q(resolved_on__isnull=True) | Q(resolved_on__gte=F("onset_on")),
+                name="adverse_event_resolved_after_onset",
+            ),
+            models.CheckConstraint(
+                condition=Q(follow_up_on__isnull=True) | Q(follow_up_on__gte=F("onset_on")),
+                name="adverse_event_follow_up_after_onset",
+            ),
+            models.CheckConstraint(
+                condition=Q(cleared_at__isnull=True, cleared_by__isnull=True)
+                | (Q(cleared_at__isnull=False, cleared_by__isnull=False) & ~Q(clearance_note="")),
+                name="adverse_event_cleared_by_someone_with_a_note",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["client"], condition=Q(cleared_at__isnull=True), name="adverse_event_uncleared"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()} ({self.get_severity_display().lower()}) from {self.onset_on:%d %b %Y}"
+
+    @property
+    def holds_plan(self) -> bool:
+        return self.severity in HOLDING_SEVERITIES and self.cleared_at is None
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.resolved_on is not None
+
+    def clear(self, *, by, note: str, now: dt.datetime) -> None:
+        if self.cleared_at is not None:
+            raise IllegalTransition("This adverse event was already cleared.")
+        if not note.strip():
+            raise IllegalTransition("Record why further treatment may go ahead.")
+        self.cleared_by, self.cleared_at, self.clearance_note = by, now, note.strip()
+
+    def resolve(self, *, on: dt.date) -> None:
+        if self.resolved_on is not None:
+            raise IllegalTransition("This adverse event is already resolved.")
+        if on < self.onset_on:
+            raise IllegalTransition("It cannot resolve before its onset.")
+        self.resolved_on = on
 
 
 class WorkerHeartbeat(models.Model):

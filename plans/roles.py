@@ -63,6 +63,13 @@ _AESTHETICIAN = [
     *_crud("consentversion", "view"),
     *_crud("signedconsent", "view", "add"),
     *_crud("consentwithdrawal", "view", "add"),
+    # The treatment record and adverse events: written at the visit, never edited (addenda instead).
+    *_crud("treatmentrecord", "view", "add"),
+    *_crud("zonedepth", "view", "add"),
+    *_crud("recordaddendum", "view", "add"),
+    *_crud("adverseevent", "view", "add", "change"),
+    *_crud("device", "view"),
+    *_crud("lot", "view"),
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

@@ -32,14 +32,19 @@ from plans import planning, scheduling
 from plans.models import (
     BOOKABLE_STATUSES,
     OCCUPYING_STATUSES,
+    AdverseEvent,
     Client,
     ConsentKind,
+    Device,
+    Lot,
+    LotKind,
     Message,
     MessageKind,
     MessageStatus,
     PlanSession,
     PlanStatus,
     Practitioner,
+    RecordAddendum,
     Room,
     Screening,
     ScreeningAnswer,
@@ -47,6 +52,7 @@ from plans.models import (
     SessionStatus,
     SignedConsent,
     TreatmentPlan,
+    TreatmentRecord,
 )
 from plans.services import booking
 
@@ -420,6 +426,7 @@ def calendar_sessions(
             "protocol_snapshot",
             "hold_opened_at",
             "review_pending",
+            "adverse_event_hold",
             "client__treatment_consent_withdrawn_at",
         )
         .in_bulk({r["plan_id"] for r in rows})
@@ -572,4 +579,66 @@ def feed_sessions(*, practitioner: Practitioner) -> QuerySet[PlanSession]:
         PlanSession.objects.filter(practitioner=practitioner, starts_at__gte=since)
         .exclude(status=SessionStatus.PROPOSED)
         .select_related("plan__client", "room")
+    )
+
+
+# --- The clinical record: treatment records, adverse events, lot recall ----------------------------
+
+
+@dataclass(frozen=True)
+class TreatedWith:
+    """One session done with a lot: who to contact about a recall."""
+
+    client_id: int
+    name: str
+    email: str
+    phone: str
+    session_id: int
+    session_title: str
+    treated_at: dt.datetime
+
+
+def lot_treated_clients(lot: Lot) -> list[TreatedWith]:
+    """Every session done with `lot` (as cartridge or product), with the client's contact: one query."""
+    rows = (
+        TreatmentRecord.objects.filter(Q(cartridge=lot) | Q(product=lot))
+        .order_by("session__plan__client__last_name", "session__plan__client__first_name", "session__starts_at")
+        .values_list(
+            "session__plan__client_id",
+            "session__plan__client__first_name",
+            "session__plan__client__last_name",
+            "session__plan__client__email",
+            "session__plan__client__phone",
+            "session_id",
+            "session__title",
+            "session__starts_at",
+        )
+    )
+    return [
+        TreatedWith(c, f"{first} {last}", email, phone, s, title, at)
+        for c, first, last, email, phone, s, title, at in rows
+    ]
+
+
+def session_record(session: PlanSession) -> TreatmentRecord | None:
+    """The session's signed record with its device, lots, zones and addenda (a fixed number of queries)."""
+    return (
+        TreatmentRecord.objects.filter(session=session)
+        .select_related("device", "cartridge", "product", "signed_by")
+        .prefetch_related("zones", Prefetch("addenda", queryset=RecordAddendum.objects.select_related("by")))
+        .first()
+    )
+
+
+def client_adverse_events(client: Client) -> list[AdverseEvent]:
+    return list(client.adverse_events.select_related("session", "recorded_by", "cleared_by"))
+
+
+def usable_kit(*, today: dt.date) -> tuple[QuerySet[Device], QuerySet[Lot], QuerySet[Lot]]:
+    """What the record form offers: active devices, and lots neither expired nor recalled."""
+    lots = Lot.objects.filter(recalled_at__isnull=True, expires_on__gte=today)
+    return (
+        Device.objects.filter(active=True),
+        lots.filter(kind=LotKind.CARTRIDGE),
+        lots.filter(kind=LotKind.PRODUCT),
     )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from plans.views import calendar, clients, consent, dashboard, messages, plans, privacy, public, safety
+from plans.views import calendar, clients, consent, dashboard, messages, plans, privacy, public, records, safety
 
 urlpatterns = [
     path("", dashboard.home, name="home"),
@@ -27,6 +27,14 @@ urlpatterns = [
     path("consents/<int:consent_id>/withdraw/", consent.consent_withdraw, name="consent-withdraw"),
     path("e/consent/<str:token>/", consent.public_consent, name="public-consent"),
     path("e/withdraw/<str:token>/", consent.public_withdraw, name="public-withdraw"),
+    # The clinical record: treatment record and addenda, adverse events, who a recalled lot treated.
+    path("sessions/<int:pk>/record/", records.session_record, name="session-record"),
+    path("sessions/<int:pk>/record/addendum/", records.record_addendum, name="session-record-addendum"),
+    path("clients/<int:client_id>/adverse-events/new/", records.adverse_event_new, name="adverse-event-new"),
+    path("adverse-events/<int:event_id>/", records.adverse_event_detail, name="adverse-event"),
+    path("adverse-events/<int:event_id>/clear/", records.adverse_event_clear, name="adverse-event-clear"),
+    path("adverse-events/<int:event_id>/resolve/", records.adverse_event_resolve, name="adverse-event-resolve"),
+    path("lots/<int:lot_id>/treated/", records.lot_treated, name="lot-treated"),
     path("messages/", messages.message_list, name="messages"),
     path("messages/<int:message_id>/resend/", messages.message_resend, name="message-resend"),
     path("clients/<int:client_id>/messages/", messages.client_messages, name="client-messages"),

@@ -24,6 +24,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from plans.models import (
+    HOLDING_SEVERITIES,
+    AdverseEvent,
     Message,
     MessageStatus,
     PlanSession,
@@ -155,6 +157,20 @@ def _consent_missing(appointments: list[Appointment]) -> None:
             a.outstanding.append(Outstanding("consent", text, reverse("client-detail", args=[client.pk])))
 
 
+def _adverse_event_hold(appointments: list[Appointment]) -> None:
+    for a in appointments:
+        plan = a.session.plan
+        if plan.adverse_event_hold and a.session.kind == SessionKind.MICRONEEDLING:
+            a.outstanding.append(
+                Outstanding(
+                    "adverse",
+                    "Adverse event: a clinician must clear it",
+                    reverse("client-detail", args=[plan.client_id]) + "#adverse-events",
+                    clinical=True,
+                )
+            )
+
+
 # What stands open about an appointment, one function per kind (each at most one query for the
 # whole day).
 OUTSTANDING: list[Callable[[list[Appointment]], None]] = [
@@ -163,9 +179,10 @@ OUTSTANDING: list[Callable[[list[Appointment]], None]] = [
     _check_missing,
     _unbooked_sessions,
     _consent_missing,
+    _adverse_event_hold,
 ]
 # These name health matters: never computed for a role without the clinical record.
-CLINICAL_OUTSTANDING = {_on_hold, _review_unsigned, _check_missing}
+CLINICAL_OUTSTANDING = {_on_hold, _review_unsigned, _check_missing, _adverse_event_hold}
 
 
 def today_appointments(*, day: dt.date, clinical: bool, now: dt.datetime | None = None) -> list[PractitionerDay]:
@@ -430,11 +447,36 @@ def checks_missing_tomorrow(today: dt.date, now: dt.datetime) -> tuple[list[Work
     ], more
 
 
+def adverse_events_open(today: dt.date, now: dt.datetime) -> tuple[list[WorkItem], bool]:
+    """Adverse events holding a plan until a clinician clears them, and unresolved ones whose follow-up is due."""
+    rows, more = _bounded(
+        AdverseEvent.objects.filter(
+            Q(severity__in=HOLDING_SEVERITIES, cleared_at__isnull=True)
+            | Q(resolved_on__isnull=True, follow_up_on__lte=today)
+        )
+        .select_related("client")
+        .order_by("onset_on", "id")
+    )
+    return [
+        WorkItem(
+            "adverse",
+            f"{e.client.full_name}: {e}",
+            "Holds further microneedling: a clinician must clear it"
+            if e.holds_plan
+            else f"Follow-up due {e.follow_up_on:%d %b}, not resolved",
+            reverse("adverse-event", args=[e.pk]),
+            "Open",
+        )
+        for e in rows
+    ], more
+
+
 # The worklist, in the order shown. Clinical providers are never computed for a role without
 # the clinical record (front desk): their items name health matters.
 PROVIDERS: list[Provider] = [
     Provider("blocked", "Plans blocked for clinical review", plans_blocked_clinically, clinical=True),
     Provider("check", "Pre-session checks missing for tomorrow", checks_missing_tomorrow, clinical=True),
+    Provider("adverse", "Adverse events to clear or follow up", adverse_events_open, clinical=True),
     Provider("rebook", "Cancelled, not rebooked", cancelled_not_rebooked),
     Provider("follow-up", "Follow-up assessments due", follow_ups_due),
     Provider("book-plan", "Plans with sessions to book", plans_to_book),

@@ -13,10 +13,19 @@ from plans import models
 from plans.roles import AESTHETICIAN, CLINIC_ADMIN, FRONT_DESK
 from plans.services.privacy import record_access_log
 from plans.services.security import user_set_role
-from tests.factories import ClientFactory, PractitionerFactory, ProtocolFactory, RoomFactory, UserFactory
+from tests.factories import (
+    ClientFactory,
+    DeviceFactory,
+    LotFactory,
+    PractitionerFactory,
+    ProtocolFactory,
+    RoomFactory,
+    UserFactory,
+)
 from tests.helpers.clinic import weekday_hours
 from tests.helpers.http_races import gunicorn_server
 from tests.helpers.world import (
+    ADVERSE_EVENT,
     CLIENT_NOTES,
     SCREENING_QUESTION,
     World,
@@ -134,6 +143,18 @@ def world(aesthetician, front_desk, clinic_admin) -> World:
         client=client, session=plan.sessions.get(), kind="confirmation", send_at=start, session_version=0
     )
     models.DeliveryAttempt.objects.create(message=message, attempted_at=start, succeeded=False, error="421 try later")
+    device, lot = DeviceFactory(), LotFactory()
+    # Mild: recorded, followed up, and no hold on the world's plans.
+    event = models.AdverseEvent.objects.create(
+        client=client,
+        type=models.AdverseEventType.PIH,
+        severity=models.Severity.MILD,
+        onset_on=dt.date(2026, 1, 10),
+        description=ADVERSE_EVENT,
+        follow_up_on=dt.date(2026, 1, 24),
+        recorded_by=aesthetician,
+        recorded_at=start,
+    )
     return World(
         client=client,
         screening=screening,
@@ -144,6 +165,9 @@ def world(aesthetician, front_desk, clinic_admin) -> World:
         session=plan.sessions.get(),
         practitioner=aesthetician.practitioner,
         room=RoomFactory(),
+        device=device,
+        lot=lot,
+        event=event,
     )
 
 

@@ -142,3 +142,24 @@ class PlanSessionFactory(factory.django.DjangoModelFactory):
     starts_at = factory.SelfAttribute("booked_at")
     ends_at = factory.LazyAttribute(lambda s: s.booked_at and s.booked_at + dt.timedelta(minutes=s.duration_minutes))
     blocked_until = factory.LazyAttribute(lambda s: s.ends_at and s.ends_at + dt.timedelta(minutes=s.buffer_minutes))
+
+
+class DeviceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Device
+
+    name = "Dermapen 4"
+    serial_number = factory.Sequence(lambda n: f"DP4-{n:05d}")
+    last_serviced_on = dt.date(2026, 1, 1)
+
+
+class LotFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Lot
+
+    kind = models.LotKind.CARTRIDGE
+    product = factory.LazyAttribute(
+        lambda lot: "16-pin cartridge" if lot.kind == models.LotKind.CARTRIDGE else "Hyaluronic glide serum"
+    )
+    lot_number = factory.Sequence(lambda n: f"L{n:05d}")
+    expires_on = dt.date(2030, 12, 31)

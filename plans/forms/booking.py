@@ -141,23 +141,3 @@ class CancelForm(forms.Form):
         initial="1",
     )
     reason = forms.CharField(max_length=255, label="Cancellation reason")
-
-
-class CompleteForm(forms.Form):
-    depth_used_mm = forms.DecimalField(
-        max_digits=3, decimal_places=2, required=False, min_value=0, label="Depth used (mm)"
-    )
-    pore_score = forms.TypedChoiceField(
-        choices=[("", "—")] + [(str(i), str(i)) for i in range(1, 6)],
-        coerce=int,
-        empty_value=None,
-        required=False,
-        label="Pore score (1 = barely visible, 5 = very visible)",
-    )
-    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
-    above_plan_reason = forms.CharField(
-        max_length=500,
-        required=False,
-        label="Clinician's reason, if deeper than planned",
-        help_text="Only a clinician may go above the session's planned depth.",
-    )

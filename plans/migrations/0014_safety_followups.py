@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("plans", "0012_consent"),
+        ("plans", "0013_treatment_record"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -48,6 +48,7 @@ class Migration(migrations.Migration):
                     ("washout", "Washout between treatments"),
                     ("depth_above_plan", "Depth above the planned depth"),
                     ("depth_above_cap", "Depth above the client's current cap"),
+                    ("zone_above_cap", "Zone depth above the zone's cap"),
                 ],
                 max_length=20,
             ),
@@ -61,6 +62,7 @@ class Migration(migrations.Migration):
                     ("washout", "Washout between treatments"),
                     ("depth_above_plan", "Depth above the planned depth"),
                     ("depth_above_cap", "Depth above the client's current cap"),
+                    ("zone_above_cap", "Zone depth above the zone's cap"),
                 ],
                 max_length=20,
             ),
@@ -68,7 +70,7 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name="clinicaloverride",
             constraint=models.CheckConstraint(
-                condition=models.Q(("rule__in", ["deferral", "washout", "depth_above_plan", "depth_above_cap"])),
+                condition=models.Q(("rule__in", ["deferral", "washout", "depth_above_plan", "depth_above_cap", "zone_above_cap"])),
                 name="clinical_override_rule_valid",
             ),
         ),

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import ParamSpec, TypeVar
@@ -34,10 +34,15 @@ from plans.clock import clinic_zone as clinic_tz  # the one spelling of the clin
 from plans.models import (
     BOOKABLE_STATUSES,
     OCCUPYING_STATUSES,
+    CheckResult,
     ClinicalOverride,
     ClinicalRule,
     ConsentKind,
+    Device,
+    Endpoint,
     IllegalTransition,
+    Lot,
+    LotKind,
     PlanSession,
     Practitioner,
     PreSessionCheck,
@@ -47,7 +52,10 @@ from plans.models import (
     SignedConsent,
     TimeOff,
     TreatmentPlan,
+    TreatmentRecord,
     WorkingHours,
+    ZoneDepth,
+    mm,
 )
 
 log = logging.getLogger(__name__)
@@ -971,22 +979,53 @@ def session_mark_no_show(*, session: PlanSession, by=None) -> PlanSession:
     return session
 
 
+@dataclass(frozen=True)
+class RecordInput:
+    """What the practitioner records of a microneedling session before signing it off."""
+
+    device: Device
+    cartridge: Lot
+    zones: Mapping[str, Decimal]  # zone name -> depth used; zones left out were not treated
+    passes: int
+    endpoint: str
+    product: Lot | None = None
+    anaesthetic: str = ""
+    anaesthetic_minutes: int | None = None
+    immediate_reaction: str = ""
+    notes: str = ""
+
+
+# The one zone of a plan whose protocol lists none (snapshots from before per-zone caps).
+WHOLE_FACE = "treatment area"
+
+
+def record_zones(session: PlanSession) -> list[tuple[str, Decimal]]:
+    """(zone, cap) the record form asks for: the plan's zones with their caps as they apply."""
+    params = session.plan.params
+    return [(z.zone, z.cap_mm) for z in params.zones_capped] or [(WHOLE_FACE, params.depth_cap_mm)]
+
+
 @locked_write
 def session_complete(
     *,
     session: PlanSession,
-    depth_used_mm: Decimal | None,
+    record: RecordInput | None = None,
     notes: str = "",
     pore_score: int | None = None,
     above_plan_reason: str = "",
+    pih_result: str = "",
     by=None,
 ) -> PlanSession:
-    """Record a session as done. Completing the last microneedling session re-times the
+    """Record a session as done. A microneedling session is completed by signing off its
+    treatment record (`record`): device, lot, depth per zone...; its depth_used_mm is the
+    deepest zone. An assessment visit records what it found (`pih_result`), and anything but
+    "none" becomes an adverse event. Completing the last microneedling session re-times the
     follow-up assessment's window from the actual date (follow_up_days from the snapshot).
 
-    A microneedling session needs a current pre-session check first; a depth above the
-    session's planned depth, or above the lower cap a clinician adopted for the plan
-    (plan.depth_cap_mm), needs a clinician's reason (`above_plan_reason`), recorded as a
+    Preconditions, one small call each, in order. A microneedling session needs a current
+    pre-session check and a treatment consent in force. A zone deeper than its cap, than the
+    session's planned depth or than the lower cap a clinician adopted for the plan
+    (plan.clinical_depth_cap_mm) needs a clinician's reason (`above_plan_reason`), recorded as a
     clinical override."""
     now = _now()
     session, plan_sessions = _locked_session(session.pk)
@@ -995,28 +1034,132 @@ def session_complete(
     if session.kind == SessionKind.MICRONEEDLING:
         _require_current_check(session, now)
         _require_treatment_consent(session, now)
-    above = session.depth_rules_broken(depth_used_mm)
-    if above and above_plan_reason.strip() and not _is_clinician(by):
-        raise BookingError(
-            "; ".join(detail for _rule, detail in above) + ": a clinician must decide, and only a clinician "
-            "may give the reason.",
-            code="needs_clinician",
-        )
+        record = _require_record(session, record, by)
+        _require_usable_kit(record, now)
+    clinical = _zone_problems(session, record) if record else []
+    _require_clinician_reason(clinical, above_plan_reason, by)
+    pih_result = _require_assessment_result(session, pih_result)
     session.complete(
-        depth_used_mm=depth_used_mm,
+        depth_used_mm=max(record.zones.values()) if record else None,
         notes=notes,
         pore_score=pore_score,
         depth_cap_mm=params.depth_cap_mm,
         now=now,
-        above_plan_reason=above_plan_reason if above else "",
+        above_plan_reason=above_plan_reason if clinical else "",
     )
     session.save()
-    _record_clinical(session, above, above_plan_reason, by)
+    if record:
+        _write_record(session, record, by, now)
+    _record_clinical(session, clinical, above_plan_reason, by)
+    if pih_result != CheckResult.NONE:
+        from plans.services.records import adverse_event_from_check
+
+        adverse_event_from_check(session=session, severity=pih_result, by=by, now=now)
     if session.kind == SessionKind.MICRONEEDLING:
         _retime_follow_up(session, plan_sessions, params.follow_up_days)
     outbox.on_session_completed(session)
     log.info("session %s completed by %s", session.pk, by)
     return session
+
+
+def _require_record(session: PlanSession, record: RecordInput | None, by) -> RecordInput:
+    if record is None:
+        raise BookingError(
+            f"Fill in and sign off the treatment record to complete {session.title}.", code="needs_record"
+        )
+    if by is None:
+        raise BookingError("A treatment record is signed off by the practitioner who did it.", code="invalid")
+    allowed = {zone for zone, _cap in record_zones(session)}
+    if unknown := sorted(set(record.zones) - allowed):
+        raise BookingError(f"This plan has no zone {', '.join(unknown)}.", code="invalid")
+    if not record.zones:
+        raise BookingError("Record the depth used on at least one zone.", code="invalid")
+    if any(depth <= 0 for depth in record.zones.values()):
+        raise BookingError("A zone's depth must be above 0 mm.", code="invalid")
+    cap = session.plan.params.depth_cap_mm
+    if over := [f"{zone} {mm(depth)} mm" for zone, depth in record.zones.items() if depth > cap]:
+        # No reason lifts the protocol's own cap (PlanSession.complete refuses it too).
+        raise BookingError(f"{', '.join(over)}: above the protocol's cap of {mm(cap)} mm.", code="illegal")
+    if not 1 <= record.passes <= 10:
+        raise BookingError("Passes are counted from 1 to 10.", code="invalid")
+    if record.endpoint not in Endpoint.values:
+        raise BookingError("Choose the clinical endpoint reached.", code="invalid")
+    if record.anaesthetic.strip() and not record.anaesthetic_minutes:
+        raise BookingError("Give the topical anaesthetic's contact time in minutes.", code="invalid")
+    return record
+
+
+def _require_usable_kit(record: RecordInput, now: dt.datetime) -> None:
+    """An expired or recalled lot is refused (read again: a recall may have just landed)."""
+    today = timezone.localdate(now)
+    if record.cartridge.kind != LotKind.CARTRIDGE or (record.product and record.product.kind != LotKind.PRODUCT):
+        raise BookingError("Choose a needle cartridge lot and, if used, a product lot.", code="invalid")
+    for lot in Lot.objects.filter(pk__in=[x.pk for x in (record.cartridge, record.product) if x]):
+        if reason := lot.refusal(today=today):
+            raise BookingError(reason, code="lot_refused")
+
+
+def _zone_problems(session: PlanSession, record: RecordInput) -> list[Clinical]:
+    """Zones deeper than their cap, than the session's plan or than the cap a clinician adopted
+    for the plan (PlanSession.depth_rules_broken): a clinician's decision each. Deeper than the
+    protocol's own cap is refused outright by PlanSession.complete."""
+    caps = dict(record_zones(session))
+    problems: list[Clinical] = []
+    for zone, depth in record.zones.items():
+        if depth > caps[zone]:
+            problems.append(
+                (ClinicalRule.ZONE_ABOVE_CAP, f"{zone}: {mm(depth)} mm is above its cap of {mm(caps[zone])} mm")
+            )
+        problems += [(rule, f"{zone}: {detail}") for rule, detail in session.depth_rules_broken(depth)]
+    return problems
+
+
+def _require_clinician_reason(clinical: Sequence[Clinical], reason: str, by) -> None:
+    if not clinical:
+        return
+    problems = "; ".join(text for _rule, text in clinical)
+    if not _is_clinician(by):
+        raise BookingError(
+            f"{problems}: a clinician must decide, and only a clinician may give the reason.", code="needs_clinician"
+        )
+    if not reason.strip():
+        raise BookingError(f"{problems}: give the clinician's reason.", code="needs_clinician")
+
+
+def _require_assessment_result(session: PlanSession, result: str) -> str:
+    """An assessment visit (the PIH check) records what it saw: none, mild, moderate or severe."""
+    if not session.is_assessment:
+        return CheckResult.NONE
+    if result not in CheckResult.values:
+        raise BookingError(f"Record what the {session.title} found: none, mild, moderate or severe.", code="invalid")
+    return result
+
+
+def _write_record(session: PlanSession, record: RecordInput, by, now: dt.datetime) -> TreatmentRecord:
+    try:
+        with transaction.atomic():
+            written = TreatmentRecord.objects.create(
+                session=session,
+                device=record.device,
+                device_overdue=record.device.is_overdue(today=timezone.localdate(now)),
+                cartridge=record.cartridge,
+                product=record.product,
+                passes=record.passes,
+                anaesthetic=record.anaesthetic.strip(),
+                anaesthetic_minutes=record.anaesthetic_minutes if record.anaesthetic.strip() else None,
+                endpoint=record.endpoint,
+                immediate_reaction=record.immediate_reaction.strip(),
+                notes=record.notes.strip(),
+                signed_by=by,
+                signed_at=now,
+            )
+            ZoneDepth.objects.bulk_create(
+                [ZoneDepth(record=written, zone=zone, depth_mm=depth) for zone, depth in record.zones.items()]
+            )
+    except IntegrityError as exc:
+        # The session row is locked, so only a record written outside this service gets here.
+        raise BookingError("This session already has a signed record: add an addendum.", code="illegal") from exc
+    return written
 
 
 def _require_current_check(session: PlanSession, now: dt.datetime, *, before: str = "completing") -> None:

@@ -297,6 +297,8 @@ def plan_create(
                 client=client,
                 created_by=created_by,
                 request_token=request_token or None,
+                # A new plan starts held while an adverse event of the client waits for a clinician.
+                adverse_event_hold=client.adverse_events.holding().exists(),
                 **_plan_fields(proposal, set(given)),
             )
             _write_signoffs(plan, given, created_by)

@@ -214,6 +214,12 @@ ERASURE_POLICY: dict[str, str | dict[str, Any]] = {
     # records go (a signed consent is never edited, so nothing less than deleting it would do).
     "plans.SignedConsent": DELETE,
     "plans.ConsentWithdrawal": DELETE,
+    # The treatment record stays (device, lots, depths: a recall must still find the session);
+    # its free text can quote health data. Signed rows accept only this blanking (WrittenOnce).
+    "plans.TreatmentRecord": {"immediate_reaction": "", "notes": ""},
+    "plans.ZoneDepth": KEEP,
+    "plans.RecordAddendum": {"text": "(erased)"},
+    "plans.AdverseEvent": {"description": "(erased)", "action_taken": "", "clearance_note": "(erased)"},
 }
 
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from plans import outbox, recheck
 from plans.models import (
+    AdverseEvent,
     Client,
     ClinicalHold,
     ClinicalOverride,
@@ -371,6 +372,9 @@ def plan_safety(plan: TreatmentPlan, *, clinical: bool) -> dict:
     newest = checks[0] if checks and checks[0].is_current(now=booking._now()) else None
     overridden = any(s.window_override_reason or s.depth_rules_broken(s.depth_used_mm) for s in sessions)
     context |= {
+        "adverse_events": list(AdverseEvent.objects.filter(client_id=plan.client_id).holding())
+        if plan.adverse_event_hold
+        else [],
         "reviews": plan_review_state(plan) if plan.review_items else [],
         "past_holds": [h for h in holds if not h.is_open],
         "overrides": list(
@@ -391,7 +395,7 @@ def plan_safety(plan: TreatmentPlan, *, clinical: bool) -> dict:
 def session_safety(session: PlanSession, *, clinical: bool) -> dict:
     """What the session panel shows: the hold or pending review, and (clinical only) the check."""
     plan = session.plan
-    code, reason = plan.clinical_refusal()
+    code, reason = plan.clinical_refusal(session.kind)
     context = {"safety_code": code, "safety_reason": reason}
     if clinical:
         hold = plan_open_hold(plan) if code == "clinical_hold" else None

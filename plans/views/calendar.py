@@ -23,7 +23,6 @@ from django.views.decorators.http import require_GET, require_POST
 from plans import ics, rebooking, selectors
 from plans.forms.booking import (
     CancelForm,
-    CompleteForm,
     PreferencesForm,
     ProposalForm,
     RescheduleForm,
@@ -31,6 +30,7 @@ from plans.forms.booking import (
     proposal_json,
 )
 from plans.forms.fields import date_range, parse_date_param, parse_id_param
+from plans.forms.records import CompleteForm
 from plans.models import (
     ConsentKind,
     PlanSession,
@@ -281,7 +281,7 @@ def session_panel(request, pk: int):
     context = {
         "session": session,
         "cancel_form": CancelForm(),
-        "complete_form": CompleteForm(initial={"depth_used_mm": session.depth_mm}),
+        "complete_form": CompleteForm(session=session, today=timezone.localdate()),
         "move_form": RescheduleForm(
             initial={
                 "starts_at": wall(session.starts_at)[:16] if session.starts_at else "",
@@ -507,14 +507,25 @@ def session_start(request, pk: int):
 @staff_required("plans.book_sessions", "plans.view_clinical_record")
 @require_POST
 def session_complete(request, pk: int):
+    """Complete a session; for microneedling this is signing off its treatment record (the
+    record page posts here too, and shows the form again when it is refused)."""
     session = _session(pk)
-    form = CompleteForm(request.POST)
+    form = CompleteForm(request.POST, session=session, today=timezone.localdate())
+    error, code, status = "", "", 200
     if not form.is_valid():
-        return _result(request, session, error=_form_error(form), status=400)
-    try:
-        booking.session_complete(session=session, by=request.user, **form.cleaned_data)
-    except booking.BookingError as exc:
-        return _refused(request, session, exc)
+        error, code, status = _form_error(form), "invalid", 400
+    else:
+        try:
+            booking.session_complete(session=session, by=request.user, **form.service_kwargs())
+        except booking.BookingError as exc:
+            error, code, status = str(exc), exc.code, _error_status(exc)
+    if error and request.POST.get("from_record") and not wants_json(request):
+        from plans.views.records import record_page
+
+        messages.error(request, error)
+        return record_page(request, session, form, status=status)
+    if error:
+        return _result(request, session, error=error, code=code, status=status)
     return _result(request, session, ok=f"Completed {session.title} for {session.plan.client}.")
 
 

@@ -104,6 +104,7 @@ def client_detail(request, pk: int):
             "plans": plans,
             "consents": selectors.client_consents(client=client),
             "consent_history": selectors.client_consent_history(client=client) if clinical else [],
+            "adverse_events": selectors.client_adverse_events(client) if clinical else [],
         },
     )
 

@@ -1,5 +1,5 @@
 // Today page: htmx polls the live part every 45 seconds. A poll would replace what someone is
-// typing (a depth before Complete) or the rebooking slots they opened, so it waits for them.
+// typing or the rebooking slots they opened, so it waits for them.
 (function () {
   "use strict";
   document.addEventListener("htmx:beforeRequest", function (event) {

@@ -11,6 +11,7 @@ from plans.models import IllegalTransition, SessionStatus
 from plans.services import booking
 from tests.helpers.clock import LONDON, at
 from tests.helpers.plans import plan_to_book
+from tests.helpers.records import complete
 from tests.helpers.safety import record_check
 
 pytestmark = pytest.mark.usefixtures("frozen_clock")
@@ -139,13 +140,13 @@ def test_cancel_complete_and_no_show_through_services(clinic, frozen_clock):
     book_all(plan, practitioner_id=clinic["ana"].id)
     s1, s2, follow = plan.sessions.order_by("sequence")
     with pytest.raises(booking.BookingError, match="has not started"):
-        booking.session_complete(session=s1, depth_used_mm=Decimal("0.5"))
+        complete(s1, "0.5")
     frozen_clock.move_to(s2.starts_at + dt.timedelta(hours=2))
     record_check(s2)  # the client's re-screen at check-in for session 2 counts for session 1's record too
     with pytest.raises(booking.BookingError, match="above the protocol's cap of 1.5 mm"):
-        booking.session_complete(session=s1, depth_used_mm=Decimal("2.0"))
-    booking.session_complete(session=s1, depth_used_mm=Decimal("0.5"), notes="Fine", pore_score=3)
-    booking.session_complete(session=s2, depth_used_mm=Decimal("0.5"), pore_score=2)
+        complete(s1, "2.0")
+    complete(s1, "0.5", notes="Fine", pore_score=3)
+    complete(s2, "0.5", pore_score=2)
     follow.refresh_from_db()
     assert follow.target == timezone_localdate(s2) + dt.timedelta(days=84)
     with pytest.raises(booking.BookingError, match="Only a booked session can be cancelled"):
@@ -307,7 +308,7 @@ def test_completing_the_last_session_moves_the_review_visit_with_the_final_asses
     review.save()
     frozen_clock.move_to(at(MON, 12))
     record_check(s1)
-    booking.session_complete(session=s1, depth_used_mm=Decimal("0.5"))
+    complete(s1, "0.5")
 
     follow.refresh_from_db()
     review.refresh_from_db()

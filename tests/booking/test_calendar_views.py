@@ -11,6 +11,7 @@ from plans import models
 from plans.services import booking
 from tests.helpers.clock import at
 from tests.helpers.plans import plan_to_book
+from tests.helpers.records import record_post
 from tests.helpers.safety import record_check
 
 pytestmark = pytest.mark.usefixtures("frozen_clock")
@@ -113,7 +114,7 @@ def test_cancel_complete_forms_post_back_with_messages(staff, clinic, frozen_clo
     record_check(s, by=aesthetician)
     response = staff.post(
         reverse("session-complete", args=[s.pk]),
-        {"depth_used_mm": "0.5", "pore_score": "3", "notes": "ok"},
+        record_post(s) | {"pore_score": "3", "notes": "ok"},
         follow=True,
     )
     s.refresh_from_db()

@@ -16,6 +16,7 @@ from plans.forms import fields
 from plans.services import booking
 from tests.helpers.clock import at
 from tests.helpers.plans import plan_to_book
+from tests.helpers.records import record_post
 
 pytestmark = pytest.mark.usefixtures("frozen_clock")
 
@@ -118,7 +119,10 @@ def posts(plan, booked_session, waiting_session, clinic):
                 reverse("session-book", args=[waiting_session.pk]),
                 {"starts_at": "2027-03-01T12:00", "practitioner": ana, "room": value},
             ),
-            (reverse("session-complete", args=[booked_session.pk]), {"depth_used_mm": value, "pore_score": value}),
+            (
+                reverse("session-complete", args=[booked_session.pk]),
+                record_post(booked_session) | {"zone_0": value, "passes": value, "pore_score": value},
+            ),
             (reverse("session-cancel", args=[booked_session.pk]), {"by_client": value, "reason": "x" * 300}),
         ]
     return out

@@ -18,6 +18,7 @@ from tests.helpers.clinic import weekday_hours
 from tests.helpers.clock import at
 from tests.helpers.http_races import DAY, NEEDS_POSTGRES, ON_POSTGRES, ROUNDS, TODAY, fire, minutes_from_today, wall
 from tests.helpers.plans import plan_to_book
+from tests.helpers.records import record_post
 from tests.helpers.safety import check_answers
 
 pytestmark = [
@@ -101,7 +102,7 @@ def test_reschedule_complete_cancel_and_no_show_racing_on_one_session_never_answ
                     f"/sessions/{session.pk}/reschedule/",
                     {"starts_at": wall(at(DAY, 9 + n)), "practitioner": ana.id, "room": there.id},
                 ),
-                (f"/sessions/{session.pk}/complete/", {"depth_used_mm": "0.5", "notes": "fine"}),
+                (f"/sessions/{session.pk}/complete/", record_post(session) | {"notes": "fine"}),
                 (f"/sessions/{session.pk}/cancel/", {"by_client": "1", "reason": "client asked"}),
                 (f"/sessions/{session.pk}/no-show/", {}),
             ],

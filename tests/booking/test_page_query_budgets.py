@@ -1,7 +1,7 @@
 """Every list and calendar page runs a fixed number of queries, whatever the data's size.
 
 Each page is requested with a little data and with several times more; the query count must
-be the same (no query per row) and within the issue's budget of 12. The figures at a million
+be the same (no query per row) and within the budget in tests/helpers/queries.py. The figures at a million
 sessions are in BENCHMARKS.md (`make bench`).
 """
 

@@ -16,6 +16,7 @@ from tests.factories import PractitionerFactory
 from tests.helpers.clock import at
 from tests.helpers.plans import plan_to_book
 from tests.helpers.queries import TODAY_BUDGET
+from tests.helpers.records import record_post
 from tests.helpers.safety import record_check
 
 MON = dt.date(2027, 3, 1)
@@ -129,7 +130,8 @@ def test_todays_appointments_per_practitioner_in_time_order_with_actions_and_out
     assert ana[0].actions == ["check_in", "reschedule", "cancel"]  # not begun yet: no complete or no-show
     with time_machine.travel(at(MON, 9, 5), tick=False):
         page = client.get(reverse("home")).content.decode()
-        assert f'action="{reverse("session-complete", args=[first(plans[0]).pk])}"' in page
+        # A microneedling session is completed by signing off its treatment record.
+        assert f'href="{reverse("session-record", args=[first(plans[0]).pk])}" data-action="complete"' in page
         assert f'action="{reverse("session-no-show", args=[first(plans[0]).pk])}"' in page
 
 
@@ -139,7 +141,7 @@ def test_completing_from_today_records_the_session_and_returns_to_today(client, 
     with time_machine.travel(at(MON, 10), tick=False):
         record_check(first(plan), by=aesthetician)  # a session is completed only after its pre-session check
         response = client.post(
-            reverse("session-complete", args=[first(plan).pk]), {"depth_used_mm": "0.5", "next": reverse("home")}
+            reverse("session-complete", args=[first(plan).pk]), record_post(first(plan)) | {"next": reverse("home")}
         )
     assert response.status_code == 302 and response.url == reverse("home")
     assert first(plan).status == models.SessionStatus.COMPLETED
@@ -271,8 +273,8 @@ def test_front_desks_today_holds_no_clinical_text(client, clinic, front_desk, ae
         clinical_page = client.get(reverse("home")).content.decode()
         client.force_login(front_desk)
         page = client.get(reverse("home")).content.decode()
-    assert "Review not signed" in clinical_page and "Depth used" in clinical_page
+    assert "Review not signed" in clinical_page and "Treatment record" in clinical_page
     assert plan.client.full_name in page  # front desk sees who is booked, and the booking work
     assert 'data-item="rebook"' in page
-    for text in ("Isotretinoin", "Fitzpatrick", "Keloid", "erythema", "Review not signed", "Depth used", "mm"):
+    for text in ("Isotretinoin", "Fitzpatrick", "Keloid", "erythema", "Review not signed", "Treatment record", "mm"):
         assert text not in page, text

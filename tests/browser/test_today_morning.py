@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 from plans import models
 from plans.services import booking
 from tests.helpers.plans import plan_to_book
+from tests.helpers.records import kit
 
 WIDTHS = (1440, 768, 390)
 
@@ -121,10 +122,18 @@ def test_a_morning_on_the_tablet(browser, live_server, aesthetician, morning):
     assert s1.checked_in_at and s1.started_at and s1.started_by == aesthetician
     shots.take(page, "4-in-treatment")
 
-    # Record it: the planned depth is filled in, one tap completes.
-    expect(appt.get_by_label("Depth used (mm)")).to_have_value("0.50")
-    appt.get_by_role("button", name="Complete").click()
+    # Record it: the treatment record, one tap from Today; signing it off completes the session.
+    device, cartridge = kit()
+    appt.get_by_role("link", name="Treatment record").click()
+    page.get_by_label("Device").select_option(str(device.pk))
+    page.get_by_label("Needle cartridge lot").select_option(str(cartridge.pk))
+    page.locator("input[name=zone_0]").fill("0.5")
+    page.get_by_label("Passes").fill("3")
+    page.get_by_label("Clinical endpoint reached").select_option("erythema")
+    shots.take(page, "4b-treatment-record")
+    page.get_by_role("button", name="Sign off and complete").click()
     expect(page.get_by_role("alert").filter(has_text="Completed")).to_be_visible()
+    page.goto(f"{live_server.url}/")
     expect(page.locator(f'.today-appt[data-session="{s1.pk}"] [data-status]')).to_have_text("Completed")
     s1.refresh_from_db()
     assert s1.status == models.SessionStatus.COMPLETED

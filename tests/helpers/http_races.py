@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlencode
 
+import time_machine
 from django.conf import settings
 from django.db import connection
 
@@ -25,7 +26,16 @@ ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.pos
 # SQLite serialises every writer, so nothing races there: the race tests skip with this reason.
 NEEDS_POSTGRES = "needs PostgreSQL: SQLite serialises every writer, so nothing races"
 ROOT = Path(__file__).resolve().parents[2]
-TODAY = dt.datetime.now(LONDON).date()  # the clinic's day, not the machine's
+
+
+def real_now() -> dt.datetime:
+    """The clock gunicorn sees: a test's frozen clock (time_machine) does not reach another process."""
+    if time_machine.escape_hatch.is_travelling():
+        return time_machine.escape_hatch.datetime.datetime.now(dt.UTC)
+    return dt.datetime.now(dt.UTC)
+
+
+TODAY = real_now().astimezone(LONDON).date()  # the clinic's real day, not the machine's
 DAY = TODAY + dt.timedelta(days=60 - TODAY.weekday())  # a Monday about two months ahead
 ROUNDS = 8
 
@@ -101,7 +111,7 @@ def minutes_from_today(n: int) -> dt.datetime:
     two minutes apart, so a practitioner is busy once per round. In the first hour after
     the clinic's midnight "ago" would be yesterday, so the rounds go a few minutes ahead
     instead: the test never depends on the hour it runs at."""
-    now = dt.datetime.now(LONDON)
+    now = real_now().astimezone(LONDON)
     offset = dt.timedelta(minutes=5 + 2 * n)
     start = now - offset if (now - offset).date() == now.date() and now.hour >= 1 else now + offset
     return start.astimezone(dt.UTC)

@@ -25,6 +25,9 @@ class World:
     session: models.PlanSession
     practitioner: models.Practitioner
     room: models.Room
+    device: models.Device
+    lot: models.Lot
+    event: models.AdverseEvent
 
 
 # Clinical text the world's records hold, each in the shape the app stores it. Front desk must
@@ -38,6 +41,8 @@ SESSION_NOTES = "Client mentioned a rash after the last peel."
 CLIENT_NOTES = "Nervous of needles"
 RATIONALE_FACTOR = "isotretinoin 3 months ago"
 WARNING = "Recent isotretinoin"
+IMMEDIATE_REACTION = "Wheals along the jawline within minutes"
+ADVERSE_EVENT = "Patchy darkening on both cheeks"
 
 
 def clinical_snapshot(name: str, session_count: int) -> dict:
@@ -103,8 +108,26 @@ def completed_clinical_plan(*, client, protocol, created_by, practitioner) -> mo
         pore_score=3,
         notes=SESSION_NOTES,
     )
+    _signed_record(plan.sessions.get(sequence=1), practitioner.user)
     PlanSessionFactory(plan=plan, sequence=2, target=dt.date(2026, 2, 17), latest=dt.date(2026, 3, 3))
     return plan
+
+
+def _signed_record(session: models.PlanSession, by) -> models.TreatmentRecord:
+    """The record session_complete writes when the practitioner signs off (one zone, one lot)."""
+    record = models.TreatmentRecord.objects.create(
+        session=session,
+        device=models.Device.objects.order_by("pk").first(),
+        cartridge=models.Lot.objects.order_by("pk").first(),
+        passes=3,
+        endpoint=models.Endpoint.ERYTHEMA,
+        immediate_reaction=IMMEDIATE_REACTION,
+        notes=SESSION_NOTES,
+        signed_by=by,
+        signed_at=session.completed_at,
+    )
+    models.ZoneDepth.objects.create(record=record, zone="cheeks", depth_mm="0.50")
+    return record
 
 
 # Text that only the clinical record holds (the world above stores each in the app's own shape).
@@ -121,5 +144,8 @@ CLINICAL_TEXT = {
     "plan warning": WARNING,
     "deferral": "deferred to",
     "pore score": "pore score",
+    "immediate reaction": IMMEDIATE_REACTION,
+    "adverse event": ADVERSE_EVENT,
+    "adverse event type": "hyperpigmentation",
 }
 DEPTH = re.compile(r"\d(?:\.\d+)?\s*mm\b")

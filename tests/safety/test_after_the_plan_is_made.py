@@ -13,6 +13,7 @@ from plans.services import booking, clients, safety
 from plans.services import plans as plan_services
 from tests.helpers.clock import at
 from tests.helpers.plans import plan_to_book
+from tests.helpers.records import complete
 from tests.helpers.safety import START, TODAY, book_all, check_answers, make_plan_for, mn, no_to_all, record_check
 
 
@@ -56,7 +57,7 @@ def test_pregnancy_after_booking_refuses_rescheduling_and_completion(booked_plan
     frozen_clock.move_to(s1.starts_at + dt.timedelta(minutes=30))
     record_check(s1, by=aesthetician)
     with pytest.raises(booking.BookingError) as refused:
-        booking.session_complete(session=s1, depth_used_mm=Decimal("0.5"), by=aesthetician)
+        complete(s1, "0.5", by=aesthetician)
     assert _code(refused) == "clinical_hold"
     s1.refresh_from_db()
     assert s1.status == SessionStatus.BOOKED
@@ -77,7 +78,7 @@ def test_fitzpatrick_changed_from_i_to_vi_holds_the_plan_and_names_the_lower_cap
     frozen_clock.move_to(s1.starts_at + dt.timedelta(minutes=30))
     record_check(s1, by=aesthetician)
     with pytest.raises(booking.BookingError) as refused:
-        booking.session_complete(session=s1, depth_used_mm=Decimal("1.5"), by=aesthetician)
+        complete(s1, "1.5", by=aesthetician)
     assert _code(refused) == "clinical_hold"
 
 
@@ -272,14 +273,10 @@ def test_a_depth_above_the_planned_depth_needs_a_clinicians_reason(clinic, aesth
 
     for reason in ("", "thick skin"):
         with pytest.raises(booking.BookingError) as refused:
-            booking.session_complete(
-                session=s1, depth_used_mm=Decimal("1.5"), above_plan_reason=reason, by=aesthetician
-            )
+            complete(s1, "1.5", above_plan_reason=reason, by=aesthetician)
         assert _code(refused) == "needs_clinician"
 
-    booking.session_complete(
-        session=s1, depth_used_mm=Decimal("1.5"), above_plan_reason="Scarring thicker than assessed", by=clinician
-    )
+    complete(s1, "1.5", above_plan_reason="Scarring thicker than assessed", by=clinician)
     override = ClinicalOverride.objects.get()
     assert override.rule == ClinicalRule.DEPTH_ABOVE_PLAN and override.by == clinician
 
@@ -292,18 +289,18 @@ def test_completion_needs_a_current_pre_session_check(booked_plan, aesthetician,
     s1 = mn(plan, 1)
     frozen_clock.move_to(s1.starts_at + dt.timedelta(minutes=30))
     with pytest.raises(booking.BookingError) as refused:
-        booking.session_complete(session=s1, depth_used_mm=Decimal("0.5"), by=aesthetician)
+        complete(s1, "0.5", by=aesthetician)
     assert _code(refused) == "needs_pre_session_check"
 
     record_check(s1, by=aesthetician)
     settings.PRE_SESSION_CHECK_VALID_DAYS = 7
     frozen_clock.move_to(s1.starts_at + dt.timedelta(days=8))
     with pytest.raises(booking.BookingError) as refused:
-        booking.session_complete(session=s1, depth_used_mm=Decimal("0.5"), by=aesthetician)
+        complete(s1, "0.5", by=aesthetician)
     assert _code(refused) == "needs_pre_session_check"
 
     frozen_clock.move_to(s1.starts_at + dt.timedelta(days=6))
-    booking.session_complete(session=s1, depth_used_mm=Decimal("0.5"), by=aesthetician)
+    complete(s1, "0.5", by=aesthetician)
 
 
 def test_a_cold_sore_at_the_check_holds_the_plan_as_the_screening_would(booked_plan, aesthetician, frozen_clock):
@@ -318,7 +315,7 @@ def test_a_cold_sore_at_the_check_holds_the_plan_as_the_screening_would(booked_p
     assert any(line.startswith("Hard stop") and "infection" in line.lower() for line in hold.reasons)
     frozen_clock.move_to(s1.starts_at + dt.timedelta(minutes=10))
     with pytest.raises(booking.BookingError) as refused:
-        booking.session_complete(session=s1, depth_used_mm=Decimal("0.5"), by=aesthetician)
+        complete(s1, "0.5", by=aesthetician)
     assert _code(refused) == "clinical_hold"
 
 

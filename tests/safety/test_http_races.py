@@ -11,11 +11,13 @@ from bench.server import staff_cookies
 from plans import models
 from plans.models import HoldStatus
 from plans.recheck import CHECK_CODES
+from plans.services import records, safety
 from tests.factories import RoomFactory
 from tests.helpers.clock import at
 from tests.helpers.http_races import DAY, NEEDS_POSTGRES, ON_POSTGRES, ROUNDS, TODAY, fire, minutes_from_today, wall
 from tests.helpers.plans import plan_to_book
-from tests.helpers.safety import make_plan_for, mn
+from tests.helpers.records import record_post
+from tests.helpers.safety import check_answers, make_plan_for, mn
 
 pytestmark = [
     pytest.mark.postgres,
@@ -58,7 +60,7 @@ def test_check_decide_move_and_complete_racing_on_one_plan_never_answer_500(clin
                     f"/sessions/{s2.pk}/reschedule/",
                     {"starts_at": wall(at(DAY, 11) + dt.timedelta(days=n)), "practitioner": ana.id, "room": there.id},
                 ),
-                (f"/sessions/{s1.pk}/complete/", {"depth_used_mm": "0.5", "notes": "fine"}),
+                (f"/sessions/{s1.pk}/complete/", record_post(s1) | {"notes": "fine"}),
                 (f"/sessions/{s1.pk}/check/", check),
             ],
             cookies,
@@ -120,3 +122,80 @@ def test_recomputing_a_booked_plan_racing_a_move_and_a_booking_never_answers_500
         assert s1.status == "booked", "the recompute never drops a booked session"
         assert plan.sessions.filter(kind="microneedling").count() == plan.params.session_count
     assert decided == ROUNDS, "every recompute went through"
+
+
+def test_two_sign_offs_of_one_session_at_once_make_one_record_and_never_answer_500(clinic, clinician, race_server):
+    ana = clinic["ana"]
+    cookies = staff_cookies(clinician.username)
+    for n in range(ROUNDS):
+        plan = plan_to_book(first_target=TODAY, count=2)
+        s1, _s2 = plan.sessions.order_by("sequence")
+        _booked(s1, minutes_from_today(n), ana, RoomFactory())
+        safety.pre_session_check_record(session=s1, answers=check_answers(), by=None)
+        form = record_post(s1) | {"notes": "fine"}
+        statuses = fire(
+            race_server,
+            [
+                (f"/sessions/{s1.pk}/complete/", form),
+                (f"/sessions/{s1.pk}/complete/", form | {"notes": "the other tablet"}),
+                (f"/sessions/{s1.pk}/record/addendum/", {"text": "racing the sign-off"}),
+            ],
+            cookies,
+        )
+        assert all(s < 500 for s in statuses), statuses
+        assert sorted(statuses[:2]) == [200, 400], statuses  # one sign-off won, the other was refused
+        s1.refresh_from_db()
+        record = models.TreatmentRecord.objects.get(session=s1)
+        assert s1.status == "completed" and s1.notes == record.notes
+        assert s1.depth_used_mm == max(z.depth_mm for z in record.zones.all())
+        # The addendum lands only on a signed record: after the sign-off, or not at all.
+        assert all(a.at >= record.signed_at for a in record.addenda.all())
+
+
+def test_clearing_an_adverse_event_racing_bookings_and_a_completion_never_answers_500(clinic, clinician, race_server):
+    ana = clinic["ana"]
+    cookies = staff_cookies(clinician.username)
+    for n in range(ROUNDS):
+        plan = plan_to_book(first_target=TODAY, count=3)
+        s1, s2, s3 = plan.sessions.order_by("sequence")
+        here, there = RoomFactory(), RoomFactory()
+        _booked(s1, minutes_from_today(n), ana, here)
+        _booked(s2, at(DAY, 9) + dt.timedelta(days=n), ana, here)
+        safety.pre_session_check_record(session=s1, answers=check_answers(), by=None)
+        today = TODAY
+        event = records.adverse_event_record(
+            client=plan.client, type="infection", severity="severe", onset_on=today,
+            description="Pustules", by=clinician,
+        )  # fmt: skip
+        another = {"type": "pih", "severity": "moderate", "onset_on": today.isoformat(), "description": "Patches"}
+        note = {"note": "Resolved on antibiotics"}
+        statuses = fire(
+            race_server,
+            [
+                (f"/adverse-events/{event.pk}/clear/", note),
+                (f"/adverse-events/{event.pk}/clear/", note),
+                (
+                    f"/sessions/{s2.pk}/reschedule/",
+                    {"starts_at": wall(at(DAY, 11) + dt.timedelta(days=n)), "practitioner": ana.id, "room": there.id},
+                ),
+                (f"/sessions/{s3.pk}/book/", {"starts_at": wall(at(DAY + dt.timedelta(days=28 + n), 10)),
+                                              "practitioner": ana.id, "override_reason": "race"}),
+                (f"/sessions/{s1.pk}/complete/", record_post(s1)),
+                (f"/adverse-events/{event.pk}/resolve/", {"resolved_on": today.isoformat()}),
+                (f"/clients/{plan.client_id}/adverse-events/new/", another),
+            ],
+            cookies,
+        )  # fmt: skip
+        assert all(s < 500 for s in statuses), statuses
+        assert sorted(statuses[:2]) == [200, 400], statuses  # cleared once; the second finds it cleared
+        event.refresh_from_db()
+        plan.refresh_from_db()
+        assert event.cleared_by == clinician and event.resolved_on == today
+        # The second event, recorded while the first was being cleared, holds the plan on its own.
+        assert models.AdverseEvent.objects.filter(client=plan.client).count() == 2
+        s1.refresh_from_db()
+        # Completed only with its record. (Whether it queued behind the clearance cannot be told from the
+        # times: each write reads the clock before it waits for the plan's lock.)
+        assert (s1.status == "completed") == models.TreatmentRecord.objects.filter(session=s1).exists()
+        holding = models.AdverseEvent.objects.filter(client=plan.client).holding().exists()
+        assert plan.adverse_event_hold == holding

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from plans.models import HoldStatus, PlanStatus, SessionStatus, TreatmentPlan
 from plans.services import clients, safety
+from tests.helpers.records import record_post
 from tests.helpers.safety import START, make_plan_for, mn, no_to_all, record_check
 
 JSON = {"HTTP_ACCEPT": "application/json"}
@@ -137,7 +138,7 @@ def test_depth_above_plan_over_http_needs_a_clinician(booked_plan, as_user, aest
     frozen_clock.move_to(s1.starts_at + dt.timedelta(minutes=30))
     record_check(s1, by=aesthetician)
     url = reverse("session-complete", args=[s1.pk])
-    data = {"depth_used_mm": "1.5", "above_plan_reason": "thicker skin"}
+    data = record_post(s1, "1.5") | {"above_plan_reason": "thicker skin"}
     response = as_user(aesthetician).post(url, data, **JSON)
     assert response.status_code == 400 and response.json()["code"] == "needs_clinician"
     response = as_user(clinician).post(url, data, **JSON)

@@ -14,6 +14,7 @@ from plans.models import ClinicalOverride, SessionKind, SessionStatus
 from plans.services import booking, clients, safety
 from plans.services.plans import client_profile, protocol_params_active
 from tests.helpers.clock import at
+from tests.helpers.records import complete
 from tests.helpers.safety import check_answers, no_to_all
 
 ACTIONS = st.one_of(
@@ -81,9 +82,7 @@ def test_no_sequence_by_a_non_clinician_completes_an_unsafe_session(
                     frozen_clock.move_to(session.starts_at + dt.timedelta(minutes=20))
                     if check_in and not safety.check_refusal(session):
                         safety.pre_session_check_record(session=session, answers=check_answers(), by=aesthetician)
-                    done = booking.session_complete(
-                        session=session, depth_used_mm=Decimal(depth), above_plan_reason="client asked", by=aesthetician
-                    )
+                    done = complete(session, depth, above_plan_reason="client asked", by=aesthetician)
                     plan.refresh_from_db()
                     event("a session was completed")
                     _no_hard_stop_or_lower_cap(plan, done.depth_used_mm)

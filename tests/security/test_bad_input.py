@@ -26,6 +26,7 @@ from plans.services import booking, clients
 from tests.helpers.clock import at
 from tests.helpers.forms import ADD_URL, full_form, intake
 from tests.helpers.plans import plan_to_book
+from tests.helpers.records import record_post
 from tests.helpers.sweeps import FLASHED, record_flashes, refused
 from tests.plans.factories import NO_TO_ALL
 
@@ -319,9 +320,10 @@ def test_session_book_reschedule_cancel_complete_survive_hostile_values(booker, 
     sweep.fields(reverse("session-cancel", args=[booked.pk]), cancel, list(cancel),
                  invalid_for=lambda f, k: k in INVALID or (f == "by_client") or (k in ("empty", "blank")),
                  reset=lambda: _rebook(booked))  # fmt: skip
-    complete = {"depth_used_mm": "0.5", "pore_score": "3", "notes": "fine"}
+    complete = record_post(booked) | {"pore_score": "3", "notes": "fine", "immediate_reaction": "mild redness"}
+    free_text = ("notes", "immediate_reaction")
     sweep.fields(reverse("session-complete", args=[booked.pk]), complete, list(complete),
-                 invalid_for=lambda f, k: k in INVALID if f == "notes" else k not in ("empty", "blank"),
+                 invalid_for=lambda f, k: k in INVALID if f in free_text else k not in ("empty", "blank"),
                  reset=lambda: _rebook(booked))  # fmt: skip
     sweep.check()
 
@@ -342,6 +344,9 @@ def _rebook(session):
             status="booked", starts_at=session.starts_at, ends_at=session.ends_at,
             blocked_until=session.blocked_until, completed_at=None, cancel_reason="",
         )  # fmt: skip
+        # A test's reset, not the app's: a signed record is never removed by the app.
+        models.TreatmentRecord.objects.filter(session_id=session.pk).delete()
+        models.ClinicalOverride.objects.filter(session_id=session.pk).delete()
 
 
 def test_plan_book_preferences_and_book_all_survive_hostile_values(booker, booking_world):

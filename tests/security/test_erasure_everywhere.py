@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from plans import models
 from plans.services import privacy
+from tests.helpers import world as world_data
 from tests.helpers.forms import form_from_page
 
 pytestmark = pytest.mark.django_db
@@ -76,3 +77,16 @@ def test_a_reason_that_only_contains_the_name_inside_another_word_is_accepted(wo
     world.client.first_name = "Ann"
     world.client.save()
     privacy.client_erase(client=world.client, by=clinic_admin, reason="Annual clean-up, written request of 3 Nov")
+
+
+def test_erasure_blanks_the_treatment_record_and_adverse_events_everywhere_and_keeps_the_lot_trail(
+    world, completed_plan, clinic_admin
+):
+    texts = [world_data.IMMEDIATE_REACTION, world_data.ADVERSE_EVENT]
+    assert all(where([text]) for text in texts), "the search must find the record's texts before erasure"
+    privacy.client_erase(client=world.client, by=clinic_admin, reason="Written request of 3 Nov 2026")
+    assert not where(texts), "free text of the treatment record or an adverse event outlived the erasure"
+    record = models.TreatmentRecord.objects.get(session__plan=completed_plan)
+    # What a recall needs stays: the lot, the zones' depths, the session and its date.
+    assert record.cartridge == world.lot and record.zones.count() == 1
+    assert models.AdverseEvent.objects.get(pk=world.event.pk).description == "(erased)"

@@ -77,7 +77,15 @@ ACCESS: dict[str, dict] = {
     "session-check-in": rule(LOGIN, 405, 405, 405),  # POST only; arrival is not clinical
     "session-start": rule(LOGIN, DENIED, 405, 405),  # POST only; treatment begins: not front desk
     "session-no-show": rule(LOGIN, 405, 405, 405),
-    "session-complete": rule(LOGIN, DENIED, 405, 405),  # clinical: depth used, notes, pore score
+    "session-complete": rule(LOGIN, DENIED, 405, 405),  # clinical: the treatment record's sign-off
+    # The treatment record and adverse events are clinical; a recall's contact list is the clinic admin's.
+    "session-record": CLINICAL,
+    "session-record-addendum": rule(LOGIN, DENIED, 405, 405),  # POST only
+    "adverse-event-new": CLINICAL,
+    "adverse-event": CLINICAL,
+    "adverse-event-clear": rule(LOGIN, DENIED, 405, 405),  # POST only; the service refuses non-clinicians
+    "adverse-event-resolve": rule(LOGIN, DENIED, 405, 405),
+    "lot-treated": CLIENT_DATA_RIGHTS,
     # The pre-session check's answers are health data: never front desk (tests/safety reads the pages).
     "session-check": CLINICAL,
     # Clinical decisions: only a clinician (the Clinician role; clinic admins hold every permission).
@@ -185,6 +193,8 @@ PARAMETERS: dict[str, Callable] = {
     "protocol_id": lambda page, world: world.protocol.pk,
     "practitioner_id": lambda page, world: world.practitioner.pk,
     "room_id": lambda page, world: world.room.pk,
+    "event_id": lambda page, world: world.event.pk,
+    "lot_id": lambda page, world: world.lot.pk,
     # POST-only pages refuse a GET before reading the hold, so any id will do.
     "hold_id": lambda page, world: 1,
     "consent_id": lambda page, world: world.client.consents.order_by("pk").first().pk,
@@ -357,6 +367,7 @@ def _staff_pages_and_extras(world, completed) -> list[str]:
         reverse("calendar-events") + "?start=2026-01-19&end=2026-01-26&mode=rooms&cancelled=1",
         reverse("calendar-bookable") + "?date=2026-02-17",
         reverse("day-list") + "?date=2026-01-20",
+        reverse("session-record", args=[done.pk]),
     ]
     return urls
 
@@ -391,6 +402,8 @@ def test_an_aesthetician_reads_every_clinical_field_the_front_desk_does_not(
         "client": client.get(reverse("client-detail", args=[world.client.pk])).content.decode(),
         "plan": client.get(reverse("plan-detail", args=[completed.pk])).content.decode(),
         "list": client.get(reverse("client-list")).content.decode(),
+        "record": client.get(reverse("session-record", args=[completed.sessions.get(sequence=1).pk])).content.decode(),
+        "adverse event": client.get(reverse("adverse-event", args=[world.event.pk])).content.decode(),
     }
     everything = " ".join(pages.values())
     missing = [what for what, needle in CLINICAL_TEXT.items() if needle.lower() not in everything.lower()]

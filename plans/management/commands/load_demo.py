@@ -133,6 +133,7 @@ class Command(BaseCommand):
                 if models.Room.objects.get_or_create(name=name)[1]:
                     created.append(f"room {name}")
             self._closure(created)
+            self._kit(created)
             clients = {
                 spec.email: self._client(spec, phone=f"+44 7700 900{index:03d}", screened_by=alex, created=created)
                 for index, spec in enumerate(DEMO_CLIENTS, start=1)
@@ -169,6 +170,27 @@ class Command(BaseCommand):
         if not user.groups.filter(name=role).exists():
             user_set_role(user=user, role=role)
         return user
+
+    def _kit(self, created):
+        """A pen and lots, so a treatment record can be signed off on the first run (the admin manages them)."""
+        today = timezone.localdate()
+        _device, was_created = models.Device.objects.get_or_create(
+            serial_number="DP4-DEMO-001", defaults={"name": "Dermapen 4", "last_serviced_on": today.replace(day=1)}
+        )
+        if was_created:
+            created.append("device Dermapen 4")
+        lots = [
+            (models.LotKind.CARTRIDGE, "16-pin nano cartridge", "C-2411"),
+            (models.LotKind.CARTRIDGE, "36-pin cartridge", "C-2502"),
+            (models.LotKind.PRODUCT, "Hyaluronic glide serum", "HA-0917"),
+        ]
+        for kind, product, number in lots:
+            _lot, was_created = models.Lot.objects.get_or_create(
+                kind=kind, product=product, lot_number=number,
+                defaults={"expires_on": today.replace(year=today.year + 2, day=1)},
+            )  # fmt: skip
+            if was_created:
+                created.append(f"lot {number}")
 
     def _practitioner(self, user, display_name, color, hours, created):
         practitioner, was_created = models.Practitioner.objects.get_or_create(

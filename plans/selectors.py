@@ -88,14 +88,16 @@ def consent_status(*, client: Client, kind: str) -> ConsentStatus:
     return ConsentStatus(kind, "withdrawn" if newest.is_withdrawn else "current", newest)
 
 
-def client_consents(*, client: Client) -> list[ConsentStatus]:
-    """The client's standing with each consent form, treatment first: two queries."""
-    signed = list(
-        SignedConsent.objects.filter(client=client)
-        .select_related("withdrawal")
-        .defer("signature_png", "text")
-        .order_by("-signed_at", "-id")
-    )
+def client_consents(*, client: Client, signed: list[SignedConsent] | None = None) -> list[ConsentStatus]:
+    """The client's standing with each consent form, treatment first: one query, or none when
+    the page already holds the client's signatures newest first (`client_consent_history`)."""
+    if signed is None:
+        signed = list(
+            SignedConsent.objects.filter(client=client)
+            .select_related("withdrawal")
+            .defer("signature_png", "text")
+            .order_by("-signed_at", "-id")
+        )
     statuses = []
     for kind in ConsentKind.values:
         newest = next((c for c in signed if c.kind == kind), None)

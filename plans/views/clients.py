@@ -93,6 +93,8 @@ def client_detail(request, pk: int):
     screening = selectors.client_current_screening(client) if clinical else None
     answers = selectors.client_current_answers(client) if screening else []
     plans = selectors.client_plans_now(client)
+    # Clinical roles see every signature; the consent badges are read from the same rows.
+    consent_history = selectors.client_consent_history(client=client) if clinical else None
     return render(
         request,
         "plans/clients/detail.html",
@@ -102,8 +104,8 @@ def client_detail(request, pk: int):
             "screening": screening,
             "flags": [a for a in answers if a.answer],
             "plans": plans,
-            "consents": selectors.client_consents(client=client),
-            "consent_history": selectors.client_consent_history(client=client) if clinical else [],
+            "consents": selectors.client_consents(client=client, signed=consent_history),
+            "consent_history": consent_history or [],
             "adverse_events": selectors.client_adverse_events(client) if clinical else [],
         },
     )

@@ -44,6 +44,20 @@
     return bootstrap.Modal.getOrCreateInstance(document.getElementById(id));
   }
 
+  // Bootstrap ignores hide() while a dialog is still fading in, so an answer that comes back
+  // within the fade (a fast server, a quick tap) would leave the dialog open over the page.
+  // A dialog asked to close while opening closes as soon as it is shown.
+  const opening = new Set();
+  for (const el of document.querySelectorAll(".modal")) {
+    el.addEventListener("show.bs.modal", () => opening.add(el.id));
+    el.addEventListener("shown.bs.modal", () => opening.delete(el.id));
+  }
+  function closeModal(id) {
+    const el = document.getElementById(id);
+    if (opening.has(id)) el.addEventListener("shown.bs.modal", () => modal(id).hide(), { once: true });
+    else modal(id).hide();
+  }
+
   // --- Booking an empty slot -------------------------------------------------------------
   const bookForm = document.getElementById("book-form");
   const bookError = document.getElementById("book-error");
@@ -121,7 +135,7 @@
     data.set("room", bookRoom);
     const body = await post(urlFor(cfg.bookUrl, sessionId), data);
     if (body.ok) {
-      modal("book-dialog").hide();
+      closeModal("book-dialog");
       showAlert(body.message, "success");
       ec.refetchEvents();
     } else {
@@ -207,7 +221,7 @@
     const body = await post(urlFor(cfg.rescheduleUrl, move.sessionId), move.data);
     if (body.ok) {
       pendingMove = null;
-      for (const id of ["cascade-dialog", "override-dialog", "session-dialog"]) modal(id).hide();
+      for (const id of ["cascade-dialog", "override-dialog", "session-dialog"]) closeModal(id);
       showAlert(body.message, "success");
       // Undo is offered for a single move: a cascade also moved later sessions.
       if (!move.isUndo) showUndo(body.message, body.moved === 1 ? move : { ...move, undo: null });
@@ -247,7 +261,7 @@
       return;
     }
     pendingMove.data.set("override_reason", reason);
-    modal("override-dialog").hide();
+    closeModal("override-dialog");
     const failed = await sendMove(pendingMove);
     if (failed) {
       if (pendingMove && pendingMove.revert) pendingMove.revert();
@@ -296,7 +310,7 @@
   document.getElementById("move-confirm").addEventListener("click", async () => {
     const move = draggedMove;
     draggedMove = null;
-    modal("move-confirm-dialog").hide();
+    closeModal("move-confirm-dialog");
     if (!move) return;
     const failed = await sendMove(move);
     if (failed) {
@@ -344,7 +358,7 @@
       return;
     }
     if (body.ok) {
-      modal("session-dialog").hide();
+      closeModal("session-dialog");
       showAlert(body.message, "success");
       ec.refetchEvents();
     } else {

@@ -2,7 +2,6 @@
 database keeps in order, offered as one-tap buttons on Today and in the calendar's dialog."""
 
 import datetime as dt
-from decimal import Decimal
 
 import pytest
 import time_machine
@@ -13,6 +12,7 @@ from plans import models
 from plans.services import booking
 from tests.helpers.clock import at
 from tests.helpers.plans import plan_to_book
+from tests.helpers.records import complete
 from tests.helpers.safety import record_check
 
 MON = dt.date(2027, 3, 1)
@@ -65,7 +65,7 @@ def test_a_checked_in_client_is_started_then_completed_and_cannot_be_a_no_show_o
     # She came early: in treatment before the booked 09:00, so it can be completed at once.
     assert s.available_actions(now=at(MON, 8, 55)) == ["complete"]  # neither cancelled nor restarted
     with time_machine.travel(at(MON, 9, 40), tick=False):
-        booking.session_complete(session=s, depth_used_mm=Decimal("0.5"), by=aesthetician)
+        complete(s, "0.5", by=aesthetician)
     s = fresh(session)
     assert s.status == models.SessionStatus.COMPLETED and s.completed_at >= s.started_at
     assert s.status_label == "Completed" and not s.can("check_in", now=at(MON, 9, 45))

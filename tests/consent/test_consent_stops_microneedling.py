@@ -16,6 +16,7 @@ from tests.factories import ClientFactory
 from tests.helpers.consent import sign_in_clinic
 from tests.helpers.outbox import book
 from tests.helpers.plans import booked_plan
+from tests.helpers.records import complete, record_post
 from tests.helpers.safety import record_check
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +39,7 @@ DEPTH = Decimal("0.5")
 
 
 def _complete(session, by):
-    return booking.session_complete(session=session, depth_used_mm=DEPTH, by=by)
+    return complete(session, DEPTH, by=by)
 
 
 def test_completing_microneedling_without_a_signed_consent_is_refused_and_changes_nothing(today_session, aesthetician):
@@ -57,7 +58,7 @@ def test_completing_microneedling_without_a_signed_consent_is_refused_and_change
 def test_completing_without_consent_over_http_answers_needs_consent(client, today_session, aesthetician):
     client.force_login(aesthetician)
     url = reverse("session-complete", args=[today_session.pk])
-    response = client.post(url, {"depth_used_mm": str(DEPTH)}, **JSON)
+    response = client.post(url, record_post(today_session, DEPTH), **JSON)
     assert response.status_code == 400 and response.json()["code"] == "needs_consent"
     today_session.refresh_from_db()
     assert today_session.status == SessionStatus.BOOKED

@@ -403,21 +403,17 @@ def test_continuing_a_plan_held_for_a_lower_cap_holds_every_depth_to_the_new_cap
     assert plan.clinical_depth_cap_mm == Decimal("1.0") and plan.depth_cap_mm == Decimal("1.0")
     frozen_clock.move_to(s2.starts_at + dt.timedelta(minutes=30))
     record_check(s2, by=aesthetician)
-    booking.session_complete(session=s2, depth_used_mm=Decimal("1.0"), by=aesthetician)  # at the cap: fine
+    complete(s2, "1.0", by=aesthetician)  # at the cap: fine
     frozen_clock.move_to(s3.starts_at + dt.timedelta(minutes=30))
     record_check(s3, by=aesthetician)
     for reason in ("", "as planned"):
         with pytest.raises(booking.BookingError, match="cap is now 1.0 mm") as refused:
-            booking.session_complete(
-                session=s3, depth_used_mm=Decimal("1.25"), above_plan_reason=reason, by=aesthetician
-            )
+            complete(s3, "1.25", above_plan_reason=reason, by=aesthetician)
         assert _code(refused) == "needs_clinician"
     s3.refresh_from_db()
     assert s3.status == SessionStatus.BOOKED and not ClinicalOverride.objects.exists()
 
-    booking.session_complete(
-        session=s3, depth_used_mm=Decimal("1.25"), above_plan_reason="Test patch at 1.25 mm: no PIH", by=clinician
-    )
+    complete(s3, "1.25", above_plan_reason="Test patch at 1.25 mm: no PIH", by=clinician)
     override = ClinicalOverride.objects.get()
     assert override.rule == ClinicalRule.DEPTH_ABOVE_CAP and override.by == clinician
 

@@ -224,13 +224,13 @@ def test_after_a_continue_for_a_lower_cap_completion_above_it_needs_a_clinician_
     record_check(s3, by=aesthetician)
     url = reverse("session-complete", args=[s3.pk])
     for who in (aesthetician, front_desk):
-        response = as_user(who).post(url, {"depth_used_mm": "1.25", "above_plan_reason": "as planned"}, **JSON)
+        response = as_user(who).post(url, record_post(s3, "1.25") | {"above_plan_reason": "as planned"}, **JSON)
         assert response.status_code in (400, 403)
         if response.status_code == 400:
             assert response.json()["code"] == "needs_clinician"
     s3.refresh_from_db()
     assert s3.status == SessionStatus.BOOKED
-    response = as_user(clinician).post(url, {"depth_used_mm": "1.25", "above_plan_reason": "Test patch fine"}, **JSON)
+    response = as_user(clinician).post(url, record_post(s3, "1.25") | {"above_plan_reason": "Test patch fine"}, **JSON)
     assert response.status_code == 200, response.json()
     assert s3.clinical_overrides.get().rule == "depth_above_cap"
 

@@ -305,14 +305,20 @@ def test_every_shipped_visit_after_a_session_has_a_working_day_in_its_window():
         assert width >= 3, f"{visit.protocol.code}: {visit.name} can be booked on {width} day(s) only"
 
 
-def test_the_demo_books_three_plans_through_the_services_and_their_confirmations_are_queued(db):
+def test_the_demo_books_plans_through_the_services_and_gives_today_something_to_do(db):
     call_command("load_demo", stdout=io.StringIO())
     booked = models.TreatmentPlan.objects.filter(sessions__status=models.SessionStatus.BOOKED).distinct()
-    assert sorted(p.client.first_name for p in booked) == ["Emma", "Kwame", "Sophie"]
-    # Written by series_book, so each plan's confirmation waits in the outbox for the first sweep.
-    assert models.Message.objects.filter(kind="confirmation").count() == 3
+    # Three whole series, and Aisha's first visit at the next free hour (today when the day allows).
+    assert sorted(p.client.first_name for p in booked) == ["Aisha", "Emma", "Kwame", "Sophie"]
+    aisha = models.PlanSession.objects.get(plan__client__first_name="Aisha", status=models.SessionStatus.BOOKED)
+    assert aisha.sequence == 1 and aisha.starts_at > timezone.now()
+    # Margaret's plan is accepted with nothing booked: the worklist's "plans to book".
+    margaret = models.TreatmentPlan.objects.get(client__first_name="Margaret")
+    assert not margaret.sessions.filter(status=models.SessionStatus.BOOKED).exists()
+    # Written by the booking services, so each confirmation waits in the outbox for the first sweep.
+    assert models.Message.objects.filter(kind="confirmation").count() == 4
     call_command("load_demo", stdout=io.StringIO())
-    assert models.TreatmentPlan.objects.count() == 3
+    assert models.TreatmentPlan.objects.count() == 5
 
 
 def _without_ids(p):

@@ -34,6 +34,10 @@ CLINICIAN_LOGIN = ("clinician", "clinic-demo-pass")
 # Clients whose plan is accepted and booked, so the calendar, Today and the mail folder have
 # something to show on a first `make run` (email -> the practitioner who treats them).
 BOOKED_PLANS = {"emma.clarke@example.com": "alex", "kwame.mensah@example.com": "sam", "sophie.hart@example.com": "alex"}
+# So that Today has something on the first run: a first visit at the next free hour of the
+# day (or the next working day), and an accepted plan still to book, in the worklist.
+VISIT_SOON = "aisha.khan@example.com"
+PLAN_TO_BOOK = "margaret.lewis@example.com"
 CLOSURE_REASON = "Demo: clinic closed for staff training"
 
 WEEKDAYS = range(0, 5)
@@ -142,6 +146,8 @@ class Command(BaseCommand):
             for email, who in BOOKED_PLANS.items():
                 practitioner = practitioners[(alex if who == "alex" else sam).pk]
                 self._booked_plan(clients[email], practitioner, made_by=alex, clinician=kay, created=created)
+            self._visit_soon(clients[VISIT_SOON], practitioners[alex.pk], made_by=alex, clinician=kay, created=created)
+            self._plan(clients[PLAN_TO_BOOK], made_by=alex, clinician=kay, created=created)
         for line in created:
             self.stdout.write(f"Created {line}")
         if not created:
@@ -224,16 +230,55 @@ class Command(BaseCommand):
         )
         created.append(f"clinic closure on {day:%a %d %b %Y}")
 
-    def _booked_plan(self, client, practitioner, *, made_by, clinician, created):
-        """A plan from the suggested start, review items signed off by the clinician, every visit booked."""
+    def _plan(self, client, *, made_by, clinician, created, start=None):
+        """An accepted plan (review items signed off by the clinician), nothing booked; None if the client has one."""
         if client.plans.exists():
-            return
-        start = plan_services.plan_suggested_start(client=client).start
+            return None
+        start = start or plan_services.plan_suggested_start(client=client).start
         plan = plan_services.plan_create(client=client, start=start, created_by=made_by)
         for item in plan.review_items:
             safety.review_signoff(
                 plan=plan, question_code=item["question_code"], note="Demo: discussed at consultation", by=clinician
             )
+        created.append(f"plan for {client}")
+        return plan
+
+    def _visit_soon(self, client, practitioner, *, made_by, clinician, created):
+        """Session 1 at the next whole hour the practitioner works, today if the day allows."""
+        now = timezone.localtime()
+        for days in range(0, 8):
+            day = now.date() + dt.timedelta(days=days)
+            hours = practitioner.working_hours.filter(weekday=day.weekday()).first()
+            if hours is None:
+                continue
+            first = dt.datetime.combine(day, hours.start, tzinfo=now.tzinfo)
+            if days == 0:
+                first = max(first, (now + dt.timedelta(hours=1)).replace(minute=0, second=0, microsecond=0))
+            if first + dt.timedelta(hours=1) <= dt.datetime.combine(day, hours.end, tzinfo=now.tzinfo):
+                break
+        else:
+            return
+        plan = self._plan(client, made_by=made_by, clinician=clinician, created=created, start=first.date())
+        if plan is None:
+            return
+        try:
+            booking.session_book(
+                session=plan.sessions.get(sequence=1),
+                starts_at=first,
+                practitioner=practitioner,
+                override_reason="Demo: the client asked to start as soon as possible",
+                by=made_by,
+            )
+        except booking.BookingError as refused:  # e.g. the demo closure falls on that day
+            created.append(f"first visit of {client} not booked: {refused}")
+            return
+        created.append(f"first visit of {client} at {first:%a %d %b %H:%M}")
+
+    def _booked_plan(self, client, practitioner, *, made_by, clinician, created):
+        """A plan from the suggested start, review items signed off by the clinician, every visit booked."""
+        plan = self._plan(client, made_by=made_by, clinician=clinician, created=created)
+        if plan is None:
+            return
         proposal = booking.series_propose(
             plan=plan, preferences=scheduling.Preferences(practitioner_id=practitioner.pk)
         )

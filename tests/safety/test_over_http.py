@@ -184,11 +184,12 @@ def test_plan_new_refuses_a_client_never_screened(shipped, aesthetician, as_user
     assert not TreatmentPlan.objects.exists() and "no screening" in response.content.decode()
 
 
-def test_the_client_fills_the_check_once_from_the_reminder_link(booked_plan, client):
+def test_the_client_fills_the_check_once_from_the_reminder_link(booked_plan, client, frozen_clock):
     from plans.outbox.links import link_url
 
     plan = booked_plan()
     s1 = mn(plan, 1)
+    frozen_clock.move_to(s1.starts_at - dt.timedelta(days=2))  # when the 48-hour reminder arrives
     reminder = s1.messages.filter(kind__startswith="reminder:").first()
     url = link_url(reminder, "check").removeprefix("http://testserver").split("://", 1)[-1]
     url = url[url.index("/e/check/") :]

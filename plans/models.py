@@ -1327,6 +1327,14 @@ class PlanSession(models.Model):
         """Has a time that has not begun yet (the calendar lets only these be dragged)."""
         return self.starts_at is not None and self.starts_at > (now or timezone.now())
 
+    def newest_pre_session_check(self) -> PreSessionCheck | None:
+        """The session's latest pre-session check (older ones are kept as they were recorded).
+        Reads a `pre_session_checks` prefetch when the page made one, else one query."""
+        prefetched = getattr(self, "_prefetched_objects_cache", {}).get("pre_session_checks")
+        if prefetched is not None:
+            return max(prefetched, key=lambda c: c.sequence, default=None)
+        return self.pre_session_checks.order_by("-sequence").first()
+
     def can(self, action: str, *, now: dt.datetime | None = None) -> bool:
         return not self.refusal(action, now=now)
 
@@ -1480,9 +1488,13 @@ class PlanSession(models.Model):
 class PreSessionCheck(models.Model):
     """The short re-screen before a microneedling session: what changed since the last visit.
 
-    Recorded once per session, by staff at check-in or by the client from the signed link in
-    the reminder. `answers` maps each code of plans.recheck.CHECK_QUESTIONS to
-    {"yes": bool, "detail": str}; the service refuses an incomplete one.
+    Recorded by staff at check-in or by the client from the signed link in the reminder, once
+    per session while it counts: when the session's newest check is no longer current at the
+    session's time (the session moved later, or the check went stale) a new one is recorded
+    with the next `sequence`. Old checks are records and stay as they are; the unique
+    (session, sequence) means two submits at once record one. `answers` maps each code of
+    plans.recheck.CHECK_QUESTIONS to {"yes": bool, "detail": str}; the service refuses an
+    incomplete one.
     """
 
     class Via(models.TextChoices):
@@ -1490,7 +1502,9 @@ class PreSessionCheck(models.Model):
         CLIENT = "client", "Client from the reminder link"
 
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="pre_session_checks")
-    session = models.OneToOneField(PlanSession, on_delete=models.CASCADE, related_name="pre_session_check")
+    session = models.ForeignKey(PlanSession, on_delete=models.CASCADE, related_name="pre_session_checks")
+    # 1 for a session's first check, +1 for each one recorded because the previous went stale.
+    sequence = models.PositiveSmallIntegerField(default=1)
     recorded_at = models.DateTimeField(default=timezone.now)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -1504,6 +1518,8 @@ class PreSessionCheck(models.Model):
         ordering = ["-recorded_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(via__in=["staff", "client"]), name="pre_session_check_via_valid"),
+            models.CheckConstraint(condition=Q(sequence__gte=1), name="pre_session_check_sequence_positive"),
+            models.UniqueConstraint(fields=["session", "sequence"], name="pre_session_check_once_per_sequence"),
         ]
         indexes = [models.Index(fields=["client", "-recorded_at"])]
 
@@ -1516,6 +1532,12 @@ class PreSessionCheck(models.Model):
 
     def is_current(self, *, now: dt.datetime) -> bool:
         return self.recorded_at >= now - dt.timedelta(days=settings.PRE_SESSION_CHECK_VALID_DAYS)
+
+    def covers(self, session: PlanSession, *, now: dt.datetime) -> bool:
+        """Whether this check still counts for `session`: now and at the session's start (a check
+        current at the later moment is current at the earlier one), so starting and completing
+        it will find it current unless the session is moved later or starts late."""
+        return self.is_current(now=max(filter(None, [now, session.starts_at])))
 
 
 class HoldStatus(models.TextChoices):

@@ -158,13 +158,22 @@ def _answers(raw: Mapping[str, tuple[bool, str]]) -> dict[str, recheck.CheckAnsw
     return {code: recheck.CheckAnswer(bool(yes), (detail or "").strip()[:500]) for code, (yes, detail) in raw.items()}
 
 
-def check_refusal(session: PlanSession) -> str:
-    """Why no pre-session check can be recorded for `session` now; "" when it can."""
+def check_refusal(session: PlanSession, *, now: dt.datetime | None = None) -> str:
+    """Why no pre-session check can be recorded for `session` now; "" when it can.
+
+    A session's check is recorded once while it counts. One that no longer covers the session
+    (it went stale, or the session moved more than PRE_SESSION_CHECK_VALID_DAYS after it) would
+    otherwise leave Start and Complete refusing for good, so a new one may then be recorded."""
+    return _check_refusal(session, session.newest_pre_session_check(), now or booking._now())
+
+
+def _check_refusal(session: PlanSession, newest: PreSessionCheck | None, now: dt.datetime) -> str:
+    """check_refusal given the session's newest check, for pages that read all checks at once."""
     if session.kind != SessionKind.MICRONEEDLING:
         return "Only a microneedling session needs a pre-session check."
     if session.status != SessionStatus.BOOKED:
         return f"The session is {session.get_status_display().lower()}: no check is needed."
-    if PreSessionCheck.objects.filter(session=session).exists():
+    if newest is not None and newest.covers(session, now=now):
         return "The check for this session was already recorded."
     return ""
 
@@ -183,21 +192,26 @@ def pre_session_check_record(
     if problems := recheck.check_problems(parsed):
         raise ValidationError(problems)
     session, _ = _locked_session(session.pk)
-    if refusal := check_refusal(session):
+    now = booking._now()
+    # Read under the session's row lock: a second submit waits here and then sees this check.
+    if refusal := check_refusal(session, now=now):
         raise BookingError(refusal, code="check_not_needed")
+    previous = session.newest_pre_session_check()
     client = session.plan.client
     try:
         with transaction.atomic():
             check = PreSessionCheck.objects.create(
                 client=client,
                 session=session,
-                recorded_at=booking._now(),
+                sequence=previous.sequence + 1 if previous else 1,
+                recorded_at=now,
                 recorded_by=by,
                 via=PreSessionCheck.Via.STAFF if by else PreSessionCheck.Via.CLIENT,
                 answers={code: {"yes": a.yes, "detail": a.detail} for code, a in parsed.items()},
             )
     except IntegrityError as exc:
-        # Two submits of the same check raced: the one-per-session constraint let one win.
+        # Two submits of the same check raced past the lock (a write outside this service):
+        # the unique (session, sequence) let one win.
         raise BookingError("The check for this session was already recorded.", code="check_not_needed") from exc
     if check.yes_codes:
         plans_recheck(client=client, cause=f"Pre-session check before {session.label}")
@@ -367,9 +381,14 @@ def plan_safety(plan: TreatmentPlan, *, clinical: bool) -> dict:
     if not clinical:
         return context
     sessions = list(plan.sessions.all())
+    now = booking._now()
     checks = list(PreSessionCheck.objects.filter(client_id=plan.client_id).order_by("-recorded_at", "-id"))
-    checked = {c.session_id for c in checks}
-    newest = checks[0] if checks and checks[0].is_current(now=booking._now()) else None
+    newest = checks[0] if checks and checks[0].is_current(now=now) else None
+    # The same rule as check_refusal, from the checks already read instead of a query per session.
+    newest_of: dict[int, PreSessionCheck] = {}
+    for c in checks:
+        if c.session_id not in newest_of or c.sequence > newest_of[c.session_id].sequence:
+            newest_of[c.session_id] = c
     overridden = any(s.window_override_reason or s.depth_rules_broken(s.depth_used_mm) for s in sessions)
     context |= {
         "adverse_events": list(AdverseEvent.objects.filter(client_id=plan.client_id).holding())
@@ -383,11 +402,7 @@ def plan_safety(plan: TreatmentPlan, *, clinical: bool) -> dict:
         if overridden
         else [],
         "check": newest,
-        "check_sessions": [
-            s
-            for s in sessions
-            if s.kind == SessionKind.MICRONEEDLING and s.status == SessionStatus.BOOKED and s.id not in checked
-        ],
+        "check_sessions": [s for s in sessions if not _check_refusal(s, newest_of.get(s.id), now)],
     }
     return context
 

@@ -6,6 +6,7 @@ it and no hold open."""
 import datetime as dt
 
 import pytest
+from django.conf import settings
 
 from bench.server import staff_cookies
 from plans import models
@@ -14,7 +15,17 @@ from plans.recheck import CHECK_CODES
 from plans.services import records, safety
 from tests.factories import RoomFactory
 from tests.helpers.clock import at
-from tests.helpers.http_races import DAY, NEEDS_POSTGRES, ON_POSTGRES, ROUNDS, TODAY, fire, minutes_from_today, wall
+from tests.helpers.http_races import (
+    DAY,
+    NEEDS_POSTGRES,
+    ON_POSTGRES,
+    ROUNDS,
+    TODAY,
+    fire,
+    minutes_from_today,
+    real_now,
+    wall,
+)
 from tests.helpers.plans import plan_to_book
 from tests.helpers.records import record_post
 from tests.helpers.safety import check_answers, make_plan_for, mn
@@ -36,6 +47,13 @@ def _booked(session, start, practitioner, room):
         practitioner=practitioner,
         room=room,
     )
+
+
+def _current_checks(session) -> int:
+    """How many of the session's checks count at its time: a stale one may be followed by a
+    new check, but two submits never leave two that count."""
+    now = real_now()
+    return sum(c.covers(session, now=now) for c in models.PreSessionCheck.objects.filter(session=session))
 
 
 def test_check_decide_move_and_complete_racing_on_one_plan_never_answer_500(clinic, clinician, race_server):
@@ -68,11 +86,11 @@ def test_check_decide_move_and_complete_racing_on_one_plan_never_answer_500(clin
         assert all(s < 500 for s in statuses), statuses
         s1.refresh_from_db()
         plan.refresh_from_db()
-        assert models.PreSessionCheck.objects.filter(session=s1).count() <= 1
+        assert _current_checks(s1) <= 1
         assert plan.holds.filter(status=HoldStatus.OPEN).count() <= 1
         assert plan.is_on_hold == plan.holds.filter(status=HoldStatus.OPEN).exists()
         if s1.status == "completed":
-            check_row = models.PreSessionCheck.objects.get(session=s1)
+            check_row = s1.newest_pre_session_check()
             assert check_row.recorded_at <= s1.completed_at
             decided = plan.holds.get(pk=hold.pk)
             assert decided.status == HoldStatus.CONTINUED and decided.decided_at <= s1.completed_at
@@ -199,3 +217,36 @@ def test_clearing_an_adverse_event_racing_bookings_and_a_completion_never_answer
         assert (s1.status == "completed") == models.TreatmentRecord.objects.filter(session=s1).exists()
         holding = models.AdverseEvent.objects.filter(client=plan.client).holding().exists()
         assert plan.adverse_event_hold == holding
+
+
+def test_two_checks_of_a_session_whose_check_went_stale_record_one_new_check(clinic, clinician, race_server):
+    """The stale check lets a new one in; the session's row lock lets exactly one of two
+    submits (and a start racing them) through, and the old check stays as it was."""
+    ana = clinic["ana"]
+    cookies = staff_cookies(clinician.username)
+    check = {code: "no" for code in CHECK_CODES}
+    for n in range(ROUNDS):
+        plan = plan_to_book(first_target=TODAY, count=2)
+        s1, _s2 = plan.sessions.order_by("sequence")
+        _booked(s1, minutes_from_today(n), ana, RoomFactory())
+        stale = safety.pre_session_check_record(session=s1, answers=check_answers(), by=None)
+        old = real_now() - dt.timedelta(days=settings.PRE_SESSION_CHECK_VALID_DAYS + 1)
+        models.PreSessionCheck.objects.filter(pk=stale.pk).update(recorded_at=old)
+        s1.refresh_from_db()
+        statuses = fire(
+            race_server,
+            [
+                (f"/sessions/{s1.pk}/check/", check),
+                (f"/sessions/{s1.pk}/check/", check | {"anything_else": "yes", "anything_else_detail": "New serum"}),
+                (f"/sessions/{s1.pk}/start/", {}),
+            ],
+            cookies,
+        )
+        assert all(s < 500 for s in statuses), statuses
+        checks = list(models.PreSessionCheck.objects.filter(session=s1).order_by("sequence"))
+        assert [c.sequence for c in checks] == [1, 2], statuses
+        assert (checks[0].pk, checks[0].recorded_at, checks[0].via) == (stale.pk, old, "client")
+        assert _current_checks(s1) == 1
+        s1.refresh_from_db()
+        if s1.started_at:
+            assert checks[1].recorded_at <= s1.started_at

@@ -92,7 +92,7 @@ def test_staff_record_the_check_at_check_in_from_the_session_panel(booked_plan, 
     assert "Some answers need a detail" in response.content.decode()
     browser.post(reverse("session-check", args=[s1.pk]), form)
     s1.refresh_from_db()
-    assert s1.pre_session_check.recorded_by == aesthetician and not s1.pre_session_check.yes_codes
+    assert s1.newest_pre_session_check().recorded_by == aesthetician and not s1.newest_pre_session_check().yes_codes
 
 
 def _deferred_and_reviewed(screened, aesthetician, clinician):
@@ -184,11 +184,12 @@ def test_plan_new_refuses_a_client_never_screened(shipped, aesthetician, as_user
     assert not TreatmentPlan.objects.exists() and "no screening" in response.content.decode()
 
 
-def test_the_client_fills_the_check_once_from_the_reminder_link(booked_plan, client):
+def test_the_client_fills_the_check_once_from_the_reminder_link(booked_plan, client, frozen_clock):
     from plans.outbox.links import link_url
 
     plan = booked_plan()
     s1 = mn(plan, 1)
+    frozen_clock.move_to(s1.starts_at - dt.timedelta(days=2))  # when the 48-hour reminder arrives
     reminder = s1.messages.filter(kind__startswith="reminder:").first()
     url = link_url(reminder, "check").removeprefix("http://testserver").split("://", 1)[-1]
     url = url[url.index("/e/check/") :]
@@ -197,7 +198,7 @@ def test_the_client_fills_the_check_once_from_the_reminder_link(booked_plan, cli
     response = client.post(url, {**form, "recent_tan": "yes", "recent_tan_detail": "Sunbed on Saturday"})
     assert response.status_code == 200 and "Thank you" in response.content.decode()
     s1.refresh_from_db()
-    assert s1.pre_session_check.via == "client" and s1.pre_session_check.yes_codes == ["recent_tan"]
+    assert s1.newest_pre_session_check().via == "client" and s1.newest_pre_session_check().yes_codes == ["recent_tan"]
     again = client.get(url).content.decode()
     assert "already recorded" in again
     # A tan (deferral of the shipped protocols) holds the plan for a clinician.

@@ -471,8 +471,8 @@ def series_book(*, plan: TreatmentPlan, proposal: Sequence[scheduling.ProposedBo
     A session cancelled or missed earlier is booked again like a proposed one."""
     if not proposal:
         raise BookingError("Nothing to book: the proposal is empty.")
-    now = _now()
     plan, plan_sessions = _lock_plan(plan.pk)
+    now = _now()  # read once the lock is held: times follow the order writes took effect
     _lock([b.slot.practitioner_id for b in proposal], [b.slot.room_id for b in proposal])
     sessions = {s.id: s for s in plan_sessions}
     practitioners = Practitioner.objects.in_bulk([b.slot.practitioner_id for b in proposal])
@@ -897,8 +897,8 @@ def session_reschedule(
     shift outside a window, or against an interval or washout, needs `override_reason`.
     Returns every session moved, the requested one first.
     """
-    now = _now()
     session, plan_sessions = _locked_session(session.pk)
+    now = _now()  # read once the lock is held: times follow the order writes took effect
     session._require("reschedule", now)
     movable = [s for s in plan_sessions if s.can("reschedule", now=now) and s.sequence >= session.sequence]
     any_room = room is None
@@ -957,8 +957,8 @@ def session_check_in(*, session: PlanSession, by=None) -> PlanSession:
 def session_start(*, session: PlanSession, by=None) -> PlanSession:
     """Treatment begins. A microneedling session needs the client's current pre-session check
     first, the same rule completion keeps, so nobody needles on stale answers."""
-    now = _now()
     session, _ = _locked_session(session.pk)
+    now = _now()  # read once the lock is held: times follow the order writes took effect
     if session.started_at:
         raise AlreadyDone(session.refusal("start", now=now))
     session._require("start", now)
@@ -1027,8 +1027,8 @@ def session_complete(
     session's planned depth or than the lower cap a clinician adopted for the plan
     (plan.clinical_depth_cap_mm) needs a clinician's reason (`above_plan_reason`), recorded as a
     clinical override."""
-    now = _now()
     session, plan_sessions = _locked_session(session.pk)
+    now = _now()  # read once the lock is held: times follow the order writes took effect
     params = session.plan.params
     session._require("complete", now)
     if session.kind == SessionKind.MICRONEEDLING:

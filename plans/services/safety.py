@@ -244,8 +244,8 @@ def hold_decide(
     session still to come that breaks a new rule is named on the plan (`recompute_conflicts`
     on the returned hold) for staff to move, or cancelled when `cancel_conflicting`."""
     require_clinician(by, "only a clinician decides what happens to a plan on hold.")
-    now = booking._now()
     plan, sessions = _lock_plan(hold.plan_id)
+    now = booking._now()  # once the lock is held: times follow the order writes took effect
     hold = ClinicalHold.objects.select_for_update().get(pk=hold.pk)
     if decision == HoldStatus.CONTINUED and (
         stops := [line for line in plan_differences(plan) if line.startswith("Hard stop")]

@@ -3,21 +3,19 @@ signature, the other refused with a page (409), never a 500. The staff withdrawa
 signature of the same client too."""
 
 import datetime as dt
-import threading
-from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from bench.server import Server, csrf_headers, staff_cookies
+from bench.server import Server, staff_cookies
 from plans.consent_defaults import load_default_consents
 from plans.models import ConsentKind, Message, MessageKind, SignedConsent
 from plans.outbox.links import link_url
 from plans.services import consent as consent_services
 from tests.factories import ClientFactory
 from tests.helpers.consent import data_url, sign_in_clinic, signature_png
-from tests.helpers.http_races import NEEDS_POSTGRES, ON_POSTGRES
+from tests.helpers.http_races import NEEDS_POSTGRES, ON_POSTGRES, fire_each
 from tests.helpers.outbox import book
 from tests.helpers.plans import booked_plan
 
@@ -30,23 +28,8 @@ ROUNDS = 6
 
 
 def fire(server: Server, requests: list[tuple[str, dict, dict]]) -> list[int]:
-    """POST every (path, form, cookies) at once behind a barrier; the statuses, in order."""
-    barrier = threading.Barrier(len(requests))
-    statuses = [0] * len(requests)
-
-    def send(i: int, path: str, form: dict, cookies: dict) -> None:
-        headers = csrf_headers(cookies, server)
-        barrier.wait(timeout=60)
-        statuses[i], _, _ = server.request(
-            "POST", path, cookies=cookies, body=urlencode(form).encode(), headers=headers
-        )
-
-    threads = [threading.Thread(target=send, args=(i, *r)) for i, r in enumerate(requests)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return statuses
+    """POST every (path, form, cookies) at once, as browsers do (pages, not JSON); the statuses, in order."""
+    return [status for status, _body in fire_each(server, requests, json=False)]
 
 
 def _anonymous() -> dict:

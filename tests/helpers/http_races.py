@@ -88,11 +88,17 @@ def fire(server: Server, requests: list[tuple[str, dict]], cookies) -> list[int]
 
 def fire_reading(server: Server, requests: list[tuple[str, dict]], cookies) -> list[tuple[int, bytes]]:
     """As `fire`, with each answer's body too."""
+    return fire_each(server, [(path, form, cookies) for path, form in requests])
+
+
+def fire_each(server: Server, requests: list[tuple[str, dict, dict]], *, json: bool = True) -> list[tuple[int, bytes]]:
+    """POST every (path, form, cookies) at once, each request with its own cookies (a client's
+    browser racing a staff tablet); (status, body) in order. `json=False` asks for the pages."""
     barrier = threading.Barrier(len(requests))
     answers: list[tuple[int, bytes]] = [(0, b"")] * len(requests)
-    headers = {**csrf_headers(cookies, server), "Accept": "application/json"}
 
-    def send(i: int, path: str, form: dict) -> None:
+    def send(i: int, path: str, form: dict, cookies: dict) -> None:
+        headers = csrf_headers(cookies, server) | ({"Accept": "application/json"} if json else {})
         barrier.wait(timeout=60)
         body = urlencode(form, doseq=True).encode()
         status, content, _response = server.request("POST", path, cookies=cookies, body=body, headers=headers)

@@ -22,6 +22,17 @@ def frozen_clock():
 
 
 @pytest.fixture
+def as_user(client):
+    """The test client logged in as `user`: `as_user(front_desk).post(...)`."""
+
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login
+
+
+@pytest.fixture
 def clinician(role_user):
     """Dr Kay, the clinic's prescriber: signs off review items, decides holds, overrides clinical rules."""
     user = role_user(CLINICIAN, username="drkay", first_name="Kay", last_name="Adeyemi")

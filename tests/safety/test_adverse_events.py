@@ -21,15 +21,6 @@ ROLES = ("front_desk", "aesthetician", "clinician", "clinic_admin")
 
 
 @pytest.fixture
-def as_user(client):
-    def login(user):
-        client.force_login(user)
-        return client
-
-    return login
-
-
-@pytest.fixture
 def reacted(booked_plan, aesthetician, frozen_clock, as_user):
     """Session 1 of a booked plan done, then a severe reaction recorded over HTTP from its record page."""
     plan = booked_plan()

@@ -15,15 +15,6 @@ JSON = {"HTTP_ACCEPT": "application/json"}
 
 
 @pytest.fixture
-def as_user(client):
-    def login(user):
-        client.force_login(user)
-        return client
-
-    return login
-
-
-@pytest.fixture
 def held(booked_plan, aesthetician):
     """A booked plan whose client then reported a pregnancy."""
     plan = booked_plan()

@@ -113,15 +113,6 @@ def test_a_clinician_may_cancel_the_booked_sessions_that_break_the_new_rules(typ
     assert s2.messages.filter(kind="cancellation").exists()
 
 
-@pytest.fixture
-def as_user(client):
-    def login(user):
-        client.force_login(user)
-        return client
-
-    return login
-
-
 @pytest.mark.parametrize("role", ["aesthetician", "front_desk"])
 def test_only_a_clinician_recomputes_a_booked_plan_over_http(type_i_plan, as_user, role, request):
     plan = type_i_plan(second_after=22)

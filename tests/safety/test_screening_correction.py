@@ -10,15 +10,6 @@ from plans.services import safety
 from tests.helpers.forms import screening_correction
 
 
-@pytest.fixture
-def as_user(client):
-    def login(user):
-        client.force_login(user)
-        return client
-
-    return login
-
-
 def _answer(screening, code):
     return ScreeningAnswer.objects.get(screening=screening, question__code=code).answer
 

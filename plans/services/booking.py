@@ -1052,6 +1052,7 @@ def session_complete(
         _write_record(session, record, by, now)
     _record_clinical(session, clinical, above_plan_reason, by)
     if pih_result != CheckResult.NONE:
+        # Imported here: services/records.py builds on this module's lock helpers.
         from plans.services.records import adverse_event_from_check
 
         adverse_event_from_check(session=session, severity=pih_result, by=by, now=now)

@@ -73,3 +73,20 @@ def test_the_folded_menu_opens_and_reaches_every_page(log_in, page, live_server,
     page.locator(".navbar-toggler").click()
     page.get_by_role("link", name="Clients").click()
     page.wait_for_url(f"{live_server.url}/clients/")
+
+
+def test_on_a_phone_the_client_page_folds_its_email_history_until_asked(
+    log_in, page, live_server, world, completed_plan, aesthetician
+):
+    log_in(aesthetician)
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto(f"{live_server.url}/clients/{world.client.pk}/")
+    page.locator("#message-timeline").wait_for(state="attached")  # loaded by htmx, folded away
+    assert not page.locator("#message-timeline").is_visible()
+    page.get_by_role("button", name="Show emails").click()
+    page.locator("#message-timeline").wait_for(state="visible")
+
+    page.set_viewport_size({"width": 768, "height": 900})
+    page.reload()
+    page.locator("#message-timeline").wait_for(state="visible")  # from 768 px it is always open
+    assert not page.get_by_role("button", name="Show emails").is_visible()

@@ -27,7 +27,9 @@ def test_two_tablets_double_submitting_one_view_store_one_photo_and_never_answer
     role_user(CLINICIAN, username="dr-lee")
     visits = photo_visits(practitioner=aesthetician.practitioner)
     tablets = [staff_cookies("ana"), staff_cookies("dr-lee")]
-    rounds = [(session, view) for session in (visits.baseline, visits.second, visits.assessment) for view in visits.views]
+    rounds = [
+        (session, view) for session in (visits.baseline, visits.second, visits.assessment) for view in visits.views
+    ]
     for session, view in rounds:
         path = reverse("photo-upload", args=[session.pk, view.pk])
         requests = [

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
 
 from plans import models
+from plans.services import photos as photo_services
 from plans.services.photos import load_default_photo_views
 from tests.factories import ClientFactory, PlanSessionFactory, TreatmentPlanFactory
 from tests.helpers.consent import sign_in_clinic
@@ -83,3 +85,31 @@ def photo_visits(*, practitioner, consent: bool = True, witness=None) -> Visits:
         session.completed_at = session.ends_at
         session.save(update_fields=["completed_at"])
     return Visits(client, plan, baseline, second, assessment, list(models.PhotoView.objects.order_by("position")))
+
+
+def world_photo(session: models.PlanSession, *, by) -> models.Photo:
+    """The URL walk's photo: its files stored and its row written as photo_take writes them (the
+    world's client has no photo consent, so the service itself would refuse), and a change to a
+    view so the admin's history pages have a version to open."""
+    load_default_photo_views()
+    view = models.PhotoView.objects.get(code="front")
+    view.guidance = f"{view.guidance} Glasses off."
+    view.save()
+    encoded = photo_services.photo_encode(face_jpeg(gps=False))
+    storage = photo_services.photo_storage()
+    names = [
+        storage.save(f"w/{kind}.jpg", io.BytesIO(data))
+        for kind, data in (("image", encoded.image), ("thumb", encoded.thumbnail))
+    ]
+    return models.Photo.objects.create(
+        session=session,
+        view=view,
+        image_name=names[0],
+        thumbnail_name=names[1],
+        width=encoded.width,
+        height=encoded.height,
+        byte_size=len(encoded.image),
+        sha256=hashlib.sha256(encoded.image).hexdigest(),
+        taken_at=dt.datetime(2026, 1, 5, 10, tzinfo=dt.UTC),
+        taken_by=by,
+    )

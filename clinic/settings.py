@@ -281,6 +281,11 @@ CLINIC_MIN_AGE = env_int("CLINIC_MIN_AGE", 18)
 SCREENING_MAX_AGE_DAYS = env_int("SCREENING_MAX_AGE_DAYS", 183, minimum=1)
 # A pre-session check (the short re-screen before microneedling) counts for this many days.
 PRE_SESSION_CHECK_VALID_DAYS = env_int("PRE_SESSION_CHECK_VALID_DAYS", 7, minimum=1)
+# Clinical photos: an upload larger than this is refused; the stored image's long edge is
+# bounded, and its thumbnail's.
+CLINICAL_PHOTO_MAX_UPLOAD_BYTES = env_int("CLINICAL_PHOTO_MAX_UPLOAD_BYTES", 15 * 1024 * 1024, minimum=1024)
+CLINICAL_PHOTO_MAX_EDGE = env_int("CLINICAL_PHOTO_MAX_EDGE", 2048, minimum=256)
+CLINICAL_PHOTO_THUMBNAIL_EDGE = 320
 CLINIC_BASE_URL = os.environ.get("CLINIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # --- Static files -------------------------------------------------------------------------
@@ -297,8 +302,33 @@ STATICFILES_DIRS = [
     ("vendor/event-calendar", NODE_MODULES / "@event-calendar" / "build" / "dist"),
     ("vendor/signature_pad", NODE_MODULES / "signature_pad" / "dist"),
 ]
+# Clinical photos have a storage of their own: files under var/photos/ by default, an
+# S3-compatible bucket in production (CLINICAL_PHOTOS_S3_BUCKET). Either way nothing is ever
+# served by a storage URL: plans/views/photos.py streams each image after a permission check.
+CLINICAL_PHOTOS_S3_BUCKET = os.environ.get("CLINICAL_PHOTOS_S3_BUCKET", "").strip()
+if CLINICAL_PHOTOS_S3_BUCKET:
+    _photo_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": CLINICAL_PHOTOS_S3_BUCKET,
+            # Credentials come from the usual AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or the instance role).
+            "endpoint_url": os.environ.get("CLINICAL_PHOTOS_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("CLINICAL_PHOTOS_S3_REGION") or None,
+            "location": os.environ.get("CLINICAL_PHOTOS_S3_PREFIX", "photos"),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+else:
+    _photo_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        # base_url None: the storage has no public address to build a link from.
+        "OPTIONS": {"location": str(VAR_DIR / "photos"), "base_url": None},
+    }
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "clinical_photos": _photo_storage,
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG

@@ -638,6 +638,21 @@ class TimeOffAdmin(admin.ModelAdmin):
         availability.time_off_save(time_off=obj)
 
 
+# --- Standard photo views (the photos themselves are seen only through the clinical pages) ---------
+
+
+@admin.register(models.PhotoView)
+class PhotoViewAdmin(SimpleHistoryAdmin):
+    list_display = ("name", "code", "position", "active")
+    list_editable = ("position", "active")
+    list_filter = ("active",)
+    search_fields = ("name", "code")
+
+    def get_readonly_fields(self, request, obj=None):
+        # The code names a view's photos for good: renaming is the name's job, retiring is `active`'s.
+        return ("code",) if obj is not None and obj.photos.exists() else ()
+
+
 # --- Devices and lots (the treatment record names them; a recall goes through the service) ---------
 
 

@@ -1338,6 +1338,33 @@ class PlanSession(models.Model):
     def can(self, action: str, *, now: dt.datetime | None = None) -> bool:
         return not self.refusal(action, now=now)
 
+    # Photos belong to the visits that measure the skin: the baseline (session 1), every
+    # microneedling session and the 12-week assessment.
+    PHOTO_KINDS = (SessionKind.MICRONEEDLING, SessionKind.FOLLOW_UP)
+
+    def photo_refusal(self) -> str:
+        """Why standard photos cannot be taken for this visit now; "" when they can.
+
+        They are taken at the visit (the client checked in) or added after it was completed."""
+        if self.kind not in self.PHOTO_KINDS:
+            return f"{self.title} is not a visit that takes standard photos."
+        if self.status == SessionStatus.COMPLETED:
+            return ""
+        if self.status == SessionStatus.BOOKED and self.checked_in_at is not None:
+            return ""
+        if self.status == SessionStatus.BOOKED:
+            return f"Check the client in for {self.title} before taking its photos."
+        return f"{self.title} is {self.get_status_display().lower()}: photos are taken at a visit that takes place."
+
+    @property
+    def photo_set_label(self) -> str:
+        """What the photo set of this visit is called: baseline, session k, or the assessment."""
+        if self.kind == SessionKind.FOLLOW_UP:
+            return "12-week assessment"
+        if self.mn_number == 1:
+            return "Baseline (session 1)"
+        return f"Session {self.mn_number or self.sequence}"
+
     def available_actions(self, *, now: dt.datetime | None = None) -> list[str]:
         now = now or timezone.now()
         return [a for a in self.ACTIONS if self.can(a, now=now)]
@@ -2399,3 +2426,58 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{'ok' if self.succeeded else 'error'} at {self.attempted_at:%Y-%m-%d %H:%M:%S}"
+
+
+# --- Standardized photos (services/photos.py writes these) ---------------------------------
+
+
+class PhotoView(models.Model):
+    """One standard angle of the face photographed at every visit (front, left 45°, right 45°).
+
+    Admin-editable: a clinic may add a view or retire one (inactive views keep their photos)."""
+
+    code = models.SlugField(max_length=30, unique=True, help_text="Short fixed name, e.g. 'front', 'left-45'.")
+    name = models.CharField(max_length=60)
+    guidance = models.CharField(
+        max_length=300, blank=True, help_text="How to pose the client, shown on the capture page."
+    )
+    position = models.PositiveSmallIntegerField(default=0, help_text="Order on the capture page.")
+    active = models.BooleanField(default=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Photo(models.Model):
+    """One standard view taken at one visit: the session's photo set is its photos.
+
+    The image and its thumbnail live in the clinical-photo storage (settings.STORAGES
+    "clinical_photos") under names that say nothing about the client; they are served only by
+    the permission-checked view, never by a storage URL. One photo per (session, view): the
+    database refuses a second, so a double submit or two tablets cannot duplicate it."""
+
+    session = models.ForeignKey(PlanSession, on_delete=models.CASCADE, related_name="photos")
+    view = models.ForeignKey(PhotoView, on_delete=models.PROTECT, related_name="photos")
+    image_name = models.CharField(max_length=255, unique=True, editable=False)
+    thumbnail_name = models.CharField(max_length=255, unique=True, editable=False)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    byte_size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64, help_text="Of the stored (re-encoded) image.")
+    taken_at = models.DateTimeField()
+    taken_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["taken_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "view"], name="one_photo_per_session_view"),
+            models.CheckConstraint(condition=Q(width__gte=1, height__gte=1), name="photo_has_size"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.view} photo of session {self.session_id}"

@@ -70,6 +70,9 @@ _AESTHETICIAN = [
     *_crud("adverseevent", "view", "add", "change"),
     *_crud("device", "view"),
     *_crud("lot", "view"),
+    # Standard photos: taken at the visit, seen with the record (view_clinical_record too).
+    *_crud("photoview", "view"),
+    *_crud("photo", "view", "add"),
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

@@ -41,6 +41,8 @@ from plans.models import (
     Message,
     MessageKind,
     MessageStatus,
+    Photo,
+    PhotoView,
     PlanSession,
     PlanStatus,
     Practitioner,
@@ -131,6 +133,97 @@ def photo_consent_allows(*, client: Client, use: str) -> bool:
     force that opted into this use? A withdrawn or newer consent without the use says no."""
     consent = SignedConsent.objects.current(client_id=client.pk, kind=ConsentKind.PHOTO)
     return consent is not None and consent.allows_photo_use(use)
+
+
+# --- Standard photos (capture page, before/after) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PhotoSlot:
+    """One view of a visit's photo set: the photo taken, and the client's baseline of that view to line up with."""
+
+    view: PhotoView
+    photo: Photo | None
+    baseline: Photo | None
+
+
+def session_photo_slots(session: PlanSession) -> list[PhotoSlot]:
+    """The visit's photo set, view by view (active views, and retired ones it has a photo of): two queries."""
+    client_photos = list(
+        Photo.objects.filter(session__plan__client_id=session.plan.client_id)
+        .select_related("view", "session")
+        .order_by("taken_at", "id")
+    )
+    taken = {p.view_id: p for p in client_photos if p.session_id == session.pk}
+    # The baseline is the client's first photo of the view from another visit (session 1's, normally).
+    baseline: dict[int, Photo] = {}
+    for photo in client_photos:
+        if photo.session_id != session.pk:
+            baseline.setdefault(photo.view_id, photo)
+    views = PhotoView.objects.filter(Q(active=True) | Q(pk__in=taken.keys())).order_by("position", "id")
+    return [PhotoSlot(view, taken.get(view.pk), baseline.get(view.pk)) for view in views]
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    session: PlanSession
+    on: dt.date
+    depth_mm: object  # Decimal | None: the deepest zone of the signed record, else the depth entered
+
+
+@dataclass(frozen=True)
+class PhotoComparison:
+    views: list[PhotoView]
+    view: PhotoView | None
+    photos: list[Photo]  # every photo of the client for this view, oldest first
+    before: Photo | None
+    after: Photo | None
+    history: list[HistoryRow]
+    refusal: str = ""
+
+
+def _photo_day(photo: Photo) -> dt.date:
+    return timezone.localdate(photo.session.starts_at or photo.taken_at)
+
+
+def client_photo_comparison(
+    *, client: Client, view_code: str = "", before_id: int | None = None, after_id: int | None = None
+) -> PhotoComparison:
+    """Two photos of one view for the before/after page (default: the first against the newest)
+    and the sessions that took place between them: four queries."""
+    views = list(PhotoView.objects.filter(photos__session__plan__client=client).distinct().order_by("position", "id"))
+    view = next((v for v in views if v.code == view_code), views[0] if views else None)
+    if view is None:
+        return PhotoComparison(views, None, [], None, None, [], "No standard photos of this client yet.")
+    photos = list(
+        Photo.objects.filter(session__plan__client=client, view=view)
+        .select_related("session", "view")
+        .order_by("taken_at", "id")
+    )
+    photos.sort(key=lambda p: (_photo_day(p), p.taken_at, p.pk))
+    by_id = {p.pk: p for p in photos}
+    before = by_id.get(before_id) or photos[0]
+    after = by_id.get(after_id) or photos[-1]
+    if _photo_day(after) < _photo_day(before):
+        before, after = after, before
+    refusal = "" if len(photos) > 1 else f"Only one {view} photo so far: the comparison needs a second visit."
+    first, last = _photo_day(before), _photo_day(after)
+    sessions = (
+        PlanSession.objects.filter(
+            plan__client=client, status=SessionStatus.COMPLETED, starts_at__date__gte=first - dt.timedelta(days=1)
+        )
+        .select_related("plan", "treatment_record")
+        .prefetch_related("treatment_record__zones")
+        .order_by("starts_at", "id")
+    )
+    history = []
+    for session in sessions:
+        on = timezone.localdate(session.starts_at)
+        if first <= on <= last:
+            record = getattr(session, "treatment_record", None)
+            depth = (record.deepest_mm if record else None) or session.depth_used_mm
+            history.append(HistoryRow(session, on, depth))
+    return PhotoComparison(views, view, photos, before, after, history, refusal)
 
 
 # --- Clients and plans (client and plan pages) ---------------------------------------------------

@@ -1,6 +1,18 @@
 from django.urls import path
 
-from plans.views import calendar, clients, consent, dashboard, messages, plans, privacy, public, records, safety
+from plans.views import (
+    calendar,
+    clients,
+    consent,
+    dashboard,
+    messages,
+    photos,
+    plans,
+    privacy,
+    public,
+    records,
+    safety,
+)
 
 urlpatterns = [
     path("", dashboard.home, name="home"),
@@ -35,6 +47,11 @@ urlpatterns = [
     path("adverse-events/<int:event_id>/clear/", records.adverse_event_clear, name="adverse-event-clear"),
     path("adverse-events/<int:event_id>/resolve/", records.adverse_event_resolve, name="adverse-event-resolve"),
     path("lots/<int:lot_id>/treated/", records.lot_treated, name="lot-treated"),
+    # Standard photos: a visit's set (camera or file upload), the permission-checked image, before/after.
+    path("sessions/<int:pk>/photos/", photos.session_photos, name="session-photos"),
+    path("sessions/<int:pk>/photos/<int:view_id>/", photos.photo_upload, name="photo-upload"),
+    path("photos/<int:pk>/<str:size>.jpg", photos.photo_image, name="photo-image"),
+    path("clients/<int:client_id>/photos/", photos.client_before_after, name="client-before-after"),
     path("messages/", messages.message_list, name="messages"),
     path("messages/<int:message_id>/resend/", messages.message_resend, name="message-resend"),
     path("clients/<int:client_id>/messages/", messages.client_messages, name="client-messages"),

@@ -24,6 +24,7 @@ from tests.factories import (
 )
 from tests.helpers.clinic import weekday_hours
 from tests.helpers.http_races import gunicorn_server
+from tests.helpers.photos import world_photo
 from tests.helpers.world import (
     ADVERSE_EVENT,
     CLIENT_NOTES,
@@ -58,6 +59,21 @@ def client():
 def _fast_password_hashing(settings):
     """PBKDF2 costs ~0.3 s per user on this machine; tests do not need slow hashes."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def photo_dir(settings, tmp_path):
+    """Clinical photos in the test's own folder, never under var/: the folder a test's gunicorn
+    (CLINIC_VAR_DIR=tmp_path) stores them in too, so a test can look at exactly the files stored."""
+    folder = tmp_path / "photos"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "clinical_photos": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(folder), "base_url": None},
+        },
+    }
+    return folder
 
 
 @pytest.fixture
@@ -168,6 +184,7 @@ def world(aesthetician, front_desk, clinic_admin) -> World:
         device=device,
         lot=lot,
         event=event,
+        photo=world_photo(plan.sessions.get(), by=aesthetician),
     )
 
 

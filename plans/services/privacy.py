@@ -32,6 +32,7 @@ from simple_history.exceptions import NotHistoricalModelError
 from simple_history.utils import get_history_model_for_model
 
 from plans.models import AccessAction, Client, PlanSession, RecordAccess, SessionStatus
+from plans.services.photos import client_photos_delete_on_commit
 
 
 class ErasureRefused(Exception):
@@ -220,6 +221,9 @@ ERASURE_POLICY: dict[str, str | dict[str, Any]] = {
     "plans.ZoneDepth": KEEP,
     "plans.RecordAddendum": {"text": "(erased)"},
     "plans.AdverseEvent": {"description": "(erased)", "action_taken": "", "clearance_note": "(erased)"},
+    # A face is the most identifying thing we hold: the photos go, rows and files (the files
+    # once the erasure commits, see services/photos.py).
+    "plans.Photo": DELETE,
 }
 
 
@@ -311,6 +315,7 @@ def client_erase(*, client: Client, by: AbstractBaseUser, reason: str) -> Client
                 f"The client still has {upcoming} upcoming booked session(s): cancel them first, then erase."
             )
 
+        client_photos_delete_on_commit(client=client)
         tree = list(_client_tree(Client.objects.filter(pk=client.pk)))
         policies = [(model, rows, _policy(model)) for model, rows, _relation in tree]
         # Fix the row ids before anything is deleted: children are found through their parents.

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 import time_machine
 from django.conf import settings
 from django.db import connection
+from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 
 from bench.server import Server, csrf_headers, stop
 from tests.helpers.clock import LONDON
@@ -91,16 +92,23 @@ def fire_reading(server: Server, requests: list[tuple[str, dict]], cookies) -> l
     return fire_each(server, [(path, form, cookies) for path, form in requests])
 
 
-def fire_each(server: Server, requests: list[tuple[str, dict, dict]], *, json: bool = True) -> list[tuple[int, bytes]]:
+def fire_each(
+    server: Server, requests: list[tuple[str, dict, dict]], *, json: bool = True, multipart: bool = False
+) -> list[tuple[int, bytes]]:
     """POST every (path, form, cookies) at once, each request with its own cookies (a client's
-    browser racing a staff tablet); (status, body) in order. `json=False` asks for the pages."""
+    browser racing a staff tablet); (status, body) in order. `json=False` asks for the pages.
+    `multipart=True` sends the form as multipart/form-data (file uploads: values may be files)."""
     barrier = threading.Barrier(len(requests))
     answers: list[tuple[int, bytes]] = [(0, b"")] * len(requests)
 
     def send(i: int, path: str, form: dict, cookies: dict) -> None:
         headers = csrf_headers(cookies, server) | ({"Accept": "application/json"} if json else {})
+        if multipart:
+            headers["Content-Type"] = MULTIPART_CONTENT
+            body = encode_multipart(BOUNDARY, form)
+        else:
+            body = urlencode(form, doseq=True).encode()
         barrier.wait(timeout=60)
-        body = urlencode(form, doseq=True).encode()
         status, content, _response = server.request("POST", path, cookies=cookies, body=body, headers=headers)
         answers[i] = (status, content)
 

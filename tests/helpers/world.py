@@ -28,6 +28,7 @@ class World:
     device: models.Device
     lot: models.Lot
     event: models.AdverseEvent
+    photo: models.Photo | None = None
 
 
 # Clinical text the world's records hold, each in the shape the app stores it. Front desk must

@@ -99,6 +99,11 @@ ACCESS: dict[str, dict] = {
     "consent-detail": CLINICAL,
     "consent-pdf": CLINICAL,
     "consent-withdraw": rule(LOGIN, DENIED, 405, 405),  # POST only
+    # Standard photos are the clinical record: never front desk; the upload is POST only.
+    "session-photos": CLINICAL,
+    "photo-upload": rule(LOGIN, DENIED, 405, 405),
+    "photo-image": CLINICAL,
+    "client-before-after": CLINICAL,
     "client-export": CLIENT_DATA_RIGHTS,
     "client-export-json": CLIENT_DATA_RIGHTS,
     "client-erase": CLIENT_DATA_RIGHTS,
@@ -199,6 +204,8 @@ PARAMETERS: dict[str, Callable] = {
     "hold_id": lambda page, world: 1,
     "consent_id": lambda page, world: world.client.consents.order_by("pk").first().pk,
     "kind": lambda page, world: "treatment",
+    "view_id": lambda page, world: world.photo.view_id,
+    "size": lambda page, world: "thumb",
     "pk": _object_named_by_page,
     "year": lambda page, world: 2026,
     "month": lambda page, world: 1,

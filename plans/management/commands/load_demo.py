@@ -10,18 +10,23 @@ their rules and has its audit history (screening answers included).
 from __future__ import annotations
 
 import datetime as dt
+import io
+import random
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
+from PIL import Image, ImageDraw
 
-from plans import models, scheduling
+from plans import models, scheduling, selectors
 from plans.consent_defaults import load_default_consents
 from plans.defaults import load_default_protocols
 from plans.roles import AESTHETICIAN, CLINIC_ADMIN, CLINICIAN, FRONT_DESK
 from plans.services import booking, safety
+from plans.services import consent as consent_services
+from plans.services import photos as photo_services
 from plans.services import plans as plan_services
 from plans.services.availability import time_off_save
 from plans.services.clients import client_create, screening_record
@@ -148,6 +153,8 @@ class Command(BaseCommand):
                 self._booked_plan(clients[email], practitioner, made_by=alex, clinician=kay, created=created)
             self._visit_soon(clients[VISIT_SOON], practitioners[alex.pk], made_by=alex, clinician=kay, created=created)
             self._plan(clients[PLAN_TO_BOOK], made_by=alex, clinician=kay, created=created)
+            # Last: photos are taken of whatever visits the demo completed above.
+            demo_photos(witness=alex, created=created)
         for line in created:
             self.stdout.write(f"Created {line}")
         if not created:
@@ -319,3 +326,87 @@ class Command(BaseCommand):
             screening_record(client=client, answers=answers, screened_by=screened_by)
             created.append(f"screening of {client}")
         return client
+
+
+# --- Demo photos ------------------------------------------------------------------------------
+# Drawn with Pillow: a face at each standard angle whose pores (dots) thin out visit by visit,
+# so the before/after slider has something to show. Only for clients with a photo consent.
+
+PHOTO_CONSENT_CLIENT = "emma.clarke@example.com"
+
+
+def _demo_signature() -> bytes:
+    image = Image.new("RGBA", (600, 200), (0, 0, 0, 0))
+    ImageDraw.Draw(image).line(
+        [(40, 150), (140, 60), (240, 140), (340, 60), (460, 140), (560, 90)], fill="#111", width=5
+    )
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def _demo_face(view_code: str, visit: int, seed: int) -> bytes:
+    """A 600x800 face-like drawing: turned for the 45° views, fewer visible pores at each later visit."""
+    rng = random.Random(seed)
+    image = Image.new("RGB", (600, 800), (58, 66, 80))
+    draw = ImageDraw.Draw(image)
+    shift = {"left-45": -70, "right-45": 70}.get(view_code, 0)
+    width = 300 if shift == 0 else 250
+    left = 300 - width // 2 + shift
+    draw.ellipse((left, 140, left + width, 660), fill=(232, 200, 172))
+    for eye in (-55, 55):
+        if shift and (eye > 0) == (shift < 0):
+            continue  # the far eye is hidden at 45°
+        x = 300 + shift + eye
+        draw.ellipse((x - 18, 330, x + 18, 352), fill=(50, 36, 30))
+    draw.arc((300 + shift - 50, 470, 300 + shift + 50, 540), 20, 160, fill=(160, 70, 70), width=5)
+    for _ in range(max(260 - 70 * visit, 30)):
+        x, y = rng.randint(left + 30, left + width - 30), rng.randint(380, 600)
+        draw.ellipse((x - 2, y - 2, x + 2, y + 2), fill=(190, 150, 125))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=85)
+    return out.getvalue()
+
+
+def demo_photos(*, witness, created: list[str]) -> None:
+    """Photos for every completed visit of a consenting client that has none of a view yet (idempotent).
+    If no demo client has a photo consent, one signs it (for the clinical record only)."""
+    photo_services.load_default_photo_views()
+    signed = models.SignedConsent.objects.filter(kind=models.ConsentKind.PHOTO)
+    if not signed.exists() and (client := models.Client.objects.filter(email=PHOTO_CONSENT_CLIENT).first()):
+        consent_services.consent_sign_in_clinic(
+            client=client,
+            kind=models.ConsentKind.PHOTO,
+            version_id=consent_services.current_version(models.ConsentKind.PHOTO).pk,
+            signature_png=_demo_signature(),
+            witness=witness,
+            photo_uses=[models.PhotoUse.CLINICAL_RECORD],
+            user_agent="Demo tablet",
+        )
+        created.append(f"photo consent of {client}")
+    views = list(models.PhotoView.objects.filter(active=True))
+    sessions = (
+        models.PlanSession.objects.filter(
+            status=models.SessionStatus.COMPLETED, kind__in=models.PlanSession.PHOTO_KINDS, plan__client__erased_at=None
+        )
+        .select_related("plan__client")
+        .prefetch_related("photos")
+        .order_by("plan__client_id", "starts_at")
+    )
+    visit_of: dict[int, int] = {}
+    for session in sessions:
+        client = session.plan.client
+        visit = visit_of[client.pk] = visit_of.get(client.pk, -1) + 1
+        if not selectors.photo_consent_allows(client=client, use=models.PhotoUse.CLINICAL_RECORD):
+            continue
+        have = {photo.view_id for photo in session.photos.all()}
+        for view in views:
+            if view.pk not in have:
+                photo_services.photo_take(
+                    session=session,
+                    view=view,
+                    data=_demo_face(view.code, visit, seed=client.pk),
+                    by=witness,
+                    now=session.ends_at or session.completed_at,
+                )
+                created.append(f"{view} photo of {client}, {session.label}")

@@ -20,6 +20,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--disable-dev-shm-usage",
+    # The photo capture page asks for the camera: Chromium's fake one, allowed without a prompt.
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
 ]
 PASSWORD = "correct-horse-battery"  # tests.factories.UserFactory's password
 

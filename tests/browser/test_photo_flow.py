@@ -7,28 +7,23 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageStat
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from plans import models
 from plans.services import photos as photo_services
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, PASSWORD
+from tests.browser.conftest import PASSWORD
 from tests.helpers.photos import face_jpeg, photo_visits
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-FAKE_CAMERA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 SHOTS = Path("test-results")
 
 
 @pytest.fixture
-def camera_page(live_server):
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS + FAKE_CAMERA)
-        # 127.0.0.1 is a secure context: getUserMedia is offered over plain HTTP there.
-        context = browser.new_context(viewport={"width": 1440, "height": 900}, timezone_id="Europe/London")
-        context.set_default_timeout(15_000)
-        yield context.new_page()
-        context.close()
-        browser.close()
+def camera_page(page):
+    # 127.0.0.1 is a secure context: getUserMedia is offered over plain HTTP there; the shared
+    # browser runs with Chromium's fake camera (tests/browser/conftest.py).
+    page.set_viewport_size({"width": 1440, "height": 900})
+    return page
 
 
 def not_blank(png: bytes) -> bool:

@@ -314,6 +314,7 @@ def generate(args) -> dict:
                     # off): the Today worklist finds these few among every plan.
                     k % 500 == 0,
                     now if k % 500 == 250 else None,
+                    False,
                     admin.id,
                     now,
                     now,
@@ -336,6 +337,7 @@ def generate(args) -> dict:
                 "review_items",
                 "review_pending",
                 "hold_opened_at",
+                "adverse_event_hold",
                 "created_by_id",
                 "created_at",
                 "updated_at",

@@ -273,10 +273,13 @@ def bench_pages(rounds: int) -> dict:
             for page in pages.values():
                 status, _, _ = page.over_http(server, cookies)
                 assert status == 200, (page.url, status)
+        status, body, _ = server.request("GET", "/bench/empty-authenticated/", cookies=cookies)
+        assert status == 200 and body == b"ok", (status, body)  # the floor must be logged in
         for name, page in pages.items():
-            page_ms, empty_ms, size = [], [], 0
+            page_ms, empty_ms, auth_ms, size = [], [], [], 0
             for _ in range(rounds):
                 empty_ms.append(timed(lambda: server.request("GET", "/bench/empty/", cookies=cookies)))
+                auth_ms.append(timed(lambda: server.request("GET", "/bench/empty-authenticated/", cookies=cookies)))
                 t = time.perf_counter()
                 status, body, _ = page.over_http(server, cookies)
                 page_ms.append((time.perf_counter() - t) * 1000)
@@ -288,6 +291,8 @@ def bench_pages(rounds: int) -> dict:
                 "empty_median": statistics.median(empty_ms),
                 "empty_p95": pct(empty_ms, 95),
                 "ratio": statistics.median(page_ms) / statistics.median(empty_ms),
+                "auth_median": statistics.median(auth_ms),
+                "auth_ratio": statistics.median(page_ms) / statistics.median(auth_ms),
                 "queries": queries[name],
                 "bytes": size,
             }
@@ -442,17 +447,22 @@ def write_report(path: str, sizes: dict, m: dict, r: dict, elapsed: float, *, wr
         "## 3. Pages",
         "",
         "Requested over HTTP from gunicorn on loopback (2 sync workers, DEBUG off, whole middleware stack, "
-        "logged-in clinic admin, PostgreSQL on loopback), each request alternated with an empty view "
-        "(`bench/urls.py`) served by the same server; the ratio is median page time / median empty-view time. "
+        "logged-in clinic admin, PostgreSQL on loopback), each request alternated with two floors served by the "
+        "same server (`bench/urls.py`, routed only by the benchmark's settings): an empty view that reads nothing, "
+        "and an authenticated empty view that loads the session and the user and nothing else (what every staff "
+        "page pays before its own work); the ratios are median page time / median floor time. "
         "Query counts come from one in-process request of each page.",
         "",
-        "| Page | median ms | p95 ms | empty view median / p95 ms | ratio | queries | bytes |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| Page | median ms | p95 ms | empty view median / p95 ms | ratio | authenticated empty view median ms "
+        "| ratio to it | queries | bytes |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, p in pages.items():
         lines.append(
             f"| {name} (`{p['url']}`) | {p['median']:.1f} | {p['p95']:.1f} | "
-            f"{p['empty_median']:.2f} / {p['empty_p95']:.2f} | {p['ratio']:.1f}× | {p['queries']} | {p['bytes']:,} |"
+            f"{p['empty_median']:.2f} / {p['empty_p95']:.2f} | {p['ratio']:.1f}× | "
+            + (f"{p['auth_median']:.2f} | {p['auth_ratio']:.1f}× | " if "auth_median" in p else "– | – | ")
+            + f"{p['queries']} | {p['bytes']:,} |"
         )
     cal = [p for n, p in pages.items() if n.startswith(("calendar week", "client search", "navbar search"))]
     worst_ratio = max(p["ratio"] for p in cal)

@@ -152,6 +152,42 @@ def change_refusal(*, session: PlanSession, action: str, now: dt.datetime | None
     return ""
 
 
+@dataclass(frozen=True)
+class FormLinks:
+    """The forms to fill before the visits, each the existing signed page (never a copy)."""
+
+    consent_url: str  # the treatment consent to sign before session 1 ("" when signed or not asked)
+    check_urls: dict[int, str]  # session id -> its pre-session check, while one can be recorded
+
+
+def form_links(*, client: Client, sessions: list[PlanSession]) -> FormLinks:
+    """Links to the forms the client's emails ask for, made from those emails' own messages
+    (so the pages behind them apply their own rules: once, not after a move...). Two queries."""
+    from plans.models import ConsentKind, Message, MessageKind, SignedConsent
+    from plans.outbox.links import link_url
+    from plans.services import consent as consent_services
+    from plans.services import safety as safety_services
+
+    # A client's messages are few (a handful per session): read them once, newest first.
+    messages = list(Message.objects.filter(client=client).select_related("client").order_by("-created_at", "-id"))
+    consent_url = ""
+    if SignedConsent.objects.current(client_id=client.pk, kind=ConsentKind.TREATMENT) is None:
+        request = next((m for m in messages if m.kind == MessageKind.CONSENT_REQUEST), None)
+        if request is not None and not consent_services.remote_refusal(request):
+            consent_url = link_url(request, "consent")
+    check_urls = {}
+    # A check counts for the days just before the visit (PRE_SESSION_CHECK_VALID_DAYS): offered
+    # earlier it would go stale before the client arrives.
+    reach = _now() + dt.timedelta(days=settings.PRE_SESSION_CHECK_VALID_DAYS)
+    for session in sessions:
+        if session.starts_at > reach or safety_services.check_refusal(session):
+            continue
+        about = next((m for m in messages if session.pk in (m.session_id, *(m.covers_sessions or []))), None)
+        if about is not None:
+            check_urls[session.pk] = link_url(about, "check", session)
+    return FormLinks(consent_url, check_urls)
+
+
 # --- Reschedule offers -------------------------------------------------------------------------
 
 

@@ -46,19 +46,23 @@ def client_page(request, token: str) -> HttpResponse:
     access, error = _access(request, token)
     if error:
         return error
+    sessions = services.client_sessions(client=access.client)
+    forms = services.form_links(client=access.client, sessions=sessions)
     rows = [
         {
             "session": s,
+            "check_url": forms.check_urls.get(s.pk, ""),
             "when": local_when(s.starts_at),
             "cancel_refusal": services.change_refusal(session=s, action="cancel"),
             "reschedule_refusal": services.change_refusal(session=s, action="reschedule"),
         }
-        for s in services.client_sessions(client=access.client)
+        for s in sessions
     ]
     context = {
         "client": access.client,
         "rows": rows,
         "token": token,
+        "consent_url": forms.consent_url,
         "policy": settings.CANCELLATION_POLICY_TEXT,
         "cutoff_hours": settings.CANCELLATION_CUTOFF_HOURS,
     }

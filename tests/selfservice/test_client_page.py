@@ -1,6 +1,7 @@
 """The client's own page from any email: who it opens for, what it shows, and what the client may do there."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.urls import reverse
@@ -184,3 +185,35 @@ def test_every_email_carries_the_link_to_the_clients_page(booked_plan):
     email = build_email(message, now=NOW, message_id="<x@clinic.example>")
     assert "Manage your appointments: http://127.0.0.1:8000/e/page/" in email.body
     assert "/e/page/" in email.alternatives[0][0]
+
+
+def test_the_page_links_the_consent_to_sign_and_each_sessions_pre_session_check(client, clinic, frozen_clock):
+    from plans import scheduling
+    from plans.services import booking
+    from tests.helpers.plans import plan_to_book
+
+    plan = plan_to_book(first_target=MON)
+    new_client = ClientFactory(treatment_consent=False)
+    plan.client = new_client
+    plan.save(update_fields=["client"])
+    proposal = booking.series_propose(plan=plan, preferences=scheduling.Preferences(practitioner_id=clinic["ana"].id))
+    booking.series_book(plan=plan, proposal=proposal.result.bookings)
+    path = page_path(new_client)
+    text = client.get(path).content.decode()
+    consent = re.search(r'id="consent-to-sign".*?href="([^"]+)"', text, re.S)
+    assert consent, text
+    assert client.get(consent.group(1).removeprefix("http://127.0.0.1:8000")).status_code == 200
+    assert "pre-session-check" not in text  # weeks ahead: a check now would be stale by the visit
+    first = plan.sessions.order_by("sequence").first()
+    frozen_clock.move_to(first.starts_at - dt.timedelta(days=2))
+    text = client.get(path).content.decode()
+    checks = re.findall(r'class="btn btn-outline-primary pre-session-check" href="([^"]+)"', text)
+    assert len(checks) == 1  # session 1 only: the others are weeks away
+    check_path = checks[0].removeprefix("http://127.0.0.1:8000")
+    assert client.get(check_path).status_code == 200
+    from plans import recheck
+
+    response = client.post(check_path, {code: "no" for code in recheck.CHECK_CODES})
+    assert response.status_code == 200 and "Thank you" in response.content.decode()
+    # Filled once: the page no longer offers it.
+    assert "pre-session-check" not in client.get(path).content.decode()

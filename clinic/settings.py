@@ -399,6 +399,16 @@ CONSENT_LINK_MAX_AGE_DAYS = env_int("CONSENT_LINK_MAX_AGE_DAYS", 30, minimum=1)
 NOTIFICATIONS_DOMAIN = os.environ.get("NOTIFICATIONS_DOMAIN", "clinic.example")
 # Clients may cancel with the email link until this many hours before the session.
 CANCELLATION_CUTOFF_HOURS = env_int("CANCELLATION_CUTOFF_HOURS", 24, minimum=0)
+# The clinic's policy, shown on the client's page before they cancel or move an appointment.
+CANCELLATION_POLICY_TEXT = os.environ.get(
+    "CANCELLATION_POLICY_TEXT",
+    f"You can cancel or move an appointment online up to {CANCELLATION_CUTOFF_HOURS} hours before it starts. "
+    "After that, please call us: a late cancellation or a missed appointment may be charged.",
+)
+# The link to the client's own page in every email: how long it opens the page, and how many
+# times a client may move one session themselves (then they call the clinic).
+CLIENT_PAGE_LINK_MAX_AGE_DAYS = env_int("CLIENT_PAGE_LINK_MAX_AGE_DAYS", 60, minimum=8)
+CLIENT_RESCHEDULES_PER_SESSION = env_int("CLIENT_RESCHEDULES_PER_SESSION", 2, minimum=0)
 
 # --- Celery -----------------------------------------------------------------------------
 

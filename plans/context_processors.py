@@ -7,4 +7,5 @@ def clinic(request):
         "CLINIC_NAME": settings.CLINIC_NAME,
         "CLINIC_TIME_ZONE": settings.CLINIC_TIME_ZONE,
         "CLINIC_PHONE": settings.CLINIC_PHONE,
+        "CLINIC_ADDRESS": settings.CLINIC_ADDRESS,
     }

@@ -1118,6 +1118,10 @@ class PlanSession(models.Model):
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancelled_by_client = models.BooleanField(default=False)
     cancel_reason = models.CharField(max_length=255, blank=True)
+    # Moves the client made from their own page: the limit (CLIENT_RESCHEDULES_PER_SESSION) is
+    # enforced by services/selfservice.py under the plan lock; the worklist shows recent ones.
+    client_reschedules = models.PositiveSmallIntegerField(default=0, editable=False)
+    moved_by_client_at = models.DateTimeField(null=True, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords()
@@ -2023,6 +2027,50 @@ class RecordAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.get_action_display().lower()} #{self.client_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class ClientAccess(models.Model):
+    """One link to a client's own page, as issued in their emails (services/selfservice.py).
+
+    A row per issued access rather than a per-client counter: staff see when a link went out
+    and when it was last used, revoking is a dated act with who did it, and the next email
+    issues a fresh link by itself. An email reuses the client's newest live access until it
+    is within a week of expiring, so a busy client does not collect a row per email."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="accesses")
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-issued_at", "-id"]
+        verbose_name_plural = "client accesses"
+        constraints = [
+            models.CheckConstraint(condition=Q(expires_at__gt=F("issued_at")), name="client_access_expires_after"),
+            models.CheckConstraint(
+                condition=Q(revoked_at__isnull=True) | Q(revoked_at__gte=F("issued_at")),
+                name="client_access_revoked_after_issue",
+            ),
+        ]
+        indexes = [models.Index(fields=["client", "-issued_at"])]
+
+    def __str__(self) -> str:
+        return f"Access #{self.pk} for client #{self.client_id}"
+
+    def refusal(self, *, now: dt.datetime) -> str:
+        """Why this access no longer opens the page ("" while it does)."""
+        if self.revoked_at is not None:
+            return "This link was withdrawn by the clinic."
+        if now >= self.expires_at:
+            return "This link has expired."
+        return ""
+
+    def is_live(self, *, now: dt.datetime) -> bool:
+        return not self.refusal(now=now)
 
 
 class RateLimitBucket(models.Model):

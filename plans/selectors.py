@@ -34,6 +34,7 @@ from plans.models import (
     OCCUPYING_STATUSES,
     AdverseEvent,
     Client,
+    ClientAccess,
     ConsentKind,
     Device,
     Lot,
@@ -736,4 +737,13 @@ def usable_kit(*, today: dt.date) -> tuple[QuerySet[Device], QuerySet[Lot], Quer
         Device.objects.filter(active=True),
         lots.filter(kind=LotKind.CARTRIDGE),
         lots.filter(kind=LotKind.PRODUCT),
+    )
+
+
+def client_live_access(client) -> ClientAccess | None:
+    """The client's newest link to their own page that still opens it (staff may withdraw it)."""
+    return (
+        ClientAccess.objects.filter(client=client, revoked_at__isnull=True, expires_at__gt=timezone.now())
+        .order_by("-issued_at", "-id")
+        .first()
     )

@@ -12,6 +12,7 @@ from plans.views import (
     public,
     records,
     safety,
+    selfservice,
 )
 
 urlpatterns = [
@@ -59,6 +60,11 @@ urlpatterns = [
     path("e/cancel/<str:token>/", public.cancel, name="public-cancel"),
     path("e/unsubscribe/<str:token>/", public.unsubscribe, name="public-unsubscribe"),
     path("e/check/<str:token>/", safety.public_check, name="public-check"),
+    # The client's own page from any email: upcoming sessions, cancel, move inside the rules.
+    path("e/page/<str:token>/", selfservice.client_page, name="public-page"),
+    path("e/page/<str:token>/<int:session_id>/cancel/", selfservice.client_cancel, name="public-page-cancel"),
+    path("e/page/<str:token>/<int:session_id>/move/", selfservice.client_reschedule, name="public-page-reschedule"),
+    path("clients/<int:client_id>/page-links/revoke/", selfservice.client_access_revoke, name="client-access-revoke"),
     # Booking: calendar, day list, session actions, whole-plan booking, iCalendar feeds.
     path("calendar/", calendar.calendar_page, name="calendar"),
     path("calendar/events.json", calendar.calendar_events, name="calendar-events"),

@@ -471,6 +471,36 @@ def adverse_events_open(today: dt.date, now: dt.datetime) -> tuple[list[WorkItem
     ], more
 
 
+# A move the client made on their own page stays on the worklist this long (or until the visit).
+MOVED_BY_CLIENT_REACH = dt.timedelta(days=3)
+
+
+def moved_by_client(today: dt.date, now: dt.datetime) -> tuple[list[WorkItem], bool]:
+    """Upcoming sessions the client moved on their own page in the last days: staff see what
+    clients did without asking (the practitioner's day changed)."""
+    rows, more = _bounded(
+        _session_rows()
+        .filter(
+            status=SessionStatus.BOOKED,
+            starts_at__gt=now,
+            moved_by_client_at__gte=now - MOVED_BY_CLIENT_REACH,
+        )
+        .order_by("-moved_by_client_at", "id")
+    )
+    return [
+        WorkItem(
+            "moved-by-client",
+            f"{s.plan.client.full_name}: {s.title}",
+            f"Moved by the client on {timezone.localtime(s.moved_by_client_at):%a %d %b %H:%M}; "
+            f"now {timezone.localtime(s.starts_at):%a %d %b %H:%M} with {s.practitioner}",
+            reverse("session-panel", args=[s.pk]),
+            "Open",
+            session_id=s.pk,
+        )
+        for s in rows
+    ], more
+
+
 # The worklist, in the order shown. Clinical providers are never computed for a role without
 # the clinical record (front desk): their items name health matters.
 PROVIDERS: list[Provider] = [
@@ -478,6 +508,7 @@ PROVIDERS: list[Provider] = [
     Provider("check", "Pre-session checks missing for tomorrow", checks_missing_tomorrow, clinical=True),
     Provider("adverse", "Adverse events to clear or follow up", adverse_events_open, clinical=True),
     Provider("rebook", "Cancelled, not rebooked", cancelled_not_rebooked),
+    Provider("moved-by-client", "Moved by the client", moved_by_client),
     Provider("follow-up", "Follow-up assessments due", follow_ups_due),
     Provider("book-plan", "Plans with sessions to book", plans_to_book),
     Provider("email", "Emails not delivered", emails_not_delivered),

@@ -17,7 +17,8 @@ from plans.models import Message, PlanSession
 
 # "check": the pre-session check the client fills in from the reminder before microneedling.
 # "consent" / "withdraw": sign the treatment consent before session 1, or take it back later.
-PURPOSES = ("confirm", "cancel", "unsubscribe", "check", "consent", "withdraw")
+# "page": the client's own page, scoped to the client (not to one message); see client_token.
+PURPOSES = ("confirm", "cancel", "unsubscribe", "check", "consent", "withdraw", "page")
 
 
 class BadLink(Exception):
@@ -85,3 +86,21 @@ def read_token(token: str, purpose: str) -> LinkTarget:
         else PlanSession.objects.select_related("plan").get(pk=session_id, plan__client_id=message.client_id)
     )
     return LinkTarget(message=message, session=session, purpose=purpose, session_version=int(data.get("v", -1)))
+
+
+def client_token(access_id: int, client_id: int) -> str:
+    """The token of a link to a client's own page: names the access row (its expiry and
+    revocation live there) and the client, so another client's token never opens this page."""
+    return _signer("page").sign_object({"a": access_id, "c": client_id})
+
+
+def read_client_token(token: str) -> tuple[int, int]:
+    """(access id, client id) of a well-signed page token; BadLink otherwise. Expiry and
+    revocation are the access row's (services/selfservice.py reads it)."""
+    try:
+        data = _signer("page").unsign_object(token)
+    except signing.BadSignature:
+        raise BadLink("This link is not valid. It may have been copied incompletely.") from None
+    if not isinstance(data, dict) or not isinstance(data.get("a"), int) or not isinstance(data.get("c"), int):
+        raise BadLink("This link is not valid. It may have been copied incompletely.")
+    return data["a"], data["c"]

@@ -18,6 +18,7 @@ from plans.models import Message, SessionStatus
 from plans.outbox.kinds import family_of
 from plans.outbox.links import link_url
 from plans.outbox.timing import local_when
+from plans.services.selfservice import client_page_url
 
 
 def _context(message: Message, now: dt.datetime) -> dict:
@@ -35,6 +36,8 @@ def _context(message: Message, now: dt.datetime) -> dict:
         "confirm_url": link_url(message, "confirm") if can_change else "",
         "cancel_url": link_url(message, "cancel") if can_change else "",
         "unsubscribe_url": link_url(message, "unsubscribe"),
+        # Every email links to the client's own page (appointments, moves, forms).
+        "client_page_url": client_page_url(client=message.client, now=now),
         "cutoff_hours": settings.CANCELLATION_CUTOFF_HOURS,
         "clinic_name": settings.CLINIC_NAME,
         "clinic_address": settings.CLINIC_ADDRESS,

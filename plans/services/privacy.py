@@ -207,6 +207,8 @@ ERASURE_POLICY: dict[str, str | dict[str, Any]] = {
     "plans.RecordAccess": KEEP,
     # The pre-session check's answers are health answers like the screening's.
     "plans.PreSessionCheck": DELETE,
+    # Links to the client's own page: an erased client's emails must not open anything.
+    "plans.ClientAccess": DELETE,
     # Clinical decisions stay (who decided what, when); their free text can quote health data.
     "plans.ClinicalHold": {"reasons": [], "decision_note": "", "cause": ""},
     "plans.ReviewSignoff": {"note": "(erased)"},

@@ -107,6 +107,7 @@ def client_detail(request, pk: int):
             "consents": selectors.client_consents(client=client, signed=consent_history),
             "consent_history": consent_history or [],
             "adverse_events": selectors.client_adverse_events(client) if clinical else [],
+            "page_link": selectors.client_live_access(client),
         },
     )
 

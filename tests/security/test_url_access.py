@@ -62,6 +62,7 @@ ACCESS: dict[str, dict] = {
     "messages": ANY_STAFF,
     "client-messages": ANY_STAFF,
     "message-resend": rule(LOGIN, 405, 405, 405),  # POST only
+    "client-access-revoke": rule(LOGIN, 405, 405, 405),  # POST only; every staff role may withdraw a page link
     "calendar": ANY_STAFF,
     "calendar-events": ANY_STAFF,
     "calendar-closed": ANY_STAFF,

@@ -167,15 +167,19 @@ def test_a_slot_not_offered_is_refused(client, booked_plan):
 
 @pytest.mark.parametrize("role", ["aesthetician", "front_desk"])
 def test_staff_see_the_issued_link_and_front_desk_sees_no_clinical_data(client, booked_plan, role, request):
-    from plans.models import Screening
-
     page_path(booked_plan.client)
     user = request.getfixturevalue(role)
     client.force_login(user)
     text = client.get(reverse("client-detail", args=[booked_plan.client.pk])).content.decode()
     assert "Withdraw the link" in text and "Issued" in text
+    # The link card sits beside the profile; the skin profile and the screening card are clinical.
+    skin = booked_plan.client.get_fitzpatrick_display()
+    clinical_markers = ["Fitzpatrick type", skin, 'id="screening-status"']
+    shown = [marker for marker in clinical_markers if marker in text]
     if role == "front_desk":
-        assert not Screening.objects.filter(client=booked_plan.client).exists() or "screening-flags" not in text
+        assert not shown, f"front desk sees {shown}"
+    else:
+        assert shown == clinical_markers
 
 
 def test_every_email_carries_the_link_to_the_clients_page(booked_plan):

@@ -2529,3 +2529,156 @@ class Photo(models.Model):
 
     def __str__(self) -> str:
         return f"{self.view} photo of session {self.session_id}"
+
+
+# --- Outcomes: clinician scores and the client's own questionnaire ----------------------------
+
+
+class ScoreMoment(models.TextChoices):
+    """When an outcome is measured: before the first needle, and at the assessment after the series."""
+
+    BASELINE = "baseline", "Baseline (session 1)"
+    ASSESSMENT = "assessment", "Final assessment"
+
+
+class Gais(models.IntegerChoices):
+    """The Global Aesthetic Improvement Scale's five points, as clinicians rate it."""
+
+    VERY_MUCH_IMPROVED = 1, "Very much improved"
+    MUCH_IMPROVED = 2, "Much improved"
+    IMPROVED = 3, "Improved"
+    NO_CHANGE = 4, "No change"
+    WORSE = 5, "Worse"
+
+
+class PoreGradeAnchor(models.Model):
+    """What each clinician-rated pore grade (0-4) means, in words shown beside the choice.
+
+    Admin-editable so a clinic can adopt its own photographic anchors; the five grades are fixed
+    (the report compares grades across years, so a grade may be reworded, never added)."""
+
+    grade = models.PositiveSmallIntegerField(unique=True, validators=[MaxValueValidator(4)])
+    label = models.CharField(max_length=60)
+    description = models.CharField(max_length=300)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["grade"]
+        constraints = [models.CheckConstraint(condition=Q(grade__lte=4), name="pore_anchor_grade_0_4")]
+
+    def __str__(self) -> str:
+        return f"{self.grade}: {self.label}"
+
+
+class OutcomeScore(models.Model):
+    """A clinician's rating of a plan's result at one moment: the pore grade at baseline, and at
+    the assessment the pore grade again with the GAIS. One per (plan, moment): a second rating
+    corrects the first through the service, which keeps its history."""
+
+    plan = models.ForeignKey(TreatmentPlan, on_delete=models.CASCADE, related_name="outcome_scores")
+    session = models.ForeignKey(
+        PlanSession, on_delete=models.SET_NULL, null=True, blank=True, related_name="outcome_scores"
+    )
+    moment = models.CharField(max_length=10, choices=ScoreMoment.choices)
+    pore_grade = models.PositiveSmallIntegerField(validators=[MaxValueValidator(4)])
+    gais = models.PositiveSmallIntegerField(choices=Gais.choices, null=True, blank=True)
+    # For clinics with a skin analyser: its reading is recorded, never used in the report's
+    # figures (no device's pore measure is validated against the clinician's grade).
+    device_measurement = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    device_name = models.CharField(max_length=80, blank=True)
+    notes = models.TextField(blank=True)
+    rated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    rated_at = models.DateTimeField()
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["plan_id", "moment"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "moment"], name="one_outcome_score_per_plan_moment"),
+            models.CheckConstraint(condition=Q(pore_grade__lte=4), name="outcome_pore_grade_0_4"),
+            models.CheckConstraint(
+                condition=Q(gais__isnull=True) | Q(gais__gte=1, gais__lte=5), name="outcome_gais_1_5"
+            ),
+            # The GAIS rates change since baseline: it has no meaning before treatment.
+            models.CheckConstraint(
+                condition=Q(moment="assessment") | Q(gais__isnull=True), name="outcome_gais_at_assessment_only"
+            ),
+            models.CheckConstraint(
+                condition=Q(device_measurement__isnull=True) | ~Q(device_name=""),
+                name="outcome_device_reading_names_device",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_moment_display()} score of plan {self.plan_id}"
+
+
+class AnswerType(models.TextChoices):
+    SCALE_0_10 = "scale_0_10", "0 to 10"
+    SCALE_1_5 = "scale_1_5", "1 to 5"
+    YES_NO = "yes_no", "Yes / no"
+
+
+class OutcomeQuestion(models.Model):
+    """One question of the client's own outcome questionnaire (admin-editable wording).
+
+    Our own questions, not a licensed instrument's. `code` is fixed for the three the report
+    reads (satisfaction, pore-visibility, recommend); a clinic may add others, which are asked
+    and stored but not charted."""
+
+    code = models.SlugField(max_length=40, unique=True)
+    text = models.CharField(max_length=300)
+    answer_type = models.CharField(max_length=12, choices=AnswerType.choices)
+    low_label = models.CharField(max_length=60, blank=True, help_text="What the lowest value means.")
+    high_label = models.CharField(max_length=60, blank=True, help_text="What the highest value means.")
+    position = models.PositiveSmallIntegerField(default=0)
+    active = models.BooleanField(default=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def value_range(self) -> tuple[int, int]:
+        return {AnswerType.SCALE_0_10: (0, 10), AnswerType.SCALE_1_5: (1, 5), AnswerType.YES_NO: (0, 1)}[
+            self.answer_type
+        ]
+
+
+class QuestionnaireResponse(models.Model):
+    """The client's answers for one plan at one moment, filled once from a signed link.
+
+    The row is written when the invitation is queued (so the link names it), and
+    `submitted_at` is set once: the database refuses a second response for the same moment."""
+
+    plan = models.ForeignKey(TreatmentPlan, on_delete=models.CASCADE, related_name="questionnaires")
+    moment = models.CharField(max_length=10, choices=ScoreMoment.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["plan_id", "moment"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "moment"], name="one_questionnaire_per_plan_moment"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_moment_display()} questionnaire of plan {self.plan_id}"
+
+
+class QuestionnaireAnswer(models.Model):
+    response = models.ForeignKey(QuestionnaireResponse, on_delete=models.CASCADE, related_name="answers")
+    question = models.ForeignKey(OutcomeQuestion, on_delete=models.PROTECT, related_name="answers")
+    value = models.SmallIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["response", "question"], name="one_questionnaire_answer_per_question"),
+            models.CheckConstraint(condition=Q(value__gte=0, value__lte=10), name="questionnaire_value_0_10"),
+        ]

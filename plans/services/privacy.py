@@ -226,6 +226,11 @@ ERASURE_POLICY: dict[str, str | dict[str, Any]] = {
     # A face is the most identifying thing we hold: the photos go, rows and files (the files
     # once the erasure commits, see services/photos.py).
     "plans.Photo": DELETE,
+    # Outcome scores and the client's questionnaire answers stay for the outcomes report (grades
+    # and ratings, no identity); only the free text, which can quote health data, goes.
+    "plans.OutcomeScore": {"notes": ""},
+    "plans.QuestionnaireResponse": KEEP,
+    "plans.QuestionnaireAnswer": KEEP,
 }
 
 

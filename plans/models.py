@@ -2682,3 +2682,6 @@ class QuestionnaireAnswer(models.Model):
             models.UniqueConstraint(fields=["response", "question"], name="one_questionnaire_answer_per_question"),
             models.CheckConstraint(condition=Q(value__gte=0, value__lte=10), name="questionnaire_value_0_10"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.question_id}: {self.value}"

@@ -301,6 +301,7 @@ STATICFILES_DIRS = [
     ("vendor/htmx", NODE_MODULES / "htmx.org" / "dist"),
     ("vendor/event-calendar", NODE_MODULES / "@event-calendar" / "build" / "dist"),
     ("vendor/signature_pad", NODE_MODULES / "signature_pad" / "dist"),
+    ("vendor/chartjs", NODE_MODULES / "chart.js" / "dist"),
 ]
 # Clinical photos have a storage of their own: files under var/photos/ by default, an
 # S3-compatible bucket in production (CLINICAL_PHOTOS_S3_BUCKET). Either way nothing is ever

@@ -209,7 +209,8 @@ CSRF_COOKIE_AGE = None if SESSION_EXPIRE_AT_BROWSER_CLOSE else SESSION_COOKIE_AG
 # Axes checks for a lockout before any other backend sees the password.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend, reading permissions in one query (every staff page asks for them).
+    "plans.auth.ModelBackendOneQuery",
 ]
 # Lock a username from one address after AXES_FAILURE_LIMIT wrong passwords, for
 # AXES_COOLOFF_MINUTES. Keyed by username *and* IP so a stranger cannot lock a

@@ -112,3 +112,31 @@ def test_the_today_page_is_not_green_while_due_emails_are_not_going_out(client, 
         html = client.get(reverse("home")).content.decode()
     assert "overdue" not in html and "alert-success" in html
     assert "Last email sent 2\xa0minutes ago" in html
+
+
+def test_the_delivery_line_is_read_in_one_statement_with_or_without_a_worker_ever_seen(
+    aesthetician, smtp_server, django_assert_num_queries
+):
+    """outbox_health composes one SELECT of scalar subqueries: it must give the same figures
+    before any heartbeat row exists (a fresh install) as after, on either database."""
+    from plans import outbox as delivery
+    from plans.models import Message, MessageStatus
+    from plans.outbox.health import outbox_health
+    from plans.tasks import record_heartbeat
+
+    with time_machine.travel(local(2026, 1, 5, 10), tick=False):
+        book(booked_plan(starts=[local(2026, 1, 20)]))
+    with time_machine.travel(local(2026, 1, 5, 10, 20), tick=False):
+        with django_assert_num_queries(1):
+            fresh = outbox_health()
+        assert (fresh.overdue, fresh.failed, fresh.last_sent_at, fresh.heartbeat_at) == (1, 0, None, None)
+        assert fresh.worker_stale and not fresh.ok
+        record_heartbeat()
+        (confirmation,) = delivery.sweep_due()
+        assert delivery.deliver(confirmation) == "sent"
+        Message.objects.filter(pk=confirmation).update(status=MessageStatus.FAILED)  # as if bounced later
+        with django_assert_num_queries(1):
+            seen = outbox_health()
+    assert seen.heartbeat_at == local(2026, 1, 5, 10, 20) and not seen.worker_stale
+    assert seen.last_sent_at == local(2026, 1, 5, 10, 20)
+    assert (seen.overdue, seen.failed) == (0, 1)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import Count, Exists, Max, Min, OuterRef, Q
+from django.db.models import Count, Exists, Min, OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
@@ -105,38 +105,20 @@ def _needs_check(session: PlanSession) -> bool:
 
 
 def _check_missing(appointments: list[Appointment]) -> None:
-    waiting = [a for a in appointments if _needs_check(a.session)]
-    if not waiting:
-        return
-    oldest = _check_valid_from(min(a.session.starts_at for a in waiting))
-    newest: dict[int, dt.datetime] = dict(
-        PreSessionCheck.objects.filter(
-            client_id__in={a.session.plan.client_id for a in waiting}, recorded_at__gte=oldest
-        )
-        .order_by()
-        .values("client_id")
-        .annotate(at=Max("recorded_at"))
-        .values_list("client_id", "at")
-    )
-    for a in waiting:
-        recorded = newest.get(a.session.plan.client_id)
+    # latest_check_at: the client's newest check, read with the day's sessions (_day_sessions).
+    for a in appointments:
+        if not _needs_check(a.session):
+            continue
+        recorded = a.session.latest_check_at
         if recorded is None or recorded < _check_valid_from(a.session.starts_at):
             url = f"{reverse('session-check', args=[a.session.pk])}?next={reverse('home')}"
             a.outstanding.append(Outstanding("check", "Pre-session check missing", url, clinical=True))
 
 
 def _unbooked_sessions(appointments: list[Appointment]) -> None:
-    plan_ids = {a.session.plan_id for a in appointments}
-    counts = dict(
-        PlanSession.objects.filter(plan_id__in=plan_ids, status=SessionStatus.PROPOSED)
-        .exclude(kind=SessionKind.FOLLOW_UP)  # booked when its window opens: the worklist says when
-        .order_by()
-        .values("plan_id")
-        .annotate(n=Count("id"))
-        .values_list("plan_id", "n")
-    )
+    # plan_unbooked: counted with the day's sessions (_day_sessions).
     for a in appointments:
-        if n := counts.get(a.session.plan_id):
+        if n := a.session.plan_unbooked:
             text = f"{n} session{'' if n == 1 else 's'} to book"
             a.outstanding.append(Outstanding("unbooked", text, reverse("plan-book", args=[a.session.plan_id])))
 
@@ -172,7 +154,7 @@ def _adverse_event_hold(appointments: list[Appointment]) -> None:
 
 
 # What stands open about an appointment, one function per kind (each at most one query for the
-# whole day).
+# whole day; most read what _day_sessions annotated or the plan row).
 OUTSTANDING: list[Callable[[list[Appointment]], None]] = [
     _on_hold,
     _review_unsigned,
@@ -185,24 +167,49 @@ OUTSTANDING: list[Callable[[list[Appointment]], None]] = [
 CLINICAL_OUTSTANDING = {_on_hold, _review_unsigned, _check_missing, _adverse_event_hold}
 
 
-def today_appointments(*, day: dt.date, clinical: bool, now: dt.datetime | None = None) -> list[PractitionerDay]:
-    """The day's appointments (cancelled ones left to the worklist) per practitioner in time
-    order, each with its allowed actions and what is outstanding. One query plus one per
-    OUTSTANDING function, whatever the number of appointments."""
-    now = now or timezone.now()
-    start = _midnight(day)
-    sessions = list(
+def _day_sessions(start: dt.datetime, end: dt.datetime, *, clinical: bool):
+    """The day's sessions with what the outstanding checks need, in the same query: how many
+    of the plan's sessions are still to book and (clinical roles only) the client's newest
+    pre-session check."""
+    unbooked = (
+        PlanSession.objects.filter(plan_id=OuterRef("plan_id"), status=SessionStatus.PROPOSED)
+        .exclude(kind=SessionKind.FOLLOW_UP)  # booked when its window opens: the worklist says when
+        .order_by()
+        .values("plan_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    sessions = (
         PlanSession.objects.filter(
             starts_at__gte=start,
-            starts_at__lt=_midnight(day + dt.timedelta(days=1)),
+            starts_at__lt=end,
             status__in=[SessionStatus.BOOKED, SessionStatus.COMPLETED, SessionStatus.NO_SHOW],
         )
         # The plan comes along for the label ("session k of n": its snapshot) and its review;
         # its other JSON columns are left out.
         .select_related("plan__client", "practitioner", "room")
         .defer("plan__rationale", "plan__warnings", "plan__selected_combinations")
+        .annotate(plan_unbooked=Subquery(unbooked))
         .order_by("practitioner__display_name", "practitioner_id", "starts_at")
     )
+    if clinical:
+        newest_check = (
+            PreSessionCheck.objects.filter(client_id=OuterRef("plan__client_id"))
+            .order_by("-recorded_at")
+            .values("recorded_at")[:1]
+        )
+        sessions = sessions.annotate(latest_check_at=Subquery(newest_check))
+    return sessions
+
+
+def today_appointments(*, day: dt.date, clinical: bool, now: dt.datetime | None = None) -> list[PractitionerDay]:
+    """The day's appointments (cancelled ones left to the worklist) per practitioner in time
+    order, each with its allowed actions and what is outstanding. One query for the sessions
+    and what _day_sessions annotates, plus at most one per OUTSTANDING function that reads
+    more (consent), whatever the number of appointments."""
+    now = now or timezone.now()
+    start = _midnight(day)
+    sessions = list(_day_sessions(start, _midnight(day + dt.timedelta(days=1)), clinical=clinical))
     appointments = [Appointment(s, s.available_actions(now=now)) for s in sessions]
     for add in OUTSTANDING:
         if clinical or add not in CLINICAL_OUTSTANDING:

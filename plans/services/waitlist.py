@@ -182,6 +182,44 @@ def on_session_cancelled(session: PlanSession, *, practitioner_id: int, starts_a
     slot_freed(freed=[Freed(starts_at, blocked_until, (practitioner_id,))], now=now)
 
 
+# How far ahead new working hours are offered: never past the last waitlisted appointment.
+HOURS_HORIZON = dt.timedelta(days=120)
+
+
+def hours_added(*, hours, before=None, now: dt.datetime | None = None) -> list[WaitlistOffer]:
+    """A practitioner's weekly block was added or changed (`before`: as it was): the wall-clock
+    time it adds, on each of its weekdays from now to the last waitlisted appointment."""
+    from django.db.models import Max
+
+    now = now or _now()
+    last = WaitlistEntry.objects.filter(status__in=LIVE_WAITLIST, session__status=SessionStatus.BOOKED).aggregate(
+        last=Max("session__starts_at")
+    )["last"]
+    if last is None:
+        return []
+    tz = booking.clinic_tz()
+    today = timezone.localtime(now, tz).date()
+    end = min(timezone.localtime(last, tz).date(), today + HOURS_HORIZON)
+    spans = [(hours.start, hours.end)]
+    if before is not None and before.weekday == hours.weekday and before.practitioner_id == hours.practitioner_id:
+        spans = [
+            (a, b)
+            for a, b in ((hours.start, min(hours.end, before.start)), (max(hours.start, before.end), hours.end))
+            if a < b
+        ]
+    freed = [
+        Freed(
+            scheduling.local_instant(day, a, tz),
+            scheduling.local_instant(day, b, tz),
+            (hours.practitioner_id,),
+        )
+        for day in scheduling.daterange(today, end)
+        if day.weekday() == hours.weekday
+        for a, b in spans
+    ]
+    return slot_freed(freed=[f for f in freed if f.end > now], now=now)
+
+
 # --- Offering a freed slot ------------------------------------------------------------------------
 
 

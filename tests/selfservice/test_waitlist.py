@@ -228,3 +228,43 @@ def test_the_waitlist_page_shows_front_desk_the_list_without_clinical_data(clien
     entry.refresh_from_db()
     assert entry.status == WaitlistStatus.WITHDRAWN
     assert offers_of(waiting)[0].status == OfferStatus.WITHDRAWN
+
+
+@pytest.mark.django_db
+def test_lifting_a_closure_offers_the_time_it_held(clinic):
+    from plans.models import TimeOff
+    from plans.services import availability
+
+    closure = TimeOff.objects.create(starts_at=at(WED, 0), ends_at=at(WED + dt.timedelta(days=1), 0), reason="Boiler")
+    waiting = waitlisted(clinic["ana"], at(MON, 9))
+    assert offers_of(waiting) == []
+    availability.time_off_delete(time_off=closure)
+    (offer,) = offers_of(waiting)
+    assert offer.starts_at == at(WED, 9) and len(offer_emails(waiting)) == 1
+
+
+@pytest.mark.django_db
+def test_shortening_time_off_offers_only_the_hours_it_gives_back(clinic):
+    from plans.models import TimeOff
+    from plans.services import availability
+
+    leave = TimeOff.objects.create(practitioner=clinic["ana"], starts_at=at(WED, 9), ends_at=at(WED, 17), reason="x")
+    waiting = waitlisted(clinic["ana"], at(MON, 9))
+    leave.ends_at = at(WED, 12)
+    availability.time_off_save(time_off=leave)
+    (offer,) = offers_of(waiting)
+    assert (offer.practitioner_id, offer.starts_at) == (clinic["ana"].id, at(WED, 12))
+
+
+@pytest.mark.django_db
+def test_new_working_hours_offer_their_time_up_to_the_waitlisted_appointment(clinic):
+    from plans.models import WorkingHours
+    from plans.services import availability
+
+    waiting = waitlisted(clinic["ana"], at(MON, 9))
+    saturday = MON - dt.timedelta(days=2)
+    availability.working_hours_save(
+        hours=WorkingHours(practitioner=clinic["ben"], weekday=5, start=dt.time(9), end=dt.time(13))
+    )
+    (offer,) = offers_of(waiting)
+    assert (offer.practitioner_id, offer.starts_at) == (clinic["ben"].id, at(saturday, 9))

@@ -71,3 +71,37 @@ def test_a_double_submit_of_one_offer_books_once(clinic, race_server):
     assert sorted(status for status, _ in answers) == [200, 409], answers
     session = PlanSession.objects.get(pk=waiting.pk)
     assert session.starts_at == freed and session.version == waiting.version + 1
+
+
+def test_asking_for_an_earlier_slot_twice_at_once_makes_one_entry(clinic, race_server):
+    from plans.services import selfservice
+
+    monday = MONDAY + dt.timedelta(days=7 * (ROUNDS + 1))
+    session = booked_single(clinic["ana"], at(monday, 9))
+    page = selfservice.client_page_url(client=session.plan.client).removeprefix(settings.CLINIC_BASE_URL)
+    path = f"{page}{session.pk}/wait/"
+    answers = fire_each(race_server, [(path, {}, _anonymous()) for _ in range(3)], json=False)
+    assert [status for status, _ in answers] == [200, 200, 200], answers
+    assert WaitlistEntry.objects.filter(session=session).count() == 1
+
+
+def test_staff_removing_an_entry_while_the_client_takes_its_offer_no_500_and_one_outcome(clinic, race_server):
+    from bench.server import staff_cookies
+
+    monday = MONDAY + dt.timedelta(days=7 * (ROUNDS + 2))
+    waiting = waitlisted(clinic["ana"], at(monday, 9))
+    freed = at(monday - dt.timedelta(days=5), 10)
+    rival_cancels(booked_single(clinic["ana"], freed))
+    offer = WaitlistOffer.objects.get(entry__session=waiting)
+    answers = fire_each(
+        race_server,
+        [
+            (_offer_path(offer), {}, _anonymous()),
+            (f"/waitlist/{offer.entry_id}/remove/", {}, staff_cookies("ana")),
+        ],
+        json=False,
+    )
+    assert all(status < 500 for status, _ in answers), answers
+    entry = WaitlistEntry.objects.get(pk=offer.entry_id)
+    moved = PlanSession.objects.get(pk=waiting.pk).starts_at == freed
+    assert entry.status == ("booked" if moved else "withdrawn")

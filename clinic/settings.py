@@ -411,6 +411,11 @@ CANCELLATION_POLICY_TEXT = os.environ.get(
 # times a client may move one session themselves (then they call the clinic).
 CLIENT_PAGE_LINK_MAX_AGE_DAYS = env_int("CLIENT_PAGE_LINK_MAX_AGE_DAYS", 60, minimum=8)
 CLIENT_RESCHEDULES_PER_SESSION = env_int("CLIENT_RESCHEDULES_PER_SESSION", 2, minimum=0)
+# The waitlist: a freed slot is offered by email to this many waitlisted clients at once (in
+# order of request), each offer open this many hours; the beat then offers it to the next ones.
+WAITLIST_OFFERS_AT_ONCE = env_int("WAITLIST_OFFERS_AT_ONCE", 3, minimum=1)
+WAITLIST_OFFER_HOURS = env_int("WAITLIST_OFFER_HOURS", 12, minimum=1)
+WAITLIST_SWEEP_SECONDS = env_int("WAITLIST_SWEEP_SECONDS", 60, minimum=5)
 
 # --- Celery -----------------------------------------------------------------------------
 
@@ -450,6 +455,7 @@ NOTIFICATIONS_SWEEP_SECONDS = env_int("NOTIFICATIONS_SWEEP_SECONDS", 60, minimum
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "plans.tasks.record_heartbeat", "schedule": 60.0},
     "sweep-due-messages": {"task": "plans.tasks.sweep_due_messages", "schedule": float(NOTIFICATIONS_SWEEP_SECONDS)},
+    "waitlist-sweep": {"task": "plans.tasks.waitlist_sweep", "schedule": float(WAITLIST_SWEEP_SECONDS)},
 }
 
 # Folders the embedded defaults write to. Created at start-up (clinic/folders.py), not when

@@ -562,6 +562,13 @@ class WorkingHoursFormSet(BaseInlineFormSet):
                     "merge them into one row or split the day without overlap."
                 )
 
+    # Saved through the service: hours added go to the waitlist in the same transaction.
+    def save_new(self, form, commit=True):
+        return availability.working_hours_save(hours=super().save_new(form, commit=False))
+
+    def save_existing(self, form, obj, commit=True):
+        return availability.working_hours_save(hours=super().save_existing(form, obj, commit=False))
+
 
 class WorkingHoursInline(admin.TabularInline):
     model = models.WorkingHours
@@ -592,6 +599,10 @@ class TimeOffFormSet(BaseInlineFormSet):
 
     def save_existing(self, form, obj, commit=True):
         return availability.time_off_save(time_off=super().save_existing(form, obj, commit=False))
+
+    def delete_existing(self, obj, commit=True):
+        if commit:
+            availability.time_off_delete(time_off=obj)
 
 
 class TimeOffInline(admin.TabularInline):
@@ -636,6 +647,14 @@ class TimeOffAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         availability.time_off_save(time_off=obj)
+
+    # Lifting a closure frees time: through the service, which offers it to the waitlist.
+    def delete_model(self, request, obj):
+        availability.time_off_delete(time_off=obj)
+
+    def delete_queryset(self, request, queryset):
+        for time_off in queryset:
+            availability.time_off_delete(time_off=time_off)
 
 
 # --- Standard photo views (the photos themselves are seen only through the clinical pages) ---------

@@ -2088,6 +2088,145 @@ class RateLimitBucket(models.Model):
         return f"{self.key[:8]}… {self.hits} since {self.window_start:%H:%M:%S}"
 
 
+# --- The waitlist (services/waitlist.py writes these) -----------------------------------------
+
+
+class IllegalWaitlistMove(Exception):
+    """A waitlist entry or offer was asked to make a move its status does not allow."""
+
+    code = "illegal"
+
+
+class WaitlistStatus(models.TextChoices):
+    ACTIVE = "active", "Waiting"
+    OFFERED = "offered", "Offered a slot"
+    BOOKED = "booked", "Took an earlier slot"
+    WITHDRAWN = "withdrawn", "Left the list"
+    EXPIRED = "expired", "No longer waiting"
+
+
+# An entry still waiting (with or without an offer out): at most one per session.
+LIVE_WAITLIST = (WaitlistStatus.ACTIVE, WaitlistStatus.OFFERED)
+
+
+class WaitlistEntry(models.Model):
+    """A client asked for an earlier slot for one booked session. The client is the session's
+    plan's: not stored again, so it can never disagree."""
+
+    session = models.ForeignKey(PlanSession, on_delete=models.CASCADE, related_name="waitlist_entries")
+    requested_at = models.DateTimeField(help_text="Offers go out in this order.")
+    status = models.CharField(max_length=10, choices=WaitlistStatus.choices, default=WaitlistStatus.ACTIVE)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_reason = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["requested_at", "id"]
+        verbose_name_plural = "waitlist entries"
+        constraints = [
+            # "Leave" then "ask again" makes a new row; two live ones would be offered twice.
+            models.UniqueConstraint(
+                fields=["session"], condition=Q(status__in=LIVE_WAITLIST), name="one_live_waitlist_entry_per_session"
+            ),
+            models.CheckConstraint(condition=Q(status__in=WaitlistStatus.values), name="waitlist_entry_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=LIVE_WAITLIST) | Q(closed_at__isnull=False), name="waitlist_entry_closed_at"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["requested_at"], condition=Q(status__in=LIVE_WAITLIST), name="waitlist_live_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Waitlist #{self.pk} for session #{self.session_id} ({self.get_status_display()})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE_WAITLIST
+
+    def _move(self, allowed: Iterable[str], target: str) -> None:
+        if self.status not in allowed:
+            raise IllegalWaitlistMove(
+                f"Waitlist entry {self.pk} is {self.get_status_display().lower()}; it cannot become "
+                f"{WaitlistStatus(target).label.lower()}."
+            )
+        self.status = target
+
+    def mark_offered(self) -> None:
+        self._move(LIVE_WAITLIST, WaitlistStatus.OFFERED)
+
+    def back_to_waiting(self) -> None:
+        """Its offers ran out (expired, lost): it waits for the next freed slot."""
+        self._move(LIVE_WAITLIST, WaitlistStatus.ACTIVE)
+
+    def close(self, status: str, *, reason: str, now: dt.datetime) -> None:
+        if status not in (WaitlistStatus.BOOKED, WaitlistStatus.WITHDRAWN, WaitlistStatus.EXPIRED):
+            raise ValueError(f"{status} does not close a waitlist entry.")
+        self._move(LIVE_WAITLIST, status)
+        self.closed_at = now
+        self.closed_reason = reason[:255]
+
+
+class OfferStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ACCEPTED = "accepted", "Accepted"
+    LOST = "lost", "Taken by someone else"
+    EXPIRED = "expired", "Expired"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class WaitlistOffer(models.Model):
+    """A freed slot offered by email to one waitlisted client. Several clients may hold an open
+    offer of the same slot; the first to accept books it and the others' become lost."""
+
+    entry = models.ForeignKey(WaitlistEntry, on_delete=models.CASCADE, related_name="offers")
+    practitioner = models.ForeignKey(Practitioner, on_delete=models.PROTECT, related_name="+")
+    room = models.ForeignKey(Room, on_delete=models.PROTECT, related_name="+")
+    starts_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=OfferStatus.choices, default=OfferStatus.OPEN)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            # The same freed slot is offered to a client once: a second cancellation of the
+            # slot's holder, or the beat running twice, writes nothing (and sends nothing).
+            models.UniqueConstraint(fields=["entry", "practitioner", "starts_at"], name="one_offer_per_entry_slot"),
+            models.CheckConstraint(condition=Q(status__in=OfferStatus.values), name="waitlist_offer_status_valid"),
+            models.CheckConstraint(condition=Q(expires_at__gt=F("created_at")), name="waitlist_offer_expires_after"),
+        ]
+        indexes = [
+            models.Index(fields=["practitioner", "starts_at"], condition=Q(status="open"), name="waitlist_open_slot"),
+            models.Index(fields=["expires_at"], condition=Q(status="open"), name="waitlist_open_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Offer #{self.pk} of {self.starts_at:%Y-%m-%d %H:%M} to entry #{self.entry_id} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == OfferStatus.OPEN
+
+    def refusal(self, *, now: dt.datetime) -> str:
+        """Why the client can no longer take this offer ("" while they can)."""
+        if self.status == OfferStatus.ACCEPTED:
+            return "You have already taken this slot."
+        if self.status == OfferStatus.LOST:
+            return "Someone else took this slot first."
+        if self.status == OfferStatus.WITHDRAWN:
+            return "This offer was withdrawn."
+        if self.status == OfferStatus.EXPIRED or now >= self.expires_at:
+            return "This offer has expired."
+        return ""
+
+    def close(self, status: str, *, now: dt.datetime) -> None:
+        if status == OfferStatus.OPEN or self.status != OfferStatus.OPEN:
+            raise IllegalWaitlistMove(f"Offer {self.pk} is {self.status}; it cannot become {status}.")
+        self.status = status
+        self.closed_at = now
+
+
 # --- Consent (services/consent.py writes these) ---------------------------------------------
 
 
@@ -2286,6 +2425,9 @@ class MessageKind:
     CARE = "care"
     FOLLOW_UP_INVITE = "follow_up_invite"
     CONSENT_REQUEST = "consent_request"
+    # One per offer (`waitlist_offer:17`): a session's client may be offered several freed slots.
+    WAITLIST_OFFER = "waitlist_offer"
+    WAITLIST_OFFER_PREFIX = f"{WAITLIST_OFFER}:"
     REMINDER_PREFIX = f"{REMINDER}:"
     UPDATE_PREFIX = f"{UPDATE}:v"
     CARE_PREFIX = f"{CARE}:"
@@ -2306,6 +2448,10 @@ class MessageKind:
     @staticmethod
     def pre_care(note_id: str | int) -> str:
         return f"{MessageKind.PRE_CARE_PREFIX}{note_id}"
+
+    @staticmethod
+    def waitlist_offer(offer_id: int) -> str:
+        return f"{MessageKind.WAITLIST_OFFER_PREFIX}{offer_id}"
 
     @staticmethod
     def family(kind: str) -> str:

@@ -747,3 +747,31 @@ def client_live_access(client) -> ClientAccess | None:
         .order_by("-issued_at", "-id")
         .first()
     )
+
+
+def waitlist_live(*, limit: int = 200) -> tuple[list, bool]:
+    """The waitlist as staff manage it: live entries in the order offers go out, each with its
+    session (client, practitioner) and its offers; two queries whatever the list's length, and
+    at most `limit` entries (and whether there are more)."""
+    from django.db.models import Prefetch
+
+    from plans.models import LIVE_WAITLIST, WaitlistEntry, WaitlistOffer
+
+    rows = list(
+        WaitlistEntry.objects.filter(status__in=LIVE_WAITLIST)
+        .select_related("session__plan__client", "session__practitioner", "session__room")
+        .defer(
+            "session__plan__protocol_snapshot",
+            "session__plan__rationale",
+            "session__plan__warnings",
+            "session__plan__review_items",
+            "session__plan__selected_combinations",
+        )
+        .prefetch_related(
+            Prefetch(
+                "offers", queryset=WaitlistOffer.objects.select_related("practitioner").order_by("-created_at", "-id")
+            )
+        )
+        .order_by("requested_at", "id")[: limit + 1]
+    )
+    return rows[:limit], len(rows) > limit

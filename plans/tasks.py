@@ -55,3 +55,11 @@ def sweep_due_messages() -> int:
 def send_messages(message_ids: list[int]) -> dict[int, str]:
     """Deliver a batch of outbox rows over one SMTP connection. Safe to run twice."""
     return outbox.deliver_many(message_ids)
+
+
+@shared_task(name="plans.tasks.waitlist_sweep")
+def waitlist_sweep() -> int:
+    """Run by beat every minute: expired waitlist offers go to the next clients. Safe to run twice."""
+    from plans.services import waitlist
+
+    return waitlist.waitlist_sweep(now=timezone.now()).offered

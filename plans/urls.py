@@ -13,6 +13,7 @@ from plans.views import (
     records,
     safety,
     selfservice,
+    waitlist,
 )
 
 urlpatterns = [
@@ -64,6 +65,11 @@ urlpatterns = [
     path("e/page/<str:token>/", selfservice.client_page, name="public-page"),
     path("e/page/<str:token>/<int:session_id>/cancel/", selfservice.client_cancel, name="public-page-cancel"),
     path("e/page/<str:token>/<int:session_id>/move/", selfservice.client_reschedule, name="public-page-reschedule"),
+    path("e/page/<str:token>/<int:session_id>/wait/", selfservice.client_waitlist_join, name="public-page-wait"),
+    path("e/page/<str:token>/<int:session_id>/unwait/", selfservice.client_waitlist_leave, name="public-page-unwait"),
+    path("e/offer/<str:token>/", selfservice.public_offer, name="public-offer"),
+    path("waitlist/", waitlist.waitlist_page, name="waitlist"),
+    path("waitlist/<int:entry_id>/remove/", waitlist.waitlist_remove, name="waitlist-remove"),
     path("clients/<int:client_id>/page-links/revoke/", selfservice.client_access_revoke, name="client-access-revoke"),
     # Booking: calendar, day list, session actions, whole-plan booking, iCalendar feeds.
     path("calendar/", calendar.calendar_page, name="calendar"),

@@ -508,6 +508,42 @@ def moved_by_client(today: dt.date, now: dt.datetime) -> tuple[list[WorkItem], b
     ], more
 
 
+def waitlist_slots_taken(today: dt.date, now: dt.datetime) -> tuple[list[WorkItem], bool]:
+    """Upcoming sessions a waitlisted client moved to an earlier, freed slot in the last days:
+    what clients did from the waitlist, so the practitioner's day holds no surprise."""
+    from plans.models import WaitlistEntry, WaitlistStatus
+
+    rows, more = _bounded(
+        WaitlistEntry.objects.filter(
+            status=WaitlistStatus.BOOKED,
+            closed_at__gte=now - MOVED_BY_CLIENT_REACH,
+            session__status=SessionStatus.BOOKED,
+            session__starts_at__gt=now,
+        )
+        .select_related("session__plan__client", "session__practitioner")
+        .defer(
+            "session__plan__protocol_snapshot",
+            "session__plan__rationale",
+            "session__plan__warnings",
+            "session__plan__review_items",
+            "session__plan__selected_combinations",
+        )
+        .order_by("-closed_at", "id")
+    )
+    return [
+        WorkItem(
+            "waitlist-taken",
+            f"{e.session.plan.client.full_name}: {e.session.title}",
+            f"Took a freed slot from the waitlist on {timezone.localtime(e.closed_at):%a %d %b %H:%M}; "
+            f"now {timezone.localtime(e.session.starts_at):%a %d %b %H:%M} with {e.session.practitioner}",
+            reverse("session-panel", args=[e.session.pk]),
+            "Open",
+            session_id=e.session.pk,
+        )
+        for e in rows
+    ], more
+
+
 # The worklist, in the order shown. Clinical providers are never computed for a role without
 # the clinical record (front desk): their items name health matters.
 PROVIDERS: list[Provider] = [
@@ -516,6 +552,7 @@ PROVIDERS: list[Provider] = [
     Provider("adverse", "Adverse events to clear or follow up", adverse_events_open, clinical=True),
     Provider("rebook", "Cancelled, not rebooked", cancelled_not_rebooked),
     Provider("moved-by-client", "Moved by the client", moved_by_client),
+    Provider("waitlist-taken", "Waitlist: slots taken", waitlist_slots_taken),
     Provider("follow-up", "Follow-up assessments due", follow_ups_due),
     Provider("book-plan", "Plans with sessions to book", plans_to_book),
     Provider("email", "Emails not delivered", emails_not_delivered),

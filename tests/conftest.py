@@ -153,6 +153,8 @@ def world(aesthetician, front_desk, clinic_admin) -> World:
     start = dt.datetime(2026, 1, 6, 9, tzinfo=dt.UTC)
     models.TimeOff.objects.create(starts_at=start, ends_at=start + dt.timedelta(hours=8), reason="Staff training")
     models.WorkerHeartbeat.objects.create(name="worker", seen_at=start)
+    # Zoe waits for an earlier slot: the staff waitlist page lists her, clinical record and all.
+    models.WaitlistEntry.objects.create(session=plan.sessions.get(), requested_at=start)
     # Switched off, so the world's plans keep the floor's 1.5 mm; the row gives its admin pages something to open.
     models.SafetyException.objects.create(max_depth_mm=Decimal("2.0"), reason="Scar clinic", active=False)
     message = models.Message.objects.create(

@@ -45,6 +45,7 @@ CANCELLATION = MessageKind.CANCELLATION
 CARE = MessageKind.CARE
 FOLLOW_UP_INVITE = MessageKind.FOLLOW_UP_INVITE
 CONSENT_REQUEST = MessageKind.CONSENT_REQUEST
+WAITLIST_OFFER = MessageKind.WAITLIST_OFFER
 
 Verdict = tuple[str, str] | None
 
@@ -228,6 +229,40 @@ def _consent_content(message: Message, now: dt.datetime) -> dict:
     }
 
 
+def _offer(message: Message):
+    from plans.models import WaitlistOffer
+
+    offer_id = _suffix(message)
+    offer = (
+        WaitlistOffer.objects.select_related("practitioner", "room", "entry").filter(pk=offer_id).first()
+        if offer_id.isdigit()
+        else None
+    )
+    if offer is None or offer.entry.session_id != message.session_id:
+        raise LookupError(f"Message {message.pk} names no waitlist offer of its session.")
+    return offer
+
+
+def _offer_still_open(message: Message, now: dt.datetime) -> Verdict:
+    """An offer taken by someone else, expired or withdrawn before its email went out is not sent."""
+    offer = _offer(message)
+    if refusal := offer.refusal(now=now):
+        return MessageStatus.CANCELLED, refusal
+    if message.session.status != SessionStatus.BOOKED:
+        return MessageStatus.CANCELLED, "The appointment it would move is no longer booked."
+    return None
+
+
+def _offer_content(message: Message, now: dt.datetime) -> dict:
+    offer = _offer(message)
+    return {
+        "offer": offer,
+        "offer_when": local_when(offer.starts_at),
+        "offer_expires": local_when(offer.expires_at),
+        "offer_url": link_url(message, "offer"),
+    }
+
+
 # --- The table ---------------------------------------------------------------------------------
 
 FAMILIES: dict[str, Family] = {
@@ -299,6 +334,14 @@ FAMILIES: dict[str, Family] = {
             _fixed("Consent to sign"),
             _consent_still_needed,
             _consent_content,
+        ),
+        # A waitlisted client is offered a freed, earlier slot (services/waitlist.py writes it).
+        Family(
+            WAITLIST_OFFER,
+            "Waitlist offers",
+            _fixed("Waitlist offer"),
+            _offer_still_open,
+            _offer_content,
         ),
     )
 }

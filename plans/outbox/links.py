@@ -17,8 +17,9 @@ from plans.models import Message, PlanSession
 
 # "check": the pre-session check the client fills in from the reminder before microneedling.
 # "consent" / "withdraw": sign the treatment consent before session 1, or take it back later.
+# "offer": take a freed slot a waitlist offer names (services/waitlist.py).
 # "page": the client's own page, scoped to the client (not to one message); see client_token.
-PURPOSES = ("confirm", "cancel", "unsubscribe", "check", "consent", "withdraw", "page")
+PURPOSES = ("confirm", "cancel", "unsubscribe", "check", "consent", "withdraw", "page", "offer")
 
 
 class BadLink(Exception):

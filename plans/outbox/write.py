@@ -188,3 +188,9 @@ def on_session_completed(session: PlanSession) -> None:
             _schedule(session, MessageKind.care(note.id), timing.care_note_send_at(session, note.offset_days, now))
     if timing.is_last_microneedling(session):
         _schedule(session, MessageKind.FOLLOW_UP_INVITE, now)
+
+
+def on_waitlist_offer(offer) -> Message:
+    """A freed slot was offered to a waitlisted client (in the transaction that freed it): the
+    email that carries the link to take it. One row per offer, so an offer is emailed once."""
+    return _schedule(offer.entry.session, MessageKind.waitlist_offer(offer.pk), timing.now())

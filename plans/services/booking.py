@@ -927,9 +927,21 @@ def session_reschedule(
 @locked_write
 def session_cancel(*, session: PlanSession, by_client: bool, reason: str, by=None) -> PlanSession:
     session, _ = _locked_session(session.pk)
+    held = session.status == SessionStatus.BOOKED and session.starts_at is not None
     session.cancel(by_client=by_client, reason=reason, now=_now())
     session.save()
     outbox.on_session_cancelled(session)
+    if held:
+        # Imported here: the waitlist builds on this module. In this transaction, so a cancellation
+        # and the offers of the time it frees are written (and rolled back) together.
+        from plans.services import waitlist
+
+        waitlist.on_session_cancelled(
+            session,
+            practitioner_id=session.practitioner_id,
+            starts_at=session.starts_at,
+            blocked_until=session.blocked_until,
+        )
     log.info("session %s cancelled (client=%s) by %s", session.pk, by_client, by)
     return session
 

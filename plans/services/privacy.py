@@ -209,6 +209,9 @@ ERASURE_POLICY: dict[str, str | dict[str, Any]] = {
     "plans.PreSessionCheck": DELETE,
     # Links to the client's own page: an erased client's emails must not open anything.
     "plans.ClientAccess": DELETE,
+    # An erased client waits for nothing: the entries and their offers go (no statistic needs them).
+    "plans.WaitlistEntry": DELETE,
+    "plans.WaitlistOffer": DELETE,
     # Clinical decisions stay (who decided what, when); their free text can quote health data.
     "plans.ClinicalHold": {"reasons": [], "decision_note": "", "cause": ""},
     "plans.ReviewSignoff": {"note": "(erased)"},

@@ -205,15 +205,63 @@ class Offer:
         return f"{self.start.isoformat()}|{self.practitioner_id}|{self.room_id}"
 
 
-def reschedule_offers(*, session: PlanSession, now: dt.datetime | None = None, limit: int = OFFERS) -> list[Offer]:
-    """Free slots the session may move to without anyone's help: inside its clinical window,
-    keeping every other placed session's order, interval and washout (so no later session has
-    to move), after any deferred start, inside working hours, outside closures and time off,
-    and never less than the cut-off ahead. The scheduler's own rules (date_bounds, keeps_plan,
-    first_slot) decide; the booking service checks it all again under its locks."""
+@dataclass(frozen=True)
+class MoveRules:
+    """What a client's own move of `session` must keep, read once: the one fit check behind the
+    reschedule page and the waitlist's offers (services/waitlist.py), so the two can never differ.
+
+    A slot fits when it lies inside the session's clinical window (`first`..`last`, after any
+    deferred start), at least the cut-off ahead (`not_before`), and keeps every other placed
+    session's order, interval and washout (so no later session has to move). Working hours,
+    closures, time off and bookings are the availability's: the caller reads it with
+    `availability()` and searches it with scheduling.first_slot and `accepts`."""
+
+    session: PlanSession
+    spec: scheduling.SessionSpec
+    placed: list[scheduling.Placed]
+    rules: scheduling.SeriesRules
+    tz: dt.tzinfo
+    first: dt.date
+    last: dt.date
+    not_before: dt.datetime
+
+    def accepts(self, slot: scheduling.Slot) -> bool:
+        return (
+            slot.start != self.session.starts_at
+            and slot.start >= self.not_before
+            and self.first <= slot.local_date(self.tz) <= self.last
+            and scheduling.keeps_plan(slot, self.spec, self.placed, self.rules, self.tz)
+        )
+
+    def availability(self, *, first: dt.date | None = None, last: dt.date | None = None) -> scheduling.Availability:
+        """Working hours, time off, closures and other bookings (5 queries): the session's own
+        time does not count as taken, since it moves."""
+        return booking.availability_for(
+            first=first or self.first,
+            last=last or self.last,
+            not_before=self.not_before,
+            exclude_session_ids=[self.session.pk],
+        )
+
+    def find(self, availability: scheduling.Availability, day: dt.date, **kwargs) -> scheduling.Slot | None:
+        """The earliest fitting slot on `day`; `accept` (optional) narrows it further."""
+        narrower = kwargs.pop("accept", None)
+        return scheduling.first_slot(
+            availability,
+            day,
+            duration_minutes=self.spec.duration_minutes,
+            buffer_minutes=self.spec.buffer_minutes,
+            practitioner_ids=kwargs.pop("practitioner_ids", None),
+            accept=lambda slot: self.accepts(slot) and (narrower is None or narrower(slot)),
+        )
+
+
+def move_rules(*, session: PlanSession, now: dt.datetime | None = None) -> MoveRules | None:
+    """The rules of a client's move of `session`, or None when it cannot move at all (refused,
+    or no day left between the cut-off and the end of its window). Two queries."""
     now = now or _now()
     if change_refusal(session=session, action="reschedule", now=now):
-        return []
+        return None
     tz = booking.clinic_tz()
     plan = session.plan
     sessions = list(plan.sessions.order_by("sequence"))
@@ -225,28 +273,26 @@ def reschedule_offers(*, session: PlanSession, now: dt.datetime | None = None, l
     first = max(bounds.first, timezone.localdate(not_before))
     if session.kind == "microneedling" and plan.earliest_start > plan.requested_start:
         first = max(first, plan.earliest_start)
-    last = bounds.last
-    if first > last:
+    if first > bounds.last:
+        return None
+    return MoveRules(session, spec, placed, rules, tz, first, bounds.last, not_before)
+
+
+def reschedule_offers(*, session: PlanSession, now: dt.datetime | None = None, limit: int = OFFERS) -> list[Offer]:
+    """Free slots the session may move to without anyone's help (see MoveRules: inside its
+    clinical window, keeping every other placed session's order, interval and washout, after
+    any deferred start, inside working hours, outside closures and time off, and never less
+    than the cut-off ahead). The booking service checks it all again under its locks."""
+    rules = move_rules(session=session, now=now)
+    if rules is None:
         return []
-    availability = booking.availability_for(
-        first=first, last=last, not_before=not_before, exclude_session_ids=[session.pk]
-    )
+    availability = rules.availability()
     names = {p.id: p.name for p in availability.practitioners}
     rooms = {r.id: r.name for r in availability.rooms}
-
-    def accept(slot: scheduling.Slot) -> bool:
-        return slot.start != session.starts_at and scheduling.keeps_plan(slot, spec, placed, rules, tz)
-
+    target = rules.spec.target
     offers: list[Offer] = []
-    for day in sorted(scheduling.daterange(first, last), key=lambda d: (abs((d - spec.target).days), d)):
-        slot = scheduling.first_slot(
-            availability,
-            day,
-            duration_minutes=spec.duration_minutes,
-            buffer_minutes=spec.buffer_minutes,
-            practitioner_ids=None,
-            accept=accept,
-        )
+    for day in sorted(scheduling.daterange(rules.first, rules.last), key=lambda d: (abs((d - target).days), d)):
+        slot = rules.find(availability, day)
         if slot is not None:
             offers.append(
                 Offer(slot.start, slot.practitioner_id, names[slot.practitioner_id], slot.room_id, rooms[slot.room_id])

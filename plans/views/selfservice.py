@@ -12,13 +12,14 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from plans.models import Client
 from plans.outbox.links import BadLink
 from plans.outbox.timing import local_when
 from plans.permissions import public_rate_limited, staff_required
-from plans.services import booking
+from plans.services import booking, waitlist
 from plans.services import selfservice as services
 
 
@@ -48,6 +49,7 @@ def client_page(request, token: str) -> HttpResponse:
         return error
     sessions = services.client_sessions(client=access.client)
     forms = services.form_links(client=access.client, sessions=sessions)
+    waiting = waitlist.live_entries(client_id=access.client_id)
     rows = [
         {
             "session": s,
@@ -55,6 +57,9 @@ def client_page(request, token: str) -> HttpResponse:
             "when": local_when(s.starts_at),
             "cancel_refusal": services.change_refusal(session=s, action="cancel"),
             "reschedule_refusal": services.change_refusal(session=s, action="reschedule"),
+            "waiting": waiting.get(s.pk),
+            # Only asked when the client could join: the window's earliest day costs two queries.
+            "can_wait": s.pk not in waiting and not waitlist.join_refusal(session=s),
         }
         for s in sessions
     ]
@@ -136,6 +141,82 @@ def client_reschedule(request, token: str, session_id: int) -> HttpResponse:
         "policy": settings.CANCELLATION_POLICY_TEXT,
     }
     return render(request, "plans/public/reschedule.html", context)
+
+
+@public_rate_limited
+@require_POST
+def client_waitlist_join(request, token: str, session_id: int) -> HttpResponse:
+    access, error = _access(request, token)
+    if error:
+        return error
+    try:
+        entry = waitlist.waitlist_join(access=access, session_id=session_id)
+    except services.ClientActionRefused as exc:
+        return _result(request, token, "We could not put you on the waitlist", str(exc), status=409)
+    text = (
+        f"You are on the waitlist for an earlier time for {entry.session.label} "
+        f"(now {local_when(entry.session.starts_at)}). When an earlier time that suits your treatment plan "
+        "comes free, we will email you; the first to take it gets it. Your appointment stays as it is until then."
+    )
+    return _result(request, token, "You are on the waitlist", text)
+
+
+@public_rate_limited
+@require_POST
+def client_waitlist_leave(request, token: str, session_id: int) -> HttpResponse:
+    access, error = _access(request, token)
+    if error:
+        return error
+    try:
+        waitlist.waitlist_leave(access=access, session_id=session_id)
+    except services.ClientActionRefused as exc:
+        return _result(request, token, "We could not take you off the waitlist", str(exc), status=409)
+    text = "You are no longer on the waitlist for this appointment. Your appointment stays as it is."
+    return _result(request, token, "You left the waitlist", text)
+
+
+def _offer_page(request, token: str, offer, *, title: str, text: str, status: int = 200, can_take: bool = False):
+    session = offer.entry.session
+    context = {
+        "title": title,
+        "text": text,
+        "offer": offer,
+        "session": session,
+        "offer_when": local_when(offer.starts_at),
+        "when": local_when(session.starts_at) if session.starts_at else "",
+        "expires": local_when(offer.expires_at),
+        "can_take": can_take,
+        "token": token,
+        "page_url": services.client_page_url(client=session.plan.client),
+    }
+    return render(request, "plans/public/offer.html", context, status=status)
+
+
+@public_rate_limited
+@require_http_methods(["GET", "POST"])
+def public_offer(request, token: str) -> HttpResponse:
+    """A waitlist offer from its email: GET shows the slot (mail scanners follow links), POST takes it."""
+    try:
+        offer = waitlist.offer_read(token=token)
+    except BadLink as exc:
+        return _refused(request, f"{exc} Please call us on {settings.CLINIC_PHONE}.")
+    if request.method == "GET":
+        if refusal := offer.refusal(now=timezone.now()):
+            return _offer_page(request, token, offer, title="This offer is closed", text=refusal, status=410)
+        text = f"An earlier time has come free for {offer.entry.session.label}."
+        return _offer_page(request, token, offer, title="An earlier time for you", text=text, can_take=True)
+    result = waitlist.offer_accept(offer_id=offer.pk)
+    if result.session is None:
+        text = result.refusal
+        if result.kept:
+            text += " You keep your appointment and stay on the waitlist: we will email you when another time frees."
+        offer.refresh_from_db()
+        title = "Someone took it first" if result.taken else "This slot is no longer available"
+        return _offer_page(request, token, offer, title=title, text=text, status=409)
+    moved = result.session
+    text = f"{moved.label} is now on {local_when(moved.starts_at)}. You will receive an updated invitation."
+    offer.refresh_from_db()
+    return _offer_page(request, token, offer, title="The earlier time is yours", text=text)
 
 
 @staff_required("plans.change_client")

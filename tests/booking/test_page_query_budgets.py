@@ -33,7 +33,19 @@ def add_booked_plans(clinic, n: int, *, after: int = 0) -> list[models.Treatment
         who = clinic["ana"] if i % 2 == 0 else clinic["ben"]
         day = MON + dt.timedelta(days=i // 12)
         start = at(day, 9) + dt.timedelta(minutes=75 * (i % 12 // 2))
-        booking.session_book(session=plan.sessions.order_by("sequence").first(), starts_at=start, practitioner=who)
+        first = plan.sessions.order_by("sequence").first()
+        booking.session_book(session=first, starts_at=start, practitioner=who)
+        # Each client waits for an earlier slot, every other one with an offer out.
+        entry = models.WaitlistEntry.objects.create(session=first, requested_at=start - dt.timedelta(days=20))
+        if i % 2 == 0:
+            models.WaitlistOffer.objects.create(
+                entry=entry,
+                practitioner=who,
+                room=clinic["room_a"],
+                starts_at=start - dt.timedelta(days=1),
+                created_at=start - dt.timedelta(days=20),
+                expires_at=start - dt.timedelta(days=19),
+            )
         plans.append(plan)
     return plans
 
@@ -65,6 +77,7 @@ def pages(plans: list[models.TreatmentPlan], clinic) -> dict[str, tuple[str, dic
         ),
         "bookable sessions, search": (reverse("calendar-bookable"), {"date": "2027-03-01", "q": "client"}),
         "day list": (reverse("day-list"), {"date": "2027-03-01"}),
+        "waitlist": (reverse("waitlist"), {}),
         "session panel": (reverse("session-panel", args=[plan.sessions.order_by("sequence").first().pk]), {}),
     }
 

@@ -1,8 +1,9 @@
 """The query budget every staff page is held to (tests count queries; make bench times them)."""
 
 BUDGET = 12
-# Today gathers the whole clinic day: one query per worklist provider (plans.worklist.PROVIDERS),
-# each a fixed number whatever the data; the day's sessions carry what their outstanding badges
-# need as annotations (plans/worklist.py _day_sessions), and the delivery line is one statement
-# (plans/outbox/health.py). Providers sharing their session scan is the next step down.
-TODAY_BUDGET = BUDGET + 2
+# Today gathers the whole clinic day: one query per worklist provider (plans.worklist.PROVIDERS,
+# nine with the waitlist), each a fixed number whatever the data; the day's sessions carry what
+# their outstanding badges need as annotations (plans/worklist.py _day_sessions), and the
+# delivery line is one statement (plans/outbox/health.py). Providers sharing their session scan
+# is the next step down.
+TODAY_BUDGET = BUDGET + 3

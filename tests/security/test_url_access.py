@@ -73,6 +73,8 @@ ACCESS: dict[str, dict] = {
     "session-rebook": ANY_STAFF,  # free slots for a cancelled session: booking, not clinical
     "plan-book": ANY_STAFF,
     "session-book": rule(LOGIN, 405, 405, 405),  # POST only
+    "waitlist": ANY_STAFF,  # a booking page: who waits for an earlier slot, no clinical data
+    "waitlist-remove": rule(LOGIN, 405, 405, 405),  # POST only
     "session-reschedule": rule(LOGIN, 405, 405, 405),
     "session-cancel": rule(LOGIN, 405, 405, 405),
     "session-check-in": rule(LOGIN, 405, 405, 405),  # POST only; arrival is not clinical
@@ -203,6 +205,7 @@ PARAMETERS: dict[str, Callable] = {
     "lot_id": lambda page, world: world.lot.pk,
     # POST-only pages refuse a GET before reading the hold, so any id will do.
     "hold_id": lambda page, world: 1,
+    "entry_id": lambda page, world: 1,
     "consent_id": lambda page, world: world.client.consents.order_by("pk").first().pk,
     "kind": lambda page, world: "treatment",
     "view_id": lambda page, world: world.photo.view_id,

@@ -215,10 +215,22 @@ def template_plan(today: dt.date):
     return proposal, _plan_fields(proposal, set())
 
 
+def client_profile(i: int) -> tuple[dt.date, int, str, str]:
+    """Generated client i's date of birth, Fitzpatrick type, oiliness and pore concern (the plan's
+    cohort columns are computed from the same function, as plan_create records them)."""
+    return (
+        dt.date(1960 + i % 45, 1 + i % 12, 1 + i % 28),
+        1 + i % 6,
+        ("dry", "normal", "combination", "oily")[i % 4],
+        ("mild", "moderate", "severe")[i % 3],
+    )
+
+
 def generate(args) -> dict:
     from django.db import connection
     from django.utils import timezone
 
+    from plans.cohorts import age_on
     from plans.models import SessionKind
 
     rng = random.Random(42)
@@ -254,10 +266,7 @@ def generate(args) -> dict:
                     last,
                     f"{first.lower()}.{last.lower()}{i}@example.com",
                     f"+44 7{i % 1000:03d} {i:06d}",
-                    dt.date(1960 + i % 45, 1 + i % 12, 1 + i % 28),
-                    1 + i % 6,
-                    ("dry", "normal", "combination", "oily")[i % 4],
-                    ("mild", "moderate", "severe")[i % 3],
+                    *client_profile(i),
                     i % 10 != 0,
                     "",
                     now,
@@ -296,11 +305,14 @@ def generate(args) -> dict:
         empty = "[]"
         starts = [first_day + dt.timedelta(days=(k * span_days) // n_plans) for k in range(n_plans)]
 
+        plan_clients = [rng.randrange(args.clients) for _ in range(n_plans)]
+
         def plans():
             for k in range(n_plans):
+                born, fitzpatrick, oiliness, pores = client_profile(plan_clients[k])
                 yield (
                     pid0 + k,
-                    cid0 + rng.randrange(args.clients),
+                    cid0 + plan_clients[k],
                     fields["protocol_id"],
                     snap,
                     "active",
@@ -315,6 +327,10 @@ def generate(args) -> dict:
                     k % 500 == 0,
                     now if k % 500 == 250 else None,
                     False,
+                    fitzpatrick,
+                    age_on(born, starts[k]),
+                    oiliness,
+                    pores,
                     admin.id,
                     now,
                     now,
@@ -338,6 +354,10 @@ def generate(args) -> dict:
                 "review_pending",
                 "hold_opened_at",
                 "adverse_event_hold",
+                "cohort_fitzpatrick",
+                "cohort_age",
+                "cohort_oiliness",
+                "cohort_pore_concern",
                 "created_by_id",
                 "created_at",
                 "updated_at",

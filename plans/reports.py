@@ -68,6 +68,7 @@ class Figure:
     low: float | None = None  # first quartile (median only)
     high: float | None = None  # third quartile (median only)
     total: int | None = None  # a share's denominator when it is not n (sessions, not plans)
+    signed: bool = False  # a change (shown with its sign), not a level such as satisfaction
 
     @property
     def shown(self) -> bool:
@@ -88,7 +89,8 @@ class Figure:
         if self.kind == "share":
             return f"{self.value * 100:.0f}% ({self.count} of {self.n if self.total is None else self.total})"
         if self.kind == "median":
-            return f"{_signed(self.value)} (IQR {_signed(self.low)} to {_signed(self.high)})"
+            fmt = _signed if self.signed else _plain
+            return f"{fmt(self.value)} (IQR {fmt(self.low)} to {fmt(self.high)})"
         return f"{self.value:.1f}"
 
     @property
@@ -98,7 +100,9 @@ class Figure:
             return TOO_FEW if self.n < MIN_GROUP else "–"
         if self.kind == "share":
             return f"{self.value * 100:.0f}%"
-        return _signed(self.value) if self.kind == "median" else f"{self.value:.1f}"
+        if self.kind == "median":
+            return _signed(self.value) if self.signed else _plain(self.value)
+        return f"{self.value:.1f}"
 
 
 def _signed(value: float | None) -> str:
@@ -108,12 +112,16 @@ def _signed(value: float | None) -> str:
     return "0.0" if text in ("+0.0", "−0.0") else text
 
 
+def _plain(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f}"
+
+
 def share(count: int | None, n: int) -> Figure:
     return Figure("share", n, (count or 0) / n if n else None, count=count or 0)
 
 
-def median(n: int, mid: float | None, low: float | None, high: float | None) -> Figure:
-    return Figure("median", n, mid, low=low, high=high)
+def median(n: int, mid: float | None, low: float | None, high: float | None, *, signed: bool = False) -> Figure:
+    return Figure("median", n, mid, low=low, high=high, signed=signed)
 
 
 # --- Groups in SQL, from the one definition in plans/cohorts.py -----------------------------------
@@ -358,7 +366,7 @@ def _assemble(filters: ReportFilters, outcome_rows, session_rows, event_rows) ->
             completed=r["completed"],
             in_progress=r["in_progress"],
             dropped_out=r["dropped_out"],
-            pore_change=median(r["scored"], r["change_mid"], r["change_low"], r["change_high"]),
+            pore_change=median(r["scored"], r["change_mid"], r["change_low"], r["change_high"], signed=True),
             gais={g.value: share(r[f"gais_{g.value}"], r["gais_n"]) for g in Gais},
             improved=share(sum(r[f"gais_{g.value}"] for g in _IMPROVED), r["gais_n"]),
             satisfaction=median(
@@ -456,7 +464,7 @@ def evidence_for(*, protocol_id: int, protocol_name: str, cohort: Cohort) -> Evi
         protocol=protocol_name,
         cohort=cohort,
         started=r["started"],
-        pore_change=median(r["scored"], r["change_mid"], r["change_low"], r["change_high"]),
+        pore_change=median(r["scored"], r["change_mid"], r["change_low"], r["change_high"], signed=True),
         improved=share(r["improved"], r["gais_n"]),
         adverse=share(r["adverse"], r["started"]),
         pih=r["pih"],

@@ -27,6 +27,7 @@ import os
 import random
 import sys
 import time
+from dataclasses import dataclass
 
 import django
 
@@ -215,10 +216,56 @@ def template_plan(today: dt.date):
     return proposal, _plan_fields(proposal, set())
 
 
+def client_profile(i: int) -> tuple[dt.date, int, str, str]:
+    """Generated client i's date of birth, Fitzpatrick type, oiliness and pore concern (the plan's
+    cohort columns are computed from the same function, as plan_create records them)."""
+    return (
+        dt.date(1960 + i % 45, 1 + i % 12, 1 + i % 28),
+        1 + i % 6,
+        ("dry", "normal", "combination", "oily")[i % 4],
+        ("mild", "moderate", "severe")[i % 3],
+    )
+
+
+def assessed(start: dt.date, series_days: int, today: dt.date) -> bool:
+    """The plan's series and its 12-week assessment are behind it: completed, with outcomes."""
+    return start + dt.timedelta(days=series_days + 84) < today
+
+
+@dataclass(frozen=True)
+class Outcome:
+    baseline: int
+    after: int
+    gais: int
+    satisfaction: int
+    pih: bool
+
+
+def outcome(k: int, fitzpatrick: int) -> Outcome:
+    """Plan k's scores, the same on every call (its own seeded generator)."""
+    rng = random.Random(k * 7919 + 7)
+    baseline = rng.randint(1, 4)
+    gain = rng.choice([0, 1, 1, 2])
+    after = max(0, baseline - gain)
+    pih = rng.random() < (0.08 if fitzpatrick >= 4 else 0.01)
+    return Outcome(baseline, after, (4, 3, 2)[min(gain, 2)] if not pih else 5, min(10, 5 + 2 * gain), pih)
+
+
+def satisfaction_question():
+    from plans.models import AnswerType, OutcomeQuestion
+
+    question, _ = OutcomeQuestion.objects.get_or_create(
+        code="satisfaction",
+        defaults={"text": "How satisfied are you with your skin overall?", "answer_type": AnswerType.SCALE_0_10},
+    )
+    return question
+
+
 def generate(args) -> dict:
     from django.db import connection
     from django.utils import timezone
 
+    from plans.cohorts import age_on
     from plans.models import SessionKind
 
     rng = random.Random(42)
@@ -239,6 +286,12 @@ def generate(args) -> dict:
     slot_minutes = -(-max(s.duration_minutes + s.buffer_minutes for s in shape) // 30) * 30
     slots_per_day = (8 * 60) // slot_minutes - 1  # of 09:00-17:00: the last slot stays free
 
+    # The outcomes every plan past its 12-week assessment has (bench.generate.outcome), read by
+    # the outcomes report and the plan preview's evidence.
+    satisfaction = satisfaction_question()
+    # The 12-week assessment follows the last microneedling session (later visits, such as a
+    # maintenance review, do not delay it).
+    series_days = (max(s.target for s in shape if s.kind == "microneedling") - proposal.requested_start).days
     raw = connection.connection  # psycopg 3 connection
     with raw.cursor() as cur:
         # Clients -------------------------------------------------------------------------
@@ -254,10 +307,7 @@ def generate(args) -> dict:
                     last,
                     f"{first.lower()}.{last.lower()}{i}@example.com",
                     f"+44 7{i % 1000:03d} {i:06d}",
-                    dt.date(1960 + i % 45, 1 + i % 12, 1 + i % 28),
-                    1 + i % 6,
-                    ("dry", "normal", "combination", "oily")[i % 4],
-                    ("mild", "moderate", "severe")[i % 3],
+                    *client_profile(i),
                     i % 10 != 0,
                     "",
                     now,
@@ -296,14 +346,17 @@ def generate(args) -> dict:
         empty = "[]"
         starts = [first_day + dt.timedelta(days=(k * span_days) // n_plans) for k in range(n_plans)]
 
+        plan_clients = [rng.randrange(args.clients) for _ in range(n_plans)]
+
         def plans():
             for k in range(n_plans):
+                born, fitzpatrick, oiliness, pores = client_profile(plan_clients[k])
                 yield (
                     pid0 + k,
-                    cid0 + rng.randrange(args.clients),
+                    cid0 + plan_clients[k],
                     fields["protocol_id"],
                     snap,
-                    "active",
+                    "completed" if assessed(starts[k], series_days, today) else "active",
                     starts[k],
                     starts[k],
                     empty,
@@ -315,6 +368,10 @@ def generate(args) -> dict:
                     k % 500 == 0,
                     now if k % 500 == 250 else None,
                     False,
+                    fitzpatrick,
+                    age_on(born, starts[k]),
+                    oiliness,
+                    pores,
                     admin.id,
                     now,
                     now,
@@ -338,6 +395,10 @@ def generate(args) -> dict:
                 "review_pending",
                 "hold_opened_at",
                 "adverse_event_hold",
+                "cohort_fitzpatrick",
+                "cohort_age",
+                "cohort_oiliness",
+                "cohort_pore_concern",
                 "created_by_id",
                 "created_at",
                 "updated_at",
@@ -421,6 +482,7 @@ def generate(args) -> dict:
                         start if status == "completed" else None,
                         False,
                         "",
+                        0,
                         now,
                     )
                     sid += 1
@@ -456,15 +518,81 @@ def generate(args) -> dict:
                 "completed_at",
                 "cancelled_by_client",
                 "cancel_reason",
+                "client_reschedules",
                 "updated_at",
             ],
             sessions(),
             n_plans * per_plan,
         )
         reset_sequence(cur, "plans_plansession")
+
+        # Outcomes ------------------------------------------------------------------------
+        # A baseline score for every plan already started; for those past the 12-week
+        # assessment, the assessment score with its GAIS, the client's questionnaire and, for
+        # a few (mostly Fitzpatrick IV-VI), an adverse event on session 1.
+        started = [k for k in range(n_plans) if starts[k] <= today]
+        done = [k for k in started if assessed(starts[k], series_days, today)]
+        first_session = {k: sid0 + k * per_plan for k in range(n_plans)}
+        score0 = next_id(cur, "plans_outcomescore")
+
+        def scores():
+            sid = score0
+            for k in started:
+                o = outcome(k, client_profile(plan_clients[k])[1])
+                yield (sid, pid0 + k, None, "baseline", o.baseline, None, None, "", "", admin.id, now)
+                sid += 1
+                if k in done_set:
+                    yield (sid, pid0 + k, None, "assessment", o.after, o.gais, None, "", "", admin.id, now)
+                    sid += 1
+
+        done_set = set(done)
+        columns = ["id", "plan_id", "session_id", "moment", "pore_grade", "gais", "device_measurement"]
+        columns += ["device_name", "notes", "rated_by_id", "rated_at"]
+        outcome_scores = copy_rows(cur, "plans_outcomescore", columns, scores(), len(started) + len(done))
+        reset_sequence(cur, "plans_outcomescore")
+        response0 = next_id(cur, "plans_questionnaireresponse")
+        copy_rows(
+            cur,
+            "plans_questionnaireresponse",
+            ["id", "plan_id", "moment", "created_at", "submitted_at"],
+            ((response0 + i, pid0 + k, "assessment", now, now) for i, k in enumerate(done)),
+            len(done),
+        )
+        reset_sequence(cur, "plans_questionnaireresponse")
+        answer0 = next_id(cur, "plans_questionnaireanswer")
+        copy_rows(
+            cur,
+            "plans_questionnaireanswer",
+            ["id", "response_id", "question_id", "value"],
+            (
+                (
+                    answer0 + i,
+                    response0 + i,
+                    satisfaction.id,
+                    outcome(k, client_profile(plan_clients[k])[1]).satisfaction,
+                )
+                for i, k in enumerate(done)
+            ),
+            len(done),
+        )
+        reset_sequence(cur, "plans_questionnaireanswer")
+        event0 = next_id(cur, "plans_adverseevent")
+        with_events = [k for k in done if outcome(k, client_profile(plan_clients[k])[1]).pih]
+        columns = ["id", "client_id", "session_id", "type", "severity", "onset_on", "description", "action_taken"]
+        columns += ["resolved_on", "recorded_by_id", "recorded_at", "clearance_note"]
+        events = (
+            (event0 + i, cid0 + plan_clients[k], first_session[k], "pih", "mild", starts[k], "Bench", "")
+            + (starts[k] + dt.timedelta(days=60), admin.id, now, "")
+            for i, k in enumerate(with_events)
+        )
+        copy_rows(cur, "plans_adverseevent", columns, events, len(with_events))
+        reset_sequence(cur, "plans_adverseevent")
     raw.commit()
     with connection.cursor() as c:
-        c.execute("ANALYZE plans_client; ANALYZE plans_treatmentplan; ANALYZE plans_plansession")
+        c.execute(
+            "ANALYZE plans_client; ANALYZE plans_treatmentplan; ANALYZE plans_plansession; "
+            "ANALYZE plans_outcomescore; ANALYZE plans_questionnaireanswer; ANALYZE plans_adverseevent"
+        )
     elapsed = time.monotonic() - t0
     return {
         "clients": args.clients,
@@ -472,6 +600,7 @@ def generate(args) -> dict:
         "rooms": len(rooms),
         "plans": n_plans,
         "sessions": total_sessions,
+        "outcome_scores": outcome_scores,
         "booked_or_completed": booked[0],
         "first_day": first_day.isoformat(),
         "last_day": last_day.isoformat(),

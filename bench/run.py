@@ -226,6 +226,7 @@ def bench_pages(rounds: int) -> dict:
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
+    from bench.outcomes import evidence_client
     from bench.server import gunicorn, staff_cookies
     from plans.models import Client as ClinicClient
     from plans.models import Practitioner
@@ -254,6 +255,12 @@ def bench_pages(rounds: int) -> dict:
         "navbar search, date of birth": Page(
             "/clients/search/", htmx=True, form={"q": f"{sample.date_of_birth:%d/%m/%Y}"}
         ),
+        # The outcomes report (every plan, five splits) and the plan preview with its evidence line.
+        "outcomes report (HTML)": "/reports/outcomes/",
+        "outcomes report, one practitioner": f"/reports/outcomes/?practitioner={practitioner.id}",
+        "outcomes report (CSV)": "/reports/outcomes.csv",
+        "plan preview with the evidence line": f"/clients/{evidence_client().pk}/plans/new/"
+        f"?start={timezone.localdate() + dt.timedelta(days=14)}",
     }
     pages = {name: Page(p) if isinstance(p, str) else p for name, p in pages.items()}
     queries = {}
@@ -491,6 +498,7 @@ def write_report(path: str, sizes: dict, m: dict, r: dict, elapsed: float, *, wr
         "",
         *section(r, "dispatch"),
         *section(r, "load"),
+        *(section(r, "outcomes") if "outcomes" in r else []),
         "## Size of this run",
         "",
         f"This run used {sizes['sessions']:,} sessions and {sizes['clients']:,} clients; the issue's full size, "
@@ -510,7 +518,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--messages", type=int, default=10_000, help="due messages for the dispatch benchmark")
     parser.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients for the load benchmark")
     parser.add_argument("--duration", type=float, default=30, help="seconds of booking load")
-    parser.add_argument("--only", nargs="*", help="run only these benchmarks (plans autofit pages dispatch load)")
+    parser.add_argument(
+        "--only", nargs="*", help="run only these benchmarks (plans autofit pages dispatch load outcomes)"
+    )
     parser.add_argument(
         "--report-only", action="store_true", help="rewrite the report from the last run's var/bench-results.json"
     )
@@ -539,6 +549,7 @@ def main(argv: list[str] | None = None) -> None:
         "load": lambda: importlib.import_module("bench.load").run(
             database_url, clients=args.clients, duration_s=args.duration
         ),
+        "outcomes": lambda: importlib.import_module("bench.outcomes").run(args.rounds),
     }
     for name, fn in benchmarks.items():
         if args.only and name not in args.only:

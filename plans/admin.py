@@ -837,10 +837,18 @@ class TreatmentPlanAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
         "warnings_list",
         "review_items_list",
         "snapshot_table",
+        "cohort_fitzpatrick",
+        "cohort_age",
+        "cohort_oiliness",
+        "cohort_pore_concern",
     )
     fieldsets = (
         (None, {"fields": ("client", "protocol", "status", ("requested_start", "earliest_start"))}),
         (None, {"fields": ("selected_combinations", ("created_by", "created_at"))}),
+        (
+            "Made for (the outcomes report's groups)",
+            {"fields": (("cohort_fitzpatrick", "cohort_age", "cohort_oiliness", "cohort_pore_concern"),)},
+        ),
         ("Why this plan", {"fields": ("rationale_table", "warnings_list", "review_items_list")}),
         ("Clinician review", {"fields": (("review_acknowledged_by", "review_acknowledged_at"),)}),
         ("Protocol as planned", {"fields": ("snapshot_table",)}),

@@ -904,6 +904,21 @@ class TreatmentPlan(models.Model):
     adverse_event_hold = models.BooleanField(
         default=False, editable=False, help_text="An open moderate or severe adverse event waits for a clinician."
     )
+    # The client as the plan was made for them (plans/cohorts.py): the outcomes report and the
+    # preview's evidence group by these, never by the client as they are now (re-typed, older).
+    # Set once by plan_create; erasure keeps them (no identity, and the birth year stays anyway).
+    # Nullable only so the audit history (which mirrors these columns) can hold rows of plans
+    # whose client is long deleted; the plan_cohort_recorded constraint requires them on every plan.
+    cohort_fitzpatrick = models.PositiveSmallIntegerField(
+        "Fitzpatrick type at the plan", choices=Fitzpatrick.choices, editable=False, null=True
+    )
+    cohort_age = models.PositiveSmallIntegerField("age at the plan's start", editable=False, null=True)
+    cohort_oiliness = models.CharField(
+        "oiliness at the plan", max_length=20, choices=Oiliness.choices, editable=False, null=True
+    )
+    cohort_pore_concern = models.CharField(
+        "pore concern at the plan", max_length=20, choices=Severity.choices, editable=False, null=True
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     # One token per "Accept" form: a double submit finds the plan the first submit made
     # instead of creating a second one (unique, so even two racing requests cannot).
@@ -923,6 +938,19 @@ class TreatmentPlan(models.Model):
                 condition=Q(clinical_depth_cap_mm__isnull=True) | Q(clinical_depth_cap_mm__gt=0),
                 name="plan_clinical_depth_cap_positive",
             ),
+            # Every plan says who it was made for (a NULL would pass the checks below unnoticed).
+            models.CheckConstraint(
+                condition=Q(
+                    cohort_fitzpatrick__isnull=False,
+                    cohort_age__isnull=False,
+                    cohort_oiliness__isnull=False,
+                    cohort_pore_concern__isnull=False,
+                )
+                & Q(cohort_fitzpatrick__gte=1, cohort_fitzpatrick__lte=6)
+                & Q(cohort_oiliness__in=Oiliness.values)
+                & Q(cohort_pore_concern__in=Severity.values),
+                name="plan_cohort_recorded",
+            ),
         ]
         indexes = [
             # Today's worklist lists active plans blocked for a clinician: a handful among
@@ -932,9 +960,16 @@ class TreatmentPlan(models.Model):
                 condition=Q(status="active") & (Q(hold_opened_at__isnull=False) | Q(review_pending=True)),
                 name="plan_blocked_clinically",
             ),
+            # The preview's evidence: one protocol, one pore concern, a Fitzpatrick range and an age
+            # range: equality columns first, so the scan stays within the client's own group.
+            models.Index(
+                fields=["protocol", "cohort_pore_concern", "cohort_fitzpatrick", "cohort_age"],
+                name="plan_cohort",
+            ),
         ]
         permissions = [
             ("make_clinical_decision", "Can sign off review items, decide clinical holds and override clinical rules"),
+            ("view_outcomes_report", "Can view the protocol outcomes report"),
         ]
 
     def __str__(self) -> str:

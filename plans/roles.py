@@ -79,7 +79,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     AESTHETICIAN: _AESTHETICIAN,
     # A prescriber (doctor, nurse): everything an aesthetician does, plus the clinical decisions
     # nobody else may take: signing off review items, deciding holds, overriding clinical rules.
-    CLINICIAN: [*_AESTHETICIAN, "plans.make_clinical_decision"],
+    # The outcomes report too: how each protocol does for each group of clients is a clinical
+    # judgement's evidence (admins hold it through plans.*).
+    CLINICIAN: [*_AESTHETICIAN, "plans.make_clinical_decision", "plans.view_outcomes_report"],
     # Reception: contact details, the calendar and bookings. Never screening answers or
     # clinical notes: no view_screening / view_screeninganswer / view_clinical_record.
     FRONT_DESK: [

@@ -11,6 +11,7 @@ from plans.views import (
     privacy,
     public,
     records,
+    reports,
     safety,
     selfservice,
     waitlist,
@@ -54,6 +55,9 @@ urlpatterns = [
     path("sessions/<int:pk>/photos/<int:view_id>/", photos.photo_upload, name="photo-upload"),
     path("photos/<int:pk>/<str:size>.jpg", photos.photo_image, name="photo-image"),
     path("clients/<int:client_id>/photos/", photos.client_before_after, name="client-before-after"),
+    # The protocol outcomes report (clinicians and admins): per protocol and client group.
+    path("reports/outcomes/", reports.outcomes_report, name="outcomes-report"),
+    path("reports/outcomes.csv", reports.outcomes_report_csv, name="outcomes-report-csv"),
     path("messages/", messages.message_list, name="messages"),
     path("messages/<int:message_id>/resend/", messages.message_resend, name="message-resend"),
     path("clients/<int:client_id>/messages/", messages.client_messages, name="client-messages"),

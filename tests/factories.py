@@ -8,6 +8,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from plans import models
+from plans.cohorts import age_on
 from tests.helpers.snapshots import protocol_snapshot
 
 
@@ -109,6 +110,11 @@ class TreatmentPlanFactory(factory.django.DjangoModelFactory):
     requested_start = dt.date(2026, 1, 5)
     earliest_start = factory.SelfAttribute("requested_start")
     created_by = factory.SubFactory(UserFactory)
+    # The client as plan_create records them (plans/cohorts.py); give cohort_* to override.
+    cohort_fitzpatrick = factory.LazyAttribute(lambda p: p.client.fitzpatrick)
+    cohort_age = factory.LazyAttribute(lambda p: age_on(p.client.date_of_birth, p.requested_start))
+    cohort_oiliness = factory.LazyAttribute(lambda p: p.client.oiliness)
+    cohort_pore_concern = factory.LazyAttribute(lambda p: p.client.pore_concern)
 
 
 class PlanSessionFactory(factory.django.DjangoModelFactory):

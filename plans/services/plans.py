@@ -19,6 +19,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from plans import planning
+from plans.cohorts import Cohort
 from plans.models import (
     Client,
     ContraindicationRule,
@@ -299,6 +300,8 @@ def plan_create(
                 request_token=request_token or None,
                 # A new plan starts held while an adverse event of the client waits for a clinician.
                 adverse_event_hold=client.adverse_events.holding().exists(),
+                # Who the plan is made for, kept as they are today (the outcomes report's groups).
+                **Cohort.of(client, proposal.requested_start).as_fields(),
                 **_plan_fields(proposal, set(given)),
             )
             _write_signoffs(plan, given, created_by)
@@ -331,7 +334,10 @@ def plan_recompute(
         proposal = plan_preview(client=locked.client, start=start, combinations=combinations)
         _refuse_unless_plannable(proposal)
         signed = set(locked.review_signoffs.values_list("question_code", flat=True))
-        for name, value in _plan_fields(proposal, signed).items():
+        # Regenerated from the client as they are now, and nothing is done yet: the plan is now
+        # made for that client (plan_recompute_remaining keeps the cohort: the course has begun).
+        fields = _plan_fields(proposal, signed) | Cohort.of(locked.client, proposal.requested_start).as_fields()
+        for name, value in fields.items():
             setattr(locked, name, value)
         locked.save()
         locked.sessions.all().delete()

@@ -14,7 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from plans import planning, selectors
+from plans import planning, reports, selectors
+from plans.cohorts import Cohort
 from plans.forms.plans import PlanAcceptForm, PlanOptionsForm
 from plans.forms.safety import HoldDecisionForm
 from plans.models import Client, CombinationTreatment, ConsentKind, TreatmentPlan
@@ -143,8 +144,20 @@ def plan_new(request, client_id: int):
         "screening": selectors.client_current_screening(client),
         "token": secrets.token_urlsafe(24),
         "timeline": timeline(proposal_bars(proposal)) if proposal and proposal.ok else None,
+        "evidence": _evidence(client, proposal),
     }
     return render(request, "plans/plans/new.html", context)
+
+
+def _evidence(client: Client, proposal: planning.PlanProposal | None) -> reports.Evidence | None:
+    """How clients like this one did on the chosen protocol here (one query), for the rationale."""
+    if proposal is None or proposal.protocol is None or proposal.is_hard_stop:
+        return None
+    return reports.evidence_for(
+        protocol_id=proposal.protocol.id,
+        protocol_name=proposal.protocol.name,
+        cohort=Cohort.of(client, proposal.requested_start),
+    )
 
 
 def _inline_signoffs(request) -> dict[str, str]:

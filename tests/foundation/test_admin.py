@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from plans import models
-from tests.factories import ClientFactory, ProtocolFactory
+from tests.factories import ClientFactory, ProtocolFactory, TreatmentPlanFactory
 from tests.helpers.forms import (
     ADD_URL,
     errors_of,
@@ -318,7 +318,7 @@ def test_every_admin_list_page_opens(admin_client):
 
 def test_a_plan_is_shown_read_only_with_its_rationale_and_snapshot(admin_client, clinic_admin):
     protocol = ProtocolFactory(name="Snapshot protocol")
-    plan = models.TreatmentPlan.objects.create(
+    plan = TreatmentPlanFactory(
         client=ClientFactory(first_name="Rita"),
         protocol=protocol,
         protocol_snapshot=protocol_snapshot(

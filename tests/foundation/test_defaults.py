@@ -252,6 +252,8 @@ def test_load_demo_twice_creates_nothing_new_and_restores_deleted_protocols(djan
         models.Protocol,
     )
     before = {model.__name__: model.objects.count() for model in counted}
+    # The demo's past plans protect their protocol: an admin would have to remove those first.
+    models.TreatmentPlan.objects.filter(protocol__code=CODES["P2"]).delete()
     models.Protocol.objects.filter(code=CODES["P2"]).delete()
 
     call_command("load_demo", verbosity=0)
@@ -318,7 +320,8 @@ def test_the_demo_books_plans_through_the_services_and_gives_today_something_to_
     # Written by the booking services, so each confirmation waits in the outbox for the first sweep.
     assert models.Message.objects.filter(kind="confirmation").count() == 4
     call_command("load_demo", stdout=io.StringIO())
-    assert models.TreatmentPlan.objects.count() == 5
+    # Besides the year of past clients the outcomes report shows (plans/management/demo_outcomes.py).
+    assert models.TreatmentPlan.objects.exclude(client__email__startswith="outcomes.demo.").count() == 5
 
 
 def _without_ids(p):

@@ -107,6 +107,9 @@ ACCESS: dict[str, dict] = {
     "photo-upload": rule(LOGIN, DENIED, 405, 405),
     "photo-image": CLINICAL,
     "client-before-after": CLINICAL,
+    # The outcomes report: clinicians and clinic admins only (plans.view_outcomes_report).
+    "outcomes-report": CLIENT_DATA_RIGHTS,
+    "outcomes-report-csv": CLIENT_DATA_RIGHTS,
     "client-export": CLIENT_DATA_RIGHTS,
     "client-export-json": CLIENT_DATA_RIGHTS,
     "client-erase": CLIENT_DATA_RIGHTS,

@@ -23,6 +23,7 @@ from PIL import Image, ImageDraw
 from plans import models, scheduling, selectors
 from plans.consent_defaults import load_default_consents
 from plans.defaults import load_default_protocols
+from plans.management.demo_outcomes import demo_outcomes
 from plans.roles import AESTHETICIAN, CLINIC_ADMIN, CLINICIAN, FRONT_DESK
 from plans.services import booking, safety
 from plans.services import consent as consent_services
@@ -155,6 +156,8 @@ class Command(BaseCommand):
             self._plan(clients[PLAN_TO_BOOK], made_by=alex, clinician=kay, created=created)
             # Last: photos are taken of whatever visits the demo completed above.
             demo_photos(witness=alex, created=created)
+            # After the photos (past clients have no photo consent): a year of outcomes for the report.
+            demo_outcomes(practitioners=list(practitioners.values()), rated_by=kay, created=created)
         for line in created:
             self.stdout.write(f"Created {line}")
         if not created:

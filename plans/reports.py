@@ -1,0 +1,586 @@
+"""The protocol outcomes report and the plan preview's evidence line: read-only selectors.
+
+Every figure is an aggregate computed by the database: one GROUP BY per kind of figure (plan
+outcomes, sessions, adverse events), each a UNION ALL over the report's splits, so the page runs
+the same few queries whatever the number of plans, and nothing loops over plans in Python.
+
+Groups are the client as the plan was made for them (TreatmentPlan.cohort_*, plans/cohorts.py).
+A plan's start is its requested start. Pore grade change is the assessment grade minus the
+baseline grade (negative: fewer visible pores). The small-group rule lives in `Figure`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    FilteredRelation,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from plans.aggregates import Percentile
+from plans.cohorts import AGE_BANDS, FITZPATRICK_GROUPS, Cohort, age_band, fitzpatrick_group
+from plans.models import (
+    AdverseEvent,
+    AdverseEventType,
+    Gais,
+    Oiliness,
+    OutcomeQuestion,
+    PlanSession,
+    PlanStatus,
+    ScoreMoment,
+    SessionKind,
+    SessionStatus,
+    Severity,
+    TreatmentPlan,
+)
+
+# --- The small-group rule -----------------------------------------------------------------------
+
+# Below this many plans a share or a median says more about the few clients than about the
+# protocol (and can point at one person): the figure is "too few to say". The only place for it.
+MIN_GROUP = 5
+TOO_FEW = "too few to say"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A share, mean or median computed from `n` plans; shown only when n >= MIN_GROUP.
+
+    kind: "share" (value 0..1, `count` of `n`), "mean", or "median" (with its quartiles)."""
+
+    kind: str
+    n: int
+    value: float | None
+    count: int | None = None
+    low: float | None = None  # first quartile (median only)
+    high: float | None = None  # third quartile (median only)
+    total: int | None = None  # a share's denominator when it is not n (sessions, not plans)
+    signed: bool = False  # a change (shown with its sign), not a level such as satisfaction
+
+    @property
+    def shown(self) -> bool:
+        return self.n >= MIN_GROUP and self.value is not None
+
+    @property
+    def chart_value(self) -> float | None:
+        """What a chart may plot: nothing for a small group (a bar is a figure too)."""
+        if not self.shown:
+            return None
+        return round(self.value * 100, 1) if self.kind == "share" else round(self.value, 2)
+
+    def __str__(self) -> str:
+        if self.n < MIN_GROUP:
+            return TOO_FEW
+        if self.value is None:
+            return "–"
+        if self.kind == "share":
+            return f"{self.value * 100:.0f}% ({self.count} of {self.n if self.total is None else self.total})"
+        if self.kind == "median":
+            fmt = _signed if self.signed else _plain
+            return f"{fmt(self.value)} (IQR {fmt(self.low)} to {fmt(self.high)})"
+        return f"{self.value:.1f}"
+
+    @property
+    def short(self) -> str:
+        """The figure without its counts or spread (chart tables, the evidence line)."""
+        if not self.shown:
+            return TOO_FEW if self.n < MIN_GROUP else "–"
+        if self.kind == "share":
+            return f"{self.value * 100:.0f}%"
+        if self.kind == "median":
+            return _signed(self.value) if self.signed else _plain(self.value)
+        return f"{self.value:.1f}"
+
+
+def _signed(value: float | None) -> str:
+    if value is None:
+        return "–"
+    text = f"{value:+.1f}".replace("-", "−")
+    return "0.0" if text in ("+0.0", "−0.0") else text
+
+
+def _plain(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f}"
+
+
+def share(count: int | None, n: int) -> Figure:
+    return Figure("share", n, (count or 0) / n if n else None, count=count or 0)
+
+
+def median(n: int, mid: float | None, low: float | None, high: float | None, *, signed: bool = False) -> Figure:
+    return Figure("median", n, mid, low=low, high=high, signed=signed)
+
+
+# --- Groups in SQL, from the one definition in plans/cohorts.py -----------------------------------
+
+
+def fitzpatrick_group_sql(column: str = "cohort_fitzpatrick") -> Case:
+    return Case(
+        *(
+            When(**{f"{column}__gte": lo, f"{column}__lte": hi}, then=Value(label))
+            for label, lo, hi in FITZPATRICK_GROUPS
+        ),
+        output_field=CharField(),
+    )
+
+
+def _age_q(column: str, low: int | None, high: int | None) -> Q:
+    q = Q()
+    if low is not None:
+        q &= Q(**{f"{column}__gte": low})
+    if high is not None:
+        q &= Q(**{f"{column}__lt": high})
+    return q
+
+
+def age_band_sql(column: str = "cohort_age") -> Case:
+    return Case(
+        *(When(_age_q(column, low, high), then=Value(label)) for label, low, high in AGE_BANDS),
+        output_field=CharField(),
+    )
+
+
+@dataclass(frozen=True)
+class Split:
+    code: str
+    title: str
+    groups: tuple[tuple[str, str], ...]  # (value in SQL, label)
+
+
+SPLITS: tuple[Split, ...] = (
+    Split("all", "All clients", (("all", "All clients"),)),
+    Split("fitzpatrick", "Fitzpatrick group", tuple((g[0], f"Fitzpatrick {g[0]}") for g in FITZPATRICK_GROUPS)),
+    Split("age", "Age band (at the plan's start)", tuple((b[0], b[0]) for b in AGE_BANDS)),
+    Split("oiliness", "Oiliness", tuple(Oiliness.choices)),
+    Split("severity", "Pore severity", tuple(Severity.choices)),
+)
+
+
+def _split_key(code: str, prefix: str = "") -> Case | F | Value:
+    """The SQL value of a plan's group in split `code`; `prefix` reaches the plan from another model."""
+    if code == "all":
+        return Value("all", output_field=CharField())
+    if code == "fitzpatrick":
+        return fitzpatrick_group_sql(f"{prefix}cohort_fitzpatrick")
+    if code == "age":
+        return age_band_sql(f"{prefix}cohort_age")
+    return F(f"{prefix}{'cohort_oiliness' if code == 'oiliness' else 'cohort_pore_concern'}")
+
+
+# --- Filters --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportFilters:
+    start_from: dt.date | None = None
+    start_to: dt.date | None = None
+    practitioner_id: int | None = None
+
+
+def plans_in_scope(filters: ReportFilters) -> QuerySet[TreatmentPlan]:
+    """Plans started in the date range; with a practitioner, those with a session they were given."""
+    plans = TreatmentPlan.objects.order_by()
+    if filters.start_from:
+        plans = plans.filter(requested_start__gte=filters.start_from)
+    if filters.start_to:
+        plans = plans.filter(requested_start__lte=filters.start_to)
+    if filters.practitioner_id:
+        plans = plans.filter(
+            Exists(PlanSession.objects.filter(plan=OuterRef("pk"), practitioner_id=filters.practitioner_id))
+        )
+    return plans
+
+
+def _with_outcomes(plans: QuerySet[TreatmentPlan], satisfaction_id: int | None = None) -> QuerySet[TreatmentPlan]:
+    """Each plan with its baseline and assessment scores (and, given the satisfaction question's
+    id, the client's answer at the assessment), joined: one row each, as the database allows one
+    score and one questionnaire per plan and moment, and one answer per question."""
+    plans = plans.annotate(
+        baseline=FilteredRelation("outcome_scores", condition=Q(outcome_scores__moment=ScoreMoment.BASELINE)),
+        assessment=FilteredRelation("outcome_scores", condition=Q(outcome_scores__moment=ScoreMoment.ASSESSMENT)),
+    ).annotate(change=F("assessment__pore_grade") - F("baseline__pore_grade"), gais=F("assessment__gais"))
+    if satisfaction_id is None:
+        return plans
+    return (
+        plans.annotate(
+            asked=FilteredRelation(
+                "questionnaires",
+                condition=Q(questionnaires__moment=ScoreMoment.ASSESSMENT, questionnaires__submitted_at__isnull=False),
+            ),
+        )
+        .annotate(
+            # By id: a join condition can reach neither the question's code nor a subquery.
+            sat=FilteredRelation("asked__answers", condition=Q(asked__answers__question_id=satisfaction_id)),
+        )
+        .annotate(satisfaction=F("sat__value"))
+    )
+
+
+SATISFACTION = "satisfaction"  # the OutcomeQuestion code the report reads (0-10)
+_IMPROVED = (Gais.VERY_MUCH_IMPROVED, Gais.MUCH_IMPROVED, Gais.IMPROVED)
+
+
+def _outcome_aggregates() -> dict:
+    return {
+        "started": Count("pk"),
+        "completed": Count("pk", filter=Q(status=PlanStatus.COMPLETED)),
+        "in_progress": Count("pk", filter=Q(status=PlanStatus.ACTIVE)),
+        "dropped_out": Count("pk", filter=Q(status=PlanStatus.CANCELLED)),
+        "scored": Count("change"),
+        "change_mid": Percentile("change", 0.5),
+        "change_low": Percentile("change", 0.25),
+        "change_high": Percentile("change", 0.75),
+        "gais_n": Count("gais"),
+        **{f"gais_{g.value}": Count("pk", filter=Q(gais=g.value)) for g in Gais},
+        "satisfaction_n": Count("satisfaction"),
+        "satisfaction_mid": Percentile("satisfaction", 0.5),
+        "satisfaction_low": Percentile("satisfaction", 0.25),
+        "satisfaction_high": Percentile("satisfaction", 0.75),
+    }
+
+
+def _union(parts: list[QuerySet]) -> list[dict]:
+    first, *rest = parts
+    return list(first.union(*rest, all=True)) if rest else list(first)
+
+
+# --- The report -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One protocol in one group of one split."""
+
+    protocol_id: int
+    protocol: str
+    group: str
+    started: int = 0
+    completed: int = 0
+    in_progress: int = 0
+    dropped_out: int = 0
+    sessions_per_plan: Figure = field(default_factory=lambda: Figure("mean", 0, None))
+    adherence: Figure = field(default_factory=lambda: share(0, 0))
+    pore_change: Figure = field(default_factory=lambda: median(0, None, None, None))
+    gais: dict[int, Figure] = field(default_factory=dict)
+    improved: Figure = field(default_factory=lambda: share(0, 0))
+    satisfaction: Figure = field(default_factory=lambda: median(0, None, None, None))
+    adverse: dict[str, Figure] = field(default_factory=dict)
+
+    @property
+    def pih(self) -> Figure:
+        return self.adverse[AdverseEventType.PIH]
+
+    @property
+    def other_adverse(self) -> list[str]:
+        """The other types that happened, each with its rate; one "too few to say" for a small group."""
+        figures = [(label, self.adverse[code]) for code, label in ADVERSE_TYPES if code != AdverseEventType.PIH]
+        if not all(f.shown for _label, f in figures):
+            return [str(figures[0][1])]
+        return [f"{label}: {f}" for label, f in figures if f.count] or ["none"]
+
+
+@dataclass
+class SplitTable:
+    split: Split
+    rows: list[Row]
+
+
+@dataclass
+class OutcomesReport:
+    filters: ReportFilters
+    tables: list[SplitTable]
+    adverse_types: tuple[tuple[str, str], ...]
+
+    def table(self, code: str) -> SplitTable:
+        return next(t for t in self.tables if t.split.code == code)
+
+
+# PIH first: the event the report exists to watch in darker skin.
+ADVERSE_TYPES = tuple(sorted(AdverseEventType.choices, key=lambda c: c[0] != AdverseEventType.PIH))
+
+
+def outcomes_report(filters: ReportFilters) -> OutcomesReport:
+    """The report's figures in four queries (the satisfaction question, then plans, sessions and
+    adverse events), whatever the data."""
+    plans = plans_in_scope(filters)
+    # -1 when a clinic deleted the question: no answer matches, satisfaction is "too few to say".
+    satisfaction_id = OutcomeQuestion.objects.filter(code=SATISFACTION).values_list("pk", flat=True).first() or -1
+    outcome_rows = _union(
+        [
+            _with_outcomes(plans, satisfaction_id)
+            .values("protocol_id", "protocol__name", split=Value(s.code), key=_split_key(s.code))
+            .annotate(**_outcome_aggregates())
+            for s in SPLITS
+        ]
+    )
+    zone = timezone.get_current_timezone()
+    sessions = PlanSession.objects.order_by().filter(
+        plan__in=plans, kind=SessionKind.MICRONEEDLING, status=SessionStatus.COMPLETED
+    )
+    session_rows = _union(
+        [
+            sessions.annotate(day=TruncDate("starts_at", tzinfo=zone))
+            .values("plan__protocol_id", split=Value(s.code), key=_split_key(s.code, "plan__"))
+            .annotate(
+                done=Count("pk"),
+                plans_treated=Count("plan_id", distinct=True),
+                in_window=Count("pk", filter=Q(day__gte=F("earliest"), day__lte=F("latest"))),
+            )
+            for s in SPLITS
+        ]
+    )
+    events = AdverseEvent.objects.order_by().filter(session__plan__in=plans)
+    event_rows = _union(
+        [
+            events.values(
+                "session__plan__protocol_id", "type", split=Value(s.code), key=_split_key(s.code, "session__plan__")
+            ).annotate(plans_with=Count("session__plan_id", distinct=True))
+            for s in SPLITS
+        ]
+    )
+    return _assemble(filters, outcome_rows, session_rows, event_rows)
+
+
+def _assemble(filters: ReportFilters, outcome_rows, session_rows, event_rows) -> OutcomesReport:
+    """Aggregated rows (a few per protocol and group) into the report's tables."""
+    rows: dict[tuple[str, str, int], Row] = {}
+    for r in outcome_rows:
+        row = Row(
+            protocol_id=r["protocol_id"],
+            protocol=r["protocol__name"],
+            group=r["key"],
+            started=r["started"],
+            completed=r["completed"],
+            in_progress=r["in_progress"],
+            dropped_out=r["dropped_out"],
+            pore_change=median(r["scored"], r["change_mid"], r["change_low"], r["change_high"], signed=True),
+            gais={g.value: share(r[f"gais_{g.value}"], r["gais_n"]) for g in Gais},
+            improved=share(sum(r[f"gais_{g.value}"] for g in _IMPROVED), r["gais_n"]),
+            satisfaction=median(
+                r["satisfaction_n"], r["satisfaction_mid"], r["satisfaction_low"], r["satisfaction_high"]
+            ),
+            adverse={code: share(0, r["started"]) for code, _ in ADVERSE_TYPES},
+        )
+        row.sessions_per_plan = Figure("mean", row.started, 0.0 if row.started else None)
+        rows[(r["split"], r["key"], r["protocol_id"])] = row
+    for r in session_rows:
+        row = rows.get((r["split"], r["key"], r["plan__protocol_id"]))
+        if row is None:
+            continue
+        row.sessions_per_plan = Figure("mean", row.started, r["done"] / row.started)
+        row.adherence = Figure(
+            "share", r["plans_treated"], r["in_window"] / r["done"], count=r["in_window"], total=r["done"]
+        )
+    for r in event_rows:
+        row = rows.get((r["split"], r["key"], r["session__plan__protocol_id"]))
+        if row is not None:
+            row.adverse[r["type"]] = share(r["plans_with"], row.started)
+    tables = []
+    for split in SPLITS:
+        order = {value: i for i, (value, _label) in enumerate(split.groups)}
+        labels = dict(split.groups)
+        in_split = [row for (code, _key, _p), row in rows.items() if code == split.code]
+        in_split.sort(key=lambda row: (row.protocol, order.get(row.group, len(order))))
+        for row in in_split:
+            row.group = labels.get(row.group, row.group)
+        tables.append(SplitTable(split, in_split))
+    return OutcomesReport(filters=filters, tables=tables, adverse_types=ADVERSE_TYPES)
+
+
+# --- The evidence line in the plan preview ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How clients like this one (same protocol, Fitzpatrick group, age band, pore concern) did here."""
+
+    protocol: str
+    cohort: Cohort
+    started: int
+    pore_change: Figure
+    improved: Figure
+    adverse: Figure
+    pih: int
+
+    @property
+    def group(self) -> str:
+        c = self.cohort
+        return f"Fitzpatrick {c.fitzpatrick_group}, age {c.age_band}, {c.pore_concern} pores"
+
+    @property
+    def line(self) -> str:
+        if self.pore_change.n == 0:
+            return "No outcomes recorded yet for clients like this."
+        n = self.pore_change.n
+        head = f"{n} client{'s' if n != 1 else ''} like this with outcomes recorded"
+        if n < MIN_GROUP:
+            return f"{head}: {TOO_FEW}."
+        return (
+            f"{head}: median change in pore grade {self.pore_change} · "
+            f"GAIS improved {self.improved} · adverse events in {self.adverse} of plans started"
+            + (f" (PIH {self.pih})" if self.pih else "")
+            + "."
+        )
+
+
+def evidence_for(*, protocol_id: int, protocol_name: str, cohort: Cohort) -> Evidence:
+    """One aggregate query over the clinic's plans for this protocol and the client's group (the
+    plan_cohort index: protocol and pore concern equal, Fitzpatrick and age in a range)."""
+    _label, fitz_low, fitz_high = fitzpatrick_group(cohort.fitzpatrick)
+    _band, age_low, age_high = age_band(cohort.age)
+    plans = TreatmentPlan.objects.order_by().filter(
+        _age_q("cohort_age", age_low, age_high),
+        protocol_id=protocol_id,
+        cohort_pore_concern=cohort.pore_concern,
+        cohort_fitzpatrick__gte=fitz_low,
+        cohort_fitzpatrick__lte=fitz_high,
+    )
+    had = AdverseEvent.objects.filter(session__plan=OuterRef("pk"))
+    r = _with_outcomes(plans).aggregate(
+        started=Count("pk"),
+        scored=Count("change"),
+        change_mid=Percentile("change", 0.5),
+        change_low=Percentile("change", 0.25),
+        change_high=Percentile("change", 0.75),
+        gais_n=Count("gais"),
+        improved=Count("pk", filter=Q(gais__in=_IMPROVED)),
+        adverse=Count("pk", filter=Q(Exists(had))),
+        pih=Count("pk", filter=Q(Exists(had.filter(type=AdverseEventType.PIH)))),
+    )
+    return Evidence(
+        protocol=protocol_name,
+        cohort=cohort,
+        started=r["started"],
+        pore_change=median(r["scored"], r["change_mid"], r["change_low"], r["change_high"], signed=True),
+        improved=share(r["improved"], r["gais_n"]),
+        adverse=share(r["adverse"], r["started"]),
+        pih=r["pih"],
+    )
+
+
+# --- Charts and CSV: both read the same Figures as the page's tables ------------------------------
+
+
+def chart_data(report: OutcomesReport) -> list[dict]:
+    """Each chart's series (a small group plots nothing: None) and the table of its numbers shown
+    beside it (the same figures as text, "too few to say" included)."""
+    overall = report.table("all").rows
+    protocols = [row.protocol for row in overall]
+    by_fitz = {(row.protocol, row.group): row for row in report.table("fitzpatrick").rows}
+    fitz_labels = [label for _value, label in SPLITS[1].groups]
+    return [
+        {
+            "id": "chart-pore-change",
+            "title": "Median change in pore grade (assessment − baseline; below 0 is better)",
+            "kind": "bar",
+            "labels": protocols,
+            "datasets": [{"label": "Median change", "data": [row.pore_change.chart_value for row in overall]}],
+            "head": ["Protocol", "Clients scored", "Median (IQR)"],
+            "rows": [[row.protocol, row.pore_change.n, str(row.pore_change)] for row in overall],
+        },
+        {
+            "id": "chart-gais",
+            "title": "GAIS at the assessment (% of clients rated)",
+            "kind": "stacked",
+            "labels": protocols,
+            "datasets": [{"label": g.label, "data": [row.gais[g.value].chart_value for row in overall]} for g in Gais],
+            "head": ["Protocol", "Rated", *(g.label for g in Gais)],
+            "rows": [[row.protocol, row.improved.n, *(row.gais[g.value].short for g in Gais)] for row in overall],
+        },
+        {
+            "id": "chart-pih",
+            "title": "PIH by Fitzpatrick group (% of plans started)",
+            "kind": "bar",
+            "labels": protocols,
+            "datasets": [
+                {
+                    "label": label,
+                    "data": [
+                        by_fitz[(p, label)].adverse[AdverseEventType.PIH].chart_value if (p, label) in by_fitz else None
+                        for p in protocols
+                    ],
+                }
+                for label in fitz_labels
+            ],
+            "head": ["Protocol", *fitz_labels],
+            "rows": [
+                [
+                    p,
+                    *(
+                        str(by_fitz[(p, label)].adverse[AdverseEventType.PIH]) if (p, label) in by_fitz else "–"
+                        for label in fitz_labels
+                    ),
+                ]
+                for p in protocols
+            ],
+        },
+    ]
+
+
+CSV_HEAD = [
+    "Split",
+    "Group",
+    "Protocol",
+    "Started",
+    "Completed",
+    "In progress",
+    "Dropped out",
+    "Sessions per plan",
+    "Sessions in the interval window",
+    "Clients scored",
+    "Median change in pore grade (IQR)",
+    *(f"GAIS {g.label}" for g in Gais),
+    "GAIS improved",
+    "Satisfaction 0-10, median (IQR)",
+]
+
+
+def csv_rows(report: OutcomesReport) -> list[list]:
+    """The report as CSV rows: every split's table, each figure as the page shows it."""
+    head = [*CSV_HEAD, *(f"Adverse events: {label}" for _code, label in report.adverse_types)]
+    rows: list[list] = [head]
+    for table in report.tables:
+        for row in table.rows:
+            rows.append(
+                [
+                    table.split.title,
+                    row.group,
+                    row.protocol,
+                    row.started,
+                    row.completed,
+                    row.in_progress,
+                    row.dropped_out,
+                    str(row.sessions_per_plan),
+                    str(row.adherence),
+                    row.pore_change.n,
+                    str(row.pore_change),
+                    *(str(row.gais[g.value]) for g in Gais),
+                    str(row.improved),
+                    str(row.satisfaction),
+                    *(str(row.adverse[code]) for code, _label in report.adverse_types),
+                ]
+            )
+    return rows
+
+
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection): a protocol
+# name typed in the admin as "=HYPERLINK(...)" must arrive as text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value) -> str:
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(_FORMULA_START) else text

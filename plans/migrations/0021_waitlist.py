@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('plans', '0018_outcome_scores'),
+        ("plans", "0020_plan_cohort"),
     ]
 
     operations = [

@@ -1100,9 +1100,8 @@ class PlanSession(models.Model):
     window_override_reason = models.CharField(max_length=255, blank=True)
 
     depth_used_mm = models.DecimalField(max_digits=3, decimal_places=2, null=True, blank=True)
-    pore_score = models.PositiveSmallIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
-    )
+    # The per-session 1-5 pore score is gone: the pore grade (0-4, with written anchors) is
+    # rated at baseline and at the assessment as an OutcomeScore, the one measure the report reads.
     notes = models.TextField(blank=True)
     # The day of the visit: the client arrived (check_in), then treatment began (start). Who
     # tapped is kept for the audit; the history table holds every earlier value.
@@ -1141,10 +1140,6 @@ class PlanSession(models.Model):
                 condition=~Q(status__in=["booked", "completed"])
                 | Q(starts_at__isnull=False, practitioner__isnull=False),
                 name="session_booked_has_time_and_practitioner",
-            ),
-            models.CheckConstraint(
-                condition=Q(pore_score__isnull=True) | Q(pore_score__gte=1, pore_score__lte=5),
-                name="session_pore_score_1_5",
             ),
             # Arrival and treatment belong to an appointment that stands (or was done): a
             # cancellation clears them, a no-show never had them.
@@ -1198,6 +1193,16 @@ class PlanSession(models.Model):
             return False
         combo = next((c for c in self.plan.params.combinations if c.id == self.combination_id), None)
         return combo is not None and combo.kind == CombinationKind.ASSESSMENT
+
+    @property
+    def score_moment(self) -> str | None:
+        """The outcome this visit rates, if any: the pore grade before the first needle (session 1)
+        and, with the GAIS, at the follow-up assessment after the series."""
+        if self.kind == SessionKind.MICRONEEDLING and self.mn_number == 1:
+            return ScoreMoment.BASELINE
+        if self.kind == SessionKind.FOLLOW_UP:
+            return ScoreMoment.ASSESSMENT
+        return None
 
     @property
     def sequence_label(self) -> str:
@@ -1483,7 +1488,6 @@ class PlanSession(models.Model):
         *,
         depth_used_mm: Decimal | None,
         notes: str,
-        pore_score: int | None,
         depth_cap_mm: Decimal | None,
         now: dt.datetime,
         above_plan_reason: str = "",
@@ -1504,12 +1508,9 @@ class PlanSession(models.Model):
                     "; ".join(detail for _rule, detail in broken) + ": a clinician must give a reason.",
                     code="needs_clinician",
                 )
-        if pore_score is not None and not 1 <= pore_score <= 5:
-            raise IllegalTransition("The pore score is on a scale of 1 to 5.")
         self.status = SessionStatus.COMPLETED
         self.depth_used_mm = depth_used_mm
         self.notes = notes
-        self.pore_score = pore_score
         self.completed_at = now
 
 
@@ -2286,6 +2287,8 @@ class MessageKind:
     CARE = "care"
     FOLLOW_UP_INVITE = "follow_up_invite"
     CONSENT_REQUEST = "consent_request"
+    # The client's outcome questionnaire: questionnaire:baseline, questionnaire:assessment.
+    QUESTIONNAIRE = "questionnaire"
     REMINDER_PREFIX = f"{REMINDER}:"
     UPDATE_PREFIX = f"{UPDATE}:v"
     CARE_PREFIX = f"{CARE}:"
@@ -2306,6 +2309,10 @@ class MessageKind:
     @staticmethod
     def pre_care(note_id: str | int) -> str:
         return f"{MessageKind.PRE_CARE_PREFIX}{note_id}"
+
+    @staticmethod
+    def questionnaire(moment: str) -> str:
+        return f"{MessageKind.QUESTIONNAIRE}:{moment}"
 
     @staticmethod
     def family(kind: str) -> str:
@@ -2635,6 +2642,11 @@ class OutcomeQuestion(models.Model):
     high_label = models.CharField(max_length=60, blank=True, help_text="What the highest value means.")
     position = models.PositiveSmallIntegerField(default=0)
     active = models.BooleanField(default=True)
+    # "Would you recommend it?" means nothing before the first treatment: such a question is
+    # asked at the assessment only.
+    asked_at_baseline = models.BooleanField(
+        default=True, help_text="Also asked before the first session (untick for questions about the result)."
+    )
 
     history = HistoricalRecords()
 
@@ -2671,6 +2683,10 @@ class QuestionnaireResponse(models.Model):
     def __str__(self) -> str:
         return f"{self.get_moment_display()} questionnaire of plan {self.plan_id}"
 
+    @property
+    def is_submitted(self) -> bool:
+        return self.submitted_at is not None
+
 
 class QuestionnaireAnswer(models.Model):
     response = models.ForeignKey(QuestionnaireResponse, on_delete=models.CASCADE, related_name="answers")
@@ -2685,3 +2701,10 @@ class QuestionnaireAnswer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.question_id}: {self.value}"
+
+    @property
+    def value_label(self) -> str:
+        """The answer as the client chose it: "Yes"/"No", or "7 of 10"."""
+        if self.question.answer_type == AnswerType.YES_NO:
+            return "Yes" if self.value else "No"
+        return f"{self.value} of {self.question.value_range[1]}"

@@ -747,3 +747,59 @@ def client_live_access(client) -> ClientAccess | None:
         .order_by("-issued_at", "-id")
         .first()
     )
+
+
+# --- Outcomes ----------------------------------------------------------------------------------------
+
+
+def pore_grade_anchors() -> list:
+    """The five grades with the words staff read beside each (one query)."""
+    from plans.models import PoreGradeAnchor
+
+    return list(PoreGradeAnchor.objects.order_by("grade"))
+
+
+@dataclass(frozen=True)
+class PlanOutcomes:
+    scores: dict  # moment -> OutcomeScore
+    questionnaires: list  # QuestionnaireResponse, with .answers prefetched (question joined)
+
+    @property
+    def baseline(self):
+        return self.scores.get("baseline")
+
+    @property
+    def assessment(self):
+        return self.scores.get("assessment")
+
+    @property
+    def pore_grade_change(self) -> int | None:
+        """Assessment minus baseline (negative: fewer visible pores)."""
+        if self.baseline is None or self.assessment is None:
+            return None
+        return self.assessment.pore_grade - self.baseline.pore_grade
+
+
+def plan_outcomes(plan_ids) -> dict[int, PlanOutcomes]:
+    """Scores and questionnaire answers of these plans, in three queries whatever their number
+    (plan pages and client pages list them for clinical roles only)."""
+    from plans.models import OutcomeScore, QuestionnaireAnswer, QuestionnaireResponse
+
+    plan_ids = list(plan_ids)
+    scores: dict[int, dict] = {pk: {} for pk in plan_ids}
+    for score in OutcomeScore.objects.filter(plan_id__in=plan_ids).select_related("rated_by"):
+        scores[score.plan_id][score.moment] = score
+    answered: dict[int, list] = {pk: [] for pk in plan_ids}
+    responses = (
+        QuestionnaireResponse.objects.filter(plan_id__in=plan_ids)
+        .order_by("plan_id", "created_at", "id")
+        .prefetch_related(
+            Prefetch(
+                "answers",
+                queryset=QuestionnaireAnswer.objects.select_related("question").order_by("question__position", "id"),
+            )
+        )
+    )
+    for response in responses:
+        answered[response.plan_id].append(response)
+    return {pk: PlanOutcomes(scores[pk], answered[pk]) for pk in plan_ids}

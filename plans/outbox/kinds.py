@@ -30,11 +30,13 @@ from plans.models import (
     MessageStatus,
     PlanSession,
     PlanStatus,
+    QuestionnaireResponse,
+    ScoreMoment,
     SessionKind,
     SessionStatus,
     SignedConsent,
 )
-from plans.outbox.links import link_max_age_days, link_url
+from plans.outbox.links import link_max_age_days, link_url, questionnaire_url
 from plans.outbox.timing import local_when
 
 CONFIRMATION = MessageKind.CONFIRMATION
@@ -45,6 +47,7 @@ CANCELLATION = MessageKind.CANCELLATION
 CARE = MessageKind.CARE
 FOLLOW_UP_INVITE = MessageKind.FOLLOW_UP_INVITE
 CONSENT_REQUEST = MessageKind.CONSENT_REQUEST
+QUESTIONNAIRE = MessageKind.QUESTIONNAIRE
 
 Verdict = tuple[str, str] | None
 
@@ -228,6 +231,37 @@ def _consent_content(message: Message, now: dt.datetime) -> dict:
     }
 
 
+def _questionnaire_response(message: Message) -> QuestionnaireResponse | None:
+    return QuestionnaireResponse.objects.filter(plan_id=message.session.plan_id, moment=_suffix(message)).first()
+
+
+def _questionnaire_stands(message: Message, now: dt.datetime) -> Verdict:
+    if message.session.plan.status == PlanStatus.CANCELLED:
+        return MessageStatus.CANCELLED, "The plan was cancelled."
+    response = _questionnaire_response(message)
+    if response is None:
+        return MessageStatus.CANCELLED, "The questionnaire is no longer there."
+    if response.is_submitted:
+        return MessageStatus.CANCELLED, "The client has already answered the questionnaire."
+    return None
+
+
+def _questionnaire_content(message: Message, now: dt.datetime) -> dict:
+    response = _questionnaire_response(message)
+    if response is None:
+        raise LookupError(f"No questionnaire for plan {message.session.plan_id} at {_suffix(message)!r}.")
+    return {
+        "questionnaire_url": questionnaire_url(response),
+        "link_days": link_max_age_days("questionnaire"),
+        "baseline": response.moment == ScoreMoment.BASELINE,
+    }
+
+
+def _questionnaire_label(message: Message) -> str:
+    moment = _suffix(message)
+    return f"Questionnaire ({ScoreMoment(moment).label.lower()})" if moment in ScoreMoment.values else "Questionnaire"
+
+
 # --- The table ---------------------------------------------------------------------------------
 
 FAMILIES: dict[str, Family] = {
@@ -299,6 +333,15 @@ FAMILIES: dict[str, Family] = {
             _fixed("Consent to sign"),
             _consent_still_needed,
             _consent_content,
+        ),
+        # The client's outcome questionnaire (questionnaire:baseline with the booking of session 1,
+        # questionnaire:assessment before the follow-up); the link names its response row.
+        Family(
+            QUESTIONNAIRE,
+            "Outcome questionnaires",
+            _questionnaire_label,
+            _questionnaire_stands,
+            _questionnaire_content,
         ),
     )
 }

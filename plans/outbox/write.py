@@ -17,11 +17,13 @@ from plans.models import (
     MessageKind,
     MessageStatus,
     PlanSession,
+    ScoreMoment,
     SessionKind,
     SessionStatus,
     SignedConsent,
 )
 from plans.outbox import kinds, timing
+from plans.services.outcomes import questionnaire_open
 
 OPEN = (MessageStatus.PENDING, MessageStatus.SENDING)
 
@@ -118,7 +120,23 @@ def on_sessions_booked(sessions: list[PlanSession]) -> list[Message]:
             _schedule_reminders(session, now, rearm_closed=False)
         if request := _consent_request(batch, now):
             created.append(request)
+        first = next((s for s in batch if s.kind == SessionKind.MICRONEEDLING and s.mn_number == 1), None)
+        # Sent with the confirmation: answered at home before any treatment, the baseline
+        # describes the untreated skin (a week before a session booked months ahead could
+        # be missed; the client can still answer on the day, the link lasts 90 days).
+        if first and (questionnaire := _questionnaire(first, ScoreMoment.BASELINE, now)):
+            created.append(questionnaire)
     return created
+
+
+def _questionnaire(session: PlanSession, moment: str, send_at: dt.datetime) -> Message | None:
+    """The client's outcome questionnaire for `moment`, and its response row in the same
+    transaction (the link names the row). Only for a client who can be emailed: nobody else
+    could open it."""
+    if _not_emailable_reason(session):
+        return None
+    questionnaire_open(plan=session.plan, moment=moment)
+    return _schedule(session, MessageKind.questionnaire(moment), send_at)
 
 
 def _consent_request(batch: list[PlanSession], now: dt.datetime) -> Message | None:
@@ -188,3 +206,4 @@ def on_session_completed(session: PlanSession) -> None:
             _schedule(session, MessageKind.care(note.id), timing.care_note_send_at(session, note.offset_days, now))
     if timing.is_last_microneedling(session):
         _schedule(session, MessageKind.FOLLOW_UP_INVITE, now)
+        _questionnaire(session, ScoreMoment.ASSESSMENT, timing.assessment_questionnaire_send_at(session, now))

@@ -243,6 +243,9 @@ def _questionnaire_stands(message: Message, now: dt.datetime) -> Verdict:
         return MessageStatus.CANCELLED, "The questionnaire is no longer there."
     if response.is_submitted:
         return MessageStatus.CANCELLED, "The client has already answered the questionnaire."
+    if response.moment == ScoreMoment.BASELINE and message.session.status != SessionStatus.BOOKED:
+        # Answers after the first treatment would not describe the skin it started from.
+        return MessageStatus.CANCELLED, f"Session 1 is {message.session.get_status_display().lower()}."
     return None
 
 

@@ -73,6 +73,17 @@ def is_last_microneedling(session: PlanSession) -> bool:
     return session.kind == SessionKind.MICRONEEDLING and session.mn_number == session.plan.params.session_count
 
 
+# The baseline questionnaire goes a few days before session 1 (at once when it is booked later):
+# close enough to the first treatment to describe the skin it starts from, early enough to be
+# answered at home; never with the confirmation of a session months ahead.
+BASELINE_QUESTIONNAIRE_DAYS_BEFORE = 3
+
+
+def baseline_questionnaire_send_at(starts_at: dt.datetime, at: dt.datetime) -> dt.datetime:
+    day = timezone.localtime(starts_at, clinic_zone()).date() - dt.timedelta(days=BASELINE_QUESTIONNAIRE_DAYS_BEFORE)
+    return max(_care_hour_on(day), at)
+
+
 # The assessment questionnaire asks how the skin turned out, so it is answered in the days before
 # the follow-up assessment (when the result is judged), not the day the series ends.
 ASSESSMENT_QUESTIONNAIRE_DAYS_BEFORE = 7

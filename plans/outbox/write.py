@@ -121,10 +121,11 @@ def on_sessions_booked(sessions: list[PlanSession]) -> list[Message]:
         if request := _consent_request(batch, now):
             created.append(request)
         first = next((s for s in batch if s.kind == SessionKind.MICRONEEDLING and s.mn_number == 1), None)
-        # Sent with the confirmation: answered at home before any treatment, the baseline
-        # describes the untreated skin (a week before a session booked months ahead could
-        # be missed; the client can still answer on the day, the link lasts 90 days).
-        if first and (questionnaire := _questionnaire(first, ScoreMoment.BASELINE, now)):
+        if first and (
+            questionnaire := _questionnaire(
+                first, ScoreMoment.BASELINE, timing.baseline_questionnaire_send_at(first.starts_at, now)
+            )
+        ):
             created.append(questionnaire)
     return created
 
@@ -170,6 +171,20 @@ def on_session_rescheduled(session: PlanSession) -> None:
     if not any(session.pk in (m.covers_sessions or [m.session_id]) for m in confirmations_pending):
         _schedule(session, MessageKind.update(session.version), now)
     _schedule_reminders(session, now, rearm_closed=True)
+    _retime_baseline_questionnaire(session, now)
+
+
+def _retime_baseline_questionnaire(session: PlanSession, now: dt.datetime) -> None:
+    """Session 1 moved: its questionnaire, if not sent yet, follows it (a few days before)."""
+    if not (session.kind == SessionKind.MICRONEEDLING and session.mn_number == 1):
+        return
+    kind = MessageKind.questionnaire(ScoreMoment.BASELINE)
+    message = (
+        Message.objects.select_for_update().filter(session=session, kind=kind, status=MessageStatus.PENDING).first()
+    )
+    if message is not None:
+        message.rearm(send_at=timing.baseline_questionnaire_send_at(session.starts_at, now), version=session.version)
+        message.save()
 
 
 def on_session_cancelled(session: PlanSession) -> None:

@@ -34,8 +34,10 @@ from plans.outbox.render import build_email
 from plans.services import outcomes
 from plans.services.outcomes import load_default_outcome_items
 from tests.factories import ClientFactory
-from tests.helpers.outbox import book, complete, reschedule
+from tests.helpers.outbox import book, complete, reschedule, text_body
 from tests.helpers.plans import booked_plan
+from tests.notifications.conftest import smtp_server  # noqa: F401 - the SMTP fixture, shared
+from tests.notifications.test_consent_stack import stack, staff  # noqa: F401 - shared fixtures
 
 pytestmark = pytest.mark.django_db
 
@@ -303,3 +305,94 @@ def test_clinical_staff_read_the_answers_on_the_plan_page_and_front_desk_does_no
         page = client.get(url).content.decode()
         assert client.get(url).status_code == 200
         assert satisfaction not in page and "data-answer" not in page and "7 of 10" not in page, url
+
+
+# --- As the client meets it: web, worker and beat as real processes --------------------------------------
+
+ON_POSTGRES_AND_REDIS = settings.DATABASES["default"]["ENGINE"].endswith("postgresql") and (
+    settings.CELERY_BROKER_URL.startswith("redis://")
+)
+
+
+def _plan_two_days_ahead(user):
+    """Ana works round the clock; a one-session plan bookable two days ahead at 10:00, so session 1's
+    questionnaire is due at once (it goes three days before)."""
+    from plans.models import Room, WorkingHours
+    from tests.helpers.clock import LONDON
+    from tests.helpers.plans import plan_to_book
+
+    for weekday in range(7):
+        WorkingHours.objects.create(
+            practitioner=user.practitioner, weekday=weekday, start=dt.time(0), end=dt.time(23, 59)
+        )
+    Room.objects.create(name="Room A")
+    day = (dt.datetime.now(LONDON) + dt.timedelta(days=2)).date()
+    plan = plan_to_book(first_target=day, count=1, user=user)
+    return plan, dt.datetime.combine(day, dt.time(10), tzinfo=LONDON)
+
+
+def _answer_from(s, body: str, plan) -> None:
+    from tests.notifications.stack import Browser
+
+    path = re.search(r"https?://[^/\s]+(/e/questionnaire/\S+/)", body)[1]
+    phone = Browser(s.url)
+    status, page = phone.request(path)
+    assert status == 200 and 'name="satisfaction"' in page, page[:800]
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1]
+    status, page = phone.request(path, ANSWERS | {"csrfmiddlewaretoken": token})
+    assert status == 200 and "We have your answers" in page, page[:1500]
+    status, page = phone.request(path, {"satisfaction": "1", "pore-visibility": "1", "csrfmiddlewaretoken": token})
+    assert status == 409 and "already have your answers" in page
+    response = QuestionnaireResponse.objects.get(plan=plan)
+    assert response.submitted_at is not None
+    assert sorted(response.answers.values_list("value", flat=True)) == [4, 4]
+
+
+def _questionnaire_mail(messages):
+    return [m for m in messages if "a few short questions" in m["Subject"].lower()]
+
+
+@pytest.mark.worker
+@pytest.mark.timeout(150)
+@pytest.mark.django_db(transaction=True)
+def test_on_the_embedded_defaults_the_questionnaire_from_a_mail_file_is_answered_once(stack, staff):  # noqa: F811
+    from django.db import connection
+
+    from tests.notifications.stack import wait_for
+    from tests.notifications.test_consent_stack import _book, _mail_files
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the embedded-defaults journey runs on the SQLite test database")
+    load_default_outcome_items()  # a transactional test starts from a flushed database
+    plan, starts = _plan_two_days_ahead(staff)
+    s = stack(broker_url="filesystem://")
+    procs = [s.start_web(), s.start_worker(), s.start_beat()]
+    _book(s, staff, plan, starts)
+    (message,) = wait_for(
+        lambda: _questionnaire_mail(_mail_files(s)), timeout=45, what="the questionnaire", procs=procs
+    )
+    _answer_from(s, text_body(message), plan)
+
+
+@pytest.mark.worker
+@pytest.mark.timeout(150)
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    not ON_POSTGRES_AND_REDIS, reason="needs DATABASE_URL=postgres://... and CELERY_BROKER_URL=redis://..."
+)
+def test_on_postgres_and_redis_the_delivered_questionnaire_is_answered_once(stack, staff, smtp_server):  # noqa: F811
+    from clinic.celery import app
+    from tests.notifications.stack import wait_for
+    from tests.notifications.test_consent_stack import _book
+
+    app.control.purge()
+    load_default_outcome_items()
+    plan, starts = _plan_two_days_ahead(staff)
+    s = stack(broker_url=settings.CELERY_BROKER_URL, email_url=f"smtp://127.0.0.1:{smtp_server.port}")
+    procs = [s.start_web(server="gunicorn"), s.start_worker(), s.start_beat()]
+    _book(s, staff, plan, starts)
+    (message,) = wait_for(
+        lambda: _questionnaire_mail(smtp_server.received), timeout=45, what="the questionnaire", procs=procs
+    )
+    _answer_from(s, text_body(message), plan)
+    app.control.purge()

@@ -82,6 +82,7 @@ ACCESS: dict[str, dict] = {
     # The treatment record and adverse events are clinical; a recall's contact list is the clinic admin's.
     "session-record": CLINICAL,
     "session-record-addendum": rule(LOGIN, DENIED, 405, 405),  # POST only
+    "session-score": rule(LOGIN, DENIED, 405, 405),  # POST only: rating the outcome is clinical
     "adverse-event-new": CLINICAL,
     "adverse-event": CLINICAL,
     "adverse-event-clear": rule(LOGIN, DENIED, 405, 405),  # POST only; the service refuses non-clinicians

@@ -289,3 +289,30 @@ def test_an_aesthetician_sees_the_scores_on_the_plan_and_client_pages(client, wo
 
 def test_outcomes_services_refuse_unknown_moments_for_rating():
     assert outcomes.rating_refusal(plan=models.TreatmentPlan(), moment="x", sessions=[]) == "Unknown moment 'x'."
+
+
+# --- The admin: anchors and questions are the clinic's wording; scores and answers are read-only ------------
+
+
+def test_the_clinic_admin_rewords_an_anchor_and_a_question_but_cannot_add_a_grade_or_edit_a_score(
+    client, clinic_admin, completed_plan
+):
+    client.force_login(clinic_admin)
+    anchor = models.PoreGradeAnchor.objects.get(grade=2)
+    response = client.post(
+        reverse("admin:plans_poregradeanchor_change", args=[anchor.pk]),
+        {"label": "Moderate", "description": "Visible at arm's length on the nose and inner cheeks."},
+    )
+    assert response.status_code == 302
+    anchor.refresh_from_db()
+    assert anchor.description == "Visible at arm's length on the nose and inner cheeks." and anchor.grade == 2
+    assert client.get(reverse("admin:plans_poregradeanchor_add")).status_code == 403
+    question = models.OutcomeQuestion.objects.get(code="satisfaction")
+    page = client.get(reverse("admin:plans_outcomequestion_change", args=[question.pk]))
+    assert page.status_code == 200 and 'name="text"' in page.content.decode()
+    score = completed_plan.outcome_scores.get()
+    score_page = client.get(reverse("admin:plans_outcomescore_change", args=[score.pk])).content.decode()
+    assert 'name="pore_grade"' not in score_page and SCORE_NOTES in score_page
+    assert client.get(reverse("admin:plans_outcomescore_add")).status_code == 403
+    assert client.get(reverse("admin:plans_questionnaireresponse_changelist")).status_code == 200
+    assert client.get(reverse("admin:plans_questionnaireresponse_add")).status_code == 403

@@ -161,3 +161,24 @@ CLINICAL_TEXT = {
     "adverse event type": "hyperpigmentation",
 }
 DEPTH = re.compile(r"\d(?:\.\d+)?\s*mm\b")
+
+
+def world_outcomes(plan: models.TreatmentPlan, *, by, at: dt.datetime) -> None:
+    """Outcome rows as the services store them, each with a history version for the admin's
+    history pages: a reworded anchor and question, a rated score, an answered questionnaire."""
+    from plans.services.outcomes import load_default_outcome_items
+
+    load_default_outcome_items()
+    anchor = models.PoreGradeAnchor.objects.get(grade=0)
+    anchor.description = f"{anchor.description} Under even light."
+    anchor.save()
+    question = models.OutcomeQuestion.objects.get(code="satisfaction")
+    question.text = question.text.replace("at the moment", "today")
+    question.save()
+    models.OutcomeScore.objects.create(
+        plan=plan, moment=models.ScoreMoment.BASELINE, pore_grade=2, notes=SCORE_NOTES, rated_by=by, rated_at=at
+    )
+    response = models.QuestionnaireResponse.objects.create(
+        plan=plan, moment=models.ScoreMoment.BASELINE, submitted_at=at
+    )
+    models.QuestionnaireAnswer.objects.create(response=response, question=question, value=7)

@@ -207,8 +207,10 @@ def test_session_1s_record_page_shows_each_grade_with_its_anchor_and_rates_the_b
     session = _fresh_baseline(completed_plan)
     client.force_login(aesthetician)
     page = client.get(reverse("session-record", args=[session.pk])).content.decode()
-    for grade, _label, description in DEFAULT_ANCHORS:
-        assert _anchor_beside_its_button(page, grade, description), grade
+    anchors = list(models.PoreGradeAnchor.objects.order_by("grade"))
+    assert len(anchors) == len(DEFAULT_ANCHORS) == 5
+    for anchor in anchors:
+        assert _anchor_beside_its_button(page, anchor.grade, anchor.description), anchor.grade
     assert "unvalidated" in page and 'name="score-gais"' not in page  # no GAIS before treatment
     assert "Not rated yet" in page
     response = client.post(reverse("session-score", args=[session.pk]), {"score-pore_grade": "4"}, follow=True)

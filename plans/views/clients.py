@@ -93,11 +93,6 @@ def client_detail(request, pk: int):
     screening = selectors.client_current_screening(client) if clinical else None
     answers = selectors.client_current_answers(client) if screening else []
     plans = selectors.client_plans_now(client)
-    if clinical and request.user.has_perm("plans.view_outcomescore"):
-        # Each plan card shows its scores (two queries for all the client's plans).
-        outcomes = selectors.plan_outcomes(plan.pk for plan, _now in plans)
-        for plan, _now in plans:
-            plan.outcome = outcomes[plan.pk]
     # Clinical roles see every signature; the consent badges are read from the same rows.
     consent_history = selectors.client_consent_history(client=client) if clinical else None
     return render(

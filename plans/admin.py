@@ -1118,3 +1118,81 @@ class ConsentVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# --- Outcomes: the pore-grade anchors and questions are the clinic's to word; scores and answers
+# are written by plans/services/outcomes.py only (a rating keeps its history there) -------------
+
+
+@admin.register(models.PoreGradeAnchor)
+class PoreGradeAnchorAdmin(SimpleHistoryAdmin):
+    list_display = ("grade", "label", "description")
+    list_display_links = ("grade", "label")
+    readonly_fields = ("grade",)
+
+    # The five grades are fixed (the report compares them across years): reword, never add or remove.
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.OutcomeQuestion)
+class OutcomeQuestionAdmin(SimpleHistoryAdmin):
+    list_display = ("text", "code", "answer_type", "position", "active")
+    list_editable = ("position", "active")
+    list_filter = ("active", "answer_type")
+    search_fields = ("text", "code")
+
+    def get_readonly_fields(self, request, obj=None):
+        # Once answered, a question's code and scale name those answers for good: reword the
+        # text, or retire it (`active`) and add a new one.
+        return ("code", "answer_type") if obj is not None and obj.answers.exists() else ()
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and not (obj and obj.answers.exists())
+
+
+@admin.register(models.OutcomeScore)
+class OutcomeScoreAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+    list_display = ("plan", "moment", "pore_grade", "gais", "rated_by", "rated_at")
+    list_filter = ("moment", "pore_grade", "gais")
+    search_fields = ("plan__client__first_name", "plan__client__last_name")
+    list_select_related = ("plan__client", "rated_by")
+    readonly_fields = (
+        "plan",
+        "session",
+        "moment",
+        "pore_grade",
+        "gais",
+        "device_measurement",
+        "device_name",
+        "notes",
+        "rated_by",
+        "rated_at",
+    )
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class QuestionnaireAnswerInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = models.QuestionnaireAnswer
+    fields = ("question", "value")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
+@admin.register(models.QuestionnaireResponse)
+class QuestionnaireResponseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("plan", "moment", "created_at", "submitted_at")
+    list_filter = ("moment", ("submitted_at", admin.EmptyFieldListFilter))
+    search_fields = ("plan__client__first_name", "plan__client__last_name")
+    list_select_related = ("plan__client",)
+    readonly_fields = ("plan", "moment", "created_at", "submitted_at")
+    inlines = (QuestionnaireAnswerInline,)
+
+    def has_delete_permission(self, request, obj=None):
+        return False

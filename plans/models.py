@@ -1135,9 +1135,8 @@ class PlanSession(models.Model):
     window_override_reason = models.CharField(max_length=255, blank=True)
 
     depth_used_mm = models.DecimalField(max_digits=3, decimal_places=2, null=True, blank=True)
-    pore_score = models.PositiveSmallIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
-    )
+    # The per-session 1-5 pore score is gone: the pore grade (0-4, with written anchors) is
+    # rated at baseline and at the assessment as an OutcomeScore, the one measure the report reads.
     notes = models.TextField(blank=True)
     # The day of the visit: the client arrived (check_in), then treatment began (start). Who
     # tapped is kept for the audit; the history table holds every earlier value.
@@ -1176,10 +1175,6 @@ class PlanSession(models.Model):
                 condition=~Q(status__in=["booked", "completed"])
                 | Q(starts_at__isnull=False, practitioner__isnull=False),
                 name="session_booked_has_time_and_practitioner",
-            ),
-            models.CheckConstraint(
-                condition=Q(pore_score__isnull=True) | Q(pore_score__gte=1, pore_score__lte=5),
-                name="session_pore_score_1_5",
             ),
             # Arrival and treatment belong to an appointment that stands (or was done): a
             # cancellation clears them, a no-show never had them.
@@ -1233,6 +1228,16 @@ class PlanSession(models.Model):
             return False
         combo = next((c for c in self.plan.params.combinations if c.id == self.combination_id), None)
         return combo is not None and combo.kind == CombinationKind.ASSESSMENT
+
+    @property
+    def score_moment(self) -> str | None:
+        """The outcome this visit rates, if any: the pore grade before the first needle (session 1)
+        and, with the GAIS, at the follow-up assessment after the series."""
+        if self.kind == SessionKind.MICRONEEDLING and self.mn_number == 1:
+            return ScoreMoment.BASELINE
+        if self.kind == SessionKind.FOLLOW_UP:
+            return ScoreMoment.ASSESSMENT
+        return None
 
     @property
     def sequence_label(self) -> str:
@@ -1518,7 +1523,6 @@ class PlanSession(models.Model):
         *,
         depth_used_mm: Decimal | None,
         notes: str,
-        pore_score: int | None,
         depth_cap_mm: Decimal | None,
         now: dt.datetime,
         above_plan_reason: str = "",
@@ -1539,12 +1543,9 @@ class PlanSession(models.Model):
                     "; ".join(detail for _rule, detail in broken) + ": a clinician must give a reason.",
                     code="needs_clinician",
                 )
-        if pore_score is not None and not 1 <= pore_score <= 5:
-            raise IllegalTransition("The pore score is on a scale of 1 to 5.")
         self.status = SessionStatus.COMPLETED
         self.depth_used_mm = depth_used_mm
         self.notes = notes
-        self.pore_score = pore_score
         self.completed_at = now
 
 
@@ -2463,6 +2464,8 @@ class MessageKind:
     # One per offer (`waitlist_offer:17`): a session's client may be offered several freed slots.
     WAITLIST_OFFER = "waitlist_offer"
     WAITLIST_OFFER_PREFIX = f"{WAITLIST_OFFER}:"
+    # The client's outcome questionnaire: questionnaire:baseline, questionnaire:assessment.
+    QUESTIONNAIRE = "questionnaire"
     REMINDER_PREFIX = f"{REMINDER}:"
     UPDATE_PREFIX = f"{UPDATE}:v"
     CARE_PREFIX = f"{CARE}:"
@@ -2487,6 +2490,9 @@ class MessageKind:
     @staticmethod
     def waitlist_offer(offer_id: int) -> str:
         return f"{MessageKind.WAITLIST_OFFER_PREFIX}{offer_id}"
+
+    def questionnaire(moment: str) -> str:
+        return f"{MessageKind.QUESTIONNAIRE}:{moment}"
 
     @staticmethod
     def family(kind: str) -> str:
@@ -2816,6 +2822,11 @@ class OutcomeQuestion(models.Model):
     high_label = models.CharField(max_length=60, blank=True, help_text="What the highest value means.")
     position = models.PositiveSmallIntegerField(default=0)
     active = models.BooleanField(default=True)
+    # "Would you recommend it?" means nothing before the first treatment: such a question is
+    # asked at the assessment only.
+    asked_at_baseline = models.BooleanField(
+        default=True, help_text="Also asked before the first session (untick for questions about the result)."
+    )
 
     history = HistoricalRecords()
 
@@ -2852,6 +2863,10 @@ class QuestionnaireResponse(models.Model):
     def __str__(self) -> str:
         return f"{self.get_moment_display()} questionnaire of plan {self.plan_id}"
 
+    @property
+    def is_submitted(self) -> bool:
+        return self.submitted_at is not None
+
 
 class QuestionnaireAnswer(models.Model):
     response = models.ForeignKey(QuestionnaireResponse, on_delete=models.CASCADE, related_name="answers")
@@ -2866,3 +2881,10 @@ class QuestionnaireAnswer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.question_id}: {self.value}"
+
+    @property
+    def value_label(self) -> str:
+        """The answer as the client chose it: "Yes"/"No", or "7 of 10"."""
+        if self.question.answer_type == AnswerType.YES_NO:
+            return "Yes" if self.value else "No"
+        return f"{self.value} of {self.question.value_range[1]}"

@@ -73,6 +73,13 @@ _AESTHETICIAN = [
     # Standard photos: taken at the visit, seen with the record (view_clinical_record too).
     *_crud("photoview", "view"),
     *_crud("photo", "view", "add"),
+    # Outcomes: a practitioner rates the pore grade (and GAIS) at baseline and the assessment and
+    # corrects a rating; the client's questionnaire answers are read, never written, by staff.
+    *_crud("poregradeanchor", "view"),
+    *_crud("outcomescore", "view", "add", "change"),
+    *_crud("outcomequestion", "view"),
+    *_crud("questionnaireresponse", "view"),
+    *_crud("questionnaireanswer", "view"),
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

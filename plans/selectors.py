@@ -775,3 +775,96 @@ def waitlist_live(*, limit: int = 200) -> tuple[list, bool]:
         .order_by("requested_at", "id")[: limit + 1]
     )
     return rows[:limit], len(rows) > limit
+
+
+# --- Outcomes ----------------------------------------------------------------------------------------
+
+
+def pore_grade_anchors() -> list:
+    """The five grades with the words staff read beside each (one query)."""
+    from plans.models import PoreGradeAnchor
+
+    return list(PoreGradeAnchor.objects.order_by("grade"))
+
+
+@dataclass(frozen=True)
+class PlanOutcomes:
+    scores: dict  # moment -> OutcomeScore
+    questionnaires: list  # QuestionnaireResponse, with .answers prefetched (question joined)
+
+    @property
+    def baseline(self):
+        return self.scores.get("baseline")
+
+    @property
+    def assessment(self):
+        return self.scores.get("assessment")
+
+    @property
+    def pore_grade_change(self) -> int | None:
+        """Assessment minus baseline (negative: fewer visible pores)."""
+        if self.baseline is None or self.assessment is None:
+            return None
+        return self.assessment.pore_grade - self.baseline.pore_grade
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    code: str
+    text: str
+    value_label: str
+
+
+@dataclass(frozen=True)
+class ResponseRow:
+    moment: str
+    label: str
+    submitted_at: dt.datetime | None
+    answers: list
+
+
+def plan_scores(plan_ids) -> dict[int, dict]:
+    """plan id -> {moment: OutcomeScore}, in one query."""
+    from plans.models import OutcomeScore
+
+    plan_ids = list(plan_ids)
+    scores: dict[int, dict] = {pk: {} for pk in plan_ids}
+    for score in OutcomeScore.objects.filter(plan_id__in=plan_ids).select_related("rated_by"):
+        scores[score.plan_id][score.moment] = score
+    return scores
+
+
+def plan_outcomes(plan_ids) -> dict[int, PlanOutcomes]:
+    """Scores and questionnaire answers of these plans in two queries whatever their number: the
+    responses come with their answers through one LEFT JOIN (a prefetch would add a query only
+    when something was answered). Plan pages show them to clinical roles only."""
+    from plans.models import AnswerType, QuestionnaireAnswer, QuestionnaireResponse, ScoreMoment
+
+    plan_ids = list(plan_ids)
+    scores = plan_scores(plan_ids)
+    rows = (
+        QuestionnaireResponse.objects.filter(plan_id__in=plan_ids)
+        .order_by("plan_id", "created_at", "id", "answers__question__position", "answers__id")
+        .values_list(
+            "id",
+            "plan_id",
+            "moment",
+            "submitted_at",
+            "answers__value",
+            "answers__question__code",
+            "answers__question__text",
+            "answers__question__answer_type",
+        )
+    )
+    answered: dict[int, list] = {pk: [] for pk in plan_ids}
+    by_id: dict[int, ResponseRow] = {}
+    for rid, plan_id, moment, submitted_at, value, code, text, answer_type in rows:
+        if rid not in by_id:
+            by_id[rid] = ResponseRow(moment, ScoreMoment(moment).label, submitted_at, [])
+            answered[plan_id].append(by_id[rid])
+        if code is not None:
+            answer = QuestionnaireAnswer(value=value)
+            high = 1 if answer_type == AnswerType.YES_NO else (10 if answer_type == AnswerType.SCALE_0_10 else 5)
+            label = ("Yes" if value else "No") if answer_type == AnswerType.YES_NO else f"{answer.value} of {high}"
+            by_id[rid].answers.append(AnswerRow(code, text, label))
+    return {pk: PlanOutcomes(scores[pk], answered[pk]) for pk in plan_ids}

@@ -44,6 +44,7 @@ urlpatterns = [
     path("e/withdraw/<str:token>/", consent.public_withdraw, name="public-withdraw"),
     # The clinical record: treatment record and addenda, adverse events, who a recalled lot treated.
     path("sessions/<int:pk>/record/", records.session_record, name="session-record"),
+    path("sessions/<int:pk>/score/", records.session_score, name="session-score"),
     path("sessions/<int:pk>/record/addendum/", records.record_addendum, name="session-record-addendum"),
     path("clients/<int:client_id>/adverse-events/new/", records.adverse_event_new, name="adverse-event-new"),
     path("adverse-events/<int:event_id>/", records.adverse_event_detail, name="adverse-event"),
@@ -65,6 +66,7 @@ urlpatterns = [
     path("e/cancel/<str:token>/", public.cancel, name="public-cancel"),
     path("e/unsubscribe/<str:token>/", public.unsubscribe, name="public-unsubscribe"),
     path("e/check/<str:token>/", safety.public_check, name="public-check"),
+    path("e/questionnaire/<str:token>/", public.questionnaire, name="public-questionnaire"),
     # The client's own page from any email: upcoming sessions, cancel, move inside the rules.
     path("e/page/<str:token>/", selfservice.client_page, name="public-page"),
     path("e/page/<str:token>/<int:session_id>/cancel/", selfservice.client_cancel, name="public-page-cancel"),

@@ -32,6 +32,7 @@ from tests.helpers.world import (
     World,
     clinical_plan,
     completed_clinical_plan,
+    world_outcomes,
 )
 from tests.plans.factories import clinic_protocol
 
@@ -173,6 +174,7 @@ def world(aesthetician, front_desk, clinic_admin) -> World:
         recorded_by=aesthetician,
         recorded_at=start,
     )
+    world_outcomes(plan, by=aesthetician, at=start)
     return World(
         client=client,
         screening=screening,

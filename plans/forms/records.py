@@ -27,13 +27,6 @@ class CompleteForm(forms.Form):
     off: device, lots, depth per zone (the plan's zones), passes...; for an assessment visit
     (the PIH check) what it found."""
 
-    pore_score = forms.TypedChoiceField(
-        choices=[("", "—")] + [(str(i), str(i)) for i in range(1, 6)],
-        coerce=int,
-        empty_value=None,
-        required=False,
-        label="Pore score (1 = barely visible, 5 = very visible)",
-    )
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, label="Practitioner's notes")
     above_plan_reason = forms.CharField(
         max_length=500,
@@ -117,7 +110,6 @@ class CompleteForm(forms.Form):
         return {
             "record": self.record_input(),
             "notes": data["notes"],
-            "pore_score": data["pore_score"],
             "above_plan_reason": data["above_plan_reason"],
             "pih_result": data.get("pih_result", ""),
         }

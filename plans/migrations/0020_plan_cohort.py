@@ -41,7 +41,7 @@ def backfill_cohorts(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("plans", "0018_outcome_scores"),
+        ("plans", "0019_outcome_seeds_and_session_score"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

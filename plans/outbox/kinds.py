@@ -30,11 +30,13 @@ from plans.models import (
     MessageStatus,
     PlanSession,
     PlanStatus,
+    QuestionnaireResponse,
+    ScoreMoment,
     SessionKind,
     SessionStatus,
     SignedConsent,
 )
-from plans.outbox.links import link_max_age_days, link_url
+from plans.outbox.links import link_max_age_days, link_url, questionnaire_url
 from plans.outbox.timing import local_when
 
 CONFIRMATION = MessageKind.CONFIRMATION
@@ -46,6 +48,7 @@ CARE = MessageKind.CARE
 FOLLOW_UP_INVITE = MessageKind.FOLLOW_UP_INVITE
 CONSENT_REQUEST = MessageKind.CONSENT_REQUEST
 WAITLIST_OFFER = MessageKind.WAITLIST_OFFER
+QUESTIONNAIRE = MessageKind.QUESTIONNAIRE
 
 Verdict = tuple[str, str] | None
 
@@ -263,6 +266,40 @@ def _offer_content(message: Message, now: dt.datetime) -> dict:
     }
 
 
+def _questionnaire_response(message: Message) -> QuestionnaireResponse | None:
+    return QuestionnaireResponse.objects.filter(plan_id=message.session.plan_id, moment=_suffix(message)).first()
+
+
+def _questionnaire_stands(message: Message, now: dt.datetime) -> Verdict:
+    if message.session.plan.status == PlanStatus.CANCELLED:
+        return MessageStatus.CANCELLED, "The plan was cancelled."
+    response = _questionnaire_response(message)
+    if response is None:
+        return MessageStatus.CANCELLED, "The questionnaire is no longer there."
+    if response.is_submitted:
+        return MessageStatus.CANCELLED, "The client has already answered the questionnaire."
+    if response.moment == ScoreMoment.BASELINE and message.session.status != SessionStatus.BOOKED:
+        # Answers after the first treatment would not describe the skin it started from.
+        return MessageStatus.CANCELLED, f"Session 1 is {message.session.get_status_display().lower()}."
+    return None
+
+
+def _questionnaire_content(message: Message, now: dt.datetime) -> dict:
+    response = _questionnaire_response(message)
+    if response is None:
+        raise LookupError(f"No questionnaire for plan {message.session.plan_id} at {_suffix(message)!r}.")
+    return {
+        "questionnaire_url": questionnaire_url(response),
+        "link_days": link_max_age_days("questionnaire"),
+        "baseline": response.moment == ScoreMoment.BASELINE,
+    }
+
+
+def _questionnaire_label(message: Message) -> str:
+    moment = _suffix(message)
+    return f"Questionnaire ({ScoreMoment(moment).label.lower()})" if moment in ScoreMoment.values else "Questionnaire"
+
+
 # --- The table ---------------------------------------------------------------------------------
 
 FAMILIES: dict[str, Family] = {
@@ -342,6 +379,15 @@ FAMILIES: dict[str, Family] = {
             _fixed("Waitlist offer"),
             _offer_still_open,
             _offer_content,
+        ),
+        # The client's outcome questionnaire (questionnaire:baseline with the booking of session 1,
+        # questionnaire:assessment before the follow-up); the link names its response row.
+        Family(
+            QUESTIONNAIRE,
+            "Outcome questionnaires",
+            _questionnaire_label,
+            _questionnaire_stands,
+            _questionnaire_content,
         ),
     )
 }

@@ -13,13 +13,14 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
-from plans.models import Message, PlanSession
+from plans.models import Message, PlanSession, QuestionnaireResponse
 
 # "check": the pre-session check the client fills in from the reminder before microneedling.
 # "consent" / "withdraw": sign the treatment consent before session 1, or take it back later.
 # "offer": take a freed slot a waitlist offer names (services/waitlist.py).
 # "page": the client's own page, scoped to the client (not to one message); see client_token.
-PURPOSES = ("confirm", "cancel", "unsubscribe", "check", "consent", "withdraw", "page", "offer")
+# "questionnaire": the outcome questionnaire, scoped to its QuestionnaireResponse; see questionnaire_token.
+PURPOSES = ("confirm", "cancel", "unsubscribe", "check", "consent", "withdraw", "page", "offer", "questionnaire")
 
 
 class BadLink(Exception):
@@ -105,3 +106,33 @@ def read_client_token(token: str) -> tuple[int, int]:
     if not isinstance(data, dict) or not isinstance(data.get("a"), int) or not isinstance(data.get("c"), int):
         raise BadLink("This link is not valid. It may have been copied incompletely.")
     return data["a"], data["c"]
+
+
+def questionnaire_token(response: QuestionnaireResponse) -> str:
+    """The token of a questionnaire link: names the response row (one per plan and moment) and
+    the client, so it opens that questionnaire only, whichever email carried it."""
+    return _signer("questionnaire").sign_object({"r": response.pk, "c": response.plan.client_id})
+
+
+def questionnaire_url(response: QuestionnaireResponse) -> str:
+    return settings.CLINIC_BASE_URL + reverse("public-questionnaire", args=[questionnaire_token(response)])
+
+
+def read_questionnaire_token(token: str) -> QuestionnaireResponse:
+    """The response a valid, unexpired token names; BadLink with a message for the client otherwise."""
+    try:
+        data = _signer("questionnaire").unsign_object(token, max_age=link_max_age_days("questionnaire") * 86400)
+    except signing.SignatureExpired:
+        raise BadLink("This link has expired.") from None
+    except signing.BadSignature:
+        raise BadLink("This link is not valid. It may have been copied incompletely.") from None
+    if not isinstance(data, dict) or not isinstance(data.get("r"), int) or not isinstance(data.get("c"), int):
+        raise BadLink("This link is not valid. It may have been copied incompletely.")
+    response = (
+        QuestionnaireResponse.objects.select_related("plan__client")
+        .filter(pk=data["r"], plan__client_id=data["c"])
+        .first()
+    )
+    if response is None:
+        raise BadLink("This link does not match any of our questionnaires.")
+    return response

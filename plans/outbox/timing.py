@@ -71,3 +71,32 @@ def early_pre_care_notes(session: PlanSession) -> list[CareNoteParams]:
 
 def is_last_microneedling(session: PlanSession) -> bool:
     return session.kind == SessionKind.MICRONEEDLING and session.mn_number == session.plan.params.session_count
+
+
+# The baseline questionnaire goes a few days before session 1 (at once when it is booked later):
+# close enough to the first treatment to describe the skin it starts from, early enough to be
+# answered at home; never with the confirmation of a session months ahead.
+BASELINE_QUESTIONNAIRE_DAYS_BEFORE = 3
+
+
+def baseline_questionnaire_send_at(starts_at: dt.datetime, at: dt.datetime) -> dt.datetime:
+    day = timezone.localtime(starts_at, clinic_zone()).date() - dt.timedelta(days=BASELINE_QUESTIONNAIRE_DAYS_BEFORE)
+    return max(_care_hour_on(day), at)
+
+
+# The assessment questionnaire asks how the skin turned out, so it is answered in the days before
+# the follow-up assessment (when the result is judged), not the day the series ends.
+ASSESSMENT_QUESTIONNAIRE_DAYS_BEFORE = 7
+
+
+def assessment_questionnaire_send_at(session: PlanSession, at: dt.datetime) -> dt.datetime:
+    """For the last microneedling session just completed: the care-note hour a week before the
+    follow-up's target day (follow_up_days after this session when the plan has no follow-up)."""
+    follow_up = session.plan.sessions.filter(kind=SessionKind.FOLLOW_UP).order_by("sequence").first()
+    target = (
+        follow_up.target
+        if follow_up
+        else timezone.localtime(session.starts_at, clinic_zone()).date()
+        + dt.timedelta(days=session.plan.params.follow_up_days)
+    )
+    return max(_care_hour_on(target - dt.timedelta(days=ASSESSMENT_QUESTIONNAIRE_DAYS_BEFORE)), at)

@@ -17,11 +17,13 @@ from plans.models import (
     MessageKind,
     MessageStatus,
     PlanSession,
+    ScoreMoment,
     SessionKind,
     SessionStatus,
     SignedConsent,
 )
 from plans.outbox import kinds, timing
+from plans.services.outcomes import questionnaire_open
 
 OPEN = (MessageStatus.PENDING, MessageStatus.SENDING)
 
@@ -118,7 +120,24 @@ def on_sessions_booked(sessions: list[PlanSession]) -> list[Message]:
             _schedule_reminders(session, now, rearm_closed=False)
         if request := _consent_request(batch, now):
             created.append(request)
+        first = next((s for s in batch if s.kind == SessionKind.MICRONEEDLING and s.mn_number == 1), None)
+        if first and (
+            questionnaire := _questionnaire(
+                first, ScoreMoment.BASELINE, timing.baseline_questionnaire_send_at(first.starts_at, now)
+            )
+        ):
+            created.append(questionnaire)
     return created
+
+
+def _questionnaire(session: PlanSession, moment: str, send_at: dt.datetime) -> Message | None:
+    """The client's outcome questionnaire for `moment`, and its response row in the same
+    transaction (the link names the row). Only for a client who can be emailed: nobody else
+    could open it."""
+    if _not_emailable_reason(session):
+        return None
+    questionnaire_open(plan=session.plan, moment=moment)
+    return _schedule(session, MessageKind.questionnaire(moment), send_at)
 
 
 def _consent_request(batch: list[PlanSession], now: dt.datetime) -> Message | None:
@@ -152,6 +171,20 @@ def on_session_rescheduled(session: PlanSession) -> None:
     if not any(session.pk in (m.covers_sessions or [m.session_id]) for m in confirmations_pending):
         _schedule(session, MessageKind.update(session.version), now)
     _schedule_reminders(session, now, rearm_closed=True)
+    _retime_baseline_questionnaire(session, now)
+
+
+def _retime_baseline_questionnaire(session: PlanSession, now: dt.datetime) -> None:
+    """Session 1 moved: its questionnaire, if not sent yet, follows it (a few days before)."""
+    if not (session.kind == SessionKind.MICRONEEDLING and session.mn_number == 1):
+        return
+    kind = MessageKind.questionnaire(ScoreMoment.BASELINE)
+    message = (
+        Message.objects.select_for_update().filter(session=session, kind=kind, status=MessageStatus.PENDING).first()
+    )
+    if message is not None:
+        message.rearm(send_at=timing.baseline_questionnaire_send_at(session.starts_at, now), version=session.version)
+        message.save()
 
 
 def on_session_cancelled(session: PlanSession) -> None:
@@ -188,6 +221,7 @@ def on_session_completed(session: PlanSession) -> None:
             _schedule(session, MessageKind.care(note.id), timing.care_note_send_at(session, note.offset_days, now))
     if timing.is_last_microneedling(session):
         _schedule(session, MessageKind.FOLLOW_UP_INVITE, now)
+        _questionnaire(session, ScoreMoment.ASSESSMENT, timing.assessment_questionnaire_send_at(session, now))
 
 
 def on_waitlist_offer(offer) -> Message:

@@ -1023,7 +1023,6 @@ def session_complete(
     session: PlanSession,
     record: RecordInput | None = None,
     notes: str = "",
-    pore_score: int | None = None,
     above_plan_reason: str = "",
     pih_result: str = "",
     by=None,
@@ -1054,7 +1053,6 @@ def session_complete(
     session.complete(
         depth_used_mm=max(record.zones.values()) if record else None,
         notes=notes,
-        pore_score=pore_score,
         depth_cap_mm=params.depth_cap_mm,
         now=now,
         above_plan_reason=above_plan_reason if clinical else "",

@@ -7,12 +7,14 @@ browser's own zone never shifts an appointment.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from urllib.parse import quote
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -30,6 +32,7 @@ from plans.forms.booking import (
     proposal_json,
 )
 from plans.forms.fields import date_range, parse_date_param, parse_id_param
+from plans.forms.outcomes import ScoreForm
 from plans.forms.records import CompleteForm
 from plans.models import (
     ConsentKind,
@@ -40,7 +43,7 @@ from plans.models import (
     TreatmentPlan,
 )
 from plans.permissions import public_rate_limited, staff_required
-from plans.services import booking
+from plans.services import booking, outcomes
 from plans.services import safety as safety_services
 
 KIND_COLOURS = {
@@ -511,19 +514,43 @@ def session_complete(request, pk: int):
     record page posts here too, and shows the form again when it is refused)."""
     session = _session(pk)
     form = CompleteForm(request.POST, session=session, today=timezone.localdate())
+    # The record page of session 1 and of the follow-up rates the outcome with the sign-off
+    # (optional there): both are stored, or, if either is refused, neither.
+    score_form = (
+        ScoreForm(request.POST, moment=session.score_moment, anchors=selectors.pore_grade_anchors(), required=False)
+        if session.score_moment and request.POST.get("from_record")
+        else None
+    )
+    rating = score_form is not None and not score_form.is_blank
     error, code, status = "", "", 200
     if not form.is_valid():
         error, code, status = _form_error(form), "invalid", 400
+    elif rating and not score_form.is_valid():
+        error, code, status = _form_error(score_form), "invalid", 400
     else:
         try:
-            booking.session_complete(session=session, by=request.user, **form.service_kwargs())
+            # Only a rating needs the outer transaction: without one, session_complete keeps its
+            # own, which it retries on a deadlock.
+            with transaction.atomic() if rating else contextlib.nullcontext():
+                booking.session_complete(session=session, by=request.user, **form.service_kwargs())
+                if rating:
+                    outcomes.score_record(
+                        plan=session.plan, session=session, rated_by=request.user, **score_form.service_kwargs()
+                    )
         except booking.BookingError as exc:
             error, code, status = str(exc), exc.code, _error_status(exc)
+        except ValidationError as exc:
+            forbidden = getattr(exc, "code", "") == "forbidden"
+            error, code, status = (
+                " ".join(exc.messages),
+                "forbidden" if forbidden else "invalid",
+                403 if forbidden else 400,
+            )
     if error and request.POST.get("from_record") and not wants_json(request):
         from plans.views.records import record_page
 
         messages.error(request, error)
-        return record_page(request, session, form, status=status)
+        return record_page(request, session, form, score_form=score_form, status=status)
     if error:
         return _result(request, session, error=error, code=code, status=status)
     return _result(request, session, ok=f"Completed {session.title} for {session.plan.client}.")

@@ -18,7 +18,7 @@ from plans import planning, reports, selectors
 from plans.cohorts import Cohort
 from plans.forms.plans import PlanAcceptForm, PlanOptionsForm
 from plans.forms.safety import HoldDecisionForm
-from plans.models import Client, CombinationTreatment, ConsentKind, TreatmentPlan
+from plans.models import Client, CombinationTreatment, ConsentKind, ScoreMoment, TreatmentPlan
 from plans.permissions import staff_required
 from plans.services import plans as plan_services
 from plans.services import safety as safety_services
@@ -228,6 +228,12 @@ def plan_detail(request, pk: int):
                 initial={"start": plan.requested_start, "combinations": plan.selected_combinations},
                 combination_choices=[(c.id, c.name) for c in plan.params.optional_combinations],
             ),
+        }
+    if clinical and request.user.has_perm("plans.view_outcomescore"):
+        outcomes = selectors.plan_outcomes([plan.pk])[plan.pk]
+        context |= {
+            "outcomes": outcomes,
+            "outcome_rows": [(m, label, outcomes.scores.get(m)) for m, label in ScoreMoment.choices],
         }
     return render(request, "plans/plans/detail.html", context)
 

@@ -6,15 +6,20 @@ and a forged request would need the secret token anyway.
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from plans.outbox.links import BadLink, read_token
+from plans.forms.outcomes import QuestionnaireForm
+from plans.models import ScoreMoment
+from plans.outbox.links import BadLink, read_questionnaire_token, read_token
 from plans.outbox.timing import local_when
 from plans.permissions import public_rate_limited
 from plans.services import messages as message_services
+from plans.services import outcomes
 
 
 def _page(request, *, title: str, text: str, status: int = 200, action: str = "", button: str = "", **extra):
@@ -119,3 +124,43 @@ def unsubscribe(request, token: str) -> HttpResponse:
         title="You are unsubscribed",
         text="We will not email you again. Please call the clinic if you change your mind.",
     )
+
+
+# --- The client's outcome questionnaire ------------------------------------------------------------
+
+RECEIVED = "We already have your answers to this questionnaire: thank you. There is nothing more to do."
+
+
+@public_rate_limited
+@require_http_methods(["GET", "POST"])
+def questionnaire(request, token: str) -> HttpResponse:
+    """Filled once, from the link in the questionnaire email; no login (the token names the response)."""
+    try:
+        response = read_questionnaire_token(token)
+    except BadLink as exc:
+        text = f"{exc} Please call us on {settings.CLINIC_PHONE}."
+        return _page(request, title="This link cannot be used", text=text, status=400)
+    if response.is_submitted:
+        status = 409 if request.method == "POST" else 200
+        return _page(request, title="Already received", text=RECEIVED, status=status)
+    if refusal := outcomes.questionnaire_refusal(response):
+        return _page(request, title="Your questionnaire", text=refusal)
+    form = QuestionnaireForm(request.POST or None, questions=outcomes.questions_for(response))
+    context = {"response": response, "form": form, "baseline": response.moment == ScoreMoment.BASELINE}
+    if request.method == "GET":
+        return render(request, "plans/public/questionnaire.html", context)
+    if form.is_valid():
+        try:
+            outcomes.questionnaire_submit(response=response, answers=form.answers(), now=timezone.now())
+        except outcomes.QuestionnaireAlreadySubmitted:
+            return _page(request, title="Already received", text=RECEIVED, status=409)
+        except ValidationError as exc:
+            # A question an admin changed while the page was open, or the plan closed meanwhile.
+            context["error"] = " ".join(exc.messages)
+        else:
+            return _page(
+                request,
+                title="Thank you",
+                text="We have your answers. Your practitioner will go through them with you at your next visit.",
+            )
+    return render(request, "plans/public/questionnaire.html", context, status=400)

@@ -5,17 +5,19 @@ treated with a recalled lot. Rules live in services/booking.py (sign-off) and se
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import JsonResponse
+from django.core.exceptions import ValidationError
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from plans import selectors
+from plans.forms.outcomes import ScoreForm
 from plans.forms.records import AddendumForm, AdverseEventForm, ClearForm, CompleteForm, ResolveForm
-from plans.models import AdverseEvent, Client, Lot, PlanSession, SessionKind
+from plans.models import AdverseEvent, Client, Lot, OutcomeScore, PlanSession, ScoreMoment, SessionKind
 from plans.permissions import staff_required
-from plans.services import records
+from plans.services import outcomes, records
 from plans.services.booking import BookingError
 from plans.services.privacy import record_access_log
 from plans.views.calendar import _form_error, _session, wants_json
@@ -23,8 +25,10 @@ from plans.views.calendar import _form_error, _session, wants_json
 CLINICAL = "plans.view_clinical_record"
 
 
-def record_page(request, session: PlanSession, form: CompleteForm | None = None, *, status: int = 200):
-    """The record: the form to sign off while the session can be completed, else what was signed."""
+def record_page(request, session: PlanSession, form: CompleteForm | None = None, *, score_form=None, status: int = 200):
+    """The record: the form to sign off while the session can be completed, else what was signed.
+    Session 1 and the follow-up also rate the outcome: inside the sign-off form, or, once the
+    session is done, in a form of its own (a re-rating corrects the score, its history kept)."""
     record = selectors.session_record(session)
     record_access_log(user=request.user, client=session.plan.client, action="view")
     context = {
@@ -37,16 +41,70 @@ def record_page(request, session: PlanSession, form: CompleteForm | None = None,
     }
     if record is None and not context["refusal"]:
         context["form"] = form or CompleteForm(session=session, today=timezone.localdate())
+    if moment := session.score_moment:
+        context |= _score_context(request, session, moment, inside=context["form"] is not None, form=score_form)
     return render(request, "plans/records/record.html", context, status=status)
+
+
+def _score_context(request, session: PlanSession, moment: str, *, inside: bool, form) -> dict:
+    anchors = selectors.pore_grade_anchors()
+    score = OutcomeScore.objects.filter(plan_id=session.plan_id, moment=moment).select_related("rated_by").first()
+    context = {"score": score, "score_inside": inside, "moment_label": ScoreMoment(moment).label}
+    if request.user.has_perm(outcomes.RATE_PERMISSION) and (
+        inside or not outcomes.rating_refusal(plan=session.plan, moment=moment)
+    ):
+        context["score_form"] = form or ScoreForm(
+            initial=_score_initial(score), moment=moment, anchors=anchors, required=not inside
+        )
+    return context
+
+
+def _score_initial(score: OutcomeScore | None) -> dict:
+    if score is None:
+        return {}
+    return {
+        "pore_grade": score.pore_grade,
+        "gais": score.gais,
+        "device_measurement": score.device_measurement,
+        "device_name": score.device_name,
+        "notes": score.notes,
+    }
 
 
 @staff_required("plans.view_plansession", CLINICAL)
 @require_http_methods(["GET"])
 def session_record(request, pk: int):
     session = _session(pk)
-    if session.kind != SessionKind.MICRONEEDLING:
+    if session.kind != SessionKind.MICRONEEDLING and not session.score_moment:
         return redirect("session-panel", pk=session.pk)
     return record_page(request, session)
+
+
+@staff_required(outcomes.RATE_PERMISSION, CLINICAL)
+@require_POST
+def session_score(request, pk: int):
+    """Rate (or re-rate) the outcome at session 1 or the follow-up, once it may be rated."""
+    session = _session(pk)
+    if not session.score_moment:
+        raise Http404("This visit rates no outcome.")
+    form = ScoreForm(request.POST, moment=session.score_moment, anchors=selectors.pore_grade_anchors())
+    error, status = "", 200
+    if not form.is_valid():
+        error, status = _form_error(form), 400
+    else:
+        try:
+            outcomes.score_record(plan=session.plan, session=session, rated_by=request.user, **form.service_kwargs())
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+            status = {"forbidden": 403, "too_early": 409}.get(getattr(exc, "code", ""), 400)
+    if wants_json(request):
+        body = {"ok": not error, "message": error or "Outcome score saved."}
+        return JsonResponse(body | ({"error": error} if error else {}), status=status)
+    if error:
+        messages.error(request, error)
+        return record_page(request, session, score_form=form, status=status)
+    messages.success(request, f"{ScoreMoment(session.score_moment).label} score saved.")
+    return redirect("session-record", pk=session.pk)
 
 
 @staff_required("plans.add_recordaddendum", CLINICAL)

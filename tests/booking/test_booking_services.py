@@ -145,8 +145,8 @@ def test_cancel_complete_and_no_show_through_services(clinic, frozen_clock):
     record_check(s2)  # the client's re-screen at check-in for session 2 counts for session 1's record too
     with pytest.raises(booking.BookingError, match="above the protocol's cap of 1.5 mm"):
         complete(s1, "2.0")
-    complete(s1, "0.5", notes="Fine", pore_score=3)
-    complete(s2, "0.5", pore_score=2)
+    complete(s1, "0.5", notes="Fine")
+    complete(s2, "0.5")
     follow.refresh_from_db()
     assert follow.target == timezone_localdate(s2) + dt.timedelta(days=84)
     with pytest.raises(booking.BookingError, match="Only a booked session can be cancelled"):
@@ -188,13 +188,13 @@ def test_state_methods_refuse_illegal_moves(clinic):
         s.mark_no_show(now=now)
     s.cancel(by_client=False, reason="Clinic closed", now=now)
     with pytest.raises(IllegalTransition, match="Only a booked session can be completed"):
-        s.complete(depth_used_mm=Decimal("0.5"), notes="", pore_score=3, depth_cap_mm=Decimal("1.5"), now=now)
+        s.complete(depth_used_mm=Decimal("0.5"), notes="", depth_cap_mm=Decimal("1.5"), now=now)
     s.book(starts_at=at(MON, 11), practitioner=clinic["ana"], room=clinic["room_a"], now=now)
     later = at(MON, 13)
-    with pytest.raises(IllegalTransition, match="1 to 5"):
-        s.complete(depth_used_mm=Decimal("0.5"), notes="", pore_score=6, depth_cap_mm=Decimal("1.5"), now=later)
+    with pytest.raises(IllegalTransition, match="above 0 mm"):
+        s.complete(depth_used_mm=Decimal("0"), notes="", depth_cap_mm=Decimal("1.5"), now=later)
     with pytest.raises(IllegalTransition, match="Record the needle depth"):
-        s.complete(depth_used_mm=None, notes="", pore_score=3, depth_cap_mm=Decimal("1.5"), now=later)
+        s.complete(depth_used_mm=None, notes="", depth_cap_mm=Decimal("1.5"), now=later)
 
 
 def test_series_proposed_across_the_spring_clock_change_stays_at_nine_local(clinic, frozen_clock):

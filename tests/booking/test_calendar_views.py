@@ -114,11 +114,12 @@ def test_cancel_complete_forms_post_back_with_messages(staff, clinic, frozen_clo
     record_check(s, by=aesthetician)
     response = staff.post(
         reverse("session-complete", args=[s.pk]),
-        record_post(s) | {"pore_score": "3", "notes": "ok"},
+        record_post(s) | {"from_record": "1", "score-pore_grade": "3", "notes": "ok"},
         follow=True,
     )
     s.refresh_from_db()
-    assert s.status == "completed" and s.pore_score == 3
+    # Session 1's record page rates the baseline pore grade with the sign-off.
+    assert s.status == "completed" and s.outcome_scores.get().pore_grade == 3
 
 
 def test_plan_booking_page_proposes_and_books_all(staff, clinic):

@@ -121,7 +121,13 @@ def posts(plan, booked_session, waiting_session, clinic):
             ),
             (
                 reverse("session-complete", args=[booked_session.pk]),
-                record_post(booked_session) | {"zone_0": value, "passes": value, "pore_score": value},
+                record_post(booked_session) | {"zone_0": value, "passes": value},
+            ),
+            (
+                # The record page's optional baseline rating, inside the sign-off.
+                reverse("session-complete", args=[booked_session.pk]),
+                record_post(booked_session)
+                | {"from_record": "1", "score-pore_grade": value, "score-device_measurement": value},
             ),
             (reverse("session-cancel", args=[booked_session.pk]), {"by_client": value, "reason": "x" * 300}),
         ]

@@ -39,6 +39,7 @@ COLD_SORES_WHY = "Needling can reactivate herpes simplex: antiviral cover first"
 PROTOCOL_NAME = "P3 Conservative, Fitzpatrick IV-VI"
 CARE_SUBJECTS = ("Avoid tanning", "Mineral SPF")
 SESSION_NOTES = "Client mentioned a rash after the last peel."
+SCORE_NOTES = "Graded under the ring light, left cheek worst."
 CLIENT_NOTES = "Nervous of needles"
 RATIONALE_FACTOR = "isotretinoin 3 months ago"
 WARNING = "Recent isotretinoin"
@@ -106,10 +107,19 @@ def completed_clinical_plan(*, client, protocol, created_by, practitioner) -> mo
         status=models.SessionStatus.COMPLETED,
         completed_at=done + dt.timedelta(minutes=60),
         depth_used_mm="0.50",
-        pore_score=3,
         notes=SESSION_NOTES,
     )
     _signed_record(plan.sessions.get(sequence=1), practitioner.user)
+    # Session 1's baseline pore grade, as score_record stores it: clinical, like the record.
+    models.OutcomeScore.objects.create(
+        plan=plan,
+        session=plan.sessions.get(sequence=1),
+        moment=models.ScoreMoment.BASELINE,
+        pore_grade=3,
+        notes=SCORE_NOTES,
+        rated_by=practitioner.user,
+        rated_at=done + dt.timedelta(minutes=60),
+    )
     PlanSessionFactory(plan=plan, sequence=2, target=dt.date(2026, 2, 17), latest=dt.date(2026, 3, 3))
     return plan
 
@@ -144,9 +154,31 @@ CLINICAL_TEXT = {
     "rationale": RATIONALE_FACTOR,
     "plan warning": WARNING,
     "deferral": "deferred to",
-    "pore score": "pore score",
+    "pore grade": "pore grade",
+    "outcome score notes": SCORE_NOTES,
     "immediate reaction": IMMEDIATE_REACTION,
     "adverse event": ADVERSE_EVENT,
     "adverse event type": "hyperpigmentation",
 }
 DEPTH = re.compile(r"\d(?:\.\d+)?\s*mm\b")
+
+
+def world_outcomes(plan: models.TreatmentPlan, *, by, at: dt.datetime) -> None:
+    """Outcome rows as the services store them, each with a history version for the admin's
+    history pages: a reworded anchor and question, a rated score, an answered questionnaire."""
+    from plans.services.outcomes import load_default_outcome_items
+
+    load_default_outcome_items()
+    anchor = models.PoreGradeAnchor.objects.get(grade=0)
+    anchor.description = f"{anchor.description} Under even light."
+    anchor.save()
+    question = models.OutcomeQuestion.objects.get(code="satisfaction")
+    question.text = question.text.replace("at the moment", "today")
+    question.save()
+    models.OutcomeScore.objects.create(
+        plan=plan, moment=models.ScoreMoment.BASELINE, pore_grade=2, notes=SCORE_NOTES, rated_by=by, rated_at=at
+    )
+    response = models.QuestionnaireResponse.objects.create(
+        plan=plan, moment=models.ScoreMoment.BASELINE, submitted_at=at
+    )
+    models.QuestionnaireAnswer.objects.create(response=response, question=question, value=7)

@@ -27,7 +27,7 @@ def test_the_client_timeline_shows_each_message_with_its_status_and_error(client
     response = client.get(reverse("client-messages", args=[outbox.plan.client_id]))
     assert response.status_code == 200
     html = response.content.decode()
-    assert html.count('class="message-row"') == 4
+    assert html.count('class="message-row"') == 5  # confirmation, 3 reminders, the baseline questionnaire
     assert "550 No such user" in html and "Resend" in html
 
 
@@ -60,7 +60,7 @@ def test_resend_refuses_a_message_that_has_not_failed(client, aesthetician, outb
 
 def test_the_messages_page_lists_failed_and_pending_and_filters_by_status_and_kind(client, aesthetician, outbox):
     client.force_login(aesthetician)
-    assert client.get(reverse("messages")).content.decode().count('class="message-row"') == 4
+    assert client.get(reverse("messages")).content.decode().count('class="message-row"') == 5
     failed_only = client.get(reverse("messages"), {"status": "failed"}).content.decode()
     assert failed_only.count('class="message-row"') == 1
     reminders = client.get(reverse("messages"), {"kind": "reminder"}).content.decode()

@@ -320,7 +320,7 @@ def test_session_book_reschedule_cancel_complete_survive_hostile_values(booker, 
     sweep.fields(reverse("session-cancel", args=[booked.pk]), cancel, list(cancel),
                  invalid_for=lambda f, k: k in INVALID or (f == "by_client") or (k in ("empty", "blank")),
                  reset=lambda: _rebook(booked))  # fmt: skip
-    complete = record_post(booked) | {"pore_score": "3", "notes": "fine", "immediate_reaction": "mild redness"}
+    complete = record_post(booked) | {"notes": "fine", "immediate_reaction": "mild redness"}
     free_text = ("notes", "immediate_reaction")
     sweep.fields(reverse("session-complete", args=[booked.pk]), complete, list(complete),
                  invalid_for=lambda f, k: k in INVALID if f in free_text else k not in ("empty", "blank"),

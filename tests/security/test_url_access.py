@@ -84,6 +84,7 @@ ACCESS: dict[str, dict] = {
     # The treatment record and adverse events are clinical; a recall's contact list is the clinic admin's.
     "session-record": CLINICAL,
     "session-record-addendum": rule(LOGIN, DENIED, 405, 405),  # POST only
+    "session-score": rule(LOGIN, DENIED, 405, 405),  # POST only: rating the outcome is clinical
     "adverse-event-new": CLINICAL,
     "adverse-event": CLINICAL,
     "adverse-event-clear": rule(LOGIN, DENIED, 405, 405),  # POST only; the service refuses non-clinicians
@@ -134,6 +135,15 @@ ACCESS: dict[str, dict] = {
     # Plans and sessions are written by services, never added in the admin; the heartbeat by the worker.
     "admin:plans_treatmentplan_add": ADMIN_FORBIDDEN,
     "admin:plans_plansession_add": ADMIN_FORBIDDEN,
+    # Outcomes: five fixed grades (reworded, never added or removed); a question with answers is
+    # retired, not deleted; scores and questionnaire responses are written by the services only.
+    "admin:plans_poregradeanchor_add": ADMIN_FORBIDDEN,
+    "admin:plans_poregradeanchor_delete": ADMIN_FORBIDDEN,
+    "admin:plans_outcomequestion_delete": ADMIN_FORBIDDEN,
+    "admin:plans_outcomescore_add": ADMIN_FORBIDDEN,
+    "admin:plans_outcomescore_delete": ADMIN_FORBIDDEN,
+    "admin:plans_questionnaireresponse_add": ADMIN_FORBIDDEN,
+    "admin:plans_questionnaireresponse_delete": ADMIN_FORBIDDEN,
     "admin:plans_workerheartbeat_add": ADMIN_FORBIDDEN,
     # A screen is recorded through the client's edit page, which checks every question is answered.
     "admin:plans_screening_add": ADMIN_FORBIDDEN,

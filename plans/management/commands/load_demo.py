@@ -31,6 +31,7 @@ from plans.services import photos as photo_services
 from plans.services import plans as plan_services
 from plans.services.availability import time_off_save
 from plans.services.clients import client_create, screening_record
+from plans.services.outcomes import load_default_outcome_items
 from plans.services.security import user_set_role
 
 ADMIN_LOGIN = ("admin", "clinic-admin-demo")
@@ -120,6 +121,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         with transaction.atomic():
             protocols = load_default_protocols()
+            load_default_outcome_items()  # the pore-grade anchors and the client's questions
             created: list[str] = [f"protocol {code}" for code in protocols.protocols_created]
             created += [f"consent form {kind}" for kind in load_default_consents()]
             self._user(*ADMIN_LOGIN, created, first_name="Maria", last_name="Admin", role=CLINIC_ADMIN, superuser=True)

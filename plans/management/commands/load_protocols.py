@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from plans.defaults import load_default_protocols
+from plans.services.outcomes import load_default_outcome_items
 
 
 class Command(BaseCommand):
@@ -17,5 +18,10 @@ class Command(BaseCommand):
             self.stdout.write(f"Created protocol {code}")
         for code in result.protocols_skipped:
             self.stderr.write(self.style.WARNING(f"Skipped protocol {code}: another protocol already uses its name."))
-        if not result.created_anything:
+        outcome_items = load_default_outcome_items()
+        for grade in outcome_items.anchors_created:
+            self.stdout.write(f"Created pore-grade anchor {grade}")
+        for code in outcome_items.questions_created:
+            self.stdout.write(f"Created outcome question {code}")
+        if not result.created_anything and not (outcome_items.anchors_created or outcome_items.questions_created):
             self.stdout.write("Default protocols already present; nothing changed.")

@@ -25,7 +25,7 @@ def _context(message: Message, now: dt.datetime) -> dict:
     family = family_of(message)
     session = message.session
     can_change = family.offers_links and session.status == SessionStatus.BOOKED
-    when = local_when(session.starts_at) if session.starts_at else ""
+    when = local_when(session.starts_at, now=now) if session.starts_at else ""
     return {
         "kind": family.name,
         "client": message.client,

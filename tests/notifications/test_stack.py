@@ -21,6 +21,7 @@ from icalendar import Calendar
 
 from plans.models import Message, MessageStatus, PreSessionCheck
 from plans.recheck import CHECK_CODES
+from tests.helpers.clock import as_client_reads
 from tests.helpers.outbox import attachment, text_body
 from tests.notifications.stack import STAFF_PASSWORD, Browser, Stack, clinic_with_a_plan, wait_for
 
@@ -92,7 +93,8 @@ def mail_files(stack: Stack) -> list:
 
 
 def assert_confirmation_for(message, plan, starts, stack: Stack) -> None:
-    when = f"{starts:%A} {starts.day} {starts:%B %Y} at 10:00 (Europe/London time)"
+    when = as_client_reads(starts, timezone.now())
+    assert when.endswith(" at 10:00")
     assert message["Subject"] == f"Booking confirmed at Demo Skin Clinic: {when}"
     assert message["To"] == plan.client.email
     body = text_body(message)

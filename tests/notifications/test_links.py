@@ -140,7 +140,7 @@ def test_a_series_confirmation_gives_each_appointment_its_own_cancel_link(client
         assert outbox.deliver(confirmation_id) == "sent"
     (mail,) = smtp_server.wait_for(1)
     body = mail.get_body(preferencelist=("plain",)).get_content()
-    links = [line.split("? ", 1)[1] for line in body.splitlines() if "Need to cancel it?" in line]
+    links = [line.split(": ", 1)[1] for line in body.splitlines() if "Cancel this one: " in line]
     assert len(links) == 3 and "Confirm you will attend" not in body
 
     # The second appointment's link cancels the second appointment, and only it.

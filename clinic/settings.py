@@ -16,6 +16,7 @@ import os
 import re
 import zoneinfo
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -298,6 +299,10 @@ CLINIC_PHONE = os.environ.get("CLINIC_PHONE", "+44 20 7946 0000")
 # of headers and buttons (a calm teal by default, dark enough for white text).
 CLINIC_LOGO_URL = env_absolute_url("CLINIC_LOGO_URL")
 CLINIC_COLOUR = env_colour("CLINIC_COLOUR", "#0f766e")
+if CLINIC_LOGO_URL:
+    # The client's pages show the logo too: its origin, and only it, joins the images the CSP allows.
+    _logo = urlsplit(CLINIC_LOGO_URL)
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["img-src"].append(f"{_logo.scheme}://{_logo.netloc}")
 CLINIC_MIN_AGE = env_int("CLINIC_MIN_AGE", 18)
 # A screening older than this (days; 183 is about 6 months) cannot make a plan: re-screen first.
 SCREENING_MAX_AGE_DAYS = env_int("SCREENING_MAX_AGE_DAYS", 183, minimum=1)

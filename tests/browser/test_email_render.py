@@ -41,3 +41,37 @@ def test_the_email_fits_a_phone_and_a_desktop_with_thumb_sized_buttons(page, tmp
         assert labels[:1] == ["Confirm you will attend"] and "Cancel this appointment" in labels
         # The brand colour, as the browser paints it (rgb of #0f766e), not a class in a dropped style sheet.
         assert buttons[0]["background"] == "rgb(15, 118, 110)"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_clients_page_and_move_page_fit_a_phone_in_the_clinic_colour(page, live_server, clinic, tmp_path):
+    import datetime as dt
+
+    import time_machine
+
+    from plans import scheduling
+    from plans.services import booking, selfservice
+    from tests.helpers.clock import at
+    from tests.helpers.plans import plan_to_book
+
+    with time_machine.travel(at(dt.date(2027, 2, 1), 8), tick=False):
+        plan = plan_to_book(first_target=dt.date(2027, 3, 1))
+        preferences = scheduling.Preferences(practitioner_id=clinic["ana"].id)
+        proposal = booking.series_propose(plan=plan, preferences=preferences)
+        booking.series_book(plan=plan, proposal=proposal.result.bookings)
+        url = selfservice.client_page_url(client=plan.client).replace("http://127.0.0.1:8000", live_server.url)
+        for width in (390, 1024):
+            page.set_viewport_size({"width": width, "height": 900})
+            page.goto(url)
+            page.screenshot(path=str(tmp_path / f"client-page-{width}.png"), full_page=True)
+            assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0, width
+            header = page.locator("#public-header")
+            assert header.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(15, 118, 110)"
+            move = page.get_by_role("link", name="Move this appointment").first
+            assert move.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(15, 118, 110)"
+            assert move.bounding_box()["height"] >= 44
+        page.set_viewport_size({"width": 390, "height": 900})
+        page.get_by_role("link", name="Move this appointment").first.click()
+        page.wait_for_selector("h1")
+        page.screenshot(path=str(tmp_path / "move-390.png"), full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0

@@ -103,6 +103,13 @@ def test_brand_settings_default_to_a_calm_teal_and_no_logo_and_a_short_colour_is
     assert shown.stdout.strip() == "#aabbcc"
 
 
+def test_a_logo_url_lets_that_origin_and_only_it_into_the_pages_image_policy():
+    code = "from django.conf import settings; print(settings.CONTENT_SECURITY_POLICY['DIRECTIVES']['img-src'])"
+    shown = _start_up(code, CLINIC_LOGO_URL="https://cdn.clinic.example/brand/logo.png")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip() == str(["'self'", "data:", "https://cdn.clinic.example"])
+
+
 def test_button_text_is_white_on_a_dark_brand_and_dark_on_a_pastel_one():
     assert text_on("#0f766e") == "#ffffff"
     assert text_on("#1d4ed8") == "#ffffff"

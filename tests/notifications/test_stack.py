@@ -100,6 +100,12 @@ def assert_confirmation_for(message, plan, starts, stack: Stack) -> None:
     body = text_body(message)
     assert when in body
     assert f"{stack.url}/e/cancel/" in body  # links point at the server that is running
+    # The worker process inlined the layout's CSS: the buttons carry the brand colour themselves.
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert re.search(r'<a class="button[^"]*"[^>]*style="[^"]*#0f766e', html) or re.search(
+        r'<a[^>]*style="[^"]*#0f766e[^"]*"[^>]*class="button', html
+    ), html
+    assert "openstreetmap.org/search?query=1+High+Street%2C+London" in html
     (event,) = Calendar.from_ical(attachment(message)).walk("VEVENT")
     assert event["DTSTART"].params["TZID"] == "Europe/London"
     assert event.decoded("DTSTART") == starts

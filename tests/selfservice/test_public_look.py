@@ -37,3 +37,24 @@ def test_a_bad_link_page_is_branded_too(client, settings):
 def test_with_a_logo_the_header_shows_it_named_by_the_clinic(client, booked_plan, settings):
     text = client.get(page_path(booked_plan.client)).content.decode()
     assert f'<img class="public-logo" src="https://cdn.clinic.example/logo.png" alt="{settings.CLINIC_NAME}">' in text
+
+
+def test_the_consent_page_from_the_email_is_branded_and_the_tablet_one_keeps_the_staff_menu(client, aesthetician):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from plans.models import Message, MessageKind
+    from plans.outbox.links import link_url
+    from tests.factories import ClientFactory
+    from tests.helpers.outbox import book
+    from tests.helpers.plans import booked_plan
+
+    zoe = ClientFactory(first_name="Zoe", treatment_consent=False)
+    book(booked_plan(client=zoe, starts=[timezone.now() + dt.timedelta(days=d) for d in (10, 38, 66)]))
+    message = Message.objects.get(kind=MessageKind.CONSENT_REQUEST)
+    public = client.get(link_url(message, "consent").removeprefix("http://127.0.0.1:8000")).content.decode()
+    assert 'id="public-header"' in public and 'id="sign-form"' in public and 'id="main-nav"' not in public
+    client.force_login(aesthetician)
+    tablet = client.get(reverse("consent-sign", args=[zoe.pk, "treatment"])).content.decode()
+    assert 'id="main-nav"' in tablet and 'id="public-header"' not in tablet

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import zoneinfo
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -101,6 +103,22 @@ def env_time_zone(name: str, default: str) -> str:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise ImproperlyConfigured(f"{name} must be an IANA time zone such as Europe/London, got {value!r}.") from None
+    return value
+
+
+def env_colour(name: str, default: str) -> str:
+    """A #rgb or #rrggbb colour, as lower-case #rrggbb. It is written into email CSS, so nothing else passes."""
+    value = (os.environ.get(name) or default).strip().lower()
+    if not re.fullmatch(r"#(?:[0-9a-f]{3}|[0-9a-f]{6})", value):
+        raise ImproperlyConfigured(f"{name} must be a hex colour such as #0f766e, got {value!r}.")
+    return value if len(value) == 7 else "#" + "".join(c * 2 for c in value[1:])
+
+
+def env_absolute_url(name: str) -> str:
+    """An optional absolute http(s) URL: a relative one would break in every mail client."""
+    value = os.environ.get(name, "").strip()
+    if value and not re.fullmatch(r"https?://[^\s/\"'<>]+(?:/[^\s\"'<>]*)?", value):
+        raise ImproperlyConfigured(f"{name} must be an absolute http(s) URL, got {value!r}.")
     return value
 
 
@@ -277,6 +295,15 @@ TIME_ZONE = CLINIC_TIME_ZONE
 CLINIC_NAME = os.environ.get("CLINIC_NAME", "Demo Skin Clinic")
 CLINIC_ADDRESS = os.environ.get("CLINIC_ADDRESS", "1 High Street, London")
 CLINIC_PHONE = os.environ.get("CLINIC_PHONE", "+44 20 7946 0000")
+# The clinic's look in emails and on the client's pages: a logo (absolute URL, since emails are
+# read far from the server; the clinic's name is shown as text without one) and the brand colour
+# of headers and buttons (a calm teal by default, dark enough for white text).
+CLINIC_LOGO_URL = env_absolute_url("CLINIC_LOGO_URL")
+CLINIC_COLOUR = env_colour("CLINIC_COLOUR", "#0f766e")
+if CLINIC_LOGO_URL:
+    # The client's pages show the logo too: its origin, and only it, joins the images the CSP allows.
+    _logo = urlsplit(CLINIC_LOGO_URL)
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["img-src"].append(f"{_logo.scheme}://{_logo.netloc}")
 CLINIC_MIN_AGE = env_int("CLINIC_MIN_AGE", 18)
 # A screening older than this (days; 183 is about 6 months) cannot make a plan: re-screen first.
 SCREENING_MAX_AGE_DAYS = env_int("SCREENING_MAX_AGE_DAYS", 183, minimum=1)

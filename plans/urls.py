@@ -62,6 +62,7 @@ urlpatterns = [
     path("messages/", messages.message_list, name="messages"),
     path("messages/<int:message_id>/resend/", messages.message_resend, name="message-resend"),
     path("clients/<int:client_id>/messages/", messages.client_messages, name="client-messages"),
+    path("e/brand.css", public.brand_css, name="public-brand-css"),
     path("e/confirm/<str:token>/", public.confirm, name="public-confirm"),
     path("e/cancel/<str:token>/", public.cancel, name="public-cancel"),
     path("e/unsubscribe/<str:token>/", public.unsubscribe, name="public-unsubscribe"),

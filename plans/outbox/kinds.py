@@ -37,7 +37,7 @@ from plans.models import (
     SignedConsent,
 )
 from plans.outbox.links import link_max_age_days, link_url, questionnaire_url
-from plans.outbox.timing import local_when
+from plans.outbox.timing import local_day, local_when
 
 CONFIRMATION = MessageKind.CONFIRMATION
 REMINDER = MessageKind.REMINDER
@@ -167,7 +167,7 @@ def _confirmation_content(message: Message, now: dt.datetime) -> dict:
     # A series confirmation gives each listed appointment its own cancel link; attendance is
     # confirmed from the reminders, one appointment at a time.
     listed = [
-        {"label": s.label, "when": local_when(s.starts_at), "cancel_url": link_url(message, "cancel", s)}
+        {"label": s.label, "when": local_when(s.starts_at, now=now), "cancel_url": link_url(message, "cancel", s)}
         for s in appointments
     ]
     return {"appointments": listed, "invite": appointments}
@@ -205,13 +205,17 @@ def _follow_up_content(message: Message, now: dt.datetime) -> dict:
     session = message.session
     follow_up = session.plan.sessions.filter(kind=SessionKind.FOLLOW_UP).order_by("sequence").first()
     if follow_up and follow_up.status == SessionStatus.BOOKED and follow_up.starts_at:
-        return {"follow_up": follow_up, "follow_up_when": local_when(follow_up.starts_at), "invite": [follow_up]}
+        return {
+            "follow_up": follow_up,
+            "follow_up_when": local_when(follow_up.starts_at, now=now),
+            "invite": [follow_up],
+        }
     anchor = (
         follow_up.target
         if follow_up
         else timezone.localdate(session.starts_at) + dt.timedelta(days=session.plan.params.follow_up_days)
     )
-    return {"follow_up": None, "follow_up_date": f"{anchor:%A} {anchor.day} {anchor:%B %Y}"}
+    return {"follow_up": None, "follow_up_date": local_day(anchor, now=now)}
 
 
 def _consent_still_needed(message: Message, now: dt.datetime) -> Verdict:
@@ -228,7 +232,7 @@ def _consent_content(message: Message, now: dt.datetime) -> dict:
         "sign_url": link_url(message, "consent"),
         "withdraw_url": link_url(message, "withdraw"),
         "link_days": link_max_age_days("consent"),
-        "when": local_when(message.session.starts_at),
+        "when": local_when(message.session.starts_at, now=now),
     }
 
 

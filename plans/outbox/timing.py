@@ -22,10 +22,22 @@ def now() -> dt.datetime:
     return timezone.now()
 
 
-def local_when(moment: dt.datetime) -> str:
-    """'Monday 30 March 2026 at 09:00 (Europe/London time)': the zone is named, never implied."""
+def local_day(day: dt.date, *, now: dt.datetime | None = None) -> str:
+    """'Tuesday 3 March', with the year only when it is not this year in the clinic's zone."""
+    this_year = timezone.localtime(now or timezone.now(), clinic_zone()).year
+    year = f" {day.year}" if day.year != this_year else ""
+    return f"{day:%A} {day.day} {day:%B}{year}"
+
+
+def local_when(moment: dt.datetime, *, now: dt.datetime | None = None) -> str:
+    """A moment as a client reads it: 'Tuesday 3 March at 09:00' (year only when not this year).
+
+    Always the clinic's wall-clock time, whatever the server's or the reader's zone: clients
+    come to the clinic, so its clock is the one that matters, and naming the zone ("Europe/London
+    time") read as a machine talking. `now` decides "this year" (the moment an email is built).
+    """
     local = timezone.localtime(moment, clinic_zone())
-    return f"{local:%A} {local.day} {local:%B %Y} at {local:%H:%M} ({settings.CLINIC_TIME_ZONE} time)"
+    return f"{local_day(local.date(), now=now)} at {local:%H:%M}"
 
 
 def reminder_send_at(starts_at: dt.datetime, hours_before: int) -> dt.datetime:

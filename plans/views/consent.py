@@ -45,7 +45,15 @@ def _sign(request, form: SignForm, sign) -> str:
 
 
 def _signing_context(version, form, **extra) -> dict:
-    return {"version": version, "form": form, "photo": version.template.kind == ConsentKind.PHOTO, **extra}
+    # From the emailed link the client reads the page in the clinic's look, without the staff menu.
+    base = "plans/public/base.html" if extra.get("public") else "base.html"
+    return {
+        "version": version,
+        "form": form,
+        "photo": version.template.kind == ConsentKind.PHOTO,
+        "base": base,
+        **extra,
+    }
 
 
 @staff_required("plans.view_clinical_record")

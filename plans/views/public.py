@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from plans.branding import brand
 from plans.forms.outcomes import QuestionnaireForm
 from plans.models import ScoreMoment
 from plans.outbox.links import BadLink, read_questionnaire_token, read_token
@@ -20,6 +21,20 @@ from plans.outbox.timing import local_when
 from plans.permissions import public_rate_limited
 from plans.services import messages as message_services
 from plans.services import outcomes
+
+
+@require_http_methods(["GET"])
+def brand_css(request) -> HttpResponse:
+    """The clinic's colours as CSS variables for static/css/public.css: a style sheet, since the
+    CSP forbids inline styles, and a view, since the colour is a setting (validated at start-up)."""
+    clinic = brand()
+    css = (
+        f":root {{ --clinic-colour: {clinic.colour}; --clinic-on-colour: {clinic.on_colour}; "
+        f"--clinic-ink: {clinic.ink}; }}\n"
+    )
+    response = HttpResponse(css, content_type="text/css; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
 
 
 def _page(request, *, title: str, text: str, status: int = 200, action: str = "", button: str = "", **extra):

@@ -32,17 +32,14 @@ def test_a_due_reminder_arrives_with_the_local_time_clinic_details_pre_care_and_
     deliver_due(local(2026, 1, 5, 10, 1))
     (confirmation,) = smtp_server.wait_for(1)
     assert "Microneedling session 1 of 3" in text_body(confirmation)
-    assert "Tuesday 17 February 2026 at 09:00 (Europe/London time)" in text_body(confirmation)
+    assert "Tuesday 17 February at 09:00" in text_body(confirmation)
 
     results = deliver_due(local(2026, 1, 13, 9, 0, 30))
     assert list(results.values()) == ["sent"]
     reminder = smtp_server.wait_for(2)[1]
     client = plan.client
     assert reminder["X-Envelope-To"] == client.email
-    assert (
-        reminder["Subject"]
-        == "Reminder: Microneedling session 1 of 3 on Tuesday 20 January 2026 at 09:00 (Europe/London time)"
-    )
+    assert reminder["Subject"] == "Reminder: Microneedling session 1 of 3 on Tuesday 20 January at 09:00"
     body = text_body(reminder)
     assert f"Dear {client.first_name}" in body
     assert "Stop retinoids" in body  # the 7-day reminder carries the pre-care notes
@@ -159,7 +156,7 @@ def test_rescheduling_after_the_send_was_enqueued_sends_nothing_for_the_old_time
         assert outbox.deliver(enqueued[0]) == "not-claimed"
         assert list(deliver_due(now).values()) == ["sent"]  # the update, with the new time
     (update,) = smtp_server.wait_for(1)
-    assert "Tuesday 27 January 2026 at 09:00" in update["Subject"]
+    assert "Tuesday 27 January at 09:00" in update["Subject"]
     (event,) = Calendar.from_ical(attachment(update)).walk("VEVENT")
     assert event["SEQUENCE"] == 1
     assert Message.objects.get(session=session, kind="reminder:24h").send_at == local(2026, 1, 26, 9)
@@ -208,7 +205,7 @@ def test_the_0900_appointment_after_the_clocks_change_is_reminded_at_the_right_i
     results = deliver_due(dt.datetime(2026, 3, 29, 8, 0, tzinfo=UTC))
     assert list(results.values()) == ["sent"]
     (reminder,) = smtp_server.wait_for(1)
-    assert "Monday 30 March 2026 at 09:00 (Europe/London time)" in text_body(reminder)
+    assert "Monday 30 March at 09:00" in text_body(reminder)
     (event,) = Calendar.from_ical(attachment(reminder)).walk("VEVENT")
     assert event.decoded("DTSTART").utcoffset() == dt.timedelta(hours=1)
     assert event.decoded("DTSTART").hour == 9
@@ -232,7 +229,7 @@ def test_cancellation_notice_carries_a_calendar_cancel_and_care_notes_follow_com
     subjects = sorted(m["Subject"] for m in smtp_server.wait_for(3)[1:])
     assert subjects == ["Aftercare: The first 24 hours", "Your follow-up assessment at Demo Skin Clinic"]
     invite = next(m for m in smtp_server.received if "follow-up" in m["Subject"])
-    assert "Tuesday 9 June 2026" in text_body(invite)  # 84 days after 17 March
+    assert "Tuesday 9 June" in text_body(invite)  # 84 days after 17 March
     deliver_due(local(2026, 3, 18, 9, 0, 30))
     assert smtp_server.wait_for(4)[3]["Subject"] == "Aftercare: Days 1 to 3"
 

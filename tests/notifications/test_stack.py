@@ -21,6 +21,7 @@ from icalendar import Calendar
 
 from plans.models import Message, MessageStatus, PreSessionCheck
 from plans.recheck import CHECK_CODES
+from tests.helpers.clock import as_client_reads
 from tests.helpers.outbox import attachment, text_body
 from tests.notifications.stack import STAFF_PASSWORD, Browser, Stack, clinic_with_a_plan, wait_for
 
@@ -92,12 +93,19 @@ def mail_files(stack: Stack) -> list:
 
 
 def assert_confirmation_for(message, plan, starts, stack: Stack) -> None:
-    when = f"{starts:%A} {starts.day} {starts:%B %Y} at 10:00 (Europe/London time)"
+    when = as_client_reads(starts, timezone.now())
+    assert when.endswith(" at 10:00")
     assert message["Subject"] == f"Booking confirmed at Demo Skin Clinic: {when}"
     assert message["To"] == plan.client.email
     body = text_body(message)
     assert when in body
     assert f"{stack.url}/e/cancel/" in body  # links point at the server that is running
+    # The worker process inlined the layout's CSS: the buttons carry the brand colour themselves.
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert re.search(r'<a class="button[^"]*"[^>]*style="[^"]*#0f766e', html) or re.search(
+        r'<a[^>]*style="[^"]*#0f766e[^"]*"[^>]*class="button', html
+    ), html
+    assert "openstreetmap.org/search?query=1+High+Street%2C+London" in html
     (event,) = Calendar.from_ical(attachment(message)).walk("VEVENT")
     assert event["DTSTART"].params["TZID"] == "Europe/London"
     assert event.decoded("DTSTART") == starts

@@ -25,7 +25,7 @@ from icalendar import Calendar
 from plans import outbox
 from plans.models import Message, MessageStatus
 from plans.tasks import send_messages, sweep_due_messages
-from tests.helpers.clock import LONDON
+from tests.helpers.clock import LONDON, as_client_reads
 from tests.helpers.outbox import attachment, book, text_body
 from tests.helpers.plans import booked_plan
 from tests.helpers.ports import free_port
@@ -141,7 +141,7 @@ def test_booking_then_sweep_then_a_real_worker_delivers_each_email_once(smtp_ser
     time.sleep(0.5)
     assert len(smtp_server.received) == 3
 
-    when = f"{starts:%A} {starts.day} {starts:%B %Y} at {starts:%H:%M} (Europe/London time)"
+    when = as_client_reads(starts, timezone.now())
     confirmation = next(m for m in arrived if m["Subject"].startswith("Booking confirmed"))
     reminders = [m for m in arrived if m["Subject"].startswith("Reminder")]
     assert len(reminders) == 2 and len({m["Message-ID"] for m in arrived}) == 3

@@ -3,12 +3,15 @@ a cancellation, completions), and rendered with build_email as the client would 
 
 from __future__ import annotations
 
+import datetime as dt
+
 import time_machine
 from django.core.mail import EmailMultiAlternatives
 
-from plans.models import Message, MessageKind, MessageStatus
+from plans.models import Message, MessageKind, MessageStatus, WaitlistEntry, WaitlistOffer
 from plans.outbox.kinds import FAMILIES
 from plans.outbox.render import build_email
+from plans.outbox.write import on_waitlist_offer
 from plans.planning import ProtocolParams
 from tests.factories import ClientFactory
 from tests.helpers.clock import local
@@ -34,7 +37,7 @@ def one_message_per_family() -> dict[str, Message]:
     aftercare note and, after his last session, the follow-up invitation."""
     with time_machine.travel(BUILT_AT, tick=False):
         zoe = ClientFactory(first_name="Zoe", treatment_consent=False)
-        first, second, _ = book(
+        first, second, third = book(
             booked_plan(
                 client=zoe, starts=[local(2026, 1, 20), local(2026, 2, 17), local(2026, 3, 17)], snapshot=WITH_D14
             )
@@ -50,6 +53,18 @@ def one_message_per_family() -> dict[str, Message]:
         )
         cancel(m1)
         complete(m3, local(2026, 1, 5, 9))
+        # Zoe asked for an earlier third session and a freed time is offered to her (the rows the
+        # waitlist service writes; which time fits is tests/selfservice's matter).
+        entry = WaitlistEntry.objects.create(session=third, requested_at=BUILT_AT)
+        offer = WaitlistOffer.objects.create(
+            entry=entry,
+            practitioner=third.practitioner,
+            room=third.room,
+            starts_at=third.starts_at - dt.timedelta(days=7),
+            created_at=BUILT_AT,
+            expires_at=BUILT_AT + dt.timedelta(hours=12),
+        )
+        on_waitlist_offer(offer)
     found = {}
     for message in Message.objects.order_by("pk"):
         family = MessageKind.family(message.kind)

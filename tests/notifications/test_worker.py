@@ -122,13 +122,15 @@ def test_booking_then_sweep_then_a_real_worker_delivers_each_email_once(smtp_ser
     with time_machine.travel(booked_at, tick=False):
         plan = booked_plan(starts=[starts])
         (session,) = book(plan)
-    assert set(Message.objects.values_list("kind", flat=True)) == {"confirmation", "reminder:48h", "reminder:24h"}
+    # Session 1 is under three days away: its baseline questionnaire is due at once too.
+    kinds = {"confirmation", "reminder:48h", "reminder:24h", "questionnaire:baseline"}
+    assert set(Message.objects.values_list("kind", flat=True)) == kinds
 
     workers.start(child_env(smtp_server.port, broker_url))
-    assert sweep_due_messages() == 2
-    assert sweep_due_messages() == 0  # both rows are with the broker already: not queued twice
-    arrived = smtp_server.wait_for(2)
-    wait_until(lambda: Message.objects.filter(status=MessageStatus.SENT).count() == 2, what="rows marked sent")
+    assert sweep_due_messages() == 3
+    assert sweep_due_messages() == 0  # the rows are with the broker already: not queued twice
+    arrived = smtp_server.wait_for(3)
+    wait_until(lambda: Message.objects.filter(status=MessageStatus.SENT).count() == 3, what="rows marked sent")
     for row in Message.objects.filter(status=MessageStatus.SENT):
         send_messages.delay([row.pk])  # a duplicate task for an already sent row
 
@@ -137,14 +139,14 @@ def test_booking_then_sweep_then_a_real_worker_delivers_each_email_once(smtp_ser
     marker = Message.objects.get(kind="reminder:24h")
     Message.objects.filter(pk=marker.pk).update(send_at=timezone.now())
     send_messages.delay([marker.pk])
-    arrived = smtp_server.wait_for(3)
+    arrived = smtp_server.wait_for(4)
     time.sleep(0.5)
-    assert len(smtp_server.received) == 3
+    assert len(smtp_server.received) == 4
 
     when = as_client_reads(starts, timezone.now())
     confirmation = next(m for m in arrived if m["Subject"].startswith("Booking confirmed"))
     reminders = [m for m in arrived if m["Subject"].startswith("Reminder")]
-    assert len(reminders) == 2 and len({m["Message-ID"] for m in arrived}) == 3
+    assert len(reminders) == 2 and len({m["Message-ID"] for m in arrived}) == 4
     for message in arrived:
         assert message["X-Envelope-To"] == plan.client.email
         assert message["To"] == plan.client.email
@@ -154,7 +156,7 @@ def test_booking_then_sweep_then_a_real_worker_delivers_each_email_once(smtp_ser
     assert event["SEQUENCE"] == 0
     assert event["DTSTART"].params["TZID"] == "Europe/London"
     assert event.decoded("DTSTART") == starts
-    assert Message.objects.filter(status=MessageStatus.SENT).count() == 3
+    assert Message.objects.filter(status=MessageStatus.SENT).count() == 4
 
 
 @pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server to run a broker it can stop")
@@ -181,7 +183,8 @@ def test_with_the_broker_down_booking_works_rows_stay_pending_and_go_out_when_it
     assert result.returncode == 0, result.stderr[-3000:]
     assert "queued 0" in result.stdout
     assert "Broker unavailable" in result.stderr
-    assert Message.objects.filter(status=MessageStatus.PENDING).count() == 4
+    # Confirmation, three reminders and the baseline questionnaire (due three days before).
+    assert Message.objects.filter(status=MessageStatus.PENDING).count() == 5
 
     redis = subprocess.Popen(
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],

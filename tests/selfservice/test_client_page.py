@@ -172,7 +172,8 @@ def test_staff_see_the_issued_link_and_front_desk_sees_no_clinical_data(client, 
     text = client.get(reverse("client-detail", args=[booked_plan.client.pk])).content.decode()
     assert "Withdraw the link" in text and "Issued" in text
     # The link card sits beside the profile; the skin profile and the screening card are clinical.
-    skin = booked_plan.client.get_fitzpatrick_display()
+    # The skin type as its cell prints it: a bare "II" can turn up inside a signed link's token.
+    skin = f'<dd class="col-7">{booked_plan.client.get_fitzpatrick_display()}</dd>'
     clinical_markers = ["Fitzpatrick type", skin, 'id="screening-status"']
     shown = [marker for marker in clinical_markers if marker in text]
     if role == "front_desk":

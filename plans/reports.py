@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal
 
+from django.db import connection
 from django.db.models import (
     Case,
     CharField,
@@ -21,6 +23,7 @@ from django.db.models import (
     Exists,
     F,
     FilteredRelation,
+    IntegerField,
     OuterRef,
     Q,
     QuerySet,
@@ -252,9 +255,75 @@ def _outcome_aggregates() -> dict:
     }
 
 
-def _union(parts: list[QuerySet]) -> list[dict]:
-    first, *rest = parts
-    return list(first.union(*rest, all=True)) if rest else list(first)
+# The report's grouping columns of a plan, one per split but "all" (which groups by protocol only).
+_KEYS = ("fitzpatrick", "age", "oiliness", "severity")
+
+
+def _plan_keys() -> dict:
+    """The plan's group in each split, as SQL (named by split code), for `.values()`."""
+    return {code: _split_key(code) for code in _KEYS}
+
+
+def _compiled(qs: QuerySet) -> tuple[str, tuple]:
+    return qs.query.get_compiler(using=qs.db).as_sql()
+
+
+def _by_split(sql: str, params: tuple, measures: str, extra: tuple[str, ...] = ()) -> list[dict]:
+    """`measures` (SQL aggregates over `sql`'s rows, one a plan or a plan's part) per protocol in
+    each group of each split, as rows carrying `split` and `key`.
+
+    PostgreSQL groups by every split in one scan with GROUPING SETS (the UNION ALL it replaces read
+    the plans and sessions five times: most of the report's time at full size); GROUPING() tells
+    which split a row belongs to, so a NULL group is still told from the "all" row. SQLite has no
+    GROUPING SETS: there the same rows are grouped once per split and glued with UNION ALL."""
+    base = ("protocol_id", "protocol_name", *extra)
+    if connection.vendor == "postgresql":
+        sets = ", ".join(f"({', '.join(base + keys)})" for keys in ((), *((k,) for k in _KEYS)))
+        # GROUPING(a, b, c, d): a bit per argument, set when it is not grouped (first = highest).
+        split = "CASE GROUPING({keys}) {whens} END".format(
+            keys=", ".join(_KEYS),
+            whens=" ".join(f"WHEN {15 ^ (1 << (3 - i))} THEN '{code}'" for i, code in enumerate(_KEYS))
+            + " WHEN 15 THEN 'all'",
+        )
+        key = f"COALESCE({', '.join(_KEYS)})"
+        # Only our own names and aggregates are spliced in; every value travels as a parameter.
+        query = (
+            f"SELECT {', '.join(base)}, {split} AS split, CASE WHEN GROUPING({', '.join(_KEYS)}) = 15 "  # noqa: S608
+            f"THEN 'all' ELSE {key} END AS key, {measures} FROM ({sql}) AS facts GROUP BY GROUPING SETS ({sets})"
+        )
+        all_params = params
+    else:
+        parts = [
+            f"SELECT {', '.join(base)}, '{code}' AS split, {key} AS key, {measures} "  # noqa: S608 (see above)
+            f"FROM ({sql}) AS facts GROUP BY {', '.join(base + group)}"
+            for code, key, group in (("all", "'all'", ()), *((k, k, (k,)) for k in _KEYS))
+        ]
+        query = " UNION ALL ".join(parts)
+        all_params = params * (1 + len(_KEYS))
+    with connection.cursor() as cursor:
+        cursor.execute(query, all_params)
+        columns = [c[0] for c in cursor.description]
+        # PostgreSQL sums integers as numeric: every sum here is a count, so back to int.
+        return [
+            {c: int(v) if isinstance(v, Decimal) else v for c, v in zip(columns, values, strict=True)}
+            for values in cursor.fetchall()
+        ]
+
+
+def _percentiles(column: str) -> str:
+    """The median and quartiles of `column` (NULLs left out), as `<column>_mid`, `_low`, `_high`."""
+    if connection.vendor == "postgresql":
+        expr = "percentile_cont({f}) WITHIN GROUP (ORDER BY {c})"
+    else:
+        expr = "clinic_percentile({c}, {f})"  # plans/aggregates.py registers it on SQLite
+    return ", ".join(
+        f"{expr.format(c=column, f=fraction)} AS {column}_{name}"
+        for name, fraction in (("mid", 0.5), ("low", 0.25), ("high", 0.75))
+    )
+
+
+def _flag(condition: Q) -> Case:
+    return Case(When(condition, then=Value(1)), default=Value(0), output_field=IntegerField())
 
 
 # --- The report -----------------------------------------------------------------------------------
@@ -318,40 +387,68 @@ def outcomes_report(filters: ReportFilters) -> OutcomesReport:
     plans = plans_in_scope(filters)
     # -1 when a clinic deleted the question: no answer matches, satisfaction is "too few to say".
     satisfaction_id = OutcomeQuestion.objects.filter(code=SATISFACTION).values_list("pk", flat=True).first() or -1
-    outcome_rows = _union(
-        [
-            _with_outcomes(plans, satisfaction_id)
-            .values("protocol_id", "protocol__name", split=Value(s.code), key=_split_key(s.code))
-            .annotate(**_outcome_aggregates())
-            for s in SPLITS
-        ]
+    # One row a plan: its groups, its state and its outcome, aggregated below by split.
+    facts = _with_outcomes(plans, satisfaction_id).values(
+        "id",
+        "protocol_id",
+        "change",
+        "gais",
+        "satisfaction",
+        protocol_name=F("protocol__name"),
+        **_plan_keys(),
+        completed=_flag(Q(status=PlanStatus.COMPLETED)),
+        in_progress=_flag(Q(status=PlanStatus.ACTIVE)),
+        dropped_out=_flag(Q(status=PlanStatus.CANCELLED)),
+        **{f"gais_{g.value}": _flag(Q(gais=g.value)) for g in Gais},
+    )
+    outcome_rows = _by_split(
+        *_compiled(facts),
+        "COUNT(*) AS started, SUM(completed) AS completed, SUM(in_progress) AS in_progress, "
+        "SUM(dropped_out) AS dropped_out, COUNT(change) AS scored, "
+        + _percentiles("change")
+        + ", COUNT(gais) AS gais_n, "
+        + ", ".join(f"SUM(gais_{g.value}) AS gais_{g.value}" for g in Gais)
+        + ", COUNT(satisfaction) AS satisfaction_n, "
+        + _percentiles("satisfaction"),
     )
     zone = timezone.get_current_timezone()
-    sessions = PlanSession.objects.order_by().filter(
-        plan__in=plans, kind=SessionKind.MICRONEEDLING, status=SessionStatus.COMPLETED
+    # Sessions are counted per plan first (one pass over the sessions, on the partial index of
+    # completed microneedling sessions), then those per-plan counts are grouped by split.
+    per_plan = (
+        PlanSession.objects.order_by()
+        .filter(plan__in=plans, kind=SessionKind.MICRONEEDLING, status=SessionStatus.COMPLETED)
+        .annotate(day=TruncDate("starts_at", tzinfo=zone))
+        .values("plan_id")
+        .annotate(done=Count("pk"), in_window=Count("pk", filter=Q(day__gte=F("earliest"), day__lte=F("latest"))))
     )
-    session_rows = _union(
-        [
-            sessions.annotate(day=TruncDate("starts_at", tzinfo=zone))
-            .values("plan__protocol_id", split=Value(s.code), key=_split_key(s.code, "plan__"))
-            .annotate(
-                done=Count("pk"),
-                plans_treated=Count("plan_id", distinct=True),
-                in_window=Count("pk", filter=Q(day__gte=F("earliest"), day__lte=F("latest"))),
-            )
-            for s in SPLITS
-        ]
+    session_rows = _by_split(
+        *_joined(plans, per_plan, ("done", "in_window")),
+        "SUM(done) AS done, COUNT(*) AS plans_treated, SUM(in_window) AS in_window",
     )
-    events = AdverseEvent.objects.order_by().filter(session__plan__in=plans)
-    event_rows = _union(
-        [
-            events.values(
-                "session__plan__protocol_id", "type", split=Value(s.code), key=_split_key(s.code, "session__plan__")
-            ).annotate(plans_with=Count("session__plan_id", distinct=True))
-            for s in SPLITS
-        ]
+    # A plan counts once per type of event it had.
+    had = (
+        AdverseEvent.objects.order_by()
+        .filter(session__plan__in=plans)
+        .values(plan_id=F("session__plan_id"), event_type=F("type"))
+        .distinct()
     )
+    event_rows = _by_split(*_joined(plans, had, ("event_type",)), "COUNT(*) AS plans_with", extra=("event_type",))
     return _assemble(filters, outcome_rows, session_rows, event_rows)
+
+
+def _joined(plans: QuerySet[TreatmentPlan], per_plan: QuerySet, columns: tuple[str, ...]) -> tuple[str, tuple]:
+    """Rows of `per_plan` (keyed by plan_id) with their plan's protocol and groups, as SQL."""
+    keys_sql, keys_params = _compiled(
+        plans.values("id", "protocol_id", protocol_name=F("protocol__name"), **_plan_keys())
+    )
+    part_sql, part_params = _compiled(per_plan)
+    picked = ", ".join(f"per_plan.{c}" for c in columns)
+    names = ", ".join(f"plan_keys.{c}" for c in ("protocol_id", "protocol_name", *_KEYS))
+    return (
+        f"SELECT {names}, {picked} FROM ({keys_sql}) AS plan_keys "  # noqa: S608 (names are ours)
+        f"JOIN ({part_sql}) AS per_plan ON per_plan.plan_id = plan_keys.id",
+        (*keys_params, *part_params),
+    )
 
 
 def _assemble(filters: ReportFilters, outcome_rows, session_rows, event_rows) -> OutcomesReport:
@@ -360,7 +457,7 @@ def _assemble(filters: ReportFilters, outcome_rows, session_rows, event_rows) ->
     for r in outcome_rows:
         row = Row(
             protocol_id=r["protocol_id"],
-            protocol=r["protocol__name"],
+            protocol=r["protocol_name"],
             group=r["key"],
             started=r["started"],
             completed=r["completed"],
@@ -377,7 +474,7 @@ def _assemble(filters: ReportFilters, outcome_rows, session_rows, event_rows) ->
         row.sessions_per_plan = Figure("mean", row.started, 0.0 if row.started else None)
         rows[(r["split"], r["key"], r["protocol_id"])] = row
     for r in session_rows:
-        row = rows.get((r["split"], r["key"], r["plan__protocol_id"]))
+        row = rows.get((r["split"], r["key"], r["protocol_id"]))
         if row is None:
             continue
         row.sessions_per_plan = Figure("mean", row.started, r["done"] / row.started)
@@ -385,9 +482,9 @@ def _assemble(filters: ReportFilters, outcome_rows, session_rows, event_rows) ->
             "share", r["plans_treated"], r["in_window"] / r["done"], count=r["in_window"], total=r["done"]
         )
     for r in event_rows:
-        row = rows.get((r["split"], r["key"], r["session__plan__protocol_id"]))
+        row = rows.get((r["split"], r["key"], r["protocol_id"]))
         if row is not None:
-            row.adverse[r["type"]] = share(r["plans_with"], row.started)
+            row.adverse[r["event_type"]] = share(r["plans_with"], row.started)
     tables = []
     for split in SPLITS:
         order = {value: i for i, (value, _label) in enumerate(split.groups)}

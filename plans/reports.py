@@ -1,8 +1,10 @@
 """The protocol outcomes report and the plan preview's evidence line: read-only selectors.
 
-Every figure is an aggregate computed by the database: one GROUP BY per kind of figure (plan
-outcomes, sessions, adverse events), each a UNION ALL over the report's splits, so the page runs
-the same few queries whatever the number of plans, and nothing loops over plans in Python.
+Every figure is an aggregate computed by the database: one query per kind of figure (plan
+outcomes, sessions, adverse events), each over one row a plan (sessions and events counted per
+plan first) grouped by every split at once (GROUPING SETS on PostgreSQL, a UNION ALL of GROUP BYs
+on SQLite; `_by_split`), so the page runs the same few queries whatever the number of plans, and
+nothing loops over plans in Python. Medians are read from the count of each value in a group.
 
 Groups are the client as the plan was made for them (TreatmentPlan.cohort_*, plans/cohorts.py).
 A plan's start is its requested start. Pore grade change is the assessment grade minus the
@@ -12,6 +14,7 @@ baseline grade (negative: fewer visible pores). The small-group rule lives in `F
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -43,6 +46,7 @@ from plans.models import (
     OutcomeQuestion,
     PlanSession,
     PlanStatus,
+    Protocol,
     ScoreMoment,
     SessionKind,
     SessionStatus,
@@ -236,25 +240,6 @@ SATISFACTION = "satisfaction"  # the OutcomeQuestion code the report reads (0-10
 _IMPROVED = (Gais.VERY_MUCH_IMPROVED, Gais.MUCH_IMPROVED, Gais.IMPROVED)
 
 
-def _outcome_aggregates() -> dict:
-    return {
-        "started": Count("pk"),
-        "completed": Count("pk", filter=Q(status=PlanStatus.COMPLETED)),
-        "in_progress": Count("pk", filter=Q(status=PlanStatus.ACTIVE)),
-        "dropped_out": Count("pk", filter=Q(status=PlanStatus.CANCELLED)),
-        "scored": Count("change"),
-        "change_mid": Percentile("change", 0.5),
-        "change_low": Percentile("change", 0.25),
-        "change_high": Percentile("change", 0.75),
-        "gais_n": Count("gais"),
-        **{f"gais_{g.value}": Count("pk", filter=Q(gais=g.value)) for g in Gais},
-        "satisfaction_n": Count("satisfaction"),
-        "satisfaction_mid": Percentile("satisfaction", 0.5),
-        "satisfaction_low": Percentile("satisfaction", 0.25),
-        "satisfaction_high": Percentile("satisfaction", 0.75),
-    }
-
-
 # The report's grouping columns of a plan, one per split but "all" (which groups by protocol only).
 _KEYS = ("fitzpatrick", "age", "oiliness", "severity")
 
@@ -268,58 +253,89 @@ def _compiled(qs: QuerySet) -> tuple[str, tuple]:
     return qs.query.get_compiler(using=qs.db).as_sql()
 
 
-def _by_split(sql: str, params: tuple, measures: str, extra: tuple[str, ...] = ()) -> list[dict]:
+def _by_split(
+    sql: str, params: tuple, measures: str, *, extra: tuple[str, ...] = (), spread: tuple[str, ...] = ()
+) -> list[dict]:
     """`measures` (SQL aggregates over `sql`'s rows, one a plan or a plan's part) per protocol in
-    each group of each split, as rows carrying `split` and `key`.
+    each group of each split, as rows carrying `split` and `key`; and for each column in `spread`,
+    how many rows hold each of its values in each group (rows carrying `spread` and `value`, their
+    count in `n`), from which `_percentile` reads the medians.
 
     PostgreSQL groups by every split in one scan with GROUPING SETS (the UNION ALL it replaces read
-    the plans and sessions five times: most of the report's time at full size); GROUPING() tells
-    which split a row belongs to, so a NULL group is still told from the "all" row. SQLite has no
-    GROUPING SETS: there the same rows are grouped once per split and glued with UNION ALL."""
-    base = ("protocol_id", "protocol_name", *extra)
+    the plans and sessions five times over). The medians come from the counts of each value rather
+    than percentile_cont, which sorts every group's values once per quartile and forces a sort of
+    all the rows per grouping set: counts hash in one pass, and the values are small integers (a
+    grade change, a 0-10 answer), so there are a few rows per group. GROUPING() says which columns a
+    row is grouped by, so a NULL group is told from a row that does not group by that column.
+    SQLite has no GROUPING SETS: there each set is its own GROUP BY, glued with UNION ALL."""
+    base = ("protocol_id", *extra)
+    columns = (*_KEYS, *spread)
+    sets = [
+        (*base, *keys, *values) for keys in ((), *((k,) for k in _KEYS)) for values in ((), *((c,) for c in spread))
+    ]
+    head = ", ".join(base)
+    # Only our own names and aggregates are spliced in; every value travels as a parameter.
     if connection.vendor == "postgresql":
-        sets = ", ".join(f"({', '.join(base + keys)})" for keys in ((), *((k,) for k in _KEYS)))
-        # GROUPING(a, b, c, d): a bit per argument, set when it is not grouped (first = highest).
-        split = "CASE GROUPING({keys}) {whens} END".format(
-            keys=", ".join(_KEYS),
-            whens=" ".join(f"WHEN {15 ^ (1 << (3 - i))} THEN '{code}'" for i, code in enumerate(_KEYS))
-            + " WHEN 15 THEN 'all'",
-        )
-        key = f"COALESCE({', '.join(_KEYS)})"
-        # Only our own names and aggregates are spliced in; every value travels as a parameter.
+        grouped_sets = ", ".join(f"({', '.join(s)})" for s in sets)
         query = (
-            f"SELECT {', '.join(base)}, {split} AS split, CASE WHEN GROUPING({', '.join(_KEYS)}) = 15 "  # noqa: S608
-            f"THEN 'all' ELSE {key} END AS key, {measures} FROM ({sql}) AS facts GROUP BY GROUPING SETS ({sets})"
+            f"SELECT {head}, {', '.join(columns)}, GROUPING({', '.join(columns)}) AS grouping, "  # noqa: S608
+            f"COUNT(*) AS n, {measures} FROM ({sql}) AS facts GROUP BY GROUPING SETS ({grouped_sets})"
         )
         all_params = params
     else:
-        parts = [
-            f"SELECT {', '.join(base)}, '{code}' AS split, {key} AS key, {measures} "  # noqa: S608 (see above)
-            f"FROM ({sql}) AS facts GROUP BY {', '.join(base + group)}"
-            for code, key, group in (("all", "'all'", ()), *((k, k, (k,)) for k in _KEYS))
-        ]
+        parts = []
+        for grouped in sets:
+            picked = ", ".join(c if c in grouped else f"NULL AS {c}" for c in columns)
+            grouping = sum(1 << (len(columns) - 1 - i) for i, c in enumerate(columns) if c not in grouped)
+            parts.append(
+                f"SELECT {head}, {picked}, {grouping} AS grouping, COUNT(*) AS n, {measures} "  # noqa: S608
+                f"FROM ({sql}) AS facts GROUP BY {', '.join(grouped)}"
+            )
         query = " UNION ALL ".join(parts)
-        all_params = params * (1 + len(_KEYS))
+        all_params = params * len(sets)
+    # The protocol's name joins the few aggregated rows, not the plans: grouping by a wide text
+    # column made PostgreSQL sort every plan on disk instead of hashing it.
+    protocols = connection.ops.quote_name(Protocol._meta.db_table)
+    query = (
+        f"SELECT grouped.*, protocol.name AS protocol_name FROM ({query}) AS grouped "  # noqa: S608
+        f"JOIN {protocols} AS protocol ON protocol.id = grouped.protocol_id"
+    )
     with connection.cursor() as cursor:
         cursor.execute(query, all_params)
-        columns = [c[0] for c in cursor.description]
+        names = [c[0] for c in cursor.description]
+        fetched = cursor.fetchall()
+    rows = []
+    for values in fetched:
         # PostgreSQL sums integers as numeric: every sum here is a count, so back to int.
-        return [
-            {c: int(v) if isinstance(v, Decimal) else v for c, v in zip(columns, values, strict=True)}
-            for values in cursor.fetchall()
-        ]
+        r = {c: int(v) if isinstance(v, Decimal) else v for c, v in zip(names, values, strict=True)}
+        # GROUPING(a, b, ...): a bit per column, set when the row is not grouped by it (a first).
+        grouped = [c for i, c in enumerate(columns) if not r["grouping"] >> (len(columns) - 1 - i) & 1]
+        key = next((c for c in grouped if c in _KEYS), None)
+        r["split"], r["key"] = (key, r[key]) if key else ("all", "all")
+        r["spread"] = next((c for c in grouped if c in spread), None)
+        r["value"] = r[r["spread"]] if r["spread"] else None
+        rows.append(r)
+    return rows
 
 
-def _percentiles(column: str) -> str:
-    """The median and quartiles of `column` (NULLs left out), as `<column>_mid`, `_low`, `_high`."""
-    if connection.vendor == "postgresql":
-        expr = "percentile_cont({f}) WITHIN GROUP (ORDER BY {c})"
-    else:
-        expr = "clinic_percentile({c}, {f})"  # plans/aggregates.py registers it on SQLite
-    return ", ".join(
-        f"{expr.format(c=column, f=fraction)} AS {column}_{name}"
-        for name, fraction in (("mid", 0.5), ("low", 0.25), ("high", 0.75))
-    )
+def _percentile(counts: list[tuple[float, int]], fraction: float) -> float | None:
+    """PostgreSQL's percentile_cont (plans/aggregates.py) over values given as (value, how many)."""
+    ordered = sorted(counts)
+    total = sum(n for _v, n in ordered)
+    if not total:
+        return None
+    position = fraction * (total - 1)
+    low, high = math.floor(position), math.ceil(position)
+
+    def at(rank: int) -> float:
+        seen = 0
+        for value, n in ordered:
+            seen += n
+            if rank < seen:
+                return value
+        raise AssertionError("rank beyond the counts")
+
+    return at(low) + (at(high) - at(low)) * (position - low)
 
 
 def _flag(condition: Q) -> Case:
@@ -394,7 +410,6 @@ def outcomes_report(filters: ReportFilters) -> OutcomesReport:
         "change",
         "gais",
         "satisfaction",
-        protocol_name=F("protocol__name"),
         **_plan_keys(),
         completed=_flag(Q(status=PlanStatus.COMPLETED)),
         in_progress=_flag(Q(status=PlanStatus.ACTIVE)),
@@ -403,13 +418,9 @@ def outcomes_report(filters: ReportFilters) -> OutcomesReport:
     )
     outcome_rows = _by_split(
         *_compiled(facts),
-        "COUNT(*) AS started, SUM(completed) AS completed, SUM(in_progress) AS in_progress, "
-        "SUM(dropped_out) AS dropped_out, COUNT(change) AS scored, "
-        + _percentiles("change")
-        + ", COUNT(gais) AS gais_n, "
-        + ", ".join(f"SUM(gais_{g.value}) AS gais_{g.value}" for g in Gais)
-        + ", COUNT(satisfaction) AS satisfaction_n, "
-        + _percentiles("satisfaction"),
+        "SUM(completed) AS completed, SUM(in_progress) AS in_progress, SUM(dropped_out) AS dropped_out, "
+        "COUNT(gais) AS gais_n, " + ", ".join(f"SUM(gais_{g.value}) AS gais_{g.value}" for g in Gais),
+        spread=("change", "satisfaction"),
     )
     zone = timezone.get_current_timezone()
     # Sessions are counted per plan first (one pass over the sessions, on the partial index of
@@ -438,12 +449,10 @@ def outcomes_report(filters: ReportFilters) -> OutcomesReport:
 
 def _joined(plans: QuerySet[TreatmentPlan], per_plan: QuerySet, columns: tuple[str, ...]) -> tuple[str, tuple]:
     """Rows of `per_plan` (keyed by plan_id) with their plan's protocol and groups, as SQL."""
-    keys_sql, keys_params = _compiled(
-        plans.values("id", "protocol_id", protocol_name=F("protocol__name"), **_plan_keys())
-    )
+    keys_sql, keys_params = _compiled(plans.values("id", "protocol_id", **_plan_keys()))
     part_sql, part_params = _compiled(per_plan)
     picked = ", ".join(f"per_plan.{c}" for c in columns)
-    names = ", ".join(f"plan_keys.{c}" for c in ("protocol_id", "protocol_name", *_KEYS))
+    names = ", ".join(f"plan_keys.{c}" for c in ("protocol_id", *_KEYS))
     return (
         f"SELECT {names}, {picked} FROM ({keys_sql}) AS plan_keys "  # noqa: S608 (names are ours)
         f"JOIN ({part_sql}) AS per_plan ON per_plan.plan_id = plan_keys.id",
@@ -454,22 +463,33 @@ def _joined(plans: QuerySet[TreatmentPlan], per_plan: QuerySet, columns: tuple[s
 def _assemble(filters: ReportFilters, outcome_rows, session_rows, event_rows) -> OutcomesReport:
     """Aggregated rows (a few per protocol and group) into the report's tables."""
     rows: dict[tuple[str, str, int], Row] = {}
+    counts: dict[tuple[str, str, int, str], list[tuple[float, int]]] = {}
     for r in outcome_rows:
+        # A plan without a score or an answer is in no median.
+        if r["spread"] is not None and r["value"] is not None:
+            counts.setdefault((r["split"], r["key"], r["protocol_id"], r["spread"]), []).append((r["value"], r["n"]))
+
+    def spread(r: dict, column: str, *, signed: bool = False) -> Figure:
+        values = counts.get((r["split"], r["key"], r["protocol_id"], column), [])
+        n = sum(count for _value, count in values)
+        return median(n, *(_percentile(values, f) for f in (0.5, 0.25, 0.75)), signed=signed)
+
+    for r in outcome_rows:
+        if r["spread"] is not None:
+            continue
         row = Row(
             protocol_id=r["protocol_id"],
             protocol=r["protocol_name"],
             group=r["key"],
-            started=r["started"],
+            started=r["n"],
             completed=r["completed"],
             in_progress=r["in_progress"],
             dropped_out=r["dropped_out"],
-            pore_change=median(r["scored"], r["change_mid"], r["change_low"], r["change_high"], signed=True),
+            pore_change=spread(r, "change", signed=True),
             gais={g.value: share(r[f"gais_{g.value}"], r["gais_n"]) for g in Gais},
             improved=share(sum(r[f"gais_{g.value}"] for g in _IMPROVED), r["gais_n"]),
-            satisfaction=median(
-                r["satisfaction_n"], r["satisfaction_mid"], r["satisfaction_low"], r["satisfaction_high"]
-            ),
-            adverse={code: share(0, r["started"]) for code, _ in ADVERSE_TYPES},
+            satisfaction=spread(r, "satisfaction"),
+            adverse={code: share(0, r["n"]) for code, _ in ADVERSE_TYPES},
         )
         row.sessions_per_plan = Figure("mean", row.started, 0.0 if row.started else None)
         rows[(r["split"], r["key"], r["protocol_id"])] = row

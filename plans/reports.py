@@ -423,14 +423,19 @@ def outcomes_report(filters: ReportFilters) -> OutcomesReport:
         spread=("change", "satisfaction"),
     )
     zone = timezone.get_current_timezone()
-    # Sessions are counted per plan first (one pass over the sessions, on the partial index of
-    # completed microneedling sessions), then those per-plan counts are grouped by split.
+    # Sessions are counted per plan first (one pass over the completed treatments, on their
+    # partial index), then those per-plan counts are grouped by split. The join to the plans in
+    # scope (`_joined`) leaves out the others: filtering here too would read the plans twice.
     per_plan = (
         PlanSession.objects.order_by()
-        .filter(plan__in=plans, kind=SessionKind.MICRONEEDLING, status=SessionStatus.COMPLETED)
+        .filter(kind=SessionKind.MICRONEEDLING, status=SessionStatus.COMPLETED)
         .annotate(day=TruncDate("starts_at", tzinfo=zone))
         .values("plan_id")
-        .annotate(done=Count("pk"), in_window=Count("pk", filter=Q(day__gte=F("earliest"), day__lte=F("latest"))))
+        .annotate(
+            # plan_id, not pk: the index holds it, so the scan never visits the table.
+            done=Count("plan_id"),
+            in_window=Count("plan_id", filter=Q(day__gte=F("earliest"), day__lte=F("latest"))),
+        )
     )
     session_rows = _by_split(
         *_joined(plans, per_plan, ("done", "in_window")),
@@ -439,7 +444,7 @@ def outcomes_report(filters: ReportFilters) -> OutcomesReport:
     # A plan counts once per type of event it had.
     had = (
         AdverseEvent.objects.order_by()
-        .filter(session__plan__in=plans)
+        .filter(session__isnull=False)
         .values(plan_id=F("session__plan_id"), event_type=F("type"))
         .distinct()
     )

@@ -256,23 +256,23 @@ def _compiled(qs: QuerySet) -> tuple[str, tuple]:
 def _by_split(
     sql: str, params: tuple, measures: str, *, extra: tuple[str, ...] = (), spread: tuple[str, ...] = ()
 ) -> list[dict]:
-    """`measures` (SQL aggregates over `sql`'s rows, one a plan or a plan's part) per protocol in
-    each group of each split, as rows carrying `split` and `key`; and for each column in `spread`,
-    how many rows hold each of its values in each group (rows carrying `spread` and `value`, their
-    count in `n`), from which `_percentile` reads the medians.
+    """`measures` (SQL aggregates over `sql`'s rows, one a plan or a plan's part: sums and counts
+    only) per protocol in each group of each split, as rows carrying `split` and `key`; with
+    `counts[column]`, for each column in `spread`, how many rows hold each of its values (NULL left
+    out), from which `_percentile` reads the medians.
 
     PostgreSQL groups by every split in one scan with GROUPING SETS (the UNION ALL it replaces read
     the plans and sessions five times over). The medians come from the counts of each value rather
     than percentile_cont, which sorts every group's values once per quartile and forces a sort of
-    all the rows per grouping set: counts hash in one pass, and the values are small integers (a
-    grade change, a 0-10 answer), so there are a few rows per group. GROUPING() says which columns a
-    row is grouped by, so a NULL group is told from a row that does not group by that column.
-    SQLite has no GROUPING SETS: there each set is its own GROUP BY, glued with UNION ALL."""
+    all the rows per grouping set: counts hash in one pass. Each split is grouped by its key and
+    the spread columns together (small integers: a grade change, a 0-10 answer), so the database
+    keeps one hash table per split, and the few rows per group are added up here; that is why the
+    measures must be sums or counts. GROUPING() says which split a row belongs to, so a NULL group
+    is told from the "all" row. SQLite has no GROUPING SETS: each split is its own GROUP BY, glued
+    with UNION ALL."""
     base = ("protocol_id", *extra)
     columns = (*_KEYS, *spread)
-    sets = [
-        (*base, *keys, *values) for keys in ((), *((k,) for k in _KEYS)) for values in ((), *((c,) for c in spread))
-    ]
+    sets = [(*base, *keys, *spread) for keys in ((), *((k,) for k in _KEYS))]
     head = ", ".join(base)
     # Only our own names and aggregates are spliced in; every value travels as a parameter.
     if connection.vendor == "postgresql":
@@ -304,18 +304,28 @@ def _by_split(
         cursor.execute(query, all_params)
         names = [c[0] for c in cursor.description]
         fetched = cursor.fetchall()
-    rows = []
+    merged: dict[tuple, dict] = {}
     for values in fetched:
         # PostgreSQL sums integers as numeric: every sum here is a count, so back to int.
         r = {c: int(v) if isinstance(v, Decimal) else v for c, v in zip(names, values, strict=True)}
         # GROUPING(a, b, ...): a bit per column, set when the row is not grouped by it (a first).
         grouped = [c for i, c in enumerate(columns) if not r["grouping"] >> (len(columns) - 1 - i) & 1]
         key = next((c for c in grouped if c in _KEYS), None)
-        r["split"], r["key"] = (key, r[key]) if key else ("all", "all")
-        r["spread"] = next((c for c in grouped if c in spread), None)
-        r["value"] = r[r["spread"]] if r["spread"] else None
-        rows.append(r)
-    return rows
+        split, value = (key, r[key]) if key else ("all", "all")
+        group = (split, value, *(r[c] for c in base))
+        row = merged.get(group)
+        if row is None:
+            row = merged[group] = {**r, "split": split, "key": value, "counts": {c: {} for c in spread}}
+        else:
+            for name in names:
+                if name not in (*base, *columns, "grouping", "protocol_name"):
+                    row[name] += r[name]
+        for c in spread:
+            if r[c] is not None:
+                row["counts"][c][r[c]] = row["counts"][c].get(r[c], 0) + r["n"]
+    for row in merged.values():
+        row["counts"] = {c: list(found.items()) for c, found in row["counts"].items()}
+    return list(merged.values())
 
 
 def _percentile(counts: list[tuple[float, int]], fraction: float) -> float | None:
@@ -468,20 +478,13 @@ def _joined(plans: QuerySet[TreatmentPlan], per_plan: QuerySet, columns: tuple[s
 def _assemble(filters: ReportFilters, outcome_rows, session_rows, event_rows) -> OutcomesReport:
     """Aggregated rows (a few per protocol and group) into the report's tables."""
     rows: dict[tuple[str, str, int], Row] = {}
-    counts: dict[tuple[str, str, int, str], list[tuple[float, int]]] = {}
-    for r in outcome_rows:
-        # A plan without a score or an answer is in no median.
-        if r["spread"] is not None and r["value"] is not None:
-            counts.setdefault((r["split"], r["key"], r["protocol_id"], r["spread"]), []).append((r["value"], r["n"]))
 
     def spread(r: dict, column: str, *, signed: bool = False) -> Figure:
-        values = counts.get((r["split"], r["key"], r["protocol_id"], column), [])
+        values = r["counts"][column]
         n = sum(count for _value, count in values)
         return median(n, *(_percentile(values, f) for f in (0.5, 0.25, 0.75)), signed=signed)
 
     for r in outcome_rows:
-        if r["spread"] is not None:
-            continue
         row = Row(
             protocol_id=r["protocol_id"],
             protocol=r["protocol_name"],

@@ -1209,6 +1209,14 @@ class PlanSession(models.Model):
                 condition=Q(status__in=["proposed", "cancelled", "no_show"]),
                 name="session_bookable_window",
             ),
+            # The outcomes report counts each plan's completed treatments and those in their
+            # window: an index-only scan of just those rows, never the heap of every session.
+            models.Index(
+                fields=["plan"],
+                include=["starts_at", "earliest", "latest"],
+                condition=Q(kind="microneedling", status="completed"),
+                name="session_completed_treatment",
+            ),
         ]
 
     def __str__(self) -> str:

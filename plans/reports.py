@@ -1,8 +1,10 @@
 """The protocol outcomes report and the plan preview's evidence line: read-only selectors.
 
-Every figure is an aggregate computed by the database: one GROUP BY per kind of figure (plan
-outcomes, sessions, adverse events), each a UNION ALL over the report's splits, so the page runs
-the same few queries whatever the number of plans, and nothing loops over plans in Python.
+Every figure is an aggregate computed by the database: one query per kind of figure (plan
+outcomes, sessions, adverse events), each over one row a plan (sessions and events counted per
+plan first) grouped by every split at once (GROUPING SETS on PostgreSQL, a UNION ALL of GROUP BYs
+on SQLite; `_by_split`), so the page runs the same few queries whatever the number of plans, and
+nothing loops over plans in Python. Medians are read from the count of each value in a group.
 
 Groups are the client as the plan was made for them (TreatmentPlan.cohort_*, plans/cohorts.py).
 A plan's start is its requested start. Pore grade change is the assessment grade minus the
@@ -12,8 +14,11 @@ baseline grade (negative: fewer visible pores). The small-group rule lives in `F
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
+from decimal import Decimal
 
+from django.db import connection
 from django.db.models import (
     Case,
     CharField,
@@ -21,6 +26,7 @@ from django.db.models import (
     Exists,
     F,
     FilteredRelation,
+    IntegerField,
     OuterRef,
     Q,
     QuerySet,
@@ -40,6 +46,7 @@ from plans.models import (
     OutcomeQuestion,
     PlanSession,
     PlanStatus,
+    Protocol,
     ScoreMoment,
     SessionKind,
     SessionStatus,
@@ -233,28 +240,116 @@ SATISFACTION = "satisfaction"  # the OutcomeQuestion code the report reads (0-10
 _IMPROVED = (Gais.VERY_MUCH_IMPROVED, Gais.MUCH_IMPROVED, Gais.IMPROVED)
 
 
-def _outcome_aggregates() -> dict:
-    return {
-        "started": Count("pk"),
-        "completed": Count("pk", filter=Q(status=PlanStatus.COMPLETED)),
-        "in_progress": Count("pk", filter=Q(status=PlanStatus.ACTIVE)),
-        "dropped_out": Count("pk", filter=Q(status=PlanStatus.CANCELLED)),
-        "scored": Count("change"),
-        "change_mid": Percentile("change", 0.5),
-        "change_low": Percentile("change", 0.25),
-        "change_high": Percentile("change", 0.75),
-        "gais_n": Count("gais"),
-        **{f"gais_{g.value}": Count("pk", filter=Q(gais=g.value)) for g in Gais},
-        "satisfaction_n": Count("satisfaction"),
-        "satisfaction_mid": Percentile("satisfaction", 0.5),
-        "satisfaction_low": Percentile("satisfaction", 0.25),
-        "satisfaction_high": Percentile("satisfaction", 0.75),
-    }
+# The report's grouping columns of a plan, one per split but "all" (which groups by protocol only).
+_KEYS = ("fitzpatrick", "age", "oiliness", "severity")
 
 
-def _union(parts: list[QuerySet]) -> list[dict]:
-    first, *rest = parts
-    return list(first.union(*rest, all=True)) if rest else list(first)
+def _plan_keys() -> dict:
+    """The plan's group in each split, as SQL (named by split code), for `.values()`."""
+    return {code: _split_key(code) for code in _KEYS}
+
+
+def _compiled(qs: QuerySet) -> tuple[str, tuple]:
+    return qs.query.get_compiler(using=qs.db).as_sql()
+
+
+def _by_split(
+    sql: str, params: tuple, measures: str, *, extra: tuple[str, ...] = (), spread: tuple[str, ...] = ()
+) -> list[dict]:
+    """`measures` (SQL aggregates over `sql`'s rows, one a plan or a plan's part: sums and counts
+    only) per protocol in each group of each split, as rows carrying `split` and `key`; with
+    `counts[column]`, for each column in `spread`, how many rows hold each of its values (NULL left
+    out), from which `_percentile` reads the medians.
+
+    PostgreSQL groups by every split in one scan with GROUPING SETS (the UNION ALL it replaces read
+    the plans and sessions five times over). The medians come from the counts of each value rather
+    than percentile_cont, which sorts every group's values once per quartile and forces a sort of
+    all the rows per grouping set: counts hash in one pass. Each split is grouped by its key and
+    the spread columns together (small integers: a grade change, a 0-10 answer), so the database
+    keeps one hash table per split, and the few rows per group are added up here; that is why the
+    measures must be sums or counts. GROUPING() says which split a row belongs to, so a NULL group
+    is told from the "all" row. SQLite has no GROUPING SETS: each split is its own GROUP BY, glued
+    with UNION ALL."""
+    base = ("protocol_id", *extra)
+    columns = (*_KEYS, *spread)
+    sets = [(*base, *keys, *spread) for keys in ((), *((k,) for k in _KEYS))]
+    head = ", ".join(base)
+    # Only our own names and aggregates are spliced in; every value travels as a parameter.
+    if connection.vendor == "postgresql":
+        grouped_sets = ", ".join(f"({', '.join(s)})" for s in sets)
+        query = (
+            f"SELECT {head}, {', '.join(columns)}, GROUPING({', '.join(columns)}) AS grouping, "  # noqa: S608
+            f"COUNT(*) AS n, {measures} FROM ({sql}) AS facts GROUP BY GROUPING SETS ({grouped_sets})"
+        )
+        all_params = params
+    else:
+        parts = []
+        for grouped in sets:
+            picked = ", ".join(c if c in grouped else f"NULL AS {c}" for c in columns)
+            grouping = sum(1 << (len(columns) - 1 - i) for i, c in enumerate(columns) if c not in grouped)
+            parts.append(
+                f"SELECT {head}, {picked}, {grouping} AS grouping, COUNT(*) AS n, {measures} "  # noqa: S608
+                f"FROM ({sql}) AS facts GROUP BY {', '.join(grouped)}"
+            )
+        query = " UNION ALL ".join(parts)
+        all_params = params * len(sets)
+    # The protocol's name joins the few aggregated rows, not the plans: grouping by a wide text
+    # column made PostgreSQL sort every plan on disk instead of hashing it.
+    protocols = connection.ops.quote_name(Protocol._meta.db_table)
+    query = (
+        f"SELECT grouped.*, protocol.name AS protocol_name FROM ({query}) AS grouped "  # noqa: S608
+        f"JOIN {protocols} AS protocol ON protocol.id = grouped.protocol_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(query, all_params)
+        names = [c[0] for c in cursor.description]
+        fetched = cursor.fetchall()
+    merged: dict[tuple, dict] = {}
+    for values in fetched:
+        # PostgreSQL sums integers as numeric: every sum here is a count, so back to int.
+        r = {c: int(v) if isinstance(v, Decimal) else v for c, v in zip(names, values, strict=True)}
+        # GROUPING(a, b, ...): a bit per column, set when the row is not grouped by it (a first).
+        grouped = [c for i, c in enumerate(columns) if not r["grouping"] >> (len(columns) - 1 - i) & 1]
+        key = next((c for c in grouped if c in _KEYS), None)
+        split, value = (key, r[key]) if key else ("all", "all")
+        group = (split, value, *(r[c] for c in base))
+        row = merged.get(group)
+        if row is None:
+            row = merged[group] = {**r, "split": split, "key": value, "counts": {c: {} for c in spread}}
+        else:
+            for name in names:
+                if name not in (*base, *columns, "grouping", "protocol_name"):
+                    row[name] += r[name]
+        for c in spread:
+            if r[c] is not None:
+                row["counts"][c][r[c]] = row["counts"][c].get(r[c], 0) + r["n"]
+    for row in merged.values():
+        row["counts"] = {c: list(found.items()) for c, found in row["counts"].items()}
+    return list(merged.values())
+
+
+def _percentile(counts: list[tuple[float, int]], fraction: float) -> float | None:
+    """PostgreSQL's percentile_cont (plans/aggregates.py) over values given as (value, how many)."""
+    ordered = sorted(counts)
+    total = sum(n for _v, n in ordered)
+    if not total:
+        return None
+    position = fraction * (total - 1)
+    low, high = math.floor(position), math.ceil(position)
+
+    def at(rank: int) -> float:
+        seen = 0
+        for value, n in ordered:
+            seen += n
+            if rank < seen:
+                return value
+        raise AssertionError("rank beyond the counts")
+
+    return at(low) + (at(high) - at(low)) * (position - low)
+
+
+def _flag(condition: Q) -> Case:
+    return Case(When(condition, then=Value(1)), default=Value(0), output_field=IntegerField())
 
 
 # --- The report -----------------------------------------------------------------------------------
@@ -318,66 +413,96 @@ def outcomes_report(filters: ReportFilters) -> OutcomesReport:
     plans = plans_in_scope(filters)
     # -1 when a clinic deleted the question: no answer matches, satisfaction is "too few to say".
     satisfaction_id = OutcomeQuestion.objects.filter(code=SATISFACTION).values_list("pk", flat=True).first() or -1
-    outcome_rows = _union(
-        [
-            _with_outcomes(plans, satisfaction_id)
-            .values("protocol_id", "protocol__name", split=Value(s.code), key=_split_key(s.code))
-            .annotate(**_outcome_aggregates())
-            for s in SPLITS
-        ]
+    # One row a plan: its groups, its state and its outcome, aggregated below by split.
+    facts = _with_outcomes(plans, satisfaction_id).values(
+        "id",
+        "protocol_id",
+        "change",
+        "gais",
+        "satisfaction",
+        **_plan_keys(),
+        completed=_flag(Q(status=PlanStatus.COMPLETED)),
+        in_progress=_flag(Q(status=PlanStatus.ACTIVE)),
+        dropped_out=_flag(Q(status=PlanStatus.CANCELLED)),
+        **{f"gais_{g.value}": _flag(Q(gais=g.value)) for g in Gais},
+    )
+    outcome_rows = _by_split(
+        *_compiled(facts),
+        "SUM(completed) AS completed, SUM(in_progress) AS in_progress, SUM(dropped_out) AS dropped_out, "
+        "COUNT(gais) AS gais_n, " + ", ".join(f"SUM(gais_{g.value}) AS gais_{g.value}" for g in Gais),
+        spread=("change", "satisfaction"),
     )
     zone = timezone.get_current_timezone()
-    sessions = PlanSession.objects.order_by().filter(
-        plan__in=plans, kind=SessionKind.MICRONEEDLING, status=SessionStatus.COMPLETED
+    # Sessions are counted per plan first (one pass over the completed treatments, on their
+    # partial index), then those per-plan counts are grouped by split. The join to the plans in
+    # scope (`_joined`) leaves out the others: filtering here too would read the plans twice.
+    per_plan = (
+        PlanSession.objects.order_by()
+        .filter(kind=SessionKind.MICRONEEDLING, status=SessionStatus.COMPLETED)
+        .annotate(day=TruncDate("starts_at", tzinfo=zone))
+        .values("plan_id")
+        .annotate(
+            # plan_id, not pk: the index holds it, so the scan never visits the table.
+            done=Count("plan_id"),
+            in_window=Count("plan_id", filter=Q(day__gte=F("earliest"), day__lte=F("latest"))),
+        )
     )
-    session_rows = _union(
-        [
-            sessions.annotate(day=TruncDate("starts_at", tzinfo=zone))
-            .values("plan__protocol_id", split=Value(s.code), key=_split_key(s.code, "plan__"))
-            .annotate(
-                done=Count("pk"),
-                plans_treated=Count("plan_id", distinct=True),
-                in_window=Count("pk", filter=Q(day__gte=F("earliest"), day__lte=F("latest"))),
-            )
-            for s in SPLITS
-        ]
+    session_rows = _by_split(
+        *_joined(plans, per_plan, ("done", "in_window")),
+        "SUM(done) AS done, COUNT(*) AS plans_treated, SUM(in_window) AS in_window",
     )
-    events = AdverseEvent.objects.order_by().filter(session__plan__in=plans)
-    event_rows = _union(
-        [
-            events.values(
-                "session__plan__protocol_id", "type", split=Value(s.code), key=_split_key(s.code, "session__plan__")
-            ).annotate(plans_with=Count("session__plan_id", distinct=True))
-            for s in SPLITS
-        ]
+    # A plan counts once per type of event it had.
+    had = (
+        AdverseEvent.objects.order_by()
+        .filter(session__isnull=False)
+        .values(plan_id=F("session__plan_id"), event_type=F("type"))
+        .distinct()
     )
+    event_rows = _by_split(*_joined(plans, had, ("event_type",)), "COUNT(*) AS plans_with", extra=("event_type",))
     return _assemble(filters, outcome_rows, session_rows, event_rows)
+
+
+def _joined(plans: QuerySet[TreatmentPlan], per_plan: QuerySet, columns: tuple[str, ...]) -> tuple[str, tuple]:
+    """Rows of `per_plan` (keyed by plan_id) with their plan's protocol and groups, as SQL."""
+    keys_sql, keys_params = _compiled(plans.values("id", "protocol_id", **_plan_keys()))
+    part_sql, part_params = _compiled(per_plan)
+    picked = ", ".join(f"per_plan.{c}" for c in columns)
+    names = ", ".join(f"plan_keys.{c}" for c in ("protocol_id", *_KEYS))
+    return (
+        f"SELECT {names}, {picked} FROM ({keys_sql}) AS plan_keys "  # noqa: S608 (names are ours)
+        f"JOIN ({part_sql}) AS per_plan ON per_plan.plan_id = plan_keys.id",
+        (*keys_params, *part_params),
+    )
 
 
 def _assemble(filters: ReportFilters, outcome_rows, session_rows, event_rows) -> OutcomesReport:
     """Aggregated rows (a few per protocol and group) into the report's tables."""
     rows: dict[tuple[str, str, int], Row] = {}
+
+    def spread(r: dict, column: str, *, signed: bool = False) -> Figure:
+        values = r["counts"][column]
+        n = sum(count for _value, count in values)
+        return median(n, *(_percentile(values, f) for f in (0.5, 0.25, 0.75)), signed=signed)
+
     for r in outcome_rows:
         row = Row(
             protocol_id=r["protocol_id"],
-            protocol=r["protocol__name"],
+            protocol=r["protocol_name"],
             group=r["key"],
-            started=r["started"],
+            started=r["n"],
             completed=r["completed"],
             in_progress=r["in_progress"],
             dropped_out=r["dropped_out"],
-            pore_change=median(r["scored"], r["change_mid"], r["change_low"], r["change_high"], signed=True),
+            pore_change=spread(r, "change", signed=True),
             gais={g.value: share(r[f"gais_{g.value}"], r["gais_n"]) for g in Gais},
             improved=share(sum(r[f"gais_{g.value}"] for g in _IMPROVED), r["gais_n"]),
-            satisfaction=median(
-                r["satisfaction_n"], r["satisfaction_mid"], r["satisfaction_low"], r["satisfaction_high"]
-            ),
-            adverse={code: share(0, r["started"]) for code, _ in ADVERSE_TYPES},
+            satisfaction=spread(r, "satisfaction"),
+            adverse={code: share(0, r["n"]) for code, _ in ADVERSE_TYPES},
         )
         row.sessions_per_plan = Figure("mean", row.started, 0.0 if row.started else None)
         rows[(r["split"], r["key"], r["protocol_id"])] = row
     for r in session_rows:
-        row = rows.get((r["split"], r["key"], r["plan__protocol_id"]))
+        row = rows.get((r["split"], r["key"], r["protocol_id"]))
         if row is None:
             continue
         row.sessions_per_plan = Figure("mean", row.started, r["done"] / row.started)
@@ -385,9 +510,9 @@ def _assemble(filters: ReportFilters, outcome_rows, session_rows, event_rows) ->
             "share", r["plans_treated"], r["in_window"] / r["done"], count=r["in_window"], total=r["done"]
         )
     for r in event_rows:
-        row = rows.get((r["split"], r["key"], r["session__plan__protocol_id"]))
+        row = rows.get((r["split"], r["key"], r["protocol_id"]))
         if row is not None:
-            row.adverse[r["type"]] = share(r["plans_with"], row.started)
+            row.adverse[r["event_type"]] = share(r["plans_with"], row.started)
     tables = []
     for split in SPLITS:
         order = {value: i for i, (value, _label) in enumerate(split.groups)}

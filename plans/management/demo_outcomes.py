@@ -95,33 +95,52 @@ def demo_outcomes(*, practitioners: list[models.Practitioner], rated_by, created
     questions = [q.code for q in models.ScreeningQuestion.objects.filter(active=True)]
     no_to_all = {code: planning.ScreeningAnswer(False, None) for code in questions}
     plans, sessions, scores, responses, answers, events = [], [], [], [], [], []
-    slot: dict[tuple[int, dt.date], int] = {}
     zone = timezone.get_current_timezone()
+    # Where each practitioner's past day is already taken up to (the demo's own visits, or a
+    # clinic's real ones): the past year's visits start after it, never overlapping them.
+    busy: dict[tuple[int, dt.date], dt.datetime] = {}
+    taken = models.PlanSession.objects.filter(practitioner__isnull=False, blocked_until__isnull=False).values_list(
+        "practitioner_id", "starts_at", "blocked_until"
+    )
+    for practitioner_id, starts_at, blocked_until in taken:
+        key = (practitioner_id, timezone.localtime(starts_at, zone).date())
+        busy[key] = max(busy.get(key, blocked_until), blocked_until)
     question_rows = _questions()
     for email, spec in specs:
         client = todo.get(email)
         if client is None:
             continue
         start = starts[email]
-        proposal = planning.propose_plan(
-            planning.PlanRequest(
-                profile=planning.ClientProfile(
-                    date_of_birth=client.date_of_birth,
-                    fitzpatrick=client.fitzpatrick,
-                    oiliness=client.oiliness,
-                    pore_severity=client.pore_concern,
-                    screening=no_to_all,
-                    screened_on=start - dt.timedelta(days=7),
-                ),
-                protocols=protocols,
-                requested_start=start,
-                selected_combinations=frozenset(),
-                clinic_min_age=settings.CLINIC_MIN_AGE,
-                today=start - dt.timedelta(days=7),
-                floor=floor,
-                screening_max_age_days=settings.SCREENING_MAX_AGE_DAYS,
+
+        def propose(start: dt.date, client=client) -> planning.PlanProposal:
+            return planning.propose_plan(
+                planning.PlanRequest(
+                    profile=planning.ClientProfile(
+                        date_of_birth=client.date_of_birth,
+                        fitzpatrick=client.fitzpatrick,
+                        oiliness=client.oiliness,
+                        pore_severity=client.pore_concern,
+                        screening=no_to_all,
+                        screened_on=start - dt.timedelta(days=7),
+                    ),
+                    protocols=protocols,
+                    requested_start=start,
+                    selected_combinations=frozenset(),
+                    clinic_min_age=settings.CLINIC_MIN_AGE,
+                    today=start - dt.timedelta(days=7),
+                    floor=floor,
+                    screening_max_age_days=settings.SCREENING_MAX_AGE_DAYS,
+                )
             )
-        )
+
+        proposal = propose(start)
+        if proposal.ok and spec["fate"] == "completed":
+            # A finished series lies wholly in the past (a slipped visit included): its visits must
+            # not land on today's or future diaries, where the demo's bookings are.
+            overshoot = (max(s.latest for s in proposal.sessions) + dt.timedelta(days=10) - today).days
+            if overshoot > 0:
+                start -= dt.timedelta(days=overshoot)
+                proposal = propose(start)
         if not proposal.ok:
             continue
         plan = models.TreatmentPlan(
@@ -144,7 +163,8 @@ def demo_outcomes(*, practitioners: list[models.Practitioner], rated_by, created
                 day = row.latest + dt.timedelta(days=rng.randint(1, 6))
             while day.weekday() >= 5:
                 day += dt.timedelta(days=1)
-            finished = (i < done_until) if done_until is not None else day < today
+            # Never a visit done today or later (a cancelled plan's first visit included).
+            finished = ((i < done_until) if done_until is not None else True) and day < today
             if not finished:
                 row.status = (
                     models.SessionStatus.CANCELLED if spec["fate"] == "cancelled" else models.SessionStatus.PROPOSED
@@ -152,10 +172,16 @@ def demo_outcomes(*, practitioners: list[models.Practitioner], rated_by, created
                 sessions.append(row)
                 continue
             practitioner = practitioners[(plan.pk + i) % len(practitioners)]
-            n = slot[(practitioner.pk, day)] = slot.get((practitioner.pk, day), -1) + 1
-            row.starts_at = dt.datetime.combine(day, dt.time(9), tzinfo=zone) + dt.timedelta(minutes=75 * n)
-            row.ends_at = row.starts_at + dt.timedelta(minutes=row.duration_minutes)
-            row.blocked_until = row.ends_at + dt.timedelta(minutes=row.buffer_minutes)
+            # The practitioner's day runs 09:00-18:00: a full day sends the visit to the next weekday.
+            while True:
+                key = (practitioner.pk, day)
+                opens = dt.datetime.combine(day, dt.time(9), tzinfo=zone)
+                row.starts_at = max(opens, busy.get(key, opens))
+                row.ends_at = row.starts_at + dt.timedelta(minutes=row.duration_minutes)
+                if row.ends_at <= dt.datetime.combine(day, dt.time(18), tzinfo=zone):
+                    break
+                day += dt.timedelta(days=3 if day.weekday() == 4 else 1)
+            row.blocked_until = busy[key] = row.ends_at + dt.timedelta(minutes=row.buffer_minutes)
             row.practitioner = practitioner
             row.status = models.SessionStatus.COMPLETED
             row.completed_at = row.ends_at
@@ -169,7 +195,11 @@ def demo_outcomes(*, practitioners: list[models.Practitioner], rated_by, created
         responses.append((plan, "baseline", first_day, rng.randint(2, 6), baseline + 1, None))
         if spec["fate"] != "completed":
             continue
-        last = rows[-1].target + dt.timedelta(weeks=12)
+        # Rated at the follow-up assessment (12 weeks after the last treatment), never in the future.
+        last = rows[-1].target
+        if rows[-1].kind != models.SessionKind.FOLLOW_UP:
+            last += dt.timedelta(weeks=12)
+        last = min(last, today - dt.timedelta(days=1))
         gain = rng.choice([0, 1, 1, 2, 2] if plan.cohort_pore_concern != "mild" else [0, 0, 1, 1])
         if plan.cohort_fitzpatrick >= 4 and rng.random() < 0.15:
             gain = -1  # a worse result: PIH made the pores look worse

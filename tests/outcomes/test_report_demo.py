@@ -4,6 +4,7 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from plans import models, reports
 
@@ -15,6 +16,9 @@ def test_the_demo_year_fills_the_report_and_loads_once():
     plans = models.TreatmentPlan.objects.count()
     scores = models.OutcomeScore.objects.count()
     report = reports.outcomes_report(reports.ReportFilters())
+    # The past year is past: no visit done today or later (PostgreSQL's no-overlap constraint
+    # checks the diaries themselves).
+    assert not models.PlanSession.objects.filter(status="completed", starts_at__gte=timezone.now()).exists()
 
     shown = [row for row in report.table("all").rows if row.pore_change.shown and row.improved.shown]
     assert len(shown) >= 3, "most protocols should have enough outcomes to show"

@@ -16,6 +16,7 @@ import random
 
 from django.conf import settings
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from plans import models, planning
 from plans.cohorts import Cohort
@@ -86,7 +87,7 @@ def demo_outcomes(*, practitioners: list[models.Practitioner], rated_by, created
         for k, (email, spec) in enumerate(specs)
         if email not in existing
     ]
-    models.Client.objects.bulk_create(new_clients)
+    bulk_create_with_history(new_clients, models.Client)
     clients = models.Client.objects.filter(email__in=[e for e, _ in specs], plans__isnull=True)
     todo = {c.email: c for c in clients}
     if not todo:
@@ -152,7 +153,7 @@ def demo_outcomes(*, practitioners: list[models.Practitioner], rated_by, created
         plan.status = spec["fate"]
         plan.review_pending = False
         plans.append((plan, proposal, spec))
-    models.TreatmentPlan.objects.bulk_create([p for p, _, _ in plans])
+    bulk_create_with_history([p for p, _, _ in plans], models.TreatmentPlan, default_user=rated_by)
     for plan, proposal, spec in plans:
         rows = plan_services._session_rows(plan, proposal)
         done_until = {"completed": len(rows), "cancelled": 1}.get(spec["fate"])
@@ -211,8 +212,8 @@ def demo_outcomes(*, practitioners: list[models.Practitioner], rated_by, created
             events.append((plan, models.AdverseEventType.PIH))
         elif rng.random() < 0.05:
             events.append((plan, models.AdverseEventType.PROLONGED_ERYTHEMA))
-    models.PlanSession.objects.bulk_create(sessions)
-    models.OutcomeScore.objects.bulk_create(scores)
+    bulk_create_with_history(sessions, models.PlanSession, default_user=rated_by)
+    bulk_create_with_history(scores, models.OutcomeScore, default_user=rated_by)
     made = models.QuestionnaireResponse.objects.bulk_create(
         [
             models.QuestionnaireResponse(plan=plan, moment=moment, submitted_at=_noon(day))
@@ -234,7 +235,7 @@ def demo_outcomes(*, practitioners: list[models.Practitioner], rated_by, created
             )
     models.QuestionnaireAnswer.objects.bulk_create(answers)
     first_sessions = {s.plan_id: s for s in sessions if s.status == models.SessionStatus.COMPLETED and s.mn_number == 1}
-    models.AdverseEvent.objects.bulk_create(
+    bulk_create_with_history(
         [
             models.AdverseEvent(
                 client=plan.client,
@@ -252,7 +253,9 @@ def demo_outcomes(*, practitioners: list[models.Practitioner], rated_by, created
             )
             for plan, kind in events
             if plan.pk in first_sessions
-        ]
+        ],
+        models.AdverseEvent,
+        default_user=rated_by,
     )
     created.append(f"{len(plans)} past plans with outcomes for the report ({len(events)} adverse events)")
 

@@ -50,7 +50,7 @@ def test_a_practitioner_fills_the_record_per_zone_on_a_tablet_and_signing_off_co
     page.goto(f"{live_server.url}/sessions/{session.pk}/")
     page.get_by_role("link", name="Open the treatment record").click()
 
-    page.get_by_label("Device", exact=True).select_option(str(device.pk))
+    page.locator("select[name=device]").select_option(str(device.pk))
     page.get_by_label("Needle cartridge lot").select_option(str(cartridge.pk))
     page.get_by_label("Nose depth (mm)").fill("0.5")
     page.get_by_label("Forehead depth (mm)").fill("0.5")

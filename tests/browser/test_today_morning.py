@@ -125,7 +125,7 @@ def test_a_morning_on_the_tablet(browser, live_server, aesthetician, morning):
     # Record it: the treatment record, one tap from Today; signing it off completes the session.
     device, cartridge = kit()
     appt.get_by_role("link", name="Treatment record").click()
-    page.get_by_label("Device", exact=True).select_option(str(device.pk))
+    page.locator("select[name=device]").select_option(str(device.pk))
     page.get_by_label("Needle cartridge lot").select_option(str(cartridge.pk))
     page.locator("input[name=zone_0]").fill("0.5")
     page.get_by_label("Passes").fill("3")

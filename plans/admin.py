@@ -192,10 +192,21 @@ class CombinationTreatmentForm(forms.ModelForm):
         widgets = {"instructions": forms.Textarea(attrs={"rows": 3, "cols": 80})}
 
 
+class ProtocolRows(BaseInlineFormSet):
+    """A protocol's inline rows. A management form claiming fewer than no rows is a forged post
+    (no browser sends one): Django would read it as "no rows" and save the protocol without the
+    rows that came with it, so it is refused instead."""
+
+    def clean(self):
+        super().clean()
+        if self.is_bound and self.management_form.cleaned_data.get("TOTAL_FORMS", 0) < 0:
+            raise forms.ValidationError("The form's row count is not valid: reload the page and try again.")
+
+
 def _unique_message(message: str) -> type[BaseInlineFormSet]:
     """A formset that words duplicate rows (which only the formset can see) for people."""
 
-    class FriendlyDuplicates(BaseInlineFormSet):
+    class FriendlyDuplicates(ProtocolRows):
         def get_unique_error_message(self, unique_check):
             return message
 
@@ -218,7 +229,7 @@ class RuleFormSet(_unique_message("Two rules are set for the same screening ques
             raise forms.ValidationError(problem + " (clinic safety floor)")
 
 
-class CombinationFormSet(BaseInlineFormSet):
+class CombinationFormSet(ProtocolRows):
     def clean(self):
         super().clean()
         if any(self.errors):
@@ -271,6 +282,7 @@ class CombinationTreatmentInline(admin.StackedInline):
 
 class CareNoteInline(admin.StackedInline):
     model = models.CareNote
+    formset = ProtocolRows
     extra = 0
     fields = (("phase", "offset_days", "position"), "subject", "body")
     formfield_overrides = {

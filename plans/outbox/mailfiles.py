@@ -4,6 +4,10 @@ Django's own file backend names a file after the second it was opened and the ba
 id(). The outbox opens one backend per email on this backend, and a freed object's id is soon
 reused, so two emails in the same second landed in one file; a reader of the folder (a person
 trying the app, the end-to-end test) then saw one email where two had been sent.
+
+Each email is written to a hidden part-file and renamed into place, so a reader never opens a
+file the worker is still writing (the rename is atomic on one filesystem): it sees the whole
+email or nothing.
 """
 
 from __future__ import annotations
@@ -19,16 +23,21 @@ class EmailBackend(filebased.EmailBackend):
     def send_messages(self, email_messages) -> int:
         sent = 0
         for message in email_messages:
-            self._fname = None  # a new file for every email, even from one backend object
-            sent += super().send_messages([message])
-        return sent
-
-    def write_message(self, message) -> None:
-        # The message alone (no separator line), so each file opens as an email in a mail client.
-        self.stream.write(message.message().as_bytes())
-
-    def _get_filename(self) -> str:
-        if self._fname is None:
+            if not message.recipients():
+                continue
+            data = message.message().as_bytes()
             stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-            self._fname = os.path.join(self.file_path, f"{stamp}-{uuid.uuid4().hex}.eml")
-        return self._fname
+            name = f"{stamp}-{uuid.uuid4().hex}.eml"
+            part = os.path.join(self.file_path, f".{name}.part")
+            try:
+                with open(part, "wb") as stream:
+                    stream.write(data)
+                os.replace(part, os.path.join(self.file_path, name))
+            except OSError:
+                if os.path.exists(part):
+                    os.unlink(part)
+                if not self.fail_silently:
+                    raise
+                continue
+            sent += 1
+        return sent

@@ -89,7 +89,8 @@ def _mail_files(s: Stack) -> list:
     """One email per file in the mail folder (plans.outbox.mailfiles)."""
     if not s.mail_dir.is_dir():
         return []
-    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in sorted(s.mail_dir.iterdir())]
+    # *.eml only: an email still being written is a hidden part-file until it is renamed into place
+    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in sorted(s.mail_dir.glob("*.eml"))]
 
 
 def test_on_the_embedded_defaults_the_consent_email_file_arrives_and_its_link_signs_once(stack, staff):

@@ -85,7 +85,7 @@ def mail_files(stack: Stack) -> list:
     if not stack.mail_dir.is_dir():
         return []
     messages = []
-    for path in sorted(stack.mail_dir.iterdir()):
+    for path in sorted(stack.mail_dir.glob("*.eml")) + sorted(stack.mail_dir.glob("*.log")):
         for chunk in path.read_bytes().split(b"\n" + b"-" * 79 + b"\n"):
             if chunk.strip():
                 messages.append(email.message_from_bytes(chunk, policy=email.policy.default))

@@ -90,7 +90,8 @@ def _mail_files(s: Stack) -> list:
     if not s.mail_dir.is_dir():
         return []
     # *.eml only: an email still being written is a hidden part-file until it is renamed into place
-    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in sorted(s.mail_dir.glob("*.eml"))]
+    files = sorted(s.mail_dir.glob("*.eml"))
+    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in files]
 
 
 def test_on_the_embedded_defaults_the_consent_email_file_arrives_and_its_link_signs_once(stack, staff):

@@ -918,8 +918,18 @@ def session_reschedule(
             [room.id, *[s.new_slot.room_id for s in shifts]],
         )
     move = Move(starts_at, practitioner, room, override_reason, overridden=bool(problems or clinical))
+    held = {s.pk: (s.starts_at, s.blocked_until, s.practitioner_id) for s in plan_sessions if s.starts_at}
     moved = _apply_moves(session, move, shifts, plan_sessions, now)
     _record_clinical(session, clinical, override_reason, by)
+    # Imported here: the waitlist builds on this module. The times the moved sessions held are
+    # free now, whoever moved them (staff, the client, a waitlist offer taken): offered to the
+    # waitlist in this transaction, as a cancellation's time is.
+    from plans.services import waitlist
+
+    waitlist.slot_freed(
+        freed=[waitlist.Freed(held[m.pk][0], held[m.pk][1], (held[m.pk][2],)) for m in moved if m.pk in held],
+        now=now,
+    )
     log.info("session %s moved (%d shifted) by %s", session.pk, len(moved) - 1, by)
     return moved
 

@@ -345,6 +345,20 @@ def parse_shifts(values: list[str]) -> list[booking.ShiftRequest]:
     return shifts
 
 
+def count_client_move(mover: PlanSession, *, before: PlanSession, how: str, from_page: bool = True) -> None:
+    """A move the client made (their page, or a waitlist offer they took): it counts toward
+    CLIENT_RESCHEDULES_PER_SESSION. In the move's transaction, under its plan lock; `before`: the
+    session as locked before the move. A page move is flagged for the worklist's "moved by the
+    client"; a taken offer has its own group there ("waitlist: slots taken"), so it is not."""
+    mover.client_reschedules = before.client_reschedules + 1
+    fields = ["client_reschedules", "updated_at"]
+    if from_page:
+        mover.moved_by_client_at = _now()
+        fields.append("moved_by_client_at")
+    mover._change_reason = how  # the history's audit line
+    mover.save(update_fields=fields)
+
+
 def session_reschedule_by_client(
     *,
     access: ClientAccess,
@@ -383,11 +397,7 @@ def session_reschedule_by_client(
             moved = booking.session_reschedule(
                 session=locked, starts_at=starts_at, practitioner=practitioner, room=room, cascade=cascade, by=None
             )
-            mover = moved[0]
-            mover.client_reschedules = locked.client_reschedules + 1
-            mover.moved_by_client_at = _now()
-            mover._change_reason = "Moved by the client on their page"  # the history's audit line
-            mover.save(update_fields=["client_reschedules", "moved_by_client_at", "updated_at"])
+            count_client_move(moved[0], before=locked, how="Moved by the client on their page")
     except booking.CascadeRequired:
         raise
     except booking.NeedsOverride as exc:

@@ -8,10 +8,11 @@ start, cut-off, with working hours, closures, time off and bookings from the ava
 and the move itself is booking.session_reschedule (its locks, outbox updates, .ics SEQUENCE).
 
 Offers are written in the transaction of what freed the slot (a cancellation, time off
-removed or shortened, new working hours, a waitlisted client moving away from their old
-time), each with its email row (outbox/write.on_waitlist_offer). A slot is offered to at
-most WAITLIST_OFFERS_AT_ONCE clients at a time; `waitlist_sweep` (beat) expires offers after
-WAITLIST_OFFER_HOURS and offers the slot to the next clients. The unique (entry,
+removed or shortened, new working hours, any booked session moved away from its time by
+staff, by the client or by taking an offer: booking.session_reschedule), each with its email
+row (outbox/write.on_waitlist_offer). A slot is offered to at most WAITLIST_OFFERS_AT_ONCE
+clients at a time; `waitlist_sweep` (beat) expires offers after WAITLIST_OFFER_HOURS and
+offers the slot to the next clients. The unique (entry,
 practitioner, starts_at) makes every offering idempotent: the same slot reaches a client once.
 
 Lock order, as booking's: the plan, then practitioner and room rows, then waitlist rows. Two
@@ -436,11 +437,13 @@ def offer_accept(*, offer_id: int) -> Accepted:
     if refusal or not _still_fits(offer, session, now):
         _refuse(offer, now)
         return Accepted(None, refusal or "This slot no longer fits your treatment plan.", kept=True)
-    old = Freed(session.starts_at, session.blocked_until, (session.practitioner_id,))
     try:
         with transaction.atomic():
             moved = booking.session_reschedule(
                 session=session, starts_at=offer.starts_at, practitioner=offer.practitioner, room=offer.room, by=None
+            )
+            selfservice.count_client_move(
+                moved[0], before=session, how="Moved by the client: took a waitlist offer", from_page=False
             )
     except booking.SlotTaken:
         # Booked by someone else (staff, another client) since it was offered.
@@ -454,9 +457,8 @@ def offer_accept(*, offer_id: int) -> Accepted:
     offer.save(update_fields=["status", "closed_at"])
     _lose_others(offer, now)
     entry = WaitlistEntry.objects.select_for_update().get(pk=entry.pk)
+    # Its old time was offered to the next clients on the list by the reschedule itself.
     _reoffer(_close(entry, WaitlistStatus.BOOKED, "Took an earlier slot.", now), now)
-    # Its old time is free now: offered to the next clients on the list, in this transaction.
-    slot_freed(freed=[old], now=now)
     log.info("waitlist offer %s accepted: session %s moved", offer.pk, moved[0].pk)
     return Accepted(moved[0])
 

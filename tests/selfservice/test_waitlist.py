@@ -107,6 +107,32 @@ def test_a_cancellation_offers_its_slot_once_per_client_however_often_it_frees(c
 
 
 @pytest.mark.django_db
+def test_staff_moving_a_booking_away_offers_the_time_it_held(clinic):
+    waiting = waitlisted(clinic["ana"], at(MON, 9))
+    rival = booked_single(clinic["ana"], at(WED, 10))
+    assert offers_of(waiting) == []
+    booking.session_reschedule(session=rival, starts_at=at(WED, 15), practitioner=clinic["ana"])
+    (offer,) = offers_of(waiting)
+    assert (offer.practitioner_id, offer.starts_at) == (clinic["ana"].id, at(WED, 10))
+    assert len(offer_emails(waiting)) == 1
+    # Moved again: 10:00 is not offered a second time.
+    booking.session_reschedule(session=PlanSession.objects.get(pk=rival.pk), starts_at=at(WED, 16),
+                               practitioner=clinic["ana"])  # fmt: skip
+    assert [o.starts_at for o in offers_of(waiting)].count(at(WED, 10)) == 1
+
+
+@pytest.mark.django_db
+def test_a_client_moving_their_own_booking_offers_its_old_time_to_the_list(clinic):
+    waiting = waitlisted(clinic["ana"], at(MON, 9))
+    mover = booked_single(clinic["ana"], at(WED, 10))
+    access = selfservice.client_access_issue(client=mover.plan.client)
+    (offer_slot, *_) = [o for o in selfservice.reschedule_offers(session=mover) if o.start > at(WED, 10)]
+    selfservice.session_reschedule_by_client(access=access, session_id=mover.pk, version=mover.version,
+                                             slot=offer_slot.value)  # fmt: skip
+    assert at(WED, 10) in [o.starts_at for o in offers_of(waiting)]
+
+
+@pytest.mark.django_db
 def test_a_freed_slot_goes_to_a_few_clients_in_order_of_request_and_expiry_moves_it_on(clinic, settings, frozen_clock):
     settings.WAITLIST_OFFERS_AT_ONCE = 2
     first = waitlisted(clinic["ana"], at(MON, 9))
@@ -150,6 +176,8 @@ def test_taking_an_offer_moves_the_session_and_the_others_offers_are_lost(client
     assert response.status_code == 200 and "The earlier time is yours" in response.content.decode()
     moved = PlanSession.objects.get(pk=first.pk)
     assert moved.starts_at == at(WED, 10) and moved.version == first.version + 1
+    # Taking an offer is the client's own move: it counts toward their online reschedules.
+    assert moved.client_reschedules == 1
     # The staff path's outbox: the confirmation not yet sent renders the new time (no separate update).
     assert Message.objects.filter(session=moved, kind=MessageKind.CONFIRMATION, status="pending").exists()
     assert WaitlistEntry.objects.get(session=first).status == WaitlistStatus.BOOKED
@@ -166,6 +194,8 @@ def test_taking_an_offer_moves_the_session_and_the_others_offers_are_lost(client
     assert freed.starts_at == at(MON, 9) and freed.status == OfferStatus.OPEN
     groups = {g.code: g for g in worklist(clinical=False, now=NOW)}
     assert [i.session_id for i in groups["waitlist-taken"].items] == [first.pk]
+    moved_on_page = groups["moved-by-client"].items if "moved-by-client" in groups else []
+    assert first.pk not in [i.session_id for i in moved_on_page]  # one group per move, not two
 
 
 @pytest.mark.django_db

@@ -6,10 +6,11 @@ import datetime as dt
 import pytest
 from django.conf import settings
 
+from bench.server import staff_cookies
 from plans.models import Message, MessageKind, OfferStatus, PlanSession, SessionStatus, WaitlistEntry, WaitlistOffer
 from plans.outbox.links import link_url
 from tests.helpers.clock import at
-from tests.helpers.http_races import DAY, NEEDS_POSTGRES, ON_POSTGRES, fire_each
+from tests.helpers.http_races import DAY, NEEDS_POSTGRES, ON_POSTGRES, fire_each, wall
 from tests.helpers.waitlist import booked_single, rival_cancels, waitlisted
 
 pytestmark = [
@@ -105,3 +106,34 @@ def test_staff_removing_an_entry_while_the_client_takes_its_offer_no_500_and_one
     entry = WaitlistEntry.objects.get(pk=offer.entry_id)
     moved = PlanSession.objects.get(pk=waiting.pk).starts_at == freed
     assert entry.status == ("booked" if moved else "withdrawn")
+
+
+def test_two_staff_moves_at_once_offer_the_times_they_free_once_each_and_no_500(clinic, race_server):
+    """Both moves write offers to the same waitlisted clients in their own transactions: no
+    deadlock between them (entries are offered in one order, oldest request first), no 500, and
+    each freed time reaches each client once."""
+    cookies = staff_cookies("ana")
+    monday = MONDAY + dt.timedelta(days=7 * (ROUNDS + 3))
+    wednesday = monday - dt.timedelta(days=5)
+    waiting = [waitlisted(clinic["ana"], at(monday, hour)) for hour in (9, 11)]
+    movers = [booked_single(clinic["ana"], at(wednesday, hour)) for hour in (10, 14)]
+    answers = fire_each(
+        race_server,
+        [
+            (
+                f"/sessions/{m.pk}/reschedule/",
+                {"starts_at": wall(at(monday + dt.timedelta(days=2), hour)), "practitioner": clinic["ana"].pk},
+                cookies,
+            )
+            for m, hour in zip(movers, (12, 15), strict=True)
+        ],
+    )  # JSON, as the calendar asks: the answer says what happened
+    assert [status for status, _ in answers] == [200, 200], answers
+    assert all(PlanSession.objects.get(pk=m.pk).version == m.version + 1 for m in movers), answers
+    for session in waiting:
+        offered = list(WaitlistOffer.objects.filter(entry__session=session).values_list("starts_at", flat=True))
+        assert len(offered) == len(set(offered)), offered  # once per freed time per client
+        assert set(offered) <= {at(wednesday, 10), at(wednesday, 14)}
+    # Each freed time went to someone (a few clients at a time: WAITLIST_OFFERS_AT_ONCE).
+    offered_times = set(WaitlistOffer.objects.filter(entry__session__in=waiting).values_list("starts_at", flat=True))
+    assert offered_times == {at(wednesday, 10), at(wednesday, 14)}

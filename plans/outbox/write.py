@@ -62,6 +62,8 @@ def _schedule(
         )
     elif message.is_open or (rearm_closed and message.session_version != session.version):
         message.rearm(send_at=send_at, version=session.version)
+        if covers is not None:
+            message.covers_sessions = covers  # a confirmation lists what this booking booked
     else:
         return message
     if reason := _not_emailable_reason(session):
@@ -115,29 +117,39 @@ def on_sessions_booked(sessions: list[PlanSession]) -> list[Message]:
     for batch in by_plan.values():
         batch.sort(key=lambda s: s.starts_at)
         anchor = batch[0]
-        created.append(_schedule(anchor, MessageKind.CONFIRMATION, now, covers=[s.pk for s in batch]))
+        # rearm_closed: a cancelled session booked again has a raised version, so what was sent or
+        # cancelled for its old booking is written anew for this one; a second call of this hook
+        # for the same booking (same version) writes nothing more.
+        created.append(
+            _schedule(anchor, MessageKind.CONFIRMATION, now, covers=[s.pk for s in batch], rearm_closed=True)
+        )
         for session in batch:
-            _schedule_reminders(session, now, rearm_closed=False)
+            _schedule_reminders(session, now, rearm_closed=True)
         if request := _consent_request(batch, now):
             created.append(request)
         first = next((s for s in batch if s.kind == SessionKind.MICRONEEDLING and s.mn_number == 1), None)
         if first and (
             questionnaire := _questionnaire(
-                first, ScoreMoment.BASELINE, timing.baseline_questionnaire_send_at(first.starts_at, now)
+                first,
+                ScoreMoment.BASELINE,
+                timing.baseline_questionnaire_send_at(first.starts_at, now),
+                rearm_closed=True,
             )
         ):
             created.append(questionnaire)
     return created
 
 
-def _questionnaire(session: PlanSession, moment: str, send_at: dt.datetime) -> Message | None:
+def _questionnaire(
+    session: PlanSession, moment: str, send_at: dt.datetime, *, rearm_closed: bool = False
+) -> Message | None:
     """The client's outcome questionnaire for `moment`, and its response row in the same
     transaction (the link names the row). Only for a client who can be emailed: nobody else
     could open it."""
     if _not_emailable_reason(session):
         return None
     questionnaire_open(plan=session.plan, moment=moment)
-    return _schedule(session, MessageKind.questionnaire(moment), send_at)
+    return _schedule(session, MessageKind.questionnaire(moment), send_at, rearm_closed=rearm_closed)
 
 
 def _consent_request(batch: list[PlanSession], now: dt.datetime) -> Message | None:
@@ -148,7 +160,7 @@ def _consent_request(batch: list[PlanSession], now: dt.datetime) -> Message | No
         return None
     if SignedConsent.objects.current(client_id=first.plan.client_id, kind=ConsentKind.TREATMENT):
         return None
-    return _schedule(first, MessageKind.CONSENT_REQUEST, now)
+    return _schedule(first, MessageKind.CONSENT_REQUEST, now, rearm_closed=True)
 
 
 def on_session_rescheduled(session: PlanSession) -> None:

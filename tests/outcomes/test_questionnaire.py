@@ -102,6 +102,30 @@ def test_moving_session_1_moves_its_questionnaire_and_one_booked_days_ahead_send
     assert Message.objects.get(kind=BASELINE, session__plan=soon).send_at <= timezone.now()
 
 
+def test_session_1_cancelled_then_booked_again_sends_the_baseline_questionnaire_for_the_new_time():
+    plan = _booked()
+    session = plan.sessions.get(sequence=1)
+    with transaction.atomic():  # what booking.session_cancel does, then session_book
+        session.cancel(by_client=True, reason="Ill", now=timezone.now())
+        session.save()
+        outbox.on_session_cancelled(session)
+    assert Message.objects.get(kind=BASELINE).status == MessageStatus.CANCELLED
+    later = session.starts_at + dt.timedelta(hours=2)  # the same day: its window is that one day
+    with transaction.atomic():
+        session.book(starts_at=later, practitioner=session.practitioner, room=session.room, now=timezone.now())
+        session.save()
+        outbox.on_sessions_booked([session])
+    message = Message.objects.get(kind=BASELINE)
+    local = timezone.localtime(message.send_at, timezone.get_default_timezone())
+    assert message.status == MessageStatus.PENDING and message.session_version == session.version
+    assert local.date() == timezone.localtime(later).date() - dt.timedelta(days=3)
+    assert QuestionnaireResponse.objects.filter(plan=plan).count() == 1
+    # So are its reminders and a confirmation of the new time.
+    assert Message.objects.get(kind=MessageKind.CONFIRMATION).status == MessageStatus.PENDING
+    reminders = Message.objects.filter(kind__startswith=MessageKind.REMINDER_PREFIX)
+    assert reminders and all(m.status == MessageStatus.PENDING for m in reminders)
+
+
 @pytest.mark.parametrize("client_fields", [{"email": ""}, {"email_consent": False}])
 def test_a_client_who_cannot_be_emailed_gets_no_questionnaire(client_fields):
     _booked(ClientFactory(**client_fields))

@@ -37,11 +37,13 @@ from plans.models import (
     ClientAccess,
     ConsentKind,
     Device,
+    Gais,
     Lot,
     LotKind,
     Message,
     MessageKind,
     MessageStatus,
+    OutcomeScore,
     Photo,
     PhotoView,
     PlanSession,
@@ -49,6 +51,7 @@ from plans.models import (
     Practitioner,
     RecordAddendum,
     Room,
+    ScoreMoment,
     Screening,
     ScreeningAnswer,
     SessionKind,
@@ -307,9 +310,42 @@ def plan_for_page(pk: int) -> QuerySet[TreatmentPlan]:
     ).prefetch_related(_sessions_in_order())
 
 
-def client_plans_now(client: Client) -> list[tuple[TreatmentPlan, PlanNow]]:
-    """The client's plans, each as it is now: four queries however many plans and sessions."""
-    plans = list(client.plans.select_related("created_by").prefetch_related(_sessions_in_order()))
+@dataclass(frozen=True)
+class PlanScores:
+    """A plan's clinician scores, as the client page shows them: the pore grade (0-4) at baseline
+    and at the assessment, and the GAIS rated at the assessment."""
+
+    baseline: int | None
+    assessment: int | None
+    gais: int | None
+
+    @property
+    def gais_label(self) -> str:
+        return Gais(self.gais).label if self.gais else ""
+
+    @property
+    def any(self) -> bool:
+        return self.baseline is not None or self.assessment is not None
+
+
+def _score(moment: str, field: str) -> Subquery:
+    return Subquery(OutcomeScore.objects.filter(plan=OuterRef("pk"), moment=moment).values(field)[:1])
+
+
+def client_plans_now(client: Client, *, scores: bool = False) -> list[tuple[TreatmentPlan, PlanNow]]:
+    """The client's plans, each as it is now: four queries however many plans and sessions.
+    `scores` (clinical roles): each plan's clinician scores as `plan.scores`, read in the same
+    query as the plans."""
+    plans = client.plans.select_related("created_by").prefetch_related(_sessions_in_order())
+    if scores:
+        plans = plans.annotate(
+            baseline_grade=_score(ScoreMoment.BASELINE, "pore_grade"),
+            assessment_grade=_score(ScoreMoment.ASSESSMENT, "pore_grade"),
+            assessment_gais=_score(ScoreMoment.ASSESSMENT, "gais"),
+        )
+    plans = list(plans)
+    for plan in plans if scores else ():
+        plan.scores = PlanScores(plan.baseline_grade, plan.assessment_grade, plan.assessment_gais)
     messages: dict[int, list[Message]] = {plan.pk: [] for plan in plans}
     for message in Message.objects.filter(client=client).annotate(plan_pk=F("session__plan_id")):
         messages.setdefault(message.plan_pk, []).append(message)

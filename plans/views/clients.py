@@ -92,7 +92,7 @@ def client_detail(request, pk: int):
     clinical = request.user.has_perm("plans.view_clinical_record")
     screening = selectors.client_current_screening(client) if clinical else None
     answers = selectors.client_current_answers(client) if screening else []
-    plans = selectors.client_plans_now(client)
+    plans = selectors.client_plans_now(client, scores=clinical)
     # Clinical roles see every signature; the consent badges are read from the same rows.
     consent_history = selectors.client_consent_history(client=client) if clinical else None
     return render(

@@ -285,6 +285,12 @@ def test_an_aesthetician_sees_the_scores_on_the_plan_and_client_pages(client, wo
     plan_page = client.get(reverse("plan-detail", args=[completed_plan.pk])).content.decode()
     assert 'data-moment="baseline"' in plan_page and "<td data-pore-grade>3</td>" in plan_page
     assert SCORE_NOTES in plan_page
+    client_page = client.get(reverse("client-detail", args=[world.client.pk])).content.decode()
+    assert "Pore grade (0–4):\n          3 at baseline</p>" in client_page
+    _follow_up(completed_plan)
+    outcomes.score_record(plan=completed_plan, moment="assessment", pore_grade=1, gais=2, rated_by=aesthetician)
+    client_page = client.get(reverse("client-detail", args=[world.client.pk])).content.decode()
+    assert "3 at baseline → 1 at the assessment · GAIS: Much improved" in client_page
 
 
 def test_outcomes_services_refuse_unknown_moments_for_rating():

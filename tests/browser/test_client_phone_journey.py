@@ -1,0 +1,176 @@
+"""Issue 20's phone journey, end to end: web, worker and beat run as real processes on the embedded
+defaults (SQLite, filesystem broker, mail files); staff book over HTTP; the confirmation arrives as
+a mail file; on a 390 px phone the client opens its link, moves the appointment to an offered time,
+signs the consent with a finger on the canvas and answers the pre-session check. After each step
+the page, a screenshot and the database are checked, and no page scrolls sideways."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from PIL import Image
+
+from plans.consent_defaults import load_default_consents
+from plans.models import ConsentKind, Message, MessageKind, PlanSession, PreSessionCheck, SignedConsent
+from plans.outbox.timing import local_when
+from plans.recheck import CHECK_QUESTIONS
+from tests.helpers.outbox import text_body
+from tests.notifications.stack import Stack, clinic_with_a_plan, wait_for
+from tests.notifications.test_consent_stack import _book, _mail_files, stack, staff  # noqa: F401 - shared fixtures
+
+pytestmark = [pytest.mark.worker, pytest.mark.timeout(150), pytest.mark.django_db(transaction=True)]
+
+PHONE = {"width": 390, "height": 844}
+SHOTS = Path("test-results")
+
+
+@pytest.fixture
+def phone(browser, request):
+    """A phone's browser: 390 x 844, touch, the mobile viewport rules; a failure keeps a screenshot."""
+    context = browser.new_context(
+        viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=1, timezone_id="Europe/London"
+    )
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        SHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+def _fits_and_shows(page, name: str) -> None:
+    """The page as the phone shows it: nothing wider than the screen, and a screenshot with
+    something on it (text and the header's colour, not one flat colour)."""
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"{name}: the page is {width} px wide on a {PHONE['width']} px phone"
+    SHOTS.mkdir(exist_ok=True)
+    png = page.screenshot(path=str(SHOTS / f"phone-journey-{name}.png"), full_page=True)
+    image = Image.open(io.BytesIO(png)).convert("L")
+    assert image.width == PHONE["width"], (name, image.size)
+    dark = sum(image.point(lambda v: 255 if v < 128 else 0).histogram()[255:])
+    assert dark > 500, f"{name}: the screenshot is blank ({dark} dark pixels)"
+    assert len(image.getcolors(maxcolors=256 * 256) or []) > 16, f"{name}: the screenshot is one flat colour"
+
+
+def _confirmation(s: Stack) -> list:
+    return [m for m in _mail_files(s) if "confirm" in m["Subject"].lower()]
+
+
+def _page_link(message) -> str:
+    """The client-page link, as the plain text names it, and the same link behind the HTML's button."""
+    link = re.search(r"Manage your appointments: (https?://\S+/e/page/\S+/)", text_body(message))[1]
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert f'href="{link}"' in html, "the HTML email's button does not carry the page link"
+    return link
+
+
+def _draw_signature(page) -> None:
+    """A signature drawn with pointer moves on the canvas, as a finger would."""
+    pad = page.locator("#signature-pad")
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
+    assert box["width"] <= PHONE["width"] and box["height"] > 40, box
+    x, y, w, h = box["x"], box["y"], box["width"], box["height"]
+    page.mouse.move(x + w * 0.1, y + h * 0.6)
+    page.mouse.down()
+    for i in range(1, 31):
+        page.mouse.move(x + w * (0.1 + 0.8 * i / 30), y + h * (0.5 + 0.3 * (-1) ** (i // 4) * (i % 4) / 4))
+    page.mouse.up()
+
+
+def test_on_a_phone_the_client_moves_signs_and_answers_the_check_from_the_emailed_link(stack, staff, phone):  # noqa: F811
+    if connection.vendor != "sqlite":
+        pytest.skip("the embedded-defaults journey runs on the SQLite test database")
+    load_default_consents()  # transactional tests flush the migration's forms
+    # Four days ahead: inside the pre-session check's window, with free days either side to move to.
+    plan, starts = clinic_with_a_plan(staff, days_ahead=4)
+    plan.client.consents.all().delete()  # a client who has not signed yet
+    s = stack(broker_url="filesystem://")
+    procs = [s.start_web(), s.start_worker(), s.start_beat()]
+    _book(s, staff, plan, starts)
+    session = PlanSession.objects.get(plan=plan)
+    booked_version = session.version
+
+    # 1. The link from the mail file opens the client's page.
+    (message,) = wait_for(lambda: _confirmation(s), timeout=45, what="the confirmation file", procs=procs)
+    assert message["To"] == plan.client.email
+    phone.goto(_page_link(message))
+    assert phone.locator("h1").inner_text() == "Your appointments"
+    card = phone.locator(f".client-session[data-session='{session.pk}']")
+    assert local_when(starts) in card.inner_text()
+    assert phone.locator("#consent-to-sign").is_visible()
+    _fits_and_shows(phone, "1-page")
+
+    # 2. Move the appointment to one of the offered times, a day or more from both the cut-off
+    # and the edge of the check's window, so the check is still offered afterwards.
+    card.get_by_role("link", name="Move this appointment").tap()
+    phone.wait_for_selector("input[name=slot]")
+    assert local_when(starts) in phone.locator("main").inner_text()
+    _fits_and_shows(phone, "2-offers")
+    now = timezone.now()
+    offers = phone.locator("input[name=slot]").evaluate_all("els => els.map(e => [e.id, e.value])")
+    slot_id, value = next(
+        (i, v)
+        for i, v in offers
+        if now + dt.timedelta(days=2) < dt.datetime.fromisoformat(v.split("|")[0]) < now + dt.timedelta(days=6)
+    )
+    new_start = dt.datetime.fromisoformat(value.split("|")[0])
+    phone.locator(f"label[for='{slot_id}']").tap()
+    assert phone.locator(f"#{slot_id}").is_checked()
+    phone.get_by_role("button", name="Move my appointment").tap()
+    phone.wait_for_selector("text=Your appointment is moved")
+    assert local_when(new_start) in phone.locator("#link-text").inner_text()
+    _fits_and_shows(phone, "3-moved")
+    session.refresh_from_db()
+    assert session.starts_at == new_start and session.client_reschedules == 1
+    # Through the booking service: the version bumped, the update email queued with it, the audit line.
+    assert session.version == booked_version + 1
+    assert Message.objects.filter(session=session, kind=f"{MessageKind.UPDATE_PREFIX}{session.version}").exists()
+    assert session.history.first().history_change_reason == "Moved by the client on their page"
+    phone.get_by_role("link", name="Back to your appointments").tap()
+    phone.wait_for_selector(".client-session")
+    assert local_when(new_start) in card.inner_text() and local_when(starts) not in card.inner_text()
+
+    # 3. Sign the consent from the page: a blank box is refused, a drawn signature is stored.
+    phone.get_by_role("link", name="Sign the consent").tap()
+    phone.wait_for_selector("#signature-pad")
+    _fits_and_shows(phone, "4-consent")
+    phone.get_by_label("I have read this consent").check()
+    phone.get_by_role("button", name="Sign consent").tap()
+    phone.wait_for_selector("#sign-error")
+    assert not SignedConsent.objects.filter(client=plan.client).exists()
+    phone.get_by_label("I have read this consent").check()
+    _draw_signature(phone)
+    phone.get_by_role("button", name="Sign consent").tap()
+    phone.wait_for_selector("text=Your consent is signed")
+    _fits_and_shows(phone, "5-signed")
+    signed = SignedConsent.objects.get(client=plan.client, kind=ConsentKind.TREATMENT)
+    assert signed.via == "remote" and signed.witness is None and len(signed.signature_png) > 1000
+
+    # 4. Back on the page the consent is no longer asked for; answer the pre-session check.
+    phone.goto(_page_link(message))
+    assert not phone.locator("#consent-to-sign").count()
+    card.get_by_role("link", name="Answer the pre-session questions").tap()
+    phone.wait_for_selector("#pre-session-check")
+    assert local_when(new_start) in phone.locator("main").inner_text()
+    _fits_and_shows(phone, "6-check")
+    assert phone.locator("fieldset[data-question]").count() == len(CHECK_QUESTIONS)
+    for question in CHECK_QUESTIONS:
+        phone.locator(f"label[for='id_{question.code}_0']").tap()  # "No", the first choice
+    phone.get_by_role("button", name="Save answers").tap()
+    phone.wait_for_selector("text=we have your answers")
+    _fits_and_shows(phone, "7-answered")
+    check = PreSessionCheck.objects.get(session=session)
+    assert check.recorded_by is None and check.via == "client"
+    assert check.answers == {q.code: {"yes": False, "detail": ""} for q in CHECK_QUESTIONS}
+    phone.goto(_page_link(message))
+    assert not card.get_by_role("link", name="Answer the pre-session questions").count()
+    _fits_and_shows(phone, "8-done")

@@ -1,14 +1,16 @@
 """Issue 20's phone journey, end to end: web, worker and beat run as real processes on the embedded
 defaults (SQLite, filesystem broker, mail files); staff book over HTTP; the confirmation arrives as
 a mail file; on a 390 px phone the client opens its link, moves the appointment to an offered time,
-signs the consent with a finger on the canvas and answers the pre-session check. After each step
-the page, a screenshot and the database are checked, and no page scrolls sideways."""
+signs the consent with a finger on the canvas and answers the pre-session check, each time coming
+back to the page by its own links. After each step the page, a screenshot and the database are
+checked, and no page scrolls sideways."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -73,17 +75,25 @@ def _page_link(message) -> str:
 
 
 def _draw_signature(page) -> None:
-    """A signature drawn with pointer moves on the canvas, as a finger would."""
+    """A signature drawn with a finger: real touch events (Chromium's own, through the DevTools
+    protocol; Playwright's touchscreen only taps), in small moves across the canvas.
+
+    Each event carries the time a finger would have made it: a one-second stroke that ended a
+    moment ago. Sent back to back instead, Chromium's gesture detector takes the stroke for a
+    fling still under way and swallows the next tap (the Sign button) to stop it."""
     pad = page.locator("#signature-pad")
     pad.scroll_into_view_if_needed()
     box = pad.bounding_box()
     assert box["width"] <= PHONE["width"] and box["height"] > 40, box
     x, y, w, h = box["x"], box["y"], box["width"], box["height"]
-    page.mouse.move(x + w * 0.1, y + h * 0.6)
-    page.mouse.down()
-    for i in range(1, 31):
-        page.mouse.move(x + w * (0.1 + 0.8 * i / 30), y + h * (0.5 + 0.3 * (-1) ** (i // 4) * (i % 4) / 4))
-    page.mouse.up()
+    points = [(x + w * (0.1 + 0.8 * i / 30), y + h * (0.5 + 0.3 * (-1) ** (i // 4) * (i % 4) / 4)) for i in range(31)]
+    began = time.time() - 3
+    cdp = page.context.new_cdp_session(page)
+    for i, (px, py) in enumerate(points):
+        event = {"type": "touchMove" if i else "touchStart", "touchPoints": [{"x": px, "y": py}]}
+        cdp.send("Input.dispatchTouchEvent", {**event, "timestamp": began + 0.03 * i})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": [], "timestamp": began + 1.5})
+    cdp.detach()
 
 
 def test_on_a_phone_the_client_moves_signs_and_answers_the_check_from_the_emailed_link(stack, staff, phone):  # noqa: F811
@@ -156,7 +166,8 @@ def test_on_a_phone_the_client_moves_signs_and_answers_the_check_from_the_emaile
     assert signed.via == "remote" and signed.witness is None and len(signed.signature_png) > 1000
 
     # 4. Back on the page the consent is no longer asked for; answer the pre-session check.
-    phone.goto(_page_link(message))
+    phone.get_by_role("link", name="Back to your appointments").tap()
+    phone.wait_for_selector(".client-session")
     assert not phone.locator("#consent-to-sign").count()
     card.get_by_role("link", name="Answer the pre-session questions").tap()
     phone.wait_for_selector("#pre-session-check")
@@ -166,11 +177,12 @@ def test_on_a_phone_the_client_moves_signs_and_answers_the_check_from_the_emaile
     for question in CHECK_QUESTIONS:
         phone.locator(f"label[for='id_{question.code}_0']").tap()  # "No", the first choice
     phone.get_by_role("button", name="Save answers").tap()
-    phone.wait_for_selector("text=we have your answers")
+    phone.wait_for_selector("text=We have your answers")
     _fits_and_shows(phone, "7-answered")
     check = PreSessionCheck.objects.get(session=session)
     assert check.recorded_by is None and check.via == "client"
     assert check.answers == {q.code: {"yes": False, "detail": ""} for q in CHECK_QUESTIONS}
-    phone.goto(_page_link(message))
+    phone.get_by_role("link", name="Back to your appointments").tap()
+    phone.wait_for_selector(".client-session")
     assert not card.get_by_role("link", name="Answer the pre-session questions").count()
     _fits_and_shows(phone, "8-done")

@@ -1,9 +1,9 @@
-"""Issue 20's phone journey, end to end: web, worker and beat run as real processes on the embedded
-defaults (SQLite, filesystem broker, mail files); staff book over HTTP; the confirmation arrives as
-a mail file; on a 390 px phone the client opens its link, moves the appointment to an offered time,
-signs the consent with a finger on the canvas and answers the pre-session check, each time coming
-back to the page by its own links. After each step the page, a screenshot and the database are
-checked, and no page scrolls sideways."""
+"""Issue 20's phone journey, end to end: web, worker and beat run as real processes, on the embedded
+defaults (SQLite, filesystem broker, mail files) and on PostgreSQL + Redis + SMTP; staff book over
+HTTP; the confirmation arrives (a mail file, or over SMTP); on a 390 px phone the client opens its
+link, moves the appointment to an offered time, signs the consent with a finger on the canvas and
+answers the pre-session check, each time coming back to the page by its own links. After each step
+the page, a screenshot and the database are checked, and no page scrolls sideways."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from PIL import Image
@@ -23,8 +24,15 @@ from plans.models import ConsentKind, Message, MessageKind, PlanSession, PreSess
 from plans.outbox.timing import local_when
 from plans.recheck import CHECK_QUESTIONS
 from tests.helpers.outbox import text_body
-from tests.notifications.stack import Stack, clinic_with_a_plan, wait_for
-from tests.notifications.test_consent_stack import _book, _mail_files, stack, staff  # noqa: F401 - shared fixtures
+from tests.notifications.conftest import smtp_server  # noqa: F401 - the SMTP fixture, shared
+from tests.notifications.stack import clinic_with_a_plan, wait_for
+from tests.notifications.test_consent_stack import (  # noqa: F401 - shared fixtures
+    ON_POSTGRES_AND_REDIS,
+    _book,
+    _mail_files,
+    stack,
+    staff,
+)
 
 pytestmark = [pytest.mark.worker, pytest.mark.timeout(150), pytest.mark.django_db(transaction=True)]
 
@@ -62,8 +70,8 @@ def _fits_and_shows(page, name: str) -> None:
     assert len(image.getcolors(maxcolors=256 * 256) or []) > 16, f"{name}: the screenshot is one flat colour"
 
 
-def _confirmation(s: Stack) -> list:
-    return [m for m in _mail_files(s) if "confirm" in m["Subject"].lower()]
+def _confirmation(messages) -> list:
+    return [m for m in messages if "confirm" in m["Subject"].lower()]
 
 
 def _page_link(message) -> str:
@@ -96,21 +104,50 @@ def _draw_signature(page) -> None:
     cdp.detach()
 
 
-def test_on_a_phone_the_client_moves_signs_and_answers_the_check_from_the_emailed_link(stack, staff, phone):  # noqa: F811
-    if connection.vendor != "sqlite":
-        pytest.skip("the embedded-defaults journey runs on the SQLite test database")
+def _unsigned_plan_soon(user):
     load_default_consents()  # transactional tests flush the migration's forms
     # Four days ahead: inside the pre-session check's window, with free days either side to move to.
-    plan, starts = clinic_with_a_plan(staff, days_ahead=4)
+    plan, starts = clinic_with_a_plan(user, days_ahead=4)
     plan.client.consents.all().delete()  # a client who has not signed yet
+    return plan, starts
+
+
+def test_on_the_embedded_defaults_a_phone_moves_signs_and_answers_the_check_from_a_mail_file(stack, staff, phone):  # noqa: F811
+    if connection.vendor != "sqlite":
+        pytest.skip("the embedded-defaults journey runs on the SQLite test database")
+    plan, starts = _unsigned_plan_soon(staff)
     s = stack(broker_url="filesystem://")
     procs = [s.start_web(), s.start_worker(), s.start_beat()]
     _book(s, staff, plan, starts)
+    _journey(phone, plan, starts, lambda: _confirmation(_mail_files(s)), procs)
+
+
+@pytest.mark.skipif(
+    not ON_POSTGRES_AND_REDIS, reason="needs DATABASE_URL=postgres://... and CELERY_BROKER_URL=redis://..."
+)
+def test_on_postgres_and_redis_a_phone_moves_signs_and_answers_the_check_from_a_delivered_email(
+    stack,  # noqa: F811
+    staff,  # noqa: F811
+    phone,
+    smtp_server,  # noqa: F811
+):
+    from clinic.celery import app
+
+    app.control.purge()
+    plan, starts = _unsigned_plan_soon(staff)
+    s = stack(broker_url=settings.CELERY_BROKER_URL, email_url=f"smtp://127.0.0.1:{smtp_server.port}")
+    procs = [s.start_web(server="gunicorn"), s.start_worker(), s.start_beat()]
+    _book(s, staff, plan, starts)
+    _journey(phone, plan, starts, lambda: _confirmation(smtp_server.received), procs)
+    app.control.purge()
+
+
+def _journey(phone, plan, starts, confirmations, procs) -> None:
     session = PlanSession.objects.get(plan=plan)
     booked_version = session.version
 
-    # 1. The link from the mail file opens the client's page.
-    (message,) = wait_for(lambda: _confirmation(s), timeout=45, what="the confirmation file", procs=procs)
+    # 1. The link from the delivered email opens the client's page.
+    (message,) = wait_for(confirmations, timeout=45, what="the confirmation email", procs=procs)
     assert message["To"] == plan.client.email
     phone.goto(_page_link(message))
     assert phone.locator("h1").inner_text() == "Your appointments"

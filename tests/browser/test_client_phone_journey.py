@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 from PIL import Image
 
@@ -25,7 +24,7 @@ from plans.outbox.timing import local_when
 from plans.recheck import CHECK_QUESTIONS
 from tests.helpers.outbox import text_body
 from tests.notifications.conftest import smtp_server  # noqa: F401 - the SMTP fixture, shared
-from tests.notifications.stack import clinic_with_a_plan, wait_for
+from tests.notifications.stack import clinic_with_a_plan, start_on_embedded_defaults, wait_for
 from tests.notifications.test_consent_stack import (  # noqa: F401 - shared fixtures
     ON_POSTGRES_AND_REDIS,
     _book,
@@ -113,11 +112,8 @@ def _unsigned_plan_soon(user):
 
 
 def test_on_the_embedded_defaults_a_phone_moves_signs_and_answers_the_check_from_a_mail_file(stack, staff, phone):  # noqa: F811
-    if connection.vendor != "sqlite":
-        pytest.skip("the embedded-defaults journey runs on the SQLite test database")
     plan, starts = _unsigned_plan_soon(staff)
-    s = stack(broker_url="filesystem://")
-    procs = [s.start_web(), s.start_worker(), s.start_beat()]
+    s, procs = start_on_embedded_defaults(stack)
     _book(s, staff, plan, starts)
     _journey(phone, plan, starts, lambda: _confirmation(_mail_files(s)), procs)
 

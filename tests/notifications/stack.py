@@ -19,6 +19,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import pytest
 from django.conf import settings
 from django.db import connection
 
@@ -122,6 +123,16 @@ class Stack:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
+
+
+def start_on_embedded_defaults(stack) -> tuple[Stack, list[subprocess.Popen]]:
+    """Web, worker and beat as `make run` starts them: the SQLite file, the filesystem broker and
+    mail files. `stack` is the fixture that makes (and stops) a Stack. Skips on any other
+    database: the embedded defaults are SQLite's."""
+    if connection.vendor != "sqlite":
+        pytest.skip("the embedded-defaults journey runs on the SQLite test database")
+    s = stack(broker_url="filesystem://")
+    return s, [s.start_web(), s.start_worker(), s.start_beat()]
 
 
 class Browser:

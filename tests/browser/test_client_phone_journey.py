@@ -32,6 +32,7 @@ from tests.notifications.test_consent_stack import (  # noqa: F401 - shared fixt
     stack,
     staff,
 )
+from tests.selfservice.test_stack import _with_subject
 
 pytestmark = [pytest.mark.worker, pytest.mark.timeout(150), pytest.mark.django_db(transaction=True)]
 
@@ -67,10 +68,6 @@ def _fits_and_shows(page, name: str) -> None:
     dark = sum(image.point(lambda v: 255 if v < 128 else 0).histogram()[255:])
     assert dark > 500, f"{name}: the screenshot is blank ({dark} dark pixels)"
     assert len(image.getcolors(maxcolors=256 * 256) or []) > 16, f"{name}: the screenshot is one flat colour"
-
-
-def _confirmation(messages) -> list:
-    return [m for m in messages if "confirm" in m["Subject"].lower()]
 
 
 def _page_link(message) -> str:
@@ -115,7 +112,7 @@ def test_on_the_embedded_defaults_a_phone_moves_signs_and_answers_the_check_from
     plan, starts = _unsigned_plan_soon(staff)
     s, procs = start_on_embedded_defaults(stack)
     _book(s, staff, plan, starts)
-    _journey(phone, plan, starts, lambda: _confirmation(_mail_files(s)), procs)
+    _journey(phone, plan, starts, lambda: _mail_files(s), procs)
 
 
 @pytest.mark.skipif(
@@ -134,16 +131,19 @@ def test_on_postgres_and_redis_a_phone_moves_signs_and_answers_the_check_from_a_
     s = stack(broker_url=settings.CELERY_BROKER_URL, email_url=f"smtp://127.0.0.1:{smtp_server.port}")
     procs = [s.start_web(server="gunicorn"), s.start_worker(), s.start_beat()]
     _book(s, staff, plan, starts)
-    _journey(phone, plan, starts, lambda: _confirmation(smtp_server.received), procs)
+    _journey(phone, plan, starts, lambda: smtp_server.received, procs)
     app.control.purge()
 
 
-def _journey(phone, plan, starts, confirmations, procs) -> None:
+def _journey(phone, plan, starts, inbox, procs) -> None:
+    """`inbox()`: every email delivered so far (the mail files, or what the SMTP server received)."""
     session = PlanSession.objects.get(plan=plan)
     booked_version = session.version
 
     # 1. The link from the delivered email opens the client's page.
-    (message,) = wait_for(confirmations, timeout=45, what="the confirmation email", procs=procs)
+    (message,) = wait_for(
+        lambda: _with_subject(inbox(), "confirm"), timeout=45, what="the confirmation email", procs=procs
+    )
     assert message["To"] == plan.client.email
     phone.goto(_page_link(message))
     assert phone.locator("h1").inner_text() == "Your appointments"
@@ -178,6 +178,9 @@ def _journey(phone, plan, starts, confirmations, procs) -> None:
     assert session.version == booked_version + 1
     assert Message.objects.filter(session=session, kind=f"{MessageKind.UPDATE_PREFIX}{session.version}").exists()
     assert session.history.first().history_change_reason == "Moved by the client on their page"
+    # ... and the worker delivers it, with the new time.
+    (update,) = wait_for(lambda: _with_subject(inbox(), "moved"), timeout=45, what="the update email", procs=procs)
+    assert local_when(new_start) in text_body(update)
     phone.get_by_role("link", name="Back to your appointments").tap()
     phone.wait_for_selector(".client-session")
     assert local_when(new_start) in card.inner_text() and local_when(starts) not in card.inner_text()

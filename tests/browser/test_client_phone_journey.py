@@ -57,8 +57,9 @@ def phone(browser, request):
 
 
 def _fits_and_shows(page, name: str) -> None:
-    """The page as the phone shows it: nothing wider than the screen, and a screenshot with
-    something on it (text and the header's colour, not one flat colour)."""
+    """The page as the phone shows it: the clinic's public look (never the staff menu), nothing
+    wider than the screen, and a screenshot with something on it (not one flat colour)."""
+    assert page.locator("#public-header").is_visible() and not page.locator("#main-nav").count(), name
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"{name}: the page is {width} px wide on a {PHONE['width']} px phone"
     SHOTS.mkdir(exist_ok=True)
@@ -150,6 +151,7 @@ def _journey(phone, plan, starts, inbox, procs) -> None:
     card = phone.locator(f".client-session[data-session='{session.pk}']")
     assert local_when(starts) in card.inner_text()
     assert phone.locator("#consent-to-sign").is_visible()
+    assert card.get_by_role("link", name="Answer the pre-session questions").is_visible()
     _fits_and_shows(phone, "1-page")
 
     # 2. Move the appointment to one of the offered times, a day or more from both the cut-off
@@ -161,10 +163,14 @@ def _journey(phone, plan, starts, inbox, procs) -> None:
     now = timezone.now()
     offers = phone.locator("input[name=slot]").evaluate_all("els => els.map(e => [e.id, e.value])")
     slot_id, value = next(
-        (i, v)
-        for i, v in offers
-        if now + dt.timedelta(days=2) < dt.datetime.fromisoformat(v.split("|")[0]) < now + dt.timedelta(days=6)
+        (
+            (i, v)
+            for i, v in offers
+            if now + dt.timedelta(days=2) < dt.datetime.fromisoformat(v.split("|")[0]) < now + dt.timedelta(days=6)
+        ),
+        (None, None),
     )
+    assert slot_id, f"no time offered two to six days ahead: {offers}"
     new_start = dt.datetime.fromisoformat(value.split("|")[0])
     phone.locator(f"label[for='{slot_id}']").tap()
     assert phone.locator(f"#{slot_id}").is_checked()
@@ -189,11 +195,12 @@ def _journey(phone, plan, starts, inbox, procs) -> None:
     phone.get_by_role("link", name="Sign the consent").tap()
     phone.wait_for_selector("#signature-pad")
     _fits_and_shows(phone, "4-consent")
-    phone.get_by_label("I have read this consent").check()
+    phone.get_by_label("I have read this consent").tap()
     phone.get_by_role("button", name="Sign consent").tap()
     phone.wait_for_selector("#sign-error")
+    assert "sign" in phone.locator("#sign-error").inner_text().lower()
     assert not SignedConsent.objects.filter(client=plan.client).exists()
-    phone.get_by_label("I have read this consent").check()
+    assert phone.get_by_label("I have read this consent").is_checked()  # kept from the refused submit
     _draw_signature(phone)
     phone.get_by_role("button", name="Sign consent").tap()
     phone.wait_for_selector("text=Your consent is signed")

@@ -90,6 +90,26 @@ def client_access_read(*, token: str, now: dt.datetime | None = None) -> ClientA
     return access
 
 
+def page_back_path(*, token: str, client_id: int, now: dt.datetime | None = None) -> str:
+    """The path back to the client's page a form (the consent, the pre-session check) was opened
+    from: the same page token, while it is still a live link of that form's client; "" otherwise.
+
+    Never a new access: a page link staff withdrew (a shared inbox) must not come back through
+    an older email's consent or check link. Read only: opening a form is not a use of the page."""
+    if not token:
+        return ""
+    try:
+        access_id, token_client_id = read_client_token(token)
+    except BadLink:
+        return ""
+    access = ClientAccess.objects.select_related("client").filter(pk=access_id, client_id=client_id).first()
+    if token_client_id != client_id or access is None or access.client.erased_at is not None:
+        return ""
+    if access.refusal(now=now or _now()):
+        return ""
+    return reverse("public-page", args=[token])
+
+
 # --- What the page shows ---------------------------------------------------------------------
 
 

@@ -24,6 +24,7 @@ from plans.models import Client, ConsentKind, SignedConsent
 from plans.outbox.links import BadLink, read_token
 from plans.permissions import client_ip, public_rate_limited, staff_required
 from plans.services import consent as consent_services
+from plans.services import selfservice
 from plans.services.privacy import record_access_log
 
 
@@ -149,12 +150,13 @@ def _link_page(request, *, title: str, text: str, status: int = 200, **extra):
     return render(request, "plans/public/link.html", context, status=status)
 
 
-def _refused(request, text: str, status: int = 400):
+def _refused(request, text: str, status: int = 400, back: str = ""):
     return _link_page(
         request,
         title="This link cannot be used",
         text=f"{text} Please call us on {settings.CLINIC_PHONE}.",
         status=status,
+        back=back,
     )
 
 
@@ -167,8 +169,10 @@ def public_consent(request, token: str):
     except BadLink as exc:
         return _refused(request, str(exc))
     message = target.message
+    # Opened from the client's page: every page after this one leads back there.
+    back = selfservice.page_back_path(token=request.GET.get("page", ""), client_id=message.client_id)
     if refusal := consent_services.remote_refusal(message):
-        return _refused(request, refusal, status=409 if request.method == "POST" else 400)
+        return _refused(request, refusal, status=409 if request.method == "POST" else 400, back=back)
     version = consent_services.current_version(ConsentKind.TREATMENT)
     form = SignForm(request.POST or None, initial={"version_id": version.pk})
     error = ""
@@ -184,10 +188,11 @@ def public_consent(request, token: str):
                 title="Thank you",
                 text="Your consent is signed. We look forward to seeing you. You can withdraw it at any time "
                 "with the link in the same email, or by calling us.",
+                back=back,
             )
         if SignedConsent.objects.filter(request_message_id=message.pk).exists():
-            return _refused(request, error, status=409)
-    context = _signing_context(version, form, client=message.client, error=error, public=True)
+            return _refused(request, error, status=409, back=back)
+    context = _signing_context(version, form, client=message.client, error=error, public=True, back=back)
     return render(request, "plans/consent/sign.html", context, status=400 if error else 200)
 
 

@@ -17,6 +17,7 @@ from plans.models import ClinicalHold, TreatmentPlan
 from plans.outbox.links import BadLink, read_token
 from plans.permissions import public_rate_limited, staff_required
 from plans.services import safety as safety_services
+from plans.services import selfservice
 from plans.services.booking import BookingError
 from plans.views.calendar import _back, _session
 
@@ -115,17 +116,19 @@ def public_check(request, token: str) -> HttpResponse:
             request, "plans/public/link.html", {"title": "This link cannot be used", "text": text}, status=400
         )
     session = target.session
+    # Opened from the client's page: every page after this one leads back there.
+    back = selfservice.page_back_path(token=request.GET.get("page", ""), client_id=target.message.client_id)
     refusal = safety_services.check_refusal(session)
     if not refusal and session.version != target.session_version:
         refusal = "Your appointment has moved since this email: please use the link in the newest email."
     form = PreSessionCheckForm(request.POST or None)
     if refusal:
-        return render(request, "plans/public/link.html", {"title": "Before your appointment", "text": refusal})
+        context = {"title": "Before your appointment", "text": refusal, "back": back}
+        return render(request, "plans/public/link.html", context)
     if request.method == "POST":
         if not (error := _record(request, form, session, None)):
-            text = "Thank you: we have your answers. If anything changes before your visit, please tell us."
-            return render(request, "plans/public/link.html", {"title": "Thank you", "text": text})
-        return render(
-            request, "plans/public/check.html", {"session": session, "form": form, "error": error}, status=400
-        )
-    return render(request, "plans/public/check.html", {"session": session, "form": form})
+            text = "We have your answers. If anything changes before your visit, please tell us."
+            return render(request, "plans/public/link.html", {"title": "Thank you", "text": text, "back": back})
+        context = {"session": session, "form": form, "error": error, "back": back}
+        return render(request, "plans/public/check.html", context, status=400)
+    return render(request, "plans/public/check.html", {"session": session, "form": form, "back": back})

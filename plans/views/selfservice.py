@@ -13,6 +13,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST
 
 from plans.models import Client
@@ -41,6 +42,12 @@ def _version(request) -> int:
         return -1
 
 
+def _from_page(url: str, token: str) -> str:
+    """A form's link as the page offers it: it names the page it came from, so the form can lead
+    back there (services.page_back_path), which the same link read from its email does not."""
+    return f"{url}?{urlencode({'page': token})}" if url else ""
+
+
 @public_rate_limited
 @require_http_methods(["GET"])
 def client_page(request, token: str) -> HttpResponse:
@@ -53,7 +60,7 @@ def client_page(request, token: str) -> HttpResponse:
     rows = [
         {
             "session": s,
-            "check_url": forms.check_urls.get(s.pk, ""),
+            "check_url": _from_page(forms.check_urls.get(s.pk, ""), token),
             "when": local_when(s.starts_at),
             "cancel_refusal": services.change_refusal(session=s, action="cancel"),
             "reschedule_refusal": services.change_refusal(session=s, action="reschedule"),
@@ -67,7 +74,7 @@ def client_page(request, token: str) -> HttpResponse:
         "client": access.client,
         "rows": rows,
         "token": token,
-        "consent_url": forms.consent_url,
+        "consent_url": _from_page(forms.consent_url, token),
         "policy": settings.CANCELLATION_POLICY_TEXT,
         "cutoff_hours": settings.CANCELLATION_CUTOFF_HOURS,
     }

@@ -19,6 +19,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import pytest
 from django.conf import settings
 from django.db import connection
 
@@ -124,6 +125,16 @@ class Stack:
                 proc.wait(5)
 
 
+def start_on_embedded_defaults(stack) -> tuple[Stack, list[subprocess.Popen]]:
+    """Web, worker and beat as `make run` starts them: the SQLite file, the filesystem broker and
+    mail files. `stack` is the fixture that makes (and stops) a Stack. Skips on any other
+    database: the embedded defaults are SQLite's."""
+    if connection.vendor != "sqlite":
+        pytest.skip("the embedded-defaults journey runs on the SQLite test database")
+    s = stack(broker_url="filesystem://")
+    return s, [s.start_web(), s.start_worker(), s.start_beat()]
+
+
 class Browser:
     """A staff member's HTTP client: cookies, CSRF token, JSON answers (urllib; no extra dependency)."""
 
@@ -161,15 +172,15 @@ class Browser:
             return status, {"raw": body[:2000]}
 
 
-def clinic_with_a_plan(aesthetician, **snapshot) -> tuple[models.TreatmentPlan, dt.datetime]:
+def clinic_with_a_plan(aesthetician, *, days_ahead: int = 9, **snapshot) -> tuple[models.TreatmentPlan, dt.datetime]:
     """Ana works every day round the clock (the test runs at any hour); a one-session plan
-    whose session may be booked 9 days from now at 10:00 clinic time."""
+    whose session may be booked `days_ahead` days from now at 10:00 clinic time."""
     for weekday in range(7):
         models.WorkingHours.objects.create(
             practitioner=aesthetician.practitioner, weekday=weekday, start=dt.time(0), end=dt.time(23, 59)
         )
     models.Room.objects.create(name="Room A")
-    day = (dt.datetime.now(LONDON) + dt.timedelta(days=9)).date()
+    day = (dt.datetime.now(LONDON) + dt.timedelta(days=days_ahead)).date()
     plan = plan_to_book(first_target=day, count=1, user=aesthetician, **snapshot)
     starts = dt.datetime.combine(day, dt.time(10), tzinfo=LONDON)
     return plan, starts

@@ -10,14 +10,20 @@ import re
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from plans.consent_defaults import load_default_consents
 from plans.models import ConsentKind, SignedConsent
 from plans.services import consent as consent_services
 from tests.helpers.consent import data_url, signature_png
 from tests.helpers.outbox import text_body
-from tests.notifications.stack import STAFF_PASSWORD, Browser, Stack, clinic_with_a_plan, wait_for
+from tests.notifications.stack import (
+    STAFF_PASSWORD,
+    Browser,
+    Stack,
+    clinic_with_a_plan,
+    start_on_embedded_defaults,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.worker, pytest.mark.timeout(120), pytest.mark.django_db(transaction=True)]
 
@@ -95,11 +101,8 @@ def _mail_files(s: Stack) -> list:
 
 
 def test_on_the_embedded_defaults_the_consent_email_file_arrives_and_its_link_signs_once(stack, staff):
-    if connection.vendor != "sqlite":
-        pytest.skip("the embedded-defaults journey runs on the SQLite test database")
     plan, starts = _unsigned_plan(staff)
-    s = stack(broker_url="filesystem://")
-    procs = [s.start_web(), s.start_worker(), s.start_beat()]
+    s, procs = start_on_embedded_defaults(stack)
     _book(s, staff, plan, starts)
     (message,) = wait_for(lambda: _consent_email(_mail_files(s)), timeout=45, what="the consent email", procs=procs)
     assert message["To"] == plan.client.email

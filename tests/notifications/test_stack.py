@@ -23,7 +23,14 @@ from plans.models import Message, MessageStatus, PreSessionCheck
 from plans.recheck import CHECK_CODES
 from tests.helpers.clock import as_client_reads
 from tests.helpers.outbox import attachment, text_body
-from tests.notifications.stack import STAFF_PASSWORD, Browser, Stack, clinic_with_a_plan, wait_for
+from tests.notifications.stack import (
+    STAFF_PASSWORD,
+    Browser,
+    Stack,
+    clinic_with_a_plan,
+    start_on_embedded_defaults,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.worker, pytest.mark.timeout(120), pytest.mark.django_db(transaction=True)]
 
@@ -113,11 +120,8 @@ def assert_confirmation_for(message, plan, starts, stack: Stack) -> None:
 
 def test_make_run_stack_books_over_http_and_the_email_file_arrives(stack, staff, tmp_path):
     """SQLite file, filesystem broker, file email backend: nothing but this machine."""
-    if connection.vendor != "sqlite":
-        pytest.skip("the embedded-defaults journey runs on the SQLite test database")
     plan, starts = clinic_with_a_plan(staff)
-    s = stack(broker_url="filesystem://")
-    procs = [s.start_web(), s.start_worker(), s.start_beat()]
+    s, procs = start_on_embedded_defaults(stack)
 
     book_over_http(s, staff, plan, starts)
 
@@ -228,7 +232,7 @@ def answer_the_check(url: str, **yes: str) -> tuple[int, str]:
 
 def check_journey(plan, url: str) -> None:
     status, page = answer_the_check(url, anything_else="New retinol serum since Monday")
-    assert status == 200 and "we have your answers" in page, page[:1000]
+    assert status == 200 and "We have your answers" in page, page[:1000]
     check = PreSessionCheck.objects.get(session__plan=plan)
     assert check.via == PreSessionCheck.Via.CLIENT and check.yes_codes == ["anything_else"]
     plan.refresh_from_db()
@@ -245,11 +249,8 @@ def check_journey(plan, url: str) -> None:
 def test_make_run_stack_delivers_the_check_link_and_the_clients_answers_are_recorded(stack, staff, tmp_path):
     """The 48 h reminder lands in the mail folder, its link opens the check, the client's "yes"
     is recorded and holds the plan: SQLite file, filesystem broker, file email backend."""
-    if connection.vendor != "sqlite":
-        pytest.skip("the embedded-defaults journey runs on the SQLite test database")
     plan, starts = clinic_with_a_plan(staff, reminder_leads=[{"hours_before": 48, "include_pre_care": False}])
-    s = stack(broker_url="filesystem://")
-    procs = [s.start_web(), s.start_worker(), s.start_beat()]
+    s, procs = start_on_embedded_defaults(stack)
     book_over_http(s, staff, plan, starts)
     wait_for(lambda: mail_files(s), timeout=45, what="the confirmation file", procs=procs)
 

@@ -380,17 +380,12 @@ def _questionnaire_mail(messages):
 @pytest.mark.timeout(150)
 @pytest.mark.django_db(transaction=True)
 def test_on_the_embedded_defaults_the_questionnaire_from_a_mail_file_is_answered_once(stack, staff):  # noqa: F811
-    from django.db import connection
-
-    from tests.notifications.stack import wait_for
+    from tests.notifications.stack import start_on_embedded_defaults, wait_for
     from tests.notifications.test_consent_stack import _book, _mail_files
 
-    if connection.vendor != "sqlite":
-        pytest.skip("the embedded-defaults journey runs on the SQLite test database")
     load_default_outcome_items()  # a transactional test starts from a flushed database
     plan, starts = _plan_two_days_ahead(staff)
-    s = stack(broker_url="filesystem://")
-    procs = [s.start_web(), s.start_worker(), s.start_beat()]
+    s, procs = start_on_embedded_defaults(stack)
     _book(s, staff, plan, starts)
     (message,) = wait_for(
         lambda: _questionnaire_mail(_mail_files(s)), timeout=45, what="the questionnaire", procs=procs

@@ -9,12 +9,11 @@ import re
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from plans.models import PlanSession
 from tests.helpers.outbox import text_body
 from tests.notifications.conftest import smtp_server  # noqa: F401 - the SMTP fixture, shared
-from tests.notifications.stack import Browser, Stack, clinic_with_a_plan, wait_for
+from tests.notifications.stack import Browser, Stack, clinic_with_a_plan, start_on_embedded_defaults, wait_for
 from tests.notifications.test_consent_stack import _book, _mail_files, stack, staff  # noqa: F401 - shared fixtures
 
 pytestmark = [pytest.mark.worker, pytest.mark.timeout(150), pytest.mark.django_db(transaction=True)]
@@ -47,11 +46,8 @@ def _move_from(s: Stack, body: str, plan) -> None:
 
 
 def test_on_the_embedded_defaults_the_page_link_from_a_mail_file_moves_the_appointment(stack, staff):  # noqa: F811
-    if connection.vendor != "sqlite":
-        pytest.skip("the embedded-defaults journey runs on the SQLite test database")
     plan, starts = clinic_with_a_plan(staff)
-    s = stack(broker_url="filesystem://")
-    procs = [s.start_web(), s.start_worker(), s.start_beat()]
+    s, procs = start_on_embedded_defaults(stack)
     _book(s, staff, plan, starts)
     (message,) = wait_for(
         lambda: _with_subject(_mail_files(s), "confirm"), timeout=45, what="the confirmation", procs=procs

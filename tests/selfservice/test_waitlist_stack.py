@@ -10,7 +10,6 @@ import re
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from plans.models import PlanSession, WaitlistEntry, WaitlistStatus
 from plans.services import booking, selfservice, waitlist
@@ -18,7 +17,14 @@ from tests.helpers.clock import LONDON
 from tests.helpers.outbox import text_body
 from tests.helpers.plans import plan_to_book
 from tests.notifications.conftest import smtp_server  # noqa: F401 - the SMTP fixture, shared
-from tests.notifications.stack import STAFF_PASSWORD, Browser, Stack, clinic_with_a_plan, wait_for
+from tests.notifications.stack import (
+    STAFF_PASSWORD,
+    Browser,
+    Stack,
+    clinic_with_a_plan,
+    start_on_embedded_defaults,
+    wait_for,
+)
 from tests.notifications.test_consent_stack import _book, _mail_files, stack, staff  # noqa: F401 - shared fixtures
 
 pytestmark = [pytest.mark.worker, pytest.mark.timeout(150), pytest.mark.django_db(transaction=True)]
@@ -71,10 +77,7 @@ def _take_from(s: Stack, body: str, waiting: PlanSession, rival: PlanSession) ->
 
 
 def test_on_the_embedded_defaults_a_cancellation_emails_the_slot_and_the_link_takes_it(stack, staff):  # noqa: F811
-    if connection.vendor != "sqlite":
-        pytest.skip("the embedded-defaults journey runs on the SQLite test database")
-    s = stack(broker_url="filesystem://")
-    procs = [s.start_web(), s.start_worker(), s.start_beat()]
+    s, procs = start_on_embedded_defaults(stack)
     waiting, rival = _scene(s, staff)
     _cancel(s, staff, rival)
     (message,) = wait_for(

@@ -217,6 +217,11 @@ def _journey(phone, plan, starts, inbox, procs) -> None:
     assert local_when(new_start) in phone.locator("main").inner_text()
     _fits_and_shows(phone, "6-check")
     assert phone.locator("fieldset[data-question]").count() == len(CHECK_QUESTIONS)
+    # Each answer is a thumb's worth: a mis-tapped "Yes" would hold the plan.
+    heights = phone.locator("#pre-session-check .form-check-label").evaluate_all(
+        "labels => labels.map(l => l.getBoundingClientRect().height)"
+    )
+    assert heights and min(heights) >= 44, heights
     for question in CHECK_QUESTIONS:
         phone.locator(f"label[for='id_{question.code}_0']").tap()  # "No", the first choice
     phone.get_by_role("button", name="Save answers").tap()

@@ -267,6 +267,7 @@ def generate(args) -> dict:
 
     from plans.cohorts import age_on
     from plans.models import SessionKind
+    from plans.services.outcomes import summarise_outcomes
 
     rng = random.Random(42)
     t0 = time.monotonic()
@@ -550,6 +551,7 @@ def generate(args) -> dict:
         columns += ["device_name", "notes", "rated_by_id", "rated_at"]
         outcome_scores = copy_rows(cur, "plans_outcomescore", columns, scores(), len(started) + len(done))
         reset_sequence(cur, "plans_outcomescore")
+        summarise_outcomes(range(pid0, pid0 + n_plans))  # the plans' outcome columns, as score_record keeps them
         response0 = next_id(cur, "plans_questionnaireresponse")
         copy_rows(
             cur,

@@ -919,6 +919,12 @@ class TreatmentPlan(models.Model):
     cohort_pore_concern = models.CharField(
         "pore concern at the plan", max_length=20, choices=Severity.choices, editable=False, null=True
     )
+    # The plan's outcome as the report and the preview's evidence read it, kept from its
+    # OutcomeScore rows by services/outcomes.summarise_outcomes (called by score_record, the one
+    # write path): joining two score rows per plan cost the evidence line most of its time at
+    # 125,000 plans. change = assessment pore grade - baseline pore grade (negative is better).
+    outcome_change = models.SmallIntegerField("change in pore grade", null=True, editable=False)
+    outcome_gais = models.PositiveSmallIntegerField("GAIS at the assessment", null=True, editable=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     # One token per "Accept" form: a double submit finds the plan the first submit made
     # instead of creating a second one (unique, so even two racing requests cannot).
@@ -962,8 +968,10 @@ class TreatmentPlan(models.Model):
             ),
             # The preview's evidence: one protocol, one pore concern, a Fitzpatrick range and an age
             # range: equality columns first, so the scan stays within the client's own group.
+            # Its id and outcome columns ride along: PostgreSQL answers the evidence from the index.
             models.Index(
                 fields=["protocol", "cohort_pore_concern", "cohort_fitzpatrick", "cohort_age"],
+                include=["id", "outcome_change", "outcome_gais"],
                 name="plan_cohort",
             ),
         ]

@@ -21,6 +21,7 @@ from simple_history.utils import bulk_create_with_history
 from plans import models, planning
 from plans.cohorts import Cohort
 from plans.services import plans as plan_services
+from plans.services.outcomes import summarise_outcomes
 
 CLIENTS = 160
 EMAIL = "outcomes.demo.{:03d}@example.com"
@@ -214,6 +215,7 @@ def demo_outcomes(*, practitioners: list[models.Practitioner], rated_by, created
             events.append((plan, models.AdverseEventType.PROLONGED_ERYTHEMA))
     bulk_create_with_history(sessions, models.PlanSession, default_user=rated_by)
     bulk_create_with_history(scores, models.OutcomeScore, default_user=rated_by)
+    summarise_outcomes({score.plan_id for score in scores})
     made = models.QuestionnaireResponse.objects.bulk_create(
         [
             models.QuestionnaireResponse(plan=plan, moment=moment, submitted_at=_noon(day))

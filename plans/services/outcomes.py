@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from plans.models import (
@@ -242,7 +243,22 @@ def score_record(
         score.rated_by = rated_by
         score.rated_at = now or timezone.now()
         score.save()
+        summarise_outcomes([locked.pk])
     return score
+
+
+def summarise_outcomes(plan_ids) -> int:
+    """Copy each plan's scores into its outcome columns (TreatmentPlan.outcome_change and
+    outcome_gais), in one UPDATE. Whoever writes OutcomeScore rows calls it in the same
+    transaction: score_record, the demo and the benchmark's generator."""
+
+    def score(moment: str, field: str) -> Subquery:
+        return Subquery(OutcomeScore.objects.filter(plan=OuterRef("pk"), moment=moment).values(field)[:1])
+
+    return TreatmentPlan.objects.filter(pk__in=plan_ids).update(
+        outcome_change=score(ScoreMoment.ASSESSMENT, "pore_grade") - score(ScoreMoment.BASELINE, "pore_grade"),
+        outcome_gais=score(ScoreMoment.ASSESSMENT, "gais"),
+    )
 
 
 # --- The client's questionnaire --------------------------------------------------------------------

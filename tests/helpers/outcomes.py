@@ -6,6 +6,7 @@ import datetime as dt
 import itertools
 
 from plans import models
+from plans.services.outcomes import summarise_outcomes
 from tests.factories import ClientFactory, PlanSessionFactory, PractitionerFactory, TreatmentPlanFactory, UserFactory
 from tests.helpers.clock import at
 
@@ -61,6 +62,7 @@ def outcome_plan(
         models.OutcomeScore.objects.create(
             plan=plan, moment="assessment", pore_grade=scores[1], gais=gais, rated_by=rater, rated_at=at(start, 11)
         )
+        summarise_outcomes([plan.pk])  # as score_record does
     if satisfaction is not None:
         response = models.QuestionnaireResponse.objects.create(
             plan=plan, moment="assessment", submitted_at=at(start, 12)

@@ -289,6 +289,8 @@ def test_an_aesthetician_sees_the_scores_on_the_plan_and_client_pages(client, wo
     assert "Pore grade (0–4):\n          3 at baseline</p>" in client_page
     _follow_up(completed_plan)
     outcomes.score_record(plan=completed_plan, moment="assessment", pore_grade=1, gais=2, rated_by=aesthetician)
+    completed_plan.refresh_from_db()  # the report's and the evidence's columns follow the scores
+    assert (completed_plan.outcome_change, completed_plan.outcome_gais) == (-2, 2)
     client_page = client.get(reverse("client-detail", args=[world.client.pk])).content.decode()
     assert "3 at baseline → 1 at the assessment · GAIS: Much improved" in client_page
 

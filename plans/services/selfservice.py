@@ -65,6 +65,16 @@ def client_page_url(*, client: Client, now: dt.datetime | None = None) -> str:
     return settings.CLINIC_BASE_URL + reverse("public-page", args=[client_token(access.pk, client.pk)])
 
 
+def live_page_path(*, client: Client) -> str:
+    """The path to the client's page by their newest live link, "" when staff withdrew them all
+    (or they expired). Never a new access: a page shown from an older email's link (a waitlist
+    offer) must not bring back a page link staff withdrew."""
+    from plans.selectors import client_live_access
+
+    access = client_live_access(client)
+    return reverse("public-page", args=[client_token(access.pk, client.pk)]) if access else ""
+
+
 def client_access_revoke(*, client: Client, by) -> int:
     """Staff withdraw every live link to the client's page (a lost phone, a shared inbox).
     The next email issues a new one. Returns how many were revoked."""

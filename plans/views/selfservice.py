@@ -194,7 +194,7 @@ def _offer_page(request, token: str, offer, *, title: str, text: str, status: in
         "expires": local_when(offer.expires_at),
         "can_take": can_take,
         "token": token,
-        "page_url": services.client_page_url(client=session.plan.client),
+        "page_url": services.live_page_path(client=session.plan.client),
     }
     return render(request, "plans/public/offer.html", context, status=status)
 

@@ -242,6 +242,23 @@ def test_the_offer_email_names_the_slot_and_carries_the_link(clinic):
 
 
 @pytest.mark.django_db
+def test_the_offer_page_links_to_the_clients_page_only_while_a_page_link_lives(client, clinic, clinic_admin):
+    from plans.models import ClientAccess
+
+    waiting = waitlisted(clinic["ana"], at(MON, 9))
+    rival_cancels(booked_single(clinic["ana"], at(WED, 10)))
+    (offer,) = offers_of(waiting)
+    page = client.get(offer_path(offer)).content.decode()
+    assert "Your appointments</a>" in page and "/e/page/" in page
+    selfservice.client_access_revoke(client=waiting.plan.client, by=clinic_admin)
+    accesses = ClientAccess.objects.count()
+    page = client.get(offer_path(offer)).content.decode()
+    # Staff withdrew the page links: an older offer email must not bring one back.
+    assert "Take this slot" in page and "/e/page/" not in page
+    assert ClientAccess.objects.count() == accesses
+
+
+@pytest.mark.django_db
 def test_the_waitlist_page_shows_front_desk_the_list_without_clinical_data(client, clinic, front_desk, world):
     waiting = waitlisted(clinic["ana"], at(MON, 9))
     rival_cancels(booked_single(clinic["ana"], at(WED, 10)))

@@ -2533,6 +2533,8 @@ class Message(models.Model):
 
     # Every kind is about a client's session, except the intake invitation: it goes to someone who
     # is not a client yet and names its IntakeInvitation instead (a constraint keeps the two apart).
+    # Nullable, select_related joins them outer, and PostgreSQL refuses FOR UPDATE on the nullable
+    # side of an outer join: lock a row with select_for_update(of=("self",)) when joining them.
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="messages", null=True, blank=True)
     session = models.ForeignKey(PlanSession, on_delete=models.CASCADE, related_name="messages", null=True, blank=True)
     intake = models.ForeignKey(

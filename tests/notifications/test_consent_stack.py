@@ -4,8 +4,6 @@ defaults, SMTP on PostgreSQL + Redis); the client opens its link, signs, and the
 
 from __future__ import annotations
 
-import email
-import email.policy
 import re
 
 import pytest
@@ -17,35 +15,13 @@ from plans.models import ConsentKind, SignedConsent
 from plans.services import consent as consent_services
 from tests.helpers.consent import data_url, signature_png
 from tests.helpers.outbox import text_body
-from tests.notifications.stack import STAFF_PASSWORD, Browser, Stack, clinic_with_a_plan, wait_for
+from tests.notifications.stack import STAFF_PASSWORD, Browser, Stack, clinic_with_a_plan, mail_files, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.timeout(120), pytest.mark.django_db(transaction=True)]
 
 ON_POSTGRES_AND_REDIS = settings.DATABASES["default"]["ENGINE"].endswith("postgresql") and (
     settings.CELERY_BROKER_URL.startswith("redis://")
 )
-
-
-@pytest.fixture
-def staff(aesthetician, settings):
-    # The web server checks the password with the project's real hashers, not the suite's fast one.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
-    aesthetician.set_password(STAFF_PASSWORD)
-    aesthetician.save()
-    return aesthetician
-
-
-@pytest.fixture
-def stack(tmp_path):
-    stacks: list[Stack] = []
-
-    def start(**options) -> Stack:
-        stacks.append(Stack(tmp_path, **options))
-        return stacks[-1]
-
-    yield start
-    for s in stacks:
-        s.stop()
 
 
 def _unsigned_plan(staff):
@@ -85,15 +61,6 @@ def _consent_email(messages):
     return [m for m in messages if "consent" in m["Subject"].lower()]
 
 
-def _mail_files(s: Stack) -> list:
-    """One email per file in the mail folder (plans.outbox.mailfiles)."""
-    if not s.mail_dir.is_dir():
-        return []
-    # *.eml only: an email still being written is a hidden part-file until it is renamed into place
-    files = sorted(s.mail_dir.glob("*.eml"))
-    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in files]
-
-
 def test_on_the_embedded_defaults_the_consent_email_file_arrives_and_its_link_signs_once(stack, staff):
     if connection.vendor != "sqlite":
         pytest.skip("the embedded-defaults journey runs on the SQLite test database")
@@ -101,7 +68,7 @@ def test_on_the_embedded_defaults_the_consent_email_file_arrives_and_its_link_si
     s = stack(broker_url="filesystem://")
     procs = [s.start_web(), s.start_worker(), s.start_beat()]
     _book(s, staff, plan, starts)
-    (message,) = wait_for(lambda: _consent_email(_mail_files(s)), timeout=45, what="the consent email", procs=procs)
+    (message,) = wait_for(lambda: _consent_email(mail_files(s)), timeout=45, what="the consent email", procs=procs)
     assert message["To"] == plan.client.email
     _sign_from(s, text_body(message), plan)
 

@@ -182,3 +182,19 @@ def test_the_database_refuses_answers_on_a_withdrawn_link_and_a_review_without_a
         IntakeInvitation.objects.filter(pk=invitation.pk).update(revoked_at=now, submitted_at=now)
     with pytest.raises(IntegrityError), transaction.atomic():
         IntakeInvitation.objects.filter(pk=invitation.pk).update(reviewed_at=now)
+
+
+def test_the_clients_data_export_holds_their_intake_and_erasure_deletes_it(invite, aesthetician, clinic_admin):
+    from plans.services import privacy
+
+    invitation = invite()
+    intake.intake_submit(invitation=invitation, **filled())
+    client = intake.intake_review(invitation=invitation, fitzpatrick=3, by=aesthetician)
+
+    exported = privacy.client_export(client=client, by=clinic_admin)["client"]
+    (given,) = exported["intake_invitation"]
+    assert given["answers"]["date_of_birth"] == "1990-05-01" and given["email"] == "nina.hart@example.com"
+
+    privacy.client_erase(client=client, by=clinic_admin, reason="Written request of 2 June")
+    assert not IntakeInvitation.objects.exists()
+    assert not Message.objects.filter(kind=MessageKind.INTAKE).exists()

@@ -3,14 +3,13 @@ against staff withdrawing the link, two clinicians reviewing the same forms, a d
 One wins where one must, nobody gets a 500."""
 
 import pytest
-from django.conf import settings
 from django.urls import reverse
 
 from bench.server import staff_cookies
 from plans.models import Client, IntakeInvitation, Screening
 from plans.outbox.links import intake_token
 from plans.services import intake
-from tests.helpers.http_races import NEEDS_POSTGRES, ON_POSTGRES, fire_each
+from tests.helpers.http_races import NEEDS_POSTGRES, ON_POSTGRES, anonymous_cookies, fire_each
 from tests.intake.conftest import filled, form_post
 
 pytestmark = [
@@ -21,16 +20,12 @@ pytestmark = [
 ROUNDS = 4
 
 
-def _anonymous() -> dict:
-    return {settings.CSRF_COOKIE_NAME: "k" * 32}
-
-
 def test_the_form_sent_three_times_at_once_is_taken_once(invite, race_server):
     for n in range(ROUNDS):
         invitation = invite(email=f"p{n}@example.com")
         path = reverse("public-intake", args=[intake_token(invitation)])
         forms = [form_post(), form_post(oiliness="dry"), form_post(oiliness="normal")]
-        answers = fire_each(race_server, [(path, form, _anonymous()) for form in forms], json=False)
+        answers = fire_each(race_server, [(path, form, anonymous_cookies()) for form in forms], json=False)
         assert sorted(status for status, _ in answers) == [200, 409, 409], answers
         invitation.refresh_from_db()
         winner = next(i for i, (status, _) in enumerate(answers) if status == 200)
@@ -44,7 +39,7 @@ def test_a_submit_racing_staff_withdrawing_the_link_is_one_or_the_other(invite, 
         answers = fire_each(
             race_server,
             [
-                (reverse("public-intake", args=[intake_token(invitation)]), form_post(), _anonymous()),
+                (reverse("public-intake", args=[intake_token(invitation)]), form_post(), anonymous_cookies()),
                 (reverse("intake-revoke", args=[invitation.pk]), {}, cookies),
             ],
             json=False,

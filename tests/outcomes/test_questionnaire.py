@@ -36,8 +36,11 @@ from plans.services.outcomes import load_default_outcome_items
 from tests.factories import ClientFactory
 from tests.helpers.outbox import book, complete, reschedule, text_body
 from tests.helpers.plans import booked_plan
-from tests.notifications.conftest import smtp_server  # noqa: F401 - the SMTP fixture, shared
-from tests.notifications.test_consent_stack import stack, staff  # noqa: F401 - shared fixtures
+from tests.notifications.conftest import (  # noqa: F401 - shared fixtures
+    smtp_server,
+    stack,
+    staff,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -358,8 +361,8 @@ def _questionnaire_mail(messages):
 def test_on_the_embedded_defaults_the_questionnaire_from_a_mail_file_is_answered_once(stack, staff):  # noqa: F811
     from django.db import connection
 
-    from tests.notifications.stack import wait_for
-    from tests.notifications.test_consent_stack import _book, _mail_files
+    from tests.notifications.stack import mail_files, wait_for
+    from tests.notifications.test_consent_stack import _book
 
     if connection.vendor != "sqlite":
         pytest.skip("the embedded-defaults journey runs on the SQLite test database")
@@ -368,9 +371,7 @@ def test_on_the_embedded_defaults_the_questionnaire_from_a_mail_file_is_answered
     s = stack(broker_url="filesystem://")
     procs = [s.start_web(), s.start_worker(), s.start_beat()]
     _book(s, staff, plan, starts)
-    (message,) = wait_for(
-        lambda: _questionnaire_mail(_mail_files(s)), timeout=45, what="the questionnaire", procs=procs
-    )
+    (message,) = wait_for(lambda: _questionnaire_mail(mail_files(s)), timeout=45, what="the questionnaire", procs=procs)
     _answer_from(s, text_body(message), plan)
 
 

@@ -38,6 +38,12 @@ def _list_page(request, form: IntakeInviteForm, status: int = 200):
     )
 
 
+def _errors_on(form, error: ValidationError) -> None:
+    """A service's ValidationError on the field it names, else on the form."""
+    for field, problems in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, problems)
+
+
 @staff_required("plans.view_intakeinvitation")
 def intake_list(request):
     """Invitations sent, completed by the client, needing a call, reviewed; and the invite form."""
@@ -52,8 +58,7 @@ def intake_invite(request):
         try:
             invitation = intake_services.intake_invite(**form.cleaned_data, by=request.user)
         except ValidationError as error:
-            for field, problems in error.message_dict.items():
-                form.add_error(field if field in form.fields else None, problems)
+            _errors_on(form, error)
         else:
             messages.success(request, f"The forms were emailed to {invitation.full_name} ({invitation.email}).")
             return redirect("intake-list")
@@ -108,8 +113,7 @@ def intake_detail(request, intake_id: int):
                 form.add_error(None, str(exc))
                 status = 409 if exc.conflict else 400
             except ValidationError as error:
-                for field, problems in error.message_dict.items():
-                    form.add_error(field if field in form.fields else None, problems)
+                _errors_on(form, error)
                 status = 400
             else:
                 messages.success(request, f"{client.full_name} was added with the screening they gave.")

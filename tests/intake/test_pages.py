@@ -167,3 +167,19 @@ def test_a_clinician_reviews_the_answers_and_creates_the_client(client, invite, 
     assert again.status_code == 409 and "already reviewed" in again.text
     assert Client.objects.count() == 1
     assert "Reviewed" in client.get(reverse("intake-list")).text
+
+
+def test_an_intake_email_that_failed_shows_on_the_outbox_list_and_today_named_by_the_person(client, invite, front_desk):
+    invitation = invite()
+    Message.objects.filter(intake=invitation).update(status="failed", last_error="550 no such mailbox")
+    client.force_login(front_desk)
+    listed = client.get(reverse("messages") + "?status=failed")
+    assert listed.status_code == 200
+    assert "Nina Hart" in listed.text and "New-client forms" in listed.text
+    today = client.get(reverse("home"))
+    assert "Nina Hart: New-client forms" in today.text and "550 no such mailbox" in today.text
+    message = Message.objects.get(intake=invitation)
+    resent = client.post(reverse("message-resend", args=[message.pk]), {"next": reverse("messages")})
+    assert resent.status_code == 302
+    message.refresh_from_db()
+    assert message.status == "pending"

@@ -306,9 +306,15 @@ def _questionnaire_label(message: Message) -> str:
 
 
 def _intake_still_open(message: Message, now: dt.datetime) -> Verdict:
-    """Forms already sent back, or a link withdrawn or expired, make the invitation pointless."""
-    if refusal := message.intake.refusal(now=now):
-        return MessageStatus.CANCELLED, refusal
+    """Forms already sent back, or a link withdrawn or expired, make the invitation pointless
+    (the reason is for staff: the person's own wording is IntakeInvitation.refusal)."""
+    invitation = message.intake
+    if invitation.submitted_at:
+        return MessageStatus.CANCELLED, "The forms came back before this email went out."
+    if invitation.revoked_at:
+        return MessageStatus.CANCELLED, "The link was withdrawn."
+    if now >= invitation.expires_at:
+        return MessageStatus.CANCELLED, "The link expired before this email went out."
     return None
 
 

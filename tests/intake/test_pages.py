@@ -183,3 +183,14 @@ def test_an_intake_email_that_failed_shows_on_the_outbox_list_and_today_named_by
     assert resent.status_code == 302
     message.refresh_from_db()
     assert message.status == "pending"
+
+
+def test_front_desk_withdraws_a_link_not_used_yet_and_it_then_refuses(client, invite, front_desk):
+    invitation = invite()
+    client.force_login(front_desk)
+    assert "Withdraw link" in client.get(reverse("intake-list")).text
+    assert client.post(reverse("intake-revoke", args=[invitation.pk])).status_code == 302
+    assert "Withdrawn" in client.get(reverse("intake-list")).text
+    client.logout()
+    refused = client.get(_public(invitation))
+    assert refused.status_code == 400 and "withdrawn by the clinic" in refused.text

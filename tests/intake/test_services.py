@@ -129,7 +129,7 @@ def test_an_email_not_yet_sent_when_the_forms_come_back_is_not_sent(invite):
     intake.intake_submit(invitation=invitation, **filled())
     _deliver_all()
     assert not mail.outbox
-    assert "already received" in Message.objects.get(intake=invitation).status_reason
+    assert "forms came back" in Message.objects.get(intake=invitation).status_reason
 
 
 def test_review_creates_the_client_with_the_screening_as_given_dated_the_day_they_answered(invite, aesthetician):

@@ -424,6 +424,8 @@ if NOTIFICATIONS_CARE_NOTE_HOUR > 23:
 NOTIFICATIONS_LINK_MAX_AGE_DAYS = env_int("NOTIFICATIONS_LINK_MAX_AGE_DAYS", 90, minimum=1)
 # The consent link in the email sent when a series is booked stops working after this.
 CONSENT_LINK_MAX_AGE_DAYS = env_int("CONSENT_LINK_MAX_AGE_DAYS", 30, minimum=1)
+# A new person's intake and screening link (services/intake.py) stops working after this.
+INTAKE_LINK_MAX_AGE_DAYS = env_int("INTAKE_LINK_MAX_AGE_DAYS", 14, minimum=1)
 # Domain used in deterministic Message-IDs and iCalendar UIDs.
 NOTIFICATIONS_DOMAIN = os.environ.get("NOTIFICATIONS_DOMAIN", "clinic.example")
 # Clients may cancel with the email link until this many hours before the session.

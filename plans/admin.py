@@ -942,12 +942,17 @@ class KindFamilyFilter(admin.SimpleListFilter):
 class MessageAdmin(admin.ModelAdmin):
     """Read-only: the outbox is written by the booking services and the workers, never by hand."""
 
-    list_display = ["id", "client", "kind_in_words", "send_at", "status", "attempts", "sent_at", "last_error"]
+    list_display = ["id", "recipient", "kind_in_words", "send_at", "status", "attempts", "sent_at", "last_error"]
     list_filter = ["status", KindFamilyFilter]
     search_fields = ["client__last_name", "client__first_name", "client__email", "kind", "message_id"]
     date_hierarchy = "send_at"
-    list_select_related = ["client", "session__plan"]
+    list_select_related = ["client", "session__plan", "intake"]
     inlines = [DeliveryAttemptInline]
+
+    @admin.display(description="to")
+    def recipient(self, obj):
+        # A client, or (an intake invitation) someone who is not a client yet.
+        return obj.recipient
 
     @admin.display(description="kind", ordering="kind")
     def kind_in_words(self, obj):

@@ -2482,6 +2482,8 @@ class MessageKind:
     WAITLIST_OFFER_PREFIX = f"{WAITLIST_OFFER}:"
     # The client's outcome questionnaire: questionnaire:baseline, questionnaire:assessment.
     QUESTIONNAIRE = "questionnaire"
+    # The invitation to a new person's intake and screening forms (about no client or session yet).
+    INTAKE = "intake"
     REMINDER_PREFIX = f"{REMINDER}:"
     UPDATE_PREFIX = f"{UPDATE}:v"
     CARE_PREFIX = f"{CARE}:"
@@ -2537,8 +2539,15 @@ class Message(models.Model):
     (exactly one winner) and holds a lease so a crashed worker's row is retried.
     """
 
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="messages")
-    session = models.ForeignKey(PlanSession, on_delete=models.CASCADE, related_name="messages")
+    # Every kind is about a client's session, except the intake invitation: it goes to someone who
+    # is not a client yet and names its IntakeInvitation instead (a constraint keeps the two apart).
+    # Nullable, select_related joins them outer, and PostgreSQL refuses FOR UPDATE on the nullable
+    # side of an outer join: lock a row with select_for_update(of=("self",)) when joining them.
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="messages", null=True, blank=True)
+    session = models.ForeignKey(PlanSession, on_delete=models.CASCADE, related_name="messages", null=True, blank=True)
+    intake = models.ForeignKey(
+        "IntakeInvitation", on_delete=models.CASCADE, related_name="messages", null=True, blank=True
+    )
     kind = models.CharField(max_length=40)
     send_at = models.DateTimeField(help_text="When it is due (UTC). Moved forward by retries after a transient error.")
     status = models.CharField(max_length=10, choices=MessageStatus.choices, default=MessageStatus.PENDING)
@@ -2569,6 +2578,14 @@ class Message(models.Model):
         ordering = ["send_at", "id"]
         constraints = [
             models.UniqueConstraint(fields=["session", "kind"], name="one_message_per_session_kind"),
+            models.UniqueConstraint(
+                fields=["intake", "kind"], condition=Q(intake__isnull=False), name="one_message_per_intake_kind"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind=MessageKind.INTAKE, client__isnull=True, session__isnull=True, intake__isnull=False)
+                | (~Q(kind=MessageKind.INTAKE) & Q(client__isnull=False, session__isnull=False, intake__isnull=True)),
+                name="message_about_a_session_or_an_intake",
+            ),
             models.CheckConstraint(condition=Q(status__in=MessageStatus.values), name="message_status_valid"),
             models.CheckConstraint(
                 condition=~Q(status="sending") | Q(lease_until__isnull=False), name="message_sending_has_lease"
@@ -2585,7 +2602,16 @@ class Message(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} for {self.client} ({self.get_status_display()})"
+        return f"{self.kind} for {self.recipient} ({self.get_status_display()})"
+
+    @property
+    def recipient(self) -> Client | IntakeInvitation:
+        """Who the email is for: the client, or the person invited to the intake forms."""
+        return self.intake if self.intake_id else self.client
+
+    @property
+    def recipient_email(self) -> str:
+        return self.recipient.email
 
     @property
     def family(self) -> str:
@@ -2904,3 +2930,119 @@ class QuestionnaireAnswer(models.Model):
         if self.question.answer_type == AnswerType.YES_NO:
             return "Yes" if self.value else "No"
         return f"{self.value} of {self.question.value_range[1]}"
+
+
+# --- A new person's intake and screening, filled in by them before the first consultation -----
+
+
+class IllegalIntakeTransition(Exception):
+    """The invitation cannot move this way (already submitted, revoked, reviewed...)."""
+
+
+class IntakeStatus(models.TextChoices):
+    SENT = "sent", "Sent"
+    COMPLETED = "completed", "Completed by the client"
+    NEEDS_CALL = "needs_call", "Completed by the client: needs a call"
+    REVIEWED = "reviewed", "Reviewed"
+    REVOKED = "revoked", "Withdrawn"
+    EXPIRED = "expired", "Link expired"
+
+
+class IntakeInvitation(models.Model):
+    """A person who called the clinic is sent a link to fill in their intake and screening
+    (services/intake.py). They are not a client until a clinician reviews the answers: only then
+    is the Client created (with the Fitzpatrick type, which only staff assess), through the same
+    service the staff intake uses.
+
+    The answers are kept as the person gave them, as JSON in the shape the review hands to
+    clients.client_create; the row is the link's scope (expiry, revocation and once-only live here).
+    """
+
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    email = models.EmailField()
+    phone = models.CharField(max_length=40, blank=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    # {"date_of_birth": "1990-05-01", "phone": "...", "email_consent": true, "oiliness": "...",
+    #  "pore_concern": "...", "screening": {"<code>": [true, "2026-01-02" | null], ...}}
+    answers = models.JSONField(default=dict, blank=True)
+    needs_call = models.BooleanField(
+        default=False, help_text="A yes the protocols' rules stop, defer or review: the clinic calls before the visit."
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    client = models.OneToOneField(
+        Client, on_delete=models.SET_NULL, null=True, blank=True, related_name="intake_invitation"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(expires_at__gt=F("created_at")), name="intake_expires_after_created"),
+            # Filled in once, and only while it was open: never both withdrawn and answered.
+            models.CheckConstraint(
+                condition=Q(revoked_at__isnull=True) | Q(submitted_at__isnull=True), name="intake_revoked_or_submitted"
+            ),
+            models.CheckConstraint(
+                condition=Q(reviewed_at__isnull=True) | Q(submitted_at__isnull=False),
+                name="intake_reviewed_after_submit",
+            ),
+            models.CheckConstraint(
+                condition=Q(client__isnull=True) | Q(reviewed_at__isnull=False), name="intake_client_from_review"
+            ),
+            models.CheckConstraint(
+                condition=Q(needs_call=False) | Q(submitted_at__isnull=False), name="intake_call_from_answers"
+            ),
+        ]
+        indexes = [models.Index(fields=["submitted_at", "reviewed_at"])]
+
+    def __str__(self) -> str:
+        return f"Intake of {self.full_name}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    def status(self, *, now: dt.datetime | None = None) -> str:
+        now = now or timezone.now()
+        if self.reviewed_at:
+            return IntakeStatus.REVIEWED
+        if self.submitted_at:
+            return IntakeStatus.NEEDS_CALL if self.needs_call else IntakeStatus.COMPLETED
+        if self.revoked_at:
+            return IntakeStatus.REVOKED
+        return IntakeStatus.EXPIRED if now >= self.expires_at else IntakeStatus.SENT
+
+    def status_label(self, *, now: dt.datetime | None = None) -> str:
+        return IntakeStatus(self.status(now=now)).label
+
+    def refusal(self, *, now: dt.datetime) -> str:
+        """Why the link no longer opens the form ("" while it does)."""
+        if self.submitted_at:
+            return "We have already received your forms, thank you. There is nothing more to fill in."
+        if self.revoked_at:
+            return "This link was withdrawn by the clinic."
+        if now >= self.expires_at:
+            return "This link has expired."
+        return ""
+
+    def revoke(self, *, by, now: dt.datetime) -> None:
+        if self.submitted_at or self.revoked_at:
+            raise IllegalIntakeTransition(f"{self} is {self.status_label(now=now).lower()}; it cannot be withdrawn.")
+        self.revoked_at, self.revoked_by = now, by
+
+    def mark_reviewed(self, *, client: Client, by, now: dt.datetime) -> None:
+        if not self.submitted_at or self.reviewed_at:
+            raise IllegalIntakeTransition(f"{self} is {self.status_label(now=now).lower()}; it cannot be reviewed.")
+        self.reviewed_at, self.reviewed_by, self.client = now, by, client

@@ -80,6 +80,8 @@ _AESTHETICIAN = [
     *_crud("outcomequestion", "view"),
     *_crud("questionnaireresponse", "view"),
     *_crud("questionnaireanswer", "view"),
+    # New clients' own forms: invite, withdraw a link, review the answers (view_clinical_record).
+    *_crud("intakeinvitation", "view", "add", "change"),
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -99,6 +101,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         # The email timeline: reception answers "did my reminder go out?" and resends it.
         *_crud("message", "view", "change"),
         "plans.book_sessions",
+        # They take the first call: invite a new person to their forms and follow the list (names
+        # and status; the answers are the clinical record).
+        *_crud("intakeinvitation", "view", "add", "change"),
     ],
     # Everything in the app (every plans permission, including models added later), plus
     # staff accounts and unlocking locked-out logins in the Django admin. Members also need

@@ -904,3 +904,37 @@ def plan_outcomes(plan_ids) -> dict[int, PlanOutcomes]:
             label = ("Yes" if value else "No") if answer_type == AnswerType.YES_NO else f"{answer.value} of {high}"
             by_id[rid].answers.append(AnswerRow(code, text, label))
     return {pk: PlanOutcomes(scores[pk], answered[pk]) for pk in plan_ids}
+
+
+# --- New-client intake ---------------------------------------------------------------------------
+
+
+def screening_codes_the_rules_act_on() -> set[str]:
+    """Question codes whose 'yes' a rule stops, defers or sends to review on some active protocol,
+    and the clinic floor's fixed hard stops: a new person answering yes to one hears from the
+    clinic before their consultation. Windows are not weighed here (no plan start exists yet):
+    a clinician judges them on the call."""
+    from plans.models import ContraindicationRule
+    from plans.safety import CLINIC_FLOOR
+
+    ruled = ContraindicationRule.objects.filter(protocol__active=True).values_list("question__code", flat=True)
+    return set(ruled) | {code for code, _why in CLINIC_FLOOR.hard_stops}
+
+
+def intake_invitations(*, limit: int = 200):
+    """The intake list, newest first: the forms waiting for review above the rest. Bounded, like
+    every staff list, and without the answers (front desk reads the same rows)."""
+    from plans.models import IntakeInvitation
+
+    waiting = Case(
+        When(submitted_at__isnull=False, reviewed_at__isnull=True, then=Value(0)),
+        default=Value(1),
+        output_field=IntegerField(),
+    )
+    rows = list(
+        IntakeInvitation.objects.defer("answers")
+        .select_related("invited_by", "client")
+        .annotate(waiting=waiting)
+        .order_by("waiting", "-needs_call", "-created_at", "-id")[: limit + 1]
+    )
+    return rows[:limit], len(rows) > limit

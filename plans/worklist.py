@@ -354,13 +354,13 @@ def emails_not_delivered(today: dt.date, now: dt.datetime) -> tuple[list[WorkIte
                 session__starts_at__gt=now,
             )
         )
-        .select_related("client", "session__plan")  # a care note's label reads the plan's snapshot
+        .select_related("client", "session__plan", "intake")  # a care note's label reads the plan's snapshot
         .order_by("send_at", "id")
     )
     return [
         WorkItem(
             "email",
-            f"{m.client.full_name}: {kind_label(m)}",
+            f"{m.recipient.full_name}: {kind_label(m)}",
             f"{m.get_status_display()}: {m.last_error or m.status_reason or 'not delivered'}",
             f"{reverse('messages')}?status={m.status}",
             "Resend",
@@ -544,12 +544,35 @@ def waitlist_slots_taken(today: dt.date, now: dt.datetime) -> tuple[list[WorkIte
     ], more
 
 
+def intake_to_review(today: dt.date, now: dt.datetime) -> tuple[list[WorkItem], bool]:
+    """New people's forms that came back and nobody has reviewed: those needing a call first.
+    Names and status only (front desk reads it too); the answers are on the review page."""
+    from plans.models import IntakeInvitation
+
+    rows, more = _bounded(
+        IntakeInvitation.objects.filter(submitted_at__isnull=False, reviewed_at__isnull=True)
+        .defer("answers")
+        .order_by("-needs_call", "submitted_at", "id")
+    )
+    return [
+        WorkItem(
+            "intake",
+            i.full_name,
+            f"{i.status_label(now=now)} on {timezone.localtime(i.submitted_at):%a %d %b %H:%M}",
+            reverse("intake-list"),
+            "Open",
+        )
+        for i in rows
+    ], more
+
+
 # The worklist, in the order shown. Clinical providers are never computed for a role without
 # the clinical record (front desk): their items name health matters.
 PROVIDERS: list[Provider] = [
     Provider("blocked", "Plans blocked for clinical review", plans_blocked_clinically, clinical=True),
     Provider("check", "Pre-session checks missing for tomorrow", checks_missing_tomorrow, clinical=True),
     Provider("adverse", "Adverse events to clear or follow up", adverse_events_open, clinical=True),
+    Provider("intake", "New-client forms to review", intake_to_review),
     Provider("rebook", "Cancelled, not rebooked", cancelled_not_rebooked),
     Provider("moved-by-client", "Moved by the client", moved_by_client),
     Provider("waitlist-taken", "Waitlist: slots taken", waitlist_slots_taken),

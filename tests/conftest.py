@@ -162,6 +162,14 @@ def world(aesthetician, front_desk, clinic_admin) -> World:
         client=client, session=plan.sessions.get(), kind="confirmation", send_at=start, session_version=0
     )
     models.DeliveryAttempt.objects.create(message=message, attempted_at=start, succeeded=False, error="421 try later")
+    # Someone who called and was emailed the new-client forms (not a client yet).
+    models.IntakeInvitation.objects.create(
+        first_name="Ivy",
+        last_name="Moss",
+        email="ivy.moss@example.com",
+        created_at=start,
+        expires_at=start + dt.timedelta(days=14),
+    )
     device, lot = DeviceFactory(), LotFactory()
     # Mild: recorded, followed up, and no hold on the world's plans.
     event = models.AdverseEvent.objects.create(

@@ -22,7 +22,7 @@ def summarise(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('plans', '0022_report_indexes'),
+        ('plans', '0023_intake'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

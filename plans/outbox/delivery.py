@@ -209,7 +209,7 @@ def _locked_claimed(message_id: int, token: str) -> Message | None:
     """The row, locked, if our claim still holds (a cancel or reschedule may have come first)."""
     return (
         Message.objects.select_for_update(of=("self",))
-        .select_related("client", "session__plan")
+        .select_related("client", "session__plan", "intake")
         .filter(pk=message_id, status=MessageStatus.SENDING, claim_token=token)
         .first()
     )

@@ -36,7 +36,7 @@ from plans.models import (
     SessionStatus,
     SignedConsent,
 )
-from plans.outbox.links import link_max_age_days, link_url, questionnaire_url
+from plans.outbox.links import intake_url, link_max_age_days, link_url, questionnaire_url
 from plans.outbox.timing import local_day, local_when
 
 CONFIRMATION = MessageKind.CONFIRMATION
@@ -49,6 +49,7 @@ FOLLOW_UP_INVITE = MessageKind.FOLLOW_UP_INVITE
 CONSENT_REQUEST = MessageKind.CONSENT_REQUEST
 WAITLIST_OFFER = MessageKind.WAITLIST_OFFER
 QUESTIONNAIRE = MessageKind.QUESTIONNAIRE
+INTAKE = MessageKind.INTAKE
 
 Verdict = tuple[str, str] | None
 
@@ -304,6 +305,26 @@ def _questionnaire_label(message: Message) -> str:
     return f"Questionnaire ({ScoreMoment(moment).label.lower()})" if moment in ScoreMoment.values else "Questionnaire"
 
 
+def _intake_still_open(message: Message, now: dt.datetime) -> Verdict:
+    """Forms already sent back, or a link withdrawn or expired, make the invitation pointless
+    (the reason is for staff: the person's own wording is IntakeInvitation.refusal)."""
+    invitation = message.intake
+    if invitation.submitted_at:
+        return MessageStatus.CANCELLED, "The forms came back before this email went out."
+    if invitation.revoked_at:
+        return MessageStatus.CANCELLED, "The link was withdrawn."
+    if now >= invitation.expires_at:
+        return MessageStatus.CANCELLED, "The link expired before this email went out."
+    return None
+
+
+def _intake_content(message: Message, now: dt.datetime) -> dict:
+    return {
+        "intake_url": intake_url(message.intake),
+        "link_until": local_when(message.intake.expires_at, now=now),
+    }
+
+
 # --- The table ---------------------------------------------------------------------------------
 
 FAMILIES: dict[str, Family] = {
@@ -393,6 +414,15 @@ FAMILIES: dict[str, Family] = {
             _questionnaire_stands,
             _questionnaire_content,
         ),
+        # Before the first consultation, to someone who is not a client yet: their intake and
+        # screening forms (services/intake.py writes it; the row names the invitation, no session).
+        Family(
+            INTAKE,
+            "New-client forms",
+            _fixed("New-client forms"),
+            _intake_still_open,
+            _intake_content,
+        ),
     )
 }
 
@@ -409,7 +439,8 @@ def label(message: Message) -> str:
 
 def why_not_standing(message: Message, now: dt.datetime) -> Verdict:
     """(status, reason) when the message must not go out any more, else None."""
-    if not message.client.can_be_emailed:
+    # An intake invitation goes to the address the person gave on the phone, for this one email.
+    if message.client_id and not message.client.can_be_emailed:
         return MessageStatus.CANCELLED, "The client no longer accepts email (or has no address)."
     if now > message.send_at + dt.timedelta(minutes=settings.NOTIFICATIONS_GRACE_MINUTES):
         return MessageStatus.EXPIRED, f"Not sent within {settings.NOTIFICATIONS_GRACE_MINUTES} minutes of its time."

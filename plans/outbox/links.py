@@ -13,14 +13,26 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
-from plans.models import Message, PlanSession, QuestionnaireResponse
+from plans.models import IntakeInvitation, Message, PlanSession, QuestionnaireResponse
 
 # "check": the pre-session check the client fills in from the reminder before microneedling.
 # "consent" / "withdraw": sign the treatment consent before session 1, or take it back later.
 # "offer": take a freed slot a waitlist offer names (services/waitlist.py).
 # "page": the client's own page, scoped to the client (not to one message); see client_token.
 # "questionnaire": the outcome questionnaire, scoped to its QuestionnaireResponse; see questionnaire_token.
-PURPOSES = ("confirm", "cancel", "unsubscribe", "check", "consent", "withdraw", "page", "offer", "questionnaire")
+# "intake": a new person's intake and screening, scoped to its IntakeInvitation; see intake_token.
+PURPOSES = (
+    "confirm",
+    "cancel",
+    "unsubscribe",
+    "check",
+    "consent",
+    "withdraw",
+    "page",
+    "offer",
+    "questionnaire",
+    "intake",
+)
 
 
 class BadLink(Exception):
@@ -57,8 +69,13 @@ def link_url(message: Message, purpose: str, session: PlanSession | None = None)
 
 
 def link_max_age_days(purpose: str) -> int:
-    """A signing link lives shorter than the others: it carries a legal signature."""
-    return settings.CONSENT_LINK_MAX_AGE_DAYS if purpose == "consent" else settings.NOTIFICATIONS_LINK_MAX_AGE_DAYS
+    """A signing link lives shorter than the others: it carries a legal signature. An intake link
+    too: it opens a health questionnaire for someone the clinic has not met."""
+    if purpose == "consent":
+        return settings.CONSENT_LINK_MAX_AGE_DAYS
+    if purpose == "intake":
+        return settings.INTAKE_LINK_MAX_AGE_DAYS
+    return settings.NOTIFICATIONS_LINK_MAX_AGE_DAYS
 
 
 def read_token(token: str, purpose: str) -> LinkTarget:
@@ -136,3 +153,27 @@ def read_questionnaire_token(token: str) -> QuestionnaireResponse:
     if response is None:
         raise BadLink("This link does not match any of our questionnaires.")
     return response
+
+
+def intake_token(invitation: IntakeInvitation) -> str:
+    """The token of an intake link: names the invitation and the address it was sent to, so it
+    opens that invitation only. Expiry, revocation and once-only are the row's (services/intake.py)."""
+    return _signer("intake").sign_object({"i": invitation.pk, "e": invitation.email.lower()})
+
+
+def intake_url(invitation: IntakeInvitation) -> str:
+    return settings.CLINIC_BASE_URL + reverse("public-intake", args=[intake_token(invitation)])
+
+
+def read_intake_token(token: str) -> IntakeInvitation:
+    """The invitation a well-signed token names; BadLink with a message for the person otherwise."""
+    try:
+        data = _signer("intake").unsign_object(token)
+    except signing.BadSignature:
+        raise BadLink("This link is not valid. It may have been copied incompletely.") from None
+    if not isinstance(data, dict) or not isinstance(data.get("i"), int) or not isinstance(data.get("e"), str):
+        raise BadLink("This link is not valid. It may have been copied incompletely.")
+    invitation = IntakeInvitation.objects.filter(pk=data["i"]).first()
+    if invitation is None or invitation.email.lower() != data["e"]:
+        raise BadLink("This link does not match any of our invitations.")
+    return invitation

@@ -35,6 +35,7 @@ def _actions(context: dict) -> list[dict]:
     offered = (
         ("offer_url", "Take this slot", True),
         ("questionnaire_url", "Answer a few short questions", True),
+        ("intake_url", "Fill in your forms", True),
         ("confirm_url", "Confirm you will attend", True),
         ("sign_url", "Read and sign your consent", True),
         ("check_url", "Answer the pre-visit questions", True),
@@ -50,14 +51,13 @@ def inline_css(html: str) -> str:
     return _INLINER.inline(html)
 
 
-def _context(message: Message, now: dt.datetime) -> dict:
+def _session_context(message: Message, now: dt.datetime) -> dict:
+    """What an email about a client's session offers: its time, its links, the client's page."""
     family = family_of(message)
     session = message.session
     can_change = family.offers_links and session.status == SessionStatus.BOOKED
     when = local_when(session.starts_at, now=now) if session.starts_at else ""
-    context = {
-        "kind": family.name,
-        "client": message.client,
+    return {
         "session": session,
         "label": session.label,
         "when": when,
@@ -67,6 +67,18 @@ def _context(message: Message, now: dt.datetime) -> dict:
         "unsubscribe_url": link_url(message, "unsubscribe"),
         # Every email links to the client's own page (appointments, moves, forms).
         "client_page_url": client_page_url(client=message.client, now=now),
+    }
+
+
+def _context(message: Message, now: dt.datetime) -> dict:
+    family = family_of(message)
+    # An intake invitation is about no session and goes to someone with no client page yet:
+    # one email they asked for on the phone, so no appointment, links or unsubscribe line.
+    about = _session_context(message, now) if message.session_id else {}
+    context = {
+        "kind": family.name,
+        "client": message.recipient,
+        **about,
         "cutoff_hours": settings.CANCELLATION_CUTOFF_HOURS,
         "clinic_name": settings.CLINIC_NAME,
         "clinic_address": settings.CLINIC_ADDRESS,
@@ -82,18 +94,18 @@ def build_email(message: Message, *, now: dt.datetime, message_id: str) -> Email
     family = family_of(message)
     context = _context(message, now)
     subject = " ".join(render_to_string(f"emails/{family.name}.subject.txt", context).split())
+    headers = {"Message-ID": message_id}
+    if context.get("unsubscribe_url"):
+        headers["List-Unsubscribe"] = f"<{context['unsubscribe_url']}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    headers["Auto-Submitted"] = "auto-generated"
     email = EmailMultiAlternatives(
         subject=subject,
         # Optional blocks leave runs of blank lines; a reader sees paragraphs, never gaps.
         body=re.sub(r"\n{3,}", "\n\n", render_to_string(f"emails/{family.name}.txt", context)),
         from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[message.client.email],
-        headers={
-            "Message-ID": message_id,
-            "List-Unsubscribe": f"<{context['unsubscribe_url']}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            "Auto-Submitted": "auto-generated",
-        },
+        to=[message.recipient_email],
+        headers=headers,
     )
     email.attach_alternative(inline_css(render_to_string(f"emails/{family.name}.html", context)), "text/html")
     if family.invitation and context.get("invite"):

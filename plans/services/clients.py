@@ -158,8 +158,13 @@ def client_create(
     notes: str = "",
     screening: Answers | None = None,
     screened_by: AbstractBaseUser | None = None,
+    screened_on: dt.date | None = None,
+    screening_notes: str = "",
 ) -> Client:
-    """A new client, and (when given) their first screening, in one transaction."""
+    """A new client, and (when given) their first screening, in one transaction.
+
+    screened_on / screening_notes: a screen the client gave earlier (their intake form) keeps
+    the day they answered and says so; a screen taken at the desk is dated today."""
     values = {k: v for k, v in locals().items() if k in CLIENT_FIELDS}
     client = Client(**values)
     _validate_client(client)
@@ -167,7 +172,13 @@ def client_create(
     with transaction.atomic():
         client.save()
         if screening is not None:
-            screening_record(client=client, answers=screening, screened_by=screened_by)
+            screening_record(
+                client=client,
+                answers=screening,
+                screened_by=screened_by,
+                screened_on=screened_on,
+                notes=screening_notes,
+            )
     return client
 
 

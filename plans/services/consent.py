@@ -282,7 +282,7 @@ def consent_sign_remote(
     with transaction.atomic():
         # The message row is the link's lock: two submits of one link queue here, and the
         # second finds the first's signature (the unique request id holds even without it).
-        message = Message.objects.select_for_update().select_related("client").get(pk=message.pk)
+        message = Message.objects.select_for_update(of=("self",)).select_related("client").get(pk=message.pk)
         if refusal := remote_refusal(message):
             raise ConsentRefused(refusal, code="link_used")
         return _sign(

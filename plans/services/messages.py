@@ -50,7 +50,7 @@ def session_confirm_attendance(*, message: Message, version: int, now: dt.dateti
     """The client confirmed with the link: recorded on the message (so on the version it showed)."""
     now = now or timezone.now()
     with transaction.atomic():
-        message = Message.objects.select_for_update().select_related("session").get(pk=message.pk)
+        message = Message.objects.select_for_update(of=("self",)).select_related("session").get(pk=message.pk)
         if refusal := confirm_refusal(session=message.session, version=version):
             raise LinkActionRefused(refusal)
         if message.attendance_confirmed_at is None:

@@ -234,6 +234,9 @@ ERASURE_POLICY: dict[str, str | dict[str, Any]] = {
     "plans.OutcomeScore": {"notes": ""},
     "plans.QuestionnaireResponse": KEEP,
     "plans.QuestionnaireAnswer": KEEP,
+    # The forms the client filled in before their first visit: their name, contact details and
+    # health answers, all copied into the client record on review. Nothing is left to keep.
+    "plans.IntakeInvitation": DELETE,
 }
 
 

@@ -16,7 +16,7 @@ from plans.services import messages as message_services
 
 def _with_attempts(queryset):
     # session__plan: the staff label of a care note names its subject from the plan's snapshot.
-    return queryset.select_related("client", "session__plan").prefetch_related(
+    return queryset.select_related("client", "session__plan", "intake").prefetch_related(
         Prefetch("delivery_attempts", queryset=DeliveryAttempt.objects.order_by("attempted_at", "id"))
     )
 
@@ -71,8 +71,8 @@ def message_resend(request, message_id: int):
     except IllegalMessageTransition as exc:
         flash.error(request, str(exc))
     else:
-        flash.success(request, f"{kinds.label(message)} to {message.client}: it will be sent within a minute.")
-    if request.htmx:
+        flash.success(request, f"{kinds.label(message)} to {message.recipient}: it will be sent within a minute.")
+    if request.htmx and message.client_id:
         return client_messages(request, message.client_id)
     next_url = request.POST.get("next", "")
     # Only a path on this site: redirect() would read any other text as a URL pattern name and crash.

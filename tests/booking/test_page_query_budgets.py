@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from plans import models
-from plans.services import booking
+from plans.services import booking, intake
 from tests.helpers.clock import at
 from tests.helpers.plans import plan_to_book
 from tests.helpers.queries import BUDGET, TODAY_BUDGET
@@ -46,6 +46,8 @@ def add_booked_plans(clinic, n: int, *, after: int = 0) -> list[models.Treatment
                 created_at=start - dt.timedelta(days=20),
                 expires_at=start - dt.timedelta(days=19),
             )
+        # And someone new who called is emailed the new-client forms.
+        intake.intake_invite(first_name="New", last_name=f"Caller {i}", email=f"caller{i}@example.com", by=None)
         plans.append(plan)
     return plans
 
@@ -78,6 +80,7 @@ def pages(plans: list[models.TreatmentPlan], clinic) -> dict[str, tuple[str, dic
         "bookable sessions, search": (reverse("calendar-bookable"), {"date": "2027-03-01", "q": "client"}),
         "day list": (reverse("day-list"), {"date": "2027-03-01"}),
         "waitlist": (reverse("waitlist"), {}),
+        "new-client forms": (reverse("intake-list"), {}),
         "session panel": (reverse("session-panel", args=[plan.sessions.order_by("sequence").first().pk]), {}),
     }
 

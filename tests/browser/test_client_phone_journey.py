@@ -23,15 +23,13 @@ from plans.models import ConsentKind, Message, MessageKind, PlanSession, PreSess
 from plans.outbox.timing import local_when
 from plans.recheck import CHECK_QUESTIONS
 from tests.helpers.outbox import text_body
-from tests.notifications.conftest import smtp_server  # noqa: F401 - the SMTP fixture, shared
-from tests.notifications.stack import clinic_with_a_plan, start_on_embedded_defaults, wait_for
-from tests.notifications.test_consent_stack import (  # noqa: F401 - shared fixtures
-    ON_POSTGRES_AND_REDIS,
-    _book,
-    _mail_files,
+from tests.notifications.conftest import (  # noqa: F401 - shared fixtures
+    smtp_server,
     stack,
     staff,
 )
+from tests.notifications.stack import clinic_with_a_plan, mail_files, start_on_embedded_defaults, wait_for
+from tests.notifications.test_consent_stack import ON_POSTGRES_AND_REDIS, _book
 from tests.selfservice.test_stack import _with_subject
 
 pytestmark = [pytest.mark.worker, pytest.mark.timeout(150), pytest.mark.django_db(transaction=True)]
@@ -113,7 +111,7 @@ def test_on_the_embedded_defaults_a_phone_moves_signs_and_answers_the_check_from
     plan, starts = _unsigned_plan_soon(staff)
     s, procs = start_on_embedded_defaults(stack)
     _book(s, staff, plan, starts)
-    _journey(phone, plan, starts, lambda: _mail_files(s), procs)
+    _journey(phone, plan, starts, lambda: mail_files(s), procs)
 
 
 @pytest.mark.skipif(

@@ -28,6 +28,7 @@ def _pages(world, plan):
         "plan": f"/plans/{plan.pk}/",
         "book": f"/plans/{plan.pk}/book/",
         "emails": "/messages/?status=all",
+        "new-client forms": "/intake/",
         "record": f"/sessions/{plan.sessions.get(sequence=1).pk}/record/",
         "adverse event": f"/adverse-events/{world.event.pk}/",
         "new adverse event": f"/clients/{world.client.pk}/adverse-events/new/",

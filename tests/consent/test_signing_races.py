@@ -15,7 +15,7 @@ from plans.outbox.links import link_url
 from plans.services import consent as consent_services
 from tests.factories import ClientFactory
 from tests.helpers.consent import data_url, sign_in_clinic, signature_png
-from tests.helpers.http_races import NEEDS_POSTGRES, ON_POSTGRES, fire_each
+from tests.helpers.http_races import NEEDS_POSTGRES, ON_POSTGRES, anonymous_cookies, fire_each
 from tests.helpers.outbox import book
 from tests.helpers.plans import booked_plan
 
@@ -32,11 +32,6 @@ def fire(server: Server, requests: list[tuple[str, dict, dict]]) -> list[int]:
     return [status for status, _body in fire_each(server, requests, json=False)]
 
 
-def _anonymous() -> dict:
-    """A client's browser: only the CSRF cookie the signing page set."""
-    return {settings.CSRF_COOKIE_NAME: "k" * 32}
-
-
 def _request_for_new_client(n: int) -> Message:
     now = timezone.now()
     client = ClientFactory(first_name=f"Racer{n}", treatment_consent=False)
@@ -51,7 +46,7 @@ def test_two_submits_of_one_signing_link_make_exactly_one_signature_and_no_500(r
     for n in range(ROUNDS):
         message = _request_for_new_client(n)
         path = link_url(message, "consent").removeprefix(settings.CLINIC_BASE_URL)
-        statuses = fire(race_server, [(path, form, _anonymous()), (path, form, _anonymous())])
+        statuses = fire(race_server, [(path, form, anonymous_cookies()), (path, form, anonymous_cookies())])
         assert sorted(statuses) == [200, 409], statuses
         assert SignedConsent.objects.filter(client_id=message.client_id).count() == 1
 
@@ -69,7 +64,7 @@ def test_a_staff_withdrawal_racing_a_remote_signature_leaves_a_consistent_record
         statuses = fire(
             race_server,
             [
-                (sign, form, _anonymous()),
+                (sign, form, anonymous_cookies()),
                 (f"/consents/{earlier.pk}/withdraw/", {"reason": "Phoned"}, cookies),
             ],
         )

@@ -319,7 +319,12 @@ def test_the_demo_books_plans_through_the_services_and_gives_today_something_to_
     assert not margaret.sessions.filter(status=models.SessionStatus.BOOKED).exists()
     # Written by the booking services, so each confirmation waits in the outbox for the first sweep.
     assert models.Message.objects.filter(kind="confirmation").count() == 4
+    # Two callers were emailed the new-client forms; one answered with a yes the clinic calls about.
+    invitations = {i.first_name: i for i in models.IntakeInvitation.objects.all()}
+    assert invitations["Lena"].status() == models.IntakeStatus.SENT
+    assert invitations["Omar"].status() == models.IntakeStatus.NEEDS_CALL
     call_command("load_demo", stdout=io.StringIO())
+    assert models.IntakeInvitation.objects.count() == 2 and models.Message.objects.filter(kind="intake").count() == 2
     # Besides the year of past clients the outcomes report shows (plans/management/demo_outcomes.py).
     assert models.TreatmentPlan.objects.exclude(client__email__startswith="outcomes.demo.").count() == 5
 

@@ -13,6 +13,7 @@ from plans.outbox.kinds import FAMILIES
 from plans.outbox.render import build_email
 from plans.outbox.write import on_waitlist_offer
 from plans.planning import ProtocolParams
+from plans.services.intake import intake_invite
 from tests.factories import ClientFactory
 from tests.helpers.clock import local
 from tests.helpers.outbox import book, cancel, complete, reschedule
@@ -32,9 +33,10 @@ assert ProtocolParams.from_snapshot(WITH_D14)
 
 
 def one_message_per_family() -> dict[str, Message]:
-    """{family: message}. Zoe's series (no consent yet) gives the confirmation, reminders, pre-care
-    note, consent request and, once session 2 moves, an update; Max's gives a cancellation, an
-    aftercare note and, after his last session, the follow-up invitation."""
+    """{family: message}. Ivy, not a client yet, gets the intake invitation. Zoe's series (no
+    consent yet) gives the confirmation, reminders, pre-care note, consent request and, once session
+    2 moves, an update; Max's gives a cancellation, an aftercare note and, after his last session,
+    the follow-up invitation."""
     with time_machine.travel(BUILT_AT, tick=False):
         zoe = ClientFactory(first_name="Zoe", treatment_consent=False)
         first, second, third = book(
@@ -65,6 +67,8 @@ def one_message_per_family() -> dict[str, Message]:
             expires_at=BUILT_AT + dt.timedelta(hours=12),
         )
         on_waitlist_offer(offer)
+        # Ivy called the clinic and is emailed her intake forms: the one email about no session.
+        intake_invite(first_name="Ivy", last_name="Moss", email="ivy.moss@example.com", by=None)
     found = {}
     for message in Message.objects.order_by("pk"):
         family = MessageKind.family(message.kind)

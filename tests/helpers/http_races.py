@@ -82,6 +82,11 @@ def gunicorn_server(var_dir: Path) -> Iterator[Server]:
         assert "Traceback" not in errors, errors[-5000:]
 
 
+def anonymous_cookies() -> dict:
+    """A client's browser opening a signed link: no session, only the CSRF cookie a form sends back."""
+    return {settings.CSRF_COOKIE_NAME: "k" * 32}
+
+
 def fire(server: Server, requests: list[tuple[str, dict]], cookies) -> list[int]:
     """POST every (path, form) at once (a barrier releases the threads together); the statuses, in order."""
     return [status for status, _body in fire_reading(server, requests, cookies)]

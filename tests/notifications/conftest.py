@@ -1,10 +1,12 @@
-"""The notifications fixture: a real SMTP server on loopback (tests/helpers/smtp.py's Mailbox)."""
+"""The notifications fixtures: a real SMTP server on loopback (tests/helpers/smtp.py's Mailbox), a
+staff member who can log in to a stack's web server, and the stacks a test starts (stopped after it)."""
 
 import pytest
 from aiosmtpd.controller import Controller
 
 from tests.helpers.ports import free_port
 from tests.helpers.smtp import Mailbox
+from tests.notifications.stack import Stack, with_password
 
 
 @pytest.fixture
@@ -22,3 +24,21 @@ def smtp_server(settings):
     yield mailbox
     mailbox.stall = mailbox.hold = False
     controller.stop()
+
+
+@pytest.fixture
+def staff(aesthetician, settings):
+    return with_password(aesthetician, settings)
+
+
+@pytest.fixture
+def stack(tmp_path):
+    stacks: list[Stack] = []
+
+    def start(**options) -> Stack:
+        stacks.append(Stack(tmp_path, **options))
+        return stacks[-1]
+
+    yield start
+    for s in stacks:
+        s.stop()

@@ -7,6 +7,8 @@ Everything runs on the real clock, so the data is shaped around "now" instead of
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
 import http.cookiejar
 import json
 import os
@@ -133,6 +135,24 @@ def start_on_embedded_defaults(stack) -> tuple[Stack, list[subprocess.Popen]]:
         pytest.skip("the embedded-defaults journey runs on the SQLite test database")
     s = stack(broker_url="filesystem://")
     return s, [s.start_web(), s.start_worker(), s.start_beat()]
+
+
+def mail_files(s: Stack) -> list:
+    """One email per file in the stack's mail folder (plans.outbox.mailfiles)."""
+    if not s.mail_dir.is_dir():
+        return []
+    # *.eml only: an email still being written is a hidden part-file until it is renamed into place
+    files = sorted(s.mail_dir.glob("*.eml"))
+    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in files]
+
+
+def with_password(user, settings):
+    """The user, able to log in to a stack's web server: it checks the password with the project's
+    real hashers, not the suite's fast one."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    user.set_password(STAFF_PASSWORD)
+    user.save()
+    return user
 
 
 class Browser:

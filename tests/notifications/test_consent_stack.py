@@ -4,8 +4,6 @@ defaults, SMTP on PostgreSQL + Redis); the client opens its link, signs, and the
 
 from __future__ import annotations
 
-import email
-import email.policy
 import re
 
 import pytest
@@ -21,6 +19,7 @@ from tests.notifications.stack import (
     Browser,
     Stack,
     clinic_with_a_plan,
+    mail_files,
     start_on_embedded_defaults,
     wait_for,
 )
@@ -30,28 +29,6 @@ pytestmark = [pytest.mark.worker, pytest.mark.timeout(120), pytest.mark.django_d
 ON_POSTGRES_AND_REDIS = settings.DATABASES["default"]["ENGINE"].endswith("postgresql") and (
     settings.CELERY_BROKER_URL.startswith("redis://")
 )
-
-
-@pytest.fixture
-def staff(aesthetician, settings):
-    # The web server checks the password with the project's real hashers, not the suite's fast one.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
-    aesthetician.set_password(STAFF_PASSWORD)
-    aesthetician.save()
-    return aesthetician
-
-
-@pytest.fixture
-def stack(tmp_path):
-    stacks: list[Stack] = []
-
-    def start(**options) -> Stack:
-        stacks.append(Stack(tmp_path, **options))
-        return stacks[-1]
-
-    yield start
-    for s in stacks:
-        s.stop()
 
 
 def _unsigned_plan(staff):
@@ -91,20 +68,11 @@ def _consent_email(messages):
     return [m for m in messages if "consent" in m["Subject"].lower()]
 
 
-def _mail_files(s: Stack) -> list:
-    """One email per file in the mail folder (plans.outbox.mailfiles)."""
-    if not s.mail_dir.is_dir():
-        return []
-    # *.eml only: an email still being written is a hidden part-file until it is renamed into place
-    files = sorted(s.mail_dir.glob("*.eml"))
-    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in files]
-
-
 def test_on_the_embedded_defaults_the_consent_email_file_arrives_and_its_link_signs_once(stack, staff):
     plan, starts = _unsigned_plan(staff)
     s, procs = start_on_embedded_defaults(stack)
     _book(s, staff, plan, starts)
-    (message,) = wait_for(lambda: _consent_email(_mail_files(s)), timeout=45, what="the consent email", procs=procs)
+    (message,) = wait_for(lambda: _consent_email(mail_files(s)), timeout=45, what="the consent email", procs=procs)
     assert message["To"] == plan.client.email
     _sign_from(s, text_body(message), plan)
 

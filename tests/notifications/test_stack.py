@@ -52,28 +52,6 @@ def broker():
     app.control.purge()
 
 
-@pytest.fixture
-def staff(aesthetician, settings):
-    # The web server checks the password with the project's real hashers, not the suite's fast one.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
-    aesthetician.set_password(STAFF_PASSWORD)
-    aesthetician.save()
-    return aesthetician
-
-
-@pytest.fixture
-def stack(tmp_path, settings):
-    stacks: list[Stack] = []
-
-    def start(**options) -> Stack:
-        stacks.append(Stack(tmp_path, **options))
-        return stacks[-1]
-
-    yield start
-    for s in stacks:
-        s.stop()
-
-
 def book_over_http(stack: Stack, staff, plan, starts) -> Browser:
     browser = Browser(stack.url)
     browser.log_in(staff.username, STAFF_PASSWORD)

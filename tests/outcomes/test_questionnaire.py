@@ -36,8 +36,11 @@ from plans.services.outcomes import load_default_outcome_items
 from tests.factories import ClientFactory
 from tests.helpers.outbox import book, complete, reschedule, text_body
 from tests.helpers.plans import booked_plan
-from tests.notifications.conftest import smtp_server  # noqa: F401 - the SMTP fixture, shared
-from tests.notifications.test_consent_stack import stack, staff  # noqa: F401 - shared fixtures
+from tests.notifications.conftest import (  # noqa: F401 - shared fixtures
+    smtp_server,
+    stack,
+    staff,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -380,16 +383,14 @@ def _questionnaire_mail(messages):
 @pytest.mark.timeout(150)
 @pytest.mark.django_db(transaction=True)
 def test_on_the_embedded_defaults_the_questionnaire_from_a_mail_file_is_answered_once(stack, staff):  # noqa: F811
-    from tests.notifications.stack import start_on_embedded_defaults, wait_for
-    from tests.notifications.test_consent_stack import _book, _mail_files
+    from tests.notifications.stack import mail_files, start_on_embedded_defaults, wait_for
+    from tests.notifications.test_consent_stack import _book
 
     load_default_outcome_items()  # a transactional test starts from a flushed database
     plan, starts = _plan_two_days_ahead(staff)
     s, procs = start_on_embedded_defaults(stack)
     _book(s, staff, plan, starts)
-    (message,) = wait_for(
-        lambda: _questionnaire_mail(_mail_files(s)), timeout=45, what="the questionnaire", procs=procs
-    )
+    (message,) = wait_for(lambda: _questionnaire_mail(mail_files(s)), timeout=45, what="the questionnaire", procs=procs)
     _answer_from(s, text_body(message), plan)
 
 

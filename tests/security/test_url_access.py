@@ -18,6 +18,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import get_resolver, reverse
 from simple_history.utils import get_history_model_for_model
 
+from plans.models import IntakeInvitation
 from tests.helpers import world as world_data
 from tests.helpers.sweeps import Page, walk
 from tests.helpers.world import CLINICAL_TEXT, DEPTH
@@ -59,6 +60,12 @@ ACCESS: dict[str, dict] = {
     "plan-new": CLINICAL,
     "plan-detail": ANY_STAFF,  # front desk books from it; rationale and warnings are hidden
     "plan-recompute": rule(LOGIN, DENIED, 405, 405),  # POST only
+    # New clients' forms: front desk takes the first call, invites and follows the list (names and
+    # status); the answers, and the review that creates the client from them, are clinical.
+    "intake-list": ANY_STAFF,
+    "intake-invite": rule(LOGIN, 405, 405, 405),  # POST only
+    "intake-detail": CLINICAL,
+    "intake-revoke": rule(LOGIN, 405, 405, 405),  # POST only
     "messages": ANY_STAFF,
     "client-messages": ANY_STAFF,
     "message-resend": rule(LOGIN, 405, 405, 405),  # POST only
@@ -216,6 +223,7 @@ PARAMETERS: dict[str, Callable] = {
     "room_id": lambda page, world: world.room.pk,
     "event_id": lambda page, world: world.event.pk,
     "lot_id": lambda page, world: world.lot.pk,
+    "intake_id": lambda page, world: IntakeInvitation.objects.order_by("pk").first().pk,
     # POST-only pages refuse a GET before reading the hold, so any id will do.
     "hold_id": lambda page, world: 1,
     "entry_id": lambda page, world: 1,

@@ -9,7 +9,7 @@ from django.conf import settings
 from bench.server import staff_cookies
 from plans import models
 from plans.services import booking, selfservice
-from tests.helpers.http_races import DAY, NEEDS_POSTGRES, ON_POSTGRES, fire_each, wall
+from tests.helpers.http_races import DAY, NEEDS_POSTGRES, ON_POSTGRES, anonymous_cookies, fire_each, wall
 from tests.helpers.plans import plan_to_book
 
 pytestmark = [
@@ -18,10 +18,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 ROUNDS = 4
-
-
-def _anonymous() -> dict:
-    return {settings.CSRF_COOKIE_NAME: "k" * 32}
 
 
 def _client_session(clinic, n: int) -> tuple[models.PlanSession, str]:
@@ -46,7 +42,7 @@ def test_a_client_move_and_a_staff_booking_racing_for_one_slot_one_wins_and_no_5
         answers = fire_each(
             race_server,
             [
-                (path, {"version": session.version, "slot": offer.value}, _anonymous()),
+                (path, {"version": session.version, "slot": offer.value}, anonymous_cookies()),
                 (
                     f"/sessions/{rival.pk}/book/",
                     {"starts_at": wall(offer.start), "practitioner": offer.practitioner_id, "room": offer.room_id},
@@ -70,7 +66,9 @@ def test_a_double_submit_of_one_move_moves_once(clinic, race_server):
         session, path = _client_session(clinic, n + ROUNDS)
         offer = selfservice.reschedule_offers(session=session)[0]
         form = {"version": session.version, "slot": offer.value}
-        answers = fire_each(race_server, [(path, form, _anonymous()), (path, form, _anonymous())], json=False)
+        answers = fire_each(
+            race_server, [(path, form, anonymous_cookies()), (path, form, anonymous_cookies())], json=False
+        )
         assert sorted(status for status, _ in answers) == [200, 409], answers
         session.refresh_from_db()
         assert session.version == 1 and session.client_reschedules == 1 and session.starts_at == offer.start

@@ -12,9 +12,20 @@ from django.conf import settings
 
 from plans.models import PlanSession
 from tests.helpers.outbox import text_body
-from tests.notifications.conftest import smtp_server  # noqa: F401 - the SMTP fixture, shared
-from tests.notifications.stack import Browser, Stack, clinic_with_a_plan, start_on_embedded_defaults, wait_for
-from tests.notifications.test_consent_stack import _book, _mail_files, stack, staff  # noqa: F401 - shared fixtures
+from tests.notifications.conftest import (  # noqa: F401 - shared fixtures
+    smtp_server,
+    stack,
+    staff,
+)
+from tests.notifications.stack import (
+    Browser,
+    Stack,
+    clinic_with_a_plan,
+    mail_files,
+    start_on_embedded_defaults,
+    wait_for,
+)
+from tests.notifications.test_consent_stack import _book
 
 pytestmark = [pytest.mark.worker, pytest.mark.timeout(150), pytest.mark.django_db(transaction=True)]
 
@@ -50,10 +61,10 @@ def test_on_the_embedded_defaults_the_page_link_from_a_mail_file_moves_the_appoi
     s, procs = start_on_embedded_defaults(stack)
     _book(s, staff, plan, starts)
     (message,) = wait_for(
-        lambda: _with_subject(_mail_files(s), "confirm"), timeout=45, what="the confirmation", procs=procs
+        lambda: _with_subject(mail_files(s), "confirm"), timeout=45, what="the confirmation", procs=procs
     )
     _move_from(s, text_body(message), plan)
-    wait_for(lambda: _with_subject(_mail_files(s), "moved"), timeout=45, what="the update email", procs=procs)
+    wait_for(lambda: _with_subject(mail_files(s), "moved"), timeout=45, what="the update email", procs=procs)
     assert PlanSession.objects.get(pk=plan.sessions.get().pk).moved_by_client_at is not None
 
 

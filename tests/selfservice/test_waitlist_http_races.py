@@ -10,7 +10,7 @@ from bench.server import staff_cookies
 from plans.models import Message, MessageKind, OfferStatus, PlanSession, SessionStatus, WaitlistEntry, WaitlistOffer
 from plans.outbox.links import link_url
 from tests.helpers.clock import at
-from tests.helpers.http_races import DAY, NEEDS_POSTGRES, ON_POSTGRES, fire_each, wall
+from tests.helpers.http_races import DAY, NEEDS_POSTGRES, ON_POSTGRES, anonymous_cookies, fire_each, wall
 from tests.helpers.waitlist import booked_single, rival_cancels, waitlisted
 
 pytestmark = [
@@ -20,10 +20,6 @@ pytestmark = [
 ]
 ROUNDS = 4
 MONDAY = DAY - dt.timedelta(days=DAY.weekday()) + dt.timedelta(days=7)  # about two months ahead
-
-
-def _anonymous() -> dict:
-    return {settings.CSRF_COOKIE_NAME: "k" * 32}
 
 
 def _offer_path(offer: WaitlistOffer) -> str:
@@ -39,7 +35,7 @@ def test_two_clients_taking_one_offered_slot_at_once_one_gets_it_and_no_500(clin
         freed = at(monday - dt.timedelta(days=5), 10)  # the Wednesday before, inside both windows
         rival_cancels(booked_single(clinic["ana"], freed))
         offers = [WaitlistOffer.objects.get(entry__session=s, starts_at=freed) for s in (first, second)]
-        answers = fire_each(race_server, [(_offer_path(o), {}, _anonymous()) for o in offers], json=False)
+        answers = fire_each(race_server, [(_offer_path(o), {}, anonymous_cookies()) for o in offers], json=False)
         statuses = sorted(status for status, _ in answers)
         assert statuses == [200, 409], answers
         loser_page = next(body.decode() for status, body in answers if status == 409)
@@ -67,7 +63,7 @@ def test_a_double_submit_of_one_offer_books_once(clinic, race_server):
     freed = at(monday - dt.timedelta(days=5), 10)
     rival_cancels(booked_single(clinic["ana"], freed))
     path = _offer_path(WaitlistOffer.objects.get(entry__session=waiting))
-    answers = fire_each(race_server, [(path, {}, _anonymous()), (path, {}, _anonymous())], json=False)
+    answers = fire_each(race_server, [(path, {}, anonymous_cookies()), (path, {}, anonymous_cookies())], json=False)
     assert all(status < 500 for status, _ in answers), answers
     assert sorted(status for status, _ in answers) == [200, 409], answers
     session = PlanSession.objects.get(pk=waiting.pk)
@@ -81,7 +77,7 @@ def test_asking_for_an_earlier_slot_twice_at_once_makes_one_entry(clinic, race_s
     session = booked_single(clinic["ana"], at(monday, 9))
     page = selfservice.client_page_url(client=session.plan.client).removeprefix(settings.CLINIC_BASE_URL)
     path = f"{page}{session.pk}/wait/"
-    answers = fire_each(race_server, [(path, {}, _anonymous()) for _ in range(3)], json=False)
+    answers = fire_each(race_server, [(path, {}, anonymous_cookies()) for _ in range(3)], json=False)
     assert [status for status, _ in answers] == [200, 200, 200], answers
     assert WaitlistEntry.objects.filter(session=session).count() == 1
 
@@ -97,7 +93,7 @@ def test_staff_removing_an_entry_while_the_client_takes_its_offer_no_500_and_one
     answers = fire_each(
         race_server,
         [
-            (_offer_path(offer), {}, _anonymous()),
+            (_offer_path(offer), {}, anonymous_cookies()),
             (f"/waitlist/{offer.entry_id}/remove/", {}, staff_cookies("ana")),
         ],
         json=False,

@@ -16,16 +16,21 @@ from plans.services import booking, selfservice, waitlist
 from tests.helpers.clock import LONDON
 from tests.helpers.outbox import text_body
 from tests.helpers.plans import plan_to_book
-from tests.notifications.conftest import smtp_server  # noqa: F401 - the SMTP fixture, shared
+from tests.notifications.conftest import (  # noqa: F401 - shared fixtures
+    smtp_server,
+    stack,
+    staff,
+)
 from tests.notifications.stack import (
     STAFF_PASSWORD,
     Browser,
     Stack,
     clinic_with_a_plan,
+    mail_files,
     start_on_embedded_defaults,
     wait_for,
 )
-from tests.notifications.test_consent_stack import _book, _mail_files, stack, staff  # noqa: F401 - shared fixtures
+from tests.notifications.test_consent_stack import _book
 
 pytestmark = [pytest.mark.worker, pytest.mark.timeout(150), pytest.mark.django_db(transaction=True)]
 
@@ -81,7 +86,7 @@ def test_on_the_embedded_defaults_a_cancellation_emails_the_slot_and_the_link_ta
     waiting, rival = _scene(s, staff)
     _cancel(s, staff, rival)
     (message,) = wait_for(
-        lambda: _offer_for(_mail_files(s), waiting), timeout=45, what="the waitlist offer", procs=procs
+        lambda: _offer_for(mail_files(s), waiting), timeout=45, what="the waitlist offer", procs=procs
     )
     _take_from(s, text_body(message), waiting, rival)
 

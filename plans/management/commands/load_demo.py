@@ -156,6 +156,7 @@ class Command(BaseCommand):
                 self._booked_plan(clients[email], practitioner, made_by=alex, clinician=kay, created=created)
             self._visit_soon(clients[VISIT_SOON], practitioners[alex.pk], made_by=alex, clinician=kay, created=created)
             self._plan(clients[PLAN_TO_BOOK], made_by=alex, clinician=kay, created=created)
+            self._intake(created)
             # Last: photos are taken of whatever visits the demo completed above.
             demo_photos(witness=alex, created=created)
             # After the photos (past clients have no photo consent): a year of outcomes for the report.
@@ -164,6 +165,35 @@ class Command(BaseCommand):
             self.stdout.write(f"Created {line}")
         if not created:
             self.stdout.write("Demo data already present; nothing changed.")
+
+    def _intake(self, created):
+        """Two callers emailed the new-client forms: one yet to answer, one whose answers came back
+        with a yes the rules act on (the list and Today show "needs a call"). Through the services,
+        so the demo writes what the pages would."""
+        from plans.services import intake
+
+        desk = get_user_model().objects.get(username="frontdesk")
+        callers = (
+            ("Lena", "Fischer", "lena.fischer@example.com", False),
+            ("Omar", "Haddad", "omar.haddad@example.com", True),
+        )
+        for first_name, last_name, email, answered in callers:
+            if models.IntakeInvitation.objects.filter(email=email).exists():
+                continue
+            invitation = intake.intake_invite(first_name=first_name, last_name=last_name, email=email, by=desk)
+            created.append(f"intake invitation {email}")
+            if answered:
+                screening = {q.code: (False, None) for q in models.ScreeningQuestion.objects.filter(active=True)}
+                screening["herpes_history"] = (True, None)
+                intake.intake_submit(
+                    invitation=invitation,
+                    date_of_birth=_born(34, timezone.localdate()),
+                    phone="+44 7700 900990",
+                    email_consent=True,
+                    oiliness="combination",
+                    pore_concern="moderate",
+                    screening=screening,
+                )
 
     def _user(self, username, password, created, *, first_name, last_name, role, superuser=False):
         User = get_user_model()

@@ -26,7 +26,7 @@ import logging
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from plans import selectors
@@ -104,6 +104,20 @@ def intake_invite(
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
+        _lock_address(email)
+        if open_invite := _open_invitation(email, now):
+            # A second press of Invite (or a colleague's) would send a second link to fill the
+            # same forms: the open one is named instead. Withdraw it to send a new one.
+            raise ValidationError(
+                {
+                    "email": ValidationError(
+                        "Forms were already sent to this address on %(day)s and are still open: "
+                        "find them in the new-client forms list (withdraw them there to send new ones).",
+                        code="already_invited",
+                        params={"day": timezone.localtime(open_invite.created_at).strftime("%-d %b %Y")},
+                    )
+                }
+            )
         invitation = IntakeInvitation.objects.create(
             **names,
             email=email,
@@ -115,6 +129,24 @@ def intake_invite(
         Message.objects.create(intake=invitation, kind=MessageKind.INTAKE, send_at=now, session_version=0)
     log.info("Intake invitation %s sent by %s", invitation.pk, by)
     return invitation
+
+
+def _lock_address(email: str) -> None:
+    """Invitations to one address queue here, so of two pressed at once the second finds the first
+    (SQLite's IMMEDIATE transactions already queue every writer)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"intake:{email.lower()}"])
+
+
+def _open_invitation(email: str, now: dt.datetime) -> IntakeInvitation | None:
+    return (
+        IntakeInvitation.objects.filter(
+            email__iexact=email, revoked_at__isnull=True, reviewed_at__isnull=True, expires_at__gt=now
+        )
+        .order_by("-created_at")
+        .first()
+    )
 
 
 def intake_revoke(*, invitation: IntakeInvitation, by: AbstractBaseUser, now: dt.datetime | None = None):

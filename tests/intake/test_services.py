@@ -54,6 +54,16 @@ def test_an_invitation_refuses_someone_already_a_client_and_a_bad_address(invite
     assert not IntakeInvitation.objects.exists() and not Message.objects.exists()
 
 
+def test_a_second_invitation_to_an_address_with_open_forms_is_refused_until_they_are_withdrawn(invite, clinic_admin):
+    first = invite()
+    with pytest.raises(ValidationError, match="already sent to this address"):
+        invite(email="NINA.HART@example.com")
+    assert IntakeInvitation.objects.count() == 1 and Message.objects.count() == 1
+    intake.intake_revoke(invitation=first, by=clinic_admin)
+    second = invite()
+    assert second.pk != first.pk and Message.objects.filter(intake=second).exists()
+
+
 def test_the_database_refuses_an_intake_email_about_a_session_or_a_session_email_without_one(invite):
     invitation = invite()
     client = ClientFactory()

@@ -426,6 +426,10 @@ NOTIFICATIONS_LINK_MAX_AGE_DAYS = env_int("NOTIFICATIONS_LINK_MAX_AGE_DAYS", 90,
 CONSENT_LINK_MAX_AGE_DAYS = env_int("CONSENT_LINK_MAX_AGE_DAYS", 30, minimum=1)
 # A new person's intake and screening link (services/intake.py) stops working after this.
 INTAKE_LINK_MAX_AGE_DAYS = env_int("INTAKE_LINK_MAX_AGE_DAYS", 14, minimum=1)
+# New-client forms that never became a client (not sent back, withdrawn, or never reviewed) are
+# deleted this many days after they were sent: they hold health answers of someone the clinic
+# never took on, and no client erasure can reach them.
+INTAKE_KEEP_DAYS = env_int("INTAKE_KEEP_DAYS", 90, minimum=15)
 # Domain used in deterministic Message-IDs and iCalendar UIDs.
 NOTIFICATIONS_DOMAIN = os.environ.get("NOTIFICATIONS_DOMAIN", "clinic.example")
 # Clients may cancel with the email link until this many hours before the session.
@@ -485,6 +489,7 @@ CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "plans.tasks.record_heartbeat", "schedule": 60.0},
     "sweep-due-messages": {"task": "plans.tasks.sweep_due_messages", "schedule": float(NOTIFICATIONS_SWEEP_SECONDS)},
     "waitlist-sweep": {"task": "plans.tasks.waitlist_sweep", "schedule": float(WAITLIST_SWEEP_SECONDS)},
+    "intake-purge": {"task": "plans.tasks.intake_purge", "schedule": 6 * 3600.0},
 }
 
 # Folders the embedded defaults write to. Created at start-up (clinic/folders.py), not when

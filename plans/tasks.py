@@ -63,3 +63,12 @@ def waitlist_sweep() -> int:
     from plans.services import waitlist
 
     return waitlist.waitlist_sweep(now=timezone.now()).offered
+
+
+@shared_task(name="plans.tasks.intake_purge")
+def intake_purge() -> int:
+    """Run by beat: new-client forms that never became a client are deleted after INTAKE_KEEP_DAYS.
+    Safe to run twice."""
+    from plans.services import intake
+
+    return intake.intake_purge(now=timezone.now())

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -316,3 +317,17 @@ def intake_review(
         invitation.save(update_fields=["reviewed_at", "reviewed_by", "client"])
     log.info("Intake %s reviewed by %s: client %s", invitation.pk, by, client.pk)
     return client
+
+
+def intake_purge(*, now: dt.datetime | None = None) -> int:
+    """Delete new-client forms that never became a client, INTAKE_KEEP_DAYS after they were sent
+    (their link has long stopped working), with their email rows. Returns how many."""
+    now = now or _now()
+    stale = IntakeInvitation.objects.filter(
+        client__isnull=True, created_at__lt=now - dt.timedelta(days=settings.INTAKE_KEEP_DAYS)
+    )
+    _total, by_model = stale.delete()
+    removed = by_model.get(IntakeInvitation._meta.label, 0)
+    if removed:
+        log.info("%s unanswered or unreviewed new-client forms deleted", removed)
+    return removed

@@ -208,3 +208,18 @@ def test_the_clients_data_export_holds_their_intake_and_erasure_deletes_it(invit
     privacy.client_erase(client=client, by=clinic_admin, reason="Written request of 2 June")
     assert not IntakeInvitation.objects.exists()
     assert not Message.objects.filter(kind=MessageKind.INTAKE).exists()
+
+
+def test_forms_that_never_became_a_client_are_deleted_after_the_keeping_time(invite, aesthetician, settings):
+    kept_days = dt.timedelta(days=settings.INTAKE_KEEP_DAYS)
+    answered = invite(email="a@example.com")
+    intake.intake_submit(invitation=answered, **filled())
+    became_client = invite(email="b@example.com")
+    intake.intake_submit(invitation=became_client, **filled())
+    intake.intake_review(invitation=became_client, fitzpatrick=2, by=aesthetician)
+    fresh_now = timezone.now()
+    assert intake.intake_purge(now=fresh_now + kept_days - dt.timedelta(hours=1)) == 0
+    assert intake.intake_purge(now=fresh_now + kept_days + dt.timedelta(hours=1)) == 1
+    assert list(IntakeInvitation.objects.values_list("email", flat=True)) == ["b@example.com"]
+    assert not Message.objects.filter(intake=answered.pk).exists()
+    assert intake.intake_purge(now=fresh_now + kept_days + dt.timedelta(hours=1)) == 0

@@ -1213,3 +1213,15 @@ class QuestionnaireResponseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(models.IntakeInvitation)
+class IntakeInvitationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Read only: invitations are sent, answered, withdrawn and reviewed through services/intake.py
+    (the "New clients" pages), never edited here."""
+
+    list_display = ("full_name", "email", "created_at", "submitted_at", "needs_call", "reviewed_at", "client")
+    list_filter = ("needs_call",)
+    search_fields = ("first_name", "last_name", "email")
+    list_select_related = ("client",)
+    readonly_fields = [f.name for f in models.IntakeInvitation._meta.fields]

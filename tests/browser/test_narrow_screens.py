@@ -72,7 +72,7 @@ def test_the_folded_menu_opens_and_reaches_every_page(log_in, page, live_server,
     page.set_viewport_size({"width": 390, "height": 800})
     page.reload()
     page.locator(".navbar-toggler").click()
-    page.get_by_role("link", name="Clients").click()
+    page.get_by_role("link", name="Clients", exact=True).click()  # not "New clients"
     page.wait_for_url(f"{live_server.url}/clients/")
 
 

@@ -24,8 +24,8 @@ def test_an_aesthetician_takes_a_new_client_from_intake_to_an_accepted_plan(
     log_in, live_server, aesthetician, protocol
 ):
     page = log_in(aesthetician)
-    page.get_by_role("link", name="Clients").click()
-    page.get_by_role("link", name="New client").click()
+    page.get_by_role("link", name="Clients", exact=True).click()  # not "New clients"
+    page.get_by_role("link", name="New client", exact=True).click()
 
     page.get_by_label("First name").fill("Rosa")
     page.get_by_label("Last name").fill("Lopes")

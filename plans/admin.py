@@ -1225,3 +1225,8 @@ class IntakeInvitationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("first_name", "last_name", "email")
     list_select_related = ("client",)
     readonly_fields = [f.name for f in models.IntakeInvitation._meta.fields]
+
+    def has_delete_permission(self, request, obj=None):
+        # Unanswered forms are withdrawn on the New clients page and old ones purged by the beat task
+        # (INTAKE_KEEP_DAYS); a delete here would lose who withdrew them and when, and the email sent with them.
+        return False

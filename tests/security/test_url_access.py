@@ -166,6 +166,9 @@ ACCESS: dict[str, dict] = {
     # The access log is read-only for everybody.
     "admin:plans_recordaccess_add": ADMIN_FORBIDDEN,
     "admin:plans_recordaccess_delete": ADMIN_FORBIDDEN,
+    # New-client forms are sent, answered and reviewed through the "New clients" pages; the admin reads them.
+    "admin:plans_intakeinvitation_add": ADMIN_FORBIDDEN,
+    "admin:plans_intakeinvitation_delete": ADMIN_FORBIDDEN,
 }
 
 # Pages anonymous visitors may open although they are not signed-link pages.

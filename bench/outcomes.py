@@ -107,7 +107,11 @@ def report_lines(d: dict) -> list[str]:
         "",
         f"The report over {d['report_plans']:,} plans ({d['report_protocols']} protocol(s)): median "
         f"{d['report']['median']:.1f} ms, p95 {d['report']['p95']:.1f} ms, {d['report_queries']} queries "
-        f"(target < {REPORT_TARGET_MS} ms: {'**met**' if ok_report else '**missed**'}).",
+        f"(target < {REPORT_TARGET_MS} ms: {'**met**' if ok_report else '**missed**'}). "
+        "How: the database counts the plans per protocol, cohort and outcome in one plain GROUP BY, "
+        "read from the `plan_cohort` index alone (a plan row is about a kilobyte with its snapshot); "
+        "the five splits are added up from those few thousand rows, not from the plans. GROUPING SETS "
+        "over the plans themselves took 450 ms: five hash tables of computed keys, fed every plan.",
         "",
         f"The evidence line alone: median {d['evidence']['median']:.1f} ms, {d['evidence_queries']} query; "
         f"the preview page {d['preview_with']['median']:.1f} ms with it and {d['preview_without']['median']:.1f} ms "

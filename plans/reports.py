@@ -1,10 +1,11 @@
 """The protocol outcomes report and the plan preview's evidence line: read-only selectors.
 
-Every figure is an aggregate computed by the database: one query per kind of figure (plan
-outcomes, sessions, adverse events), each over one row a plan (sessions and events counted per
-plan first) grouped by every split at once (GROUPING SETS on PostgreSQL, a UNION ALL of GROUP BYs
-on SQLite; `_by_split`), so the page runs the same few queries whatever the number of plans, and
-nothing loops over plans in Python. Medians are read from the count of each value in a group.
+Every figure is counted by the database: one query per kind of figure (plan outcomes, sessions,
+adverse events; sessions and events counted per plan first), each counting the plans per protocol,
+cohort and measured values in one GROUP BY (`_counted`), so the page runs the same few queries
+whatever the number of plans. Those counts, a few thousand rows at most, are then added up into
+every group of every split (`_tally`): nothing loops over plans in Python. Medians are read from
+the count of each value in a group.
 
 Groups are the client as the plan was made for them (TreatmentPlan.cohort_*, plans/cohorts.py).
 A plan's start is its requested start. Pore grade change is the assessment grade minus the
@@ -15,23 +16,18 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from django.db import connection
 from django.db.models import (
-    Case,
-    CharField,
     Count,
     Exists,
     F,
     FilteredRelation,
-    IntegerField,
     OuterRef,
     Q,
     QuerySet,
-    Value,
-    When,
 )
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -131,17 +127,7 @@ def median(n: int, mid: float | None, low: float | None, high: float | None, *, 
     return Figure("median", n, mid, low=low, high=high, signed=signed)
 
 
-# --- Groups in SQL, from the one definition in plans/cohorts.py -----------------------------------
-
-
-def fitzpatrick_group_sql(column: str = "cohort_fitzpatrick") -> Case:
-    return Case(
-        *(
-            When(**{f"{column}__gte": lo, f"{column}__lte": hi}, then=Value(label))
-            for label, lo, hi in FITZPATRICK_GROUPS
-        ),
-        output_field=CharField(),
-    )
+# --- Groups, from the one definition in plans/cohorts.py ------------------------------------------
 
 
 def _age_q(column: str, low: int | None, high: int | None) -> Q:
@@ -153,18 +139,11 @@ def _age_q(column: str, low: int | None, high: int | None) -> Q:
     return q
 
 
-def age_band_sql(column: str = "cohort_age") -> Case:
-    return Case(
-        *(When(_age_q(column, low, high), then=Value(label)) for label, low, high in AGE_BANDS),
-        output_field=CharField(),
-    )
-
-
 @dataclass(frozen=True)
 class Split:
     code: str
     title: str
-    groups: tuple[tuple[str, str], ...]  # (value in SQL, label)
+    groups: tuple[tuple[str, str], ...]  # (value, label)
 
 
 SPLITS: tuple[Split, ...] = (
@@ -175,16 +154,45 @@ SPLITS: tuple[Split, ...] = (
     Split("severity", "Pore severity", tuple(Severity.choices)),
 )
 
+# What the database groups a plan by: its protocol and the client as the plan was made for them.
+_COHORT = ("protocol_id", "cohort_fitzpatrick", "cohort_age", "cohort_oiliness", "cohort_pore_concern")
 
-def _split_key(code: str, prefix: str = "") -> Case | F | Value:
-    """The SQL value of a plan's group in split `code`; `prefix` reaches the plan from another model."""
-    if code == "all":
-        return Value("all", output_field=CharField())
-    if code == "fitzpatrick":
-        return fitzpatrick_group_sql(f"{prefix}cohort_fitzpatrick")
-    if code == "age":
-        return age_band_sql(f"{prefix}cohort_age")
-    return F(f"{prefix}{'cohort_oiliness' if code == 'oiliness' else 'cohort_pore_concern'}")
+
+def _groups_of(r: dict) -> tuple[tuple[str, str], ...]:
+    """A plan's group in each split (SPLITS' order), from its cohort columns."""
+    return (
+        ("all", "all"),
+        ("fitzpatrick", fitzpatrick_group(r["cohort_fitzpatrick"])[0]),
+        ("age", age_band(r["cohort_age"])[0]),
+        ("oiliness", r["cohort_oiliness"]),
+        ("severity", r["cohort_pore_concern"]),
+    )
+
+
+# (split, group, protocol id) -> how many plans (or plan parts) hold each combination of values.
+Tallies = dict[tuple[str, str, int], Counter]
+
+
+def _tally(rows, measured: tuple[str, ...]) -> Tallies:
+    """Rows the database has already counted (`n` plans for each protocol, cohort and combination of
+    the `measured` columns) rolled up into every group of every split.
+
+    Two stages, because one is slow: the database groups 125,000 plans by a few small raw columns
+    into a couple of thousand rows in one hash (a grade change, a 0-10 answer, a status: small
+    integers and codes), and those rows, not the plans, are added up here into the five splits.
+    GROUPING SETS over the plans kept five hash tables of CASE-computed keys, 450 ms at the
+    benchmark's full size; this is one plain GROUP BY, the same on SQLite and PostgreSQL."""
+    tallies: Tallies = defaultdict(Counter)
+    for r in rows:
+        values = tuple(r[c] for c in measured)
+        for split, key in _groups_of(r):
+            tallies[(split, key, r["protocol_id"])][values] += r["n"]
+    return tallies
+
+
+def _counted(qs: QuerySet) -> list[dict]:
+    """`qs` (a `.values()` of _COHORT and measured columns) counted per distinct row, by the database."""
+    return list(qs.annotate(n=Count("*")).order_by())
 
 
 # --- Filters --------------------------------------------------------------------------------------
@@ -238,92 +246,17 @@ SATISFACTION = "satisfaction"  # the OutcomeQuestion code the report reads (0-10
 _IMPROVED = (Gais.VERY_MUCH_IMPROVED, Gais.MUCH_IMPROVED, Gais.IMPROVED)
 
 
-# The report's grouping columns of a plan, one per split but "all" (which groups by protocol only).
-_KEYS = ("fitzpatrick", "age", "oiliness", "severity")
-
-
-def _plan_keys() -> dict:
-    """The plan's group in each split, as SQL (named by split code), for `.values()`."""
-    return {code: _split_key(code) for code in _KEYS}
-
-
 def _compiled(qs: QuerySet) -> tuple[str, tuple]:
     return qs.query.get_compiler(using=qs.db).as_sql()
 
 
-def _by_split(
-    sql: str, params: tuple, measures: str, *, extra: tuple[str, ...] = (), spread: tuple[str, ...] = ()
-) -> list[dict]:
-    """`measures` (SQL aggregates over `sql`'s rows, one a plan or a plan's part: sums and counts
-    only) per protocol in each group of each split, as rows carrying `split` and `key`; with
-    `counts[column]`, for each column in `spread`, how many rows hold each of its values (NULL left
-    out), from which `_percentile` reads the medians.
-
-    PostgreSQL groups by every split in one scan with GROUPING SETS (the UNION ALL it replaces read
-    the plans and sessions five times over). The medians come from the counts of each value rather
-    than percentile_cont, which sorts every group's values once per quartile and forces a sort of
-    all the rows per grouping set: counts hash in one pass. Each split is grouped by its key and
-    the spread columns together (small integers: a grade change, a 0-10 answer), so the database
-    keeps one hash table per split, and the few rows per group are added up here; that is why the
-    measures must be sums or counts. GROUPING() says which split a row belongs to, so a NULL group
-    is told from the "all" row. SQLite has no GROUPING SETS: each split is its own GROUP BY, glued
-    with UNION ALL."""
-    base = ("protocol_id", *extra)
-    columns = (*_KEYS, *spread)
-    sets = [(*base, *keys, *spread) for keys in ((), *((k,) for k in _KEYS))]
-    head = ", ".join(base)
-    # Only our own names and aggregates are spliced in; every value travels as a parameter.
-    if connection.vendor == "postgresql":
-        grouped_sets = ", ".join(f"({', '.join(s)})" for s in sets)
-        query = (
-            f"SELECT {head}, {', '.join(columns)}, GROUPING({', '.join(columns)}) AS grouping, "  # noqa: S608
-            f"COUNT(*) AS n, {measures} FROM ({sql}) AS facts GROUP BY GROUPING SETS ({grouped_sets})"
-        )
-        all_params = params
-    else:
-        parts = []
-        for grouped in sets:
-            picked = ", ".join(c if c in grouped else f"NULL AS {c}" for c in columns)
-            grouping = sum(1 << (len(columns) - 1 - i) for i, c in enumerate(columns) if c not in grouped)
-            parts.append(
-                f"SELECT {head}, {picked}, {grouping} AS grouping, COUNT(*) AS n, {measures} "  # noqa: S608
-                f"FROM ({sql}) AS facts GROUP BY {', '.join(grouped)}"
-            )
-        query = " UNION ALL ".join(parts)
-        all_params = params * len(sets)
-    # The protocol's name joins the few aggregated rows, not the plans: grouping by a wide text
-    # column made PostgreSQL sort every plan on disk instead of hashing it.
-    protocols = connection.ops.quote_name(Protocol._meta.db_table)
-    query = (
-        f"SELECT grouped.*, protocol.name AS protocol_name FROM ({query}) AS grouped "  # noqa: S608
-        f"JOIN {protocols} AS protocol ON protocol.id = grouped.protocol_id"
-    )
+def _counted_sql(sql: str, params: tuple, columns: tuple[str, ...]) -> list[dict]:
+    """`_counted` for rows given as SQL (a join the ORM cannot write); `columns` are its names."""
+    names = ", ".join(columns)
     with connection.cursor() as cursor:
-        cursor.execute(query, all_params)
-        names = [c[0] for c in cursor.description]
-        fetched = cursor.fetchall()
-    merged: dict[tuple, dict] = {}
-    for values in fetched:
-        # PostgreSQL sums integers as numeric: every sum here is a count, so back to int.
-        r = {c: int(v) if isinstance(v, Decimal) else v for c, v in zip(names, values, strict=True)}
-        # GROUPING(a, b, ...): a bit per column, set when the row is not grouped by it (a first).
-        grouped = [c for i, c in enumerate(columns) if not r["grouping"] >> (len(columns) - 1 - i) & 1]
-        key = next((c for c in grouped if c in _KEYS), None)
-        split, value = (key, r[key]) if key else ("all", "all")
-        group = (split, value, *(r[c] for c in base))
-        row = merged.get(group)
-        if row is None:
-            row = merged[group] = {**r, "split": split, "key": value, "counts": {c: {} for c in spread}}
-        else:
-            for name in names:
-                if name not in (*base, *columns, "grouping", "protocol_name"):
-                    row[name] += r[name]
-        for c in spread:
-            if r[c] is not None:
-                row["counts"][c][r[c]] = row["counts"][c].get(r[c], 0) + r["n"]
-    for row in merged.values():
-        row["counts"] = {c: list(found.items()) for c, found in row["counts"].items()}
-    return list(merged.values())
+        # Only our own column names are spliced in; every value travels as a parameter.
+        cursor.execute(f"SELECT {names}, COUNT(*) AS n FROM ({sql}) AS facts GROUP BY {names}", params)  # noqa: S608
+        return [dict(zip((*columns, "n"), values, strict=True)) for values in cursor.fetchall()]
 
 
 def _percentile(counts: list[tuple[float, int]], fraction: float) -> float | None:
@@ -344,10 +277,6 @@ def _percentile(counts: list[tuple[float, int]], fraction: float) -> float | Non
         raise AssertionError("rank beyond the counts")
 
     return at(low) + (at(high) - at(low)) * (position - low)
-
-
-def _flag(condition: Q) -> Case:
-    return Case(When(condition, then=Value(1)), default=Value(0), output_field=IntegerField())
 
 
 # --- The report -----------------------------------------------------------------------------------
@@ -406,34 +335,17 @@ ADVERSE_TYPES = tuple(sorted(AdverseEventType.choices, key=lambda c: c[0] != Adv
 
 
 def outcomes_report(filters: ReportFilters) -> OutcomesReport:
-    """The report's figures in four queries (the satisfaction question, then plans, sessions and
-    adverse events), whatever the data."""
+    """The report's figures in five queries (the satisfaction question, plans, sessions, adverse
+    events, the protocols' names), whatever the data."""
     plans = plans_in_scope(filters)
     # -1 when a clinic deleted the question: no answer matches, satisfaction is "too few to say".
     satisfaction_id = OutcomeQuestion.objects.filter(code=SATISFACTION).values_list("pk", flat=True).first() or -1
-    # One row a plan: its groups, its state and its outcome, aggregated below by split.
-    facts = _with_outcomes(plans, satisfaction_id).values(
-        "id",
-        "protocol_id",
-        "change",
-        "gais",
-        "satisfaction",
-        **_plan_keys(),
-        completed=_flag(Q(status=PlanStatus.COMPLETED)),
-        in_progress=_flag(Q(status=PlanStatus.ACTIVE)),
-        dropped_out=_flag(Q(status=PlanStatus.CANCELLED)),
-        **{f"gais_{g.value}": _flag(Q(gais=g.value)) for g in Gais},
-    )
-    outcome_rows = _by_split(
-        *_compiled(facts),
-        "SUM(completed) AS completed, SUM(in_progress) AS in_progress, SUM(dropped_out) AS dropped_out, "
-        "COUNT(gais) AS gais_n, " + ", ".join(f"SUM(gais_{g.value}) AS gais_{g.value}" for g in Gais),
-        spread=("change", "satisfaction"),
-    )
+    outcome = ("status", "change", "gais", "satisfaction")
+    outcomes = _tally(_counted(_with_outcomes(plans, satisfaction_id).values(*_COHORT, *outcome)), outcome)
     zone = timezone.get_current_timezone()
     # Sessions are counted per plan first (one pass over the completed treatments, on their
-    # partial index), then those per-plan counts are grouped by split. The join to the plans in
-    # scope (`_joined`) leaves out the others: filtering here too would read the plans twice.
+    # partial index), then plans are counted per cohort and those per-plan counts. The join to the
+    # plans in scope (`_joined`) leaves out the others: filtering here too would read the plans twice.
     per_plan = (
         PlanSession.objects.order_by()
         .filter(kind=SessionKind.MICRONEEDLING, status=SessionStatus.COMPLETED)
@@ -445,10 +357,7 @@ def outcomes_report(filters: ReportFilters) -> OutcomesReport:
             in_window=Count("plan_id", filter=Q(day__gte=F("earliest"), day__lte=F("latest"))),
         )
     )
-    session_rows = _by_split(
-        *_joined(plans, per_plan, ("done", "in_window")),
-        "SUM(done) AS done, COUNT(*) AS plans_treated, SUM(in_window) AS in_window",
-    )
+    sessions = _tally(_counted_sql(*_joined(plans, per_plan, ("done", "in_window"))), ("done", "in_window"))
     # A plan counts once per type of event it had.
     had = (
         AdverseEvent.objects.order_by()
@@ -456,61 +365,78 @@ def outcomes_report(filters: ReportFilters) -> OutcomesReport:
         .values(plan_id=F("session__plan_id"), event_type=F("type"))
         .distinct()
     )
-    event_rows = _by_split(*_joined(plans, had, ("event_type",)), "COUNT(*) AS plans_with", extra=("event_type",))
-    return _assemble(filters, outcome_rows, session_rows, event_rows)
+    events = _tally(_counted_sql(*_joined(plans, had, ("event_type",))), ("event_type",))
+    # Named after the counting: grouping 125,000 plans by a wide text column is what made
+    # PostgreSQL sort them on disk instead of hashing them.
+    names = dict(Protocol.objects.filter(pk__in={p for _s, _k, p in outcomes}).values_list("pk", "name"))
+    return _assemble(filters, names, outcomes, sessions, events)
 
 
-def _joined(plans: QuerySet[TreatmentPlan], per_plan: QuerySet, columns: tuple[str, ...]) -> tuple[str, tuple]:
-    """Rows of `per_plan` (keyed by plan_id) with their plan's protocol and groups, as SQL."""
-    keys_sql, keys_params = _compiled(plans.values("id", "protocol_id", **_plan_keys()))
+def _joined(plans: QuerySet[TreatmentPlan], per_plan: QuerySet, columns: tuple[str, ...]) -> tuple[str, tuple, tuple]:
+    """Rows of `per_plan` (keyed by plan_id) with their plan's protocol and cohort, as SQL, and the
+    rows' column names."""
+    keys_sql, keys_params = _compiled(plans.values("id", *_COHORT))
     part_sql, part_params = _compiled(per_plan)
     picked = ", ".join(f"per_plan.{c}" for c in columns)
-    names = ", ".join(f"plan_keys.{c}" for c in ("protocol_id", *_KEYS))
+    names = ", ".join(f"plan_keys.{c}" for c in _COHORT)
     return (
         f"SELECT {names}, {picked} FROM ({keys_sql}) AS plan_keys "  # noqa: S608 (names are ours)
         f"JOIN ({part_sql}) AS per_plan ON per_plan.plan_id = plan_keys.id",
         (*keys_params, *part_params),
+        (*_COHORT, *columns),
     )
 
 
-def _assemble(filters: ReportFilters, outcome_rows, session_rows, event_rows) -> OutcomesReport:
-    """Aggregated rows (a few per protocol and group) into the report's tables."""
+def _values(tally: Counter, at: int) -> list[tuple]:
+    """How many plans hold each value of the `at`-th measured column (None left out)."""
+    found: Counter = Counter()
+    for values, n in tally.items():
+        if values[at] is not None:
+            found[values[at]] += n
+    return list(found.items())
+
+
+def _assemble(filters: ReportFilters, names: dict[int, str], outcomes: Tallies, sessions: Tallies, events: Tallies):
+    """Tallies (a few rows per protocol and group) into the report's tables."""
     rows: dict[tuple[str, str, int], Row] = {}
 
-    def spread(r: dict, column: str, *, signed: bool = False) -> Figure:
-        values = r["counts"][column]
-        n = sum(count for _value, count in values)
-        return median(n, *(_percentile(values, f) for f in (0.5, 0.25, 0.75)), signed=signed)
+    def spread(counts: list[tuple], *, signed: bool = False) -> Figure:
+        n = sum(count for _value, count in counts)
+        return median(n, *(_percentile(counts, f) for f in (0.5, 0.25, 0.75)), signed=signed)
 
-    for r in outcome_rows:
-        row = Row(
-            protocol_id=r["protocol_id"],
-            protocol=r["protocol_name"],
-            group=r["key"],
-            started=r["n"],
-            completed=r["completed"],
-            in_progress=r["in_progress"],
-            dropped_out=r["dropped_out"],
-            pore_change=spread(r, "change", signed=True),
-            gais={g.value: share(r[f"gais_{g.value}"], r["gais_n"]) for g in Gais},
-            improved=share(sum(r[f"gais_{g.value}"] for g in _IMPROVED), r["gais_n"]),
-            satisfaction=spread(r, "satisfaction"),
-            adverse={code: share(0, r["n"]) for code, _ in ADVERSE_TYPES},
+    for (split, key, protocol_id), tally in outcomes.items():
+        status = dict(_values(tally, 0))
+        gais = dict(_values(tally, 2))
+        rated = sum(gais.values())
+        started = sum(tally.values())
+        rows[(split, key, protocol_id)] = Row(
+            protocol_id=protocol_id,
+            protocol=names[protocol_id],
+            group=key,
+            started=started,
+            completed=status.get(PlanStatus.COMPLETED, 0),
+            in_progress=status.get(PlanStatus.ACTIVE, 0),
+            dropped_out=status.get(PlanStatus.CANCELLED, 0),
+            sessions_per_plan=Figure("mean", started, 0.0 if started else None),
+            pore_change=spread(_values(tally, 1), signed=True),
+            gais={g.value: share(gais.get(g.value, 0), rated) for g in Gais},
+            improved=share(sum(gais.get(g.value, 0) for g in _IMPROVED), rated),
+            satisfaction=spread(_values(tally, 3)),
+            adverse={code: share(0, started) for code, _ in ADVERSE_TYPES},
         )
-        row.sessions_per_plan = Figure("mean", row.started, 0.0 if row.started else None)
-        rows[(r["split"], r["key"], r["protocol_id"])] = row
-    for r in session_rows:
-        row = rows.get((r["split"], r["key"], r["protocol_id"]))
+    for group, tally in sessions.items():
+        row = rows.get(group)
         if row is None:
             continue
-        row.sessions_per_plan = Figure("mean", row.started, r["done"] / row.started)
-        row.adherence = Figure(
-            "share", r["plans_treated"], r["in_window"] / r["done"], count=r["in_window"], total=r["done"]
-        )
-    for r in event_rows:
-        row = rows.get((r["split"], r["key"], r["protocol_id"]))
+        done = sum(d * n for (d, _w), n in tally.items())
+        in_window = sum(w * n for (_d, w), n in tally.items())
+        row.sessions_per_plan = Figure("mean", row.started, done / row.started)
+        row.adherence = Figure("share", sum(tally.values()), in_window / done, count=in_window, total=done)
+    for group, tally in events.items():
+        row = rows.get(group)
         if row is not None:
-            row.adverse[r["event_type"]] = share(r["plans_with"], row.started)
+            for (event_type,), plans_with in tally.items():
+                row.adverse[event_type] = share(plans_with, row.started)
     tables = []
     for split in SPLITS:
         order = {value: i for i, (value, _label) in enumerate(split.groups)}

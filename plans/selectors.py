@@ -122,14 +122,15 @@ def client_consent_history(*, client: Client) -> list[SignedConsent]:
     )
 
 
-def treatment_consent_missing(*, client_ids: set[int]) -> set[int]:
-    """Of these clients, those without a treatment consent in force (never signed, or withdrawn): one query."""
-    current = set(
-        SignedConsent.objects.filter(client_id__in=client_ids, kind=ConsentKind.TREATMENT, withdrawal__isnull=True)
-        .exclude(client__treatment_consent_withdrawn_at__isnull=False)
-        .values_list("client_id", flat=True)
+def treatment_consent_in_force(client_id) -> Exists:
+    """Has the client (an id, or OuterRef to one) a treatment consent in force: signed, and neither
+    that signature nor the client's treatment consent withdrawn? An expression, so a list of
+    appointments asks it in the query that reads them."""
+    return Exists(
+        SignedConsent.objects.filter(client_id=client_id, kind=ConsentKind.TREATMENT, withdrawal__isnull=True).filter(
+            client__treatment_consent_withdrawn_at__isnull=True
+        )
     )
-    return set(client_ids) - current
 
 
 def photo_consent_allows(*, client: Client, use: str) -> bool:

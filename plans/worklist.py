@@ -19,7 +19,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import Count, Exists, Min, OuterRef, Q, Subquery
+from django.db import connection
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models.functions import RowNumber
 from django.urls import reverse
 from django.utils import timezone
 
@@ -34,9 +36,11 @@ from plans.models import (
     SessionKind,
     SessionStatus,
     TreatmentPlan,
+    WaitlistEntry,
+    WaitlistStatus,
 )
 from plans.outbox.kinds import label as kind_label
-from plans.selectors import treatment_consent_missing
+from plans.selectors import treatment_consent_in_force
 from plans.services import booking
 
 # A provider lists at most this many items (most urgent first) and says when there are more:
@@ -131,10 +135,9 @@ def _consent_missing(appointments: list[Appointment]) -> None:
         for a in appointments
         if a.session.kind == SessionKind.MICRONEEDLING and a.session.status == SessionStatus.BOOKED
     ]
-    missing = treatment_consent_missing(client_ids={a.session.plan.client_id for a in waiting}) if waiting else set()
     for a in waiting:
         client = a.session.plan.client
-        if client.pk in missing:
+        if not a.session.consent_in_force:  # read with the day's sessions (_day_sessions)
             text = "Consent withdrawn" if client.treatment_consent_withdrawn_at else "Consent to sign"
             a.outstanding.append(Outstanding("consent", text, reverse("client-detail", args=[client.pk])))
 
@@ -153,8 +156,8 @@ def _adverse_event_hold(appointments: list[Appointment]) -> None:
             )
 
 
-# What stands open about an appointment, one function per kind (each at most one query for the
-# whole day; most read what _day_sessions annotated or the plan row).
+# What stands open about an appointment, one function per kind, each reading what _day_sessions
+# annotated or the plan row (no query of its own: add an annotation there instead).
 OUTSTANDING: list[Callable[[list[Appointment]], None]] = [
     _on_hold,
     _review_unsigned,
@@ -169,8 +172,8 @@ CLINICAL_OUTSTANDING = {_on_hold, _review_unsigned, _check_missing, _adverse_eve
 
 def _day_sessions(start: dt.datetime, end: dt.datetime, *, clinical: bool):
     """The day's sessions with what the outstanding checks need, in the same query: how many
-    of the plan's sessions are still to book and (clinical roles only) the client's newest
-    pre-session check."""
+    of the plan's sessions are still to book, whether the client's treatment consent is in force
+    and (clinical roles only) the client's newest pre-session check."""
     unbooked = (
         PlanSession.objects.filter(plan_id=OuterRef("plan_id"), status=SessionStatus.PROPOSED)
         .exclude(kind=SessionKind.FOLLOW_UP)  # booked when its window opens: the worklist says when
@@ -189,7 +192,9 @@ def _day_sessions(start: dt.datetime, end: dt.datetime, *, clinical: bool):
         # its other JSON columns are left out.
         .select_related("plan__client", "practitioner", "room")
         .defer("plan__rationale", "plan__warnings", "plan__selected_combinations")
-        .annotate(plan_unbooked=Subquery(unbooked))
+        .annotate(
+            plan_unbooked=Subquery(unbooked), consent_in_force=treatment_consent_in_force(OuterRef("plan__client_id"))
+        )
         .order_by("practitioner__display_name", "practitioner_id", "starts_at")
     )
     if clinical:
@@ -204,9 +209,8 @@ def _day_sessions(start: dt.datetime, end: dt.datetime, *, clinical: bool):
 
 def today_appointments(*, day: dt.date, clinical: bool, now: dt.datetime | None = None) -> list[PractitionerDay]:
     """The day's appointments (cancelled ones left to the worklist) per practitioner in time
-    order, each with its allowed actions and what is outstanding. One query for the sessions
-    and what _day_sessions annotates, plus at most one per OUTSTANDING function that reads
-    more (consent), whatever the number of appointments."""
+    order, each with its allowed actions and what is outstanding: one query for the sessions
+    and what _day_sessions annotates, whatever the number of appointments."""
     now = now or timezone.now()
     start = _midnight(day)
     sessions = list(_day_sessions(start, _midnight(day + dt.timedelta(days=1)), clinical=clinical))
@@ -250,10 +254,19 @@ class WorkGroup:
 
 @dataclass(frozen=True)
 class Provider:
+    """One kind of worklist item. Either `read` gives the items (a fixed number of queries), or,
+    for items that are sessions, `choose` gives the sessions' query (ordered, most urgent first;
+    `session_field` names the session's id in it) and `word` turns one loaded session into its
+    item: every such provider's sessions are chosen in one UNION ALL and loaded in one query, so
+    Today stays within the page budget however many kinds of session item there are."""
+
     code: str
     heading: str
-    read: Callable[[dt.date, dt.datetime], tuple[list[WorkItem], bool]]
+    read: Callable[[dt.date, dt.datetime], tuple[list[WorkItem], bool]] | None = None
     clinical: bool = False
+    choose: Callable[[dt.date, dt.datetime], QuerySet] | None = None
+    word: Callable[[PlanSession, dt.date, dt.datetime], WorkItem] | None = None
+    session_field: str = "pk"
 
 
 def _bounded(queryset, limit: int = ITEM_LIMIT) -> tuple[list, bool]:
@@ -273,36 +286,71 @@ def _session_rows():
     )
 
 
-def cancelled_not_rebooked(today: dt.date, now: dt.datetime) -> tuple[list[WorkItem], bool]:
+def _chosen_sessions(providers: list[Provider], today: dt.date, now: dt.datetime) -> dict[str, tuple[list, bool]]:
+    """Each session provider's sessions (at most ITEM_LIMIT, and whether there are more), chosen
+    in one UNION ALL of every provider's own bounded query (each keeps its own filter, order and
+    index) and loaded in one more query."""
+    if not providers:
+        return {}
+    parts, params = [], []
+    for i, provider in enumerate(providers):
+        chosen = provider.choose(today, now)
+        # The rank carries each part's order through the UNION ALL, which keeps none.
+        ranked = chosen.annotate(rank=Window(RowNumber(), order_by=list(chosen.query.order_by)))
+        sql, part_params = _compiled(ranked.values_list(provider.session_field, "rank")[: ITEM_LIMIT + 1])
+        parts.append(f"SELECT {i} AS provider, part.* FROM ({sql}) AS part")  # noqa: S608 (our own SQL)
+        params.extend(part_params)
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        picked = sorted(cursor.fetchall(), key=lambda row: (row[0], row[2]))
+    # Loaded once, also where two providers chose the same session (moved by the client, and no
+    # check for tomorrow). Queried by the waitlist's booking time too, which its items quote.
+    loaded = _session_rows().annotate(
+        taken_from_waitlist_at=Subquery(
+            WaitlistEntry.objects.filter(session=OuterRef("pk"), status=WaitlistStatus.BOOKED)
+            .order_by("-closed_at")
+            .values("closed_at")[:1]
+        )
+    )
+    sessions = loaded.in_bulk({session_id for _i, session_id, _rank in picked})
+    found: dict[str, list] = {provider.code: [] for provider in providers}
+    for i, session_id, _rank in picked:
+        # A session gone between the two queries (erased) is left out, not shown half-loaded.
+        if session_id in sessions:
+            found[providers[i].code].append(sessions[session_id])
+    return {code: (rows[:ITEM_LIMIT], len(rows) > ITEM_LIMIT) for code, rows in found.items()}
+
+
+def _compiled(qs: QuerySet) -> tuple[str, tuple]:
+    return qs.query.get_compiler(using=qs.db).as_sql()
+
+
+def cancelled_not_rebooked(today: dt.date, now: dt.datetime) -> QuerySet:
     """Sessions cancelled (by the client or the clinic) or missed, of a plan still active: gone
     from the calendar, so only this list keeps them from being forgotten. Gone once rebooked."""
-    rows, more = _bounded(
-        _session_rows()
-        .filter(plan__status=PlanStatus.ACTIVE, status__in=[SessionStatus.CANCELLED, SessionStatus.NO_SHOW])
-        .order_by("latest", "id")  # the window closing first comes first
+    return PlanSession.objects.filter(
+        plan__status=PlanStatus.ACTIVE, status__in=[SessionStatus.CANCELLED, SessionStatus.NO_SHOW]
+    ).order_by("latest", "id")  # the window closing first comes first
+
+
+def _rebook_item(s: PlanSession, today: dt.date, now: dt.datetime) -> WorkItem:
+    if s.status == SessionStatus.NO_SHOW:
+        why = f"Missed on {timezone.localtime(s.starts_at):%a %d %b}" if s.starts_at else "Missed"
+    else:
+        who = "the client" if s.cancelled_by_client else "the clinic"
+        why = f"Cancelled by {who}"
+        if s.cancelled_at:
+            why += f" on {timezone.localtime(s.cancelled_at):%a %d %b}"
+    closes = "closed" if s.latest < today else "closes"
+    why += f"; window {closes} {s.latest:%d %b}"
+    return WorkItem(
+        "rebook",
+        f"{s.plan.client.full_name}: {s.title}",
+        why,
+        reverse("session-panel", args=[s.pk]),
+        "Rebook",
+        session_id=s.pk,
     )
-    items = []
-    for s in rows:
-        if s.status == SessionStatus.NO_SHOW:
-            why = f"Missed on {timezone.localtime(s.starts_at):%a %d %b}" if s.starts_at else "Missed"
-        else:
-            who = "the client" if s.cancelled_by_client else "the clinic"
-            why = f"Cancelled by {who}"
-            if s.cancelled_at:
-                why += f" on {timezone.localtime(s.cancelled_at):%a %d %b}"
-        closes = "closed" if s.latest < today else "closes"
-        why += f"; window {closes} {s.latest:%d %b}"
-        items.append(
-            WorkItem(
-                "rebook",
-                f"{s.plan.client.full_name}: {s.title}",
-                why,
-                reverse("session-panel", args=[s.pk]),
-                "Rebook",
-                session_id=s.pk,
-            )
-        )
-    return items, more
 
 
 def plans_to_book(today: dt.date, now: dt.datetime) -> tuple[list[WorkItem], bool]:
@@ -370,30 +418,26 @@ def emails_not_delivered(today: dt.date, now: dt.datetime) -> tuple[list[WorkIte
     ], more
 
 
-def follow_ups_due(today: dt.date, now: dt.datetime) -> tuple[list[WorkItem], bool]:
+def follow_ups_due(today: dt.date, now: dt.datetime) -> QuerySet:
     """Follow-up assessments whose window is open and that nobody has booked yet."""
-    rows, more = _bounded(
-        _session_rows()
-        .filter(
-            plan__status=PlanStatus.ACTIVE,
-            kind=SessionKind.FOLLOW_UP,
-            status=SessionStatus.PROPOSED,
-            earliest__lte=today,
-            latest__gte=today,
-        )
-        .order_by("latest", "id")
+    return PlanSession.objects.filter(
+        plan__status=PlanStatus.ACTIVE,
+        kind=SessionKind.FOLLOW_UP,
+        status=SessionStatus.PROPOSED,
+        earliest__lte=today,
+        latest__gte=today,
+    ).order_by("latest", "id")
+
+
+def _follow_up_item(s: PlanSession, today: dt.date, now: dt.datetime) -> WorkItem:
+    return WorkItem(
+        "follow-up",
+        f"{s.plan.client.full_name}: {s.title}",
+        f"Due {s.target:%d %b}; window closes {s.latest:%d %b}",
+        reverse("session-panel", args=[s.pk]),
+        "Book",
+        session_id=s.pk,
     )
-    return [
-        WorkItem(
-            "follow-up",
-            f"{s.plan.client.full_name}: {s.title}",
-            f"Due {s.target:%d %b}; window closes {s.latest:%d %b}",
-            reverse("session-panel", args=[s.pk]),
-            "Book",
-            session_id=s.pk,
-        )
-        for s in rows
-    ], more
 
 
 def plans_blocked_clinically(today: dt.date, now: dt.datetime) -> tuple[list[WorkItem], bool]:
@@ -419,7 +463,7 @@ def plans_blocked_clinically(today: dt.date, now: dt.datetime) -> tuple[list[Wor
     return items, more
 
 
-def checks_missing_tomorrow(today: dt.date, now: dt.datetime) -> tuple[list[WorkItem], bool]:
+def checks_missing_tomorrow(today: dt.date, now: dt.datetime) -> QuerySet:
     """Tomorrow's microneedling appointments (clinic day) whose client has no pre-session check
     that will still count then: ask at the reminder call, or at check-in. Gone once recorded."""
     tomorrow = today + dt.timedelta(days=1)
@@ -427,9 +471,8 @@ def checks_missing_tomorrow(today: dt.date, now: dt.datetime) -> tuple[list[Work
         client_id=OuterRef("plan__client_id"),
         recorded_at__gte=OuterRef("starts_at") - dt.timedelta(days=settings.PRE_SESSION_CHECK_VALID_DAYS),
     )
-    rows, more = _bounded(
-        _session_rows()
-        .filter(
+    return (
+        PlanSession.objects.filter(
             starts_at__gte=_midnight(tomorrow),
             starts_at__lt=_midnight(tomorrow + dt.timedelta(days=1)),
             status=SessionStatus.BOOKED,
@@ -439,19 +482,19 @@ def checks_missing_tomorrow(today: dt.date, now: dt.datetime) -> tuple[list[Work
         .filter(~Exists(current))
         .order_by("starts_at", "id")
     )
-    return [
-        WorkItem(
-            "check",
-            f"{s.plan.client.full_name}: {s.title}",
-            f"Tomorrow {timezone.localtime(s.starts_at):%H:%M}"
-            + (f" with {s.practitioner.display_name}" if s.practitioner else "")
-            + "; no pre-session check yet",
-            f"{reverse('session-check', args=[s.pk])}?next={reverse('home')}",
-            "Record check",
-            session_id=s.pk,
-        )
-        for s in rows
-    ], more
+
+
+def _check_item(s: PlanSession, today: dt.date, now: dt.datetime) -> WorkItem:
+    return WorkItem(
+        "check",
+        f"{s.plan.client.full_name}: {s.title}",
+        f"Tomorrow {timezone.localtime(s.starts_at):%H:%M}"
+        + (f" with {s.practitioner.display_name}" if s.practitioner else "")
+        + "; no pre-session check yet",
+        f"{reverse('session-check', args=[s.pk])}?next={reverse('home')}",
+        "Record check",
+        session_id=s.pk,
+    )
 
 
 def adverse_events_open(today: dt.date, now: dt.datetime) -> tuple[list[WorkItem], bool]:
@@ -482,66 +525,49 @@ def adverse_events_open(today: dt.date, now: dt.datetime) -> tuple[list[WorkItem
 MOVED_BY_CLIENT_REACH = dt.timedelta(days=3)
 
 
-def moved_by_client(today: dt.date, now: dt.datetime) -> tuple[list[WorkItem], bool]:
+def moved_by_client(today: dt.date, now: dt.datetime) -> QuerySet:
     """Upcoming sessions the client moved on their own page in the last days: staff see what
     clients did without asking (the practitioner's day changed)."""
-    rows, more = _bounded(
-        _session_rows()
-        .filter(
-            status=SessionStatus.BOOKED,
-            starts_at__gt=now,
-            moved_by_client_at__gte=now - MOVED_BY_CLIENT_REACH,
-        )
-        .order_by("-moved_by_client_at", "id")
+    return PlanSession.objects.filter(
+        status=SessionStatus.BOOKED,
+        starts_at__gt=now,
+        moved_by_client_at__gte=now - MOVED_BY_CLIENT_REACH,
+    ).order_by("-moved_by_client_at", "id")
+
+
+def _moved_item(s: PlanSession, today: dt.date, now: dt.datetime) -> WorkItem:
+    return WorkItem(
+        "moved-by-client",
+        f"{s.plan.client.full_name}: {s.title}",
+        f"Moved by the client on {timezone.localtime(s.moved_by_client_at):%a %d %b %H:%M}; "
+        f"now {timezone.localtime(s.starts_at):%a %d %b %H:%M} with {s.practitioner}",
+        reverse("session-panel", args=[s.pk]),
+        "Open",
+        session_id=s.pk,
     )
-    return [
-        WorkItem(
-            "moved-by-client",
-            f"{s.plan.client.full_name}: {s.title}",
-            f"Moved by the client on {timezone.localtime(s.moved_by_client_at):%a %d %b %H:%M}; "
-            f"now {timezone.localtime(s.starts_at):%a %d %b %H:%M} with {s.practitioner}",
-            reverse("session-panel", args=[s.pk]),
-            "Open",
-            session_id=s.pk,
-        )
-        for s in rows
-    ], more
 
 
-def waitlist_slots_taken(today: dt.date, now: dt.datetime) -> tuple[list[WorkItem], bool]:
+def waitlist_slots_taken(today: dt.date, now: dt.datetime) -> QuerySet:
     """Upcoming sessions a waitlisted client moved to an earlier, freed slot in the last days:
     what clients did from the waitlist, so the practitioner's day holds no surprise."""
-    from plans.models import WaitlistEntry, WaitlistStatus
+    return WaitlistEntry.objects.filter(
+        status=WaitlistStatus.BOOKED,
+        closed_at__gte=now - MOVED_BY_CLIENT_REACH,
+        session__status=SessionStatus.BOOKED,
+        session__starts_at__gt=now,
+    ).order_by("-closed_at", "id")
 
-    rows, more = _bounded(
-        WaitlistEntry.objects.filter(
-            status=WaitlistStatus.BOOKED,
-            closed_at__gte=now - MOVED_BY_CLIENT_REACH,
-            session__status=SessionStatus.BOOKED,
-            session__starts_at__gt=now,
-        )
-        .select_related("session__plan__client", "session__practitioner")
-        .defer(
-            "session__plan__protocol_snapshot",
-            "session__plan__rationale",
-            "session__plan__warnings",
-            "session__plan__review_items",
-            "session__plan__selected_combinations",
-        )
-        .order_by("-closed_at", "id")
+
+def _waitlist_item(s: PlanSession, today: dt.date, now: dt.datetime) -> WorkItem:
+    return WorkItem(
+        "waitlist-taken",
+        f"{s.plan.client.full_name}: {s.title}",
+        f"Took a freed slot from the waitlist on {timezone.localtime(s.taken_from_waitlist_at):%a %d %b %H:%M}; "
+        f"now {timezone.localtime(s.starts_at):%a %d %b %H:%M} with {s.practitioner}",
+        reverse("session-panel", args=[s.pk]),
+        "Open",
+        session_id=s.pk,
     )
-    return [
-        WorkItem(
-            "waitlist-taken",
-            f"{e.session.plan.client.full_name}: {e.session.title}",
-            f"Took a freed slot from the waitlist on {timezone.localtime(e.closed_at):%a %d %b %H:%M}; "
-            f"now {timezone.localtime(e.session.starts_at):%a %d %b %H:%M} with {e.session.practitioner}",
-            reverse("session-panel", args=[e.session.pk]),
-            "Open",
-            session_id=e.session.pk,
-        )
-        for e in rows
-    ], more
 
 
 def intake_to_review(today: dt.date, now: dt.datetime) -> tuple[list[WorkItem], bool]:
@@ -570,13 +596,25 @@ def intake_to_review(today: dt.date, now: dt.datetime) -> tuple[list[WorkItem], 
 # the clinical record (front desk): their items name health matters.
 PROVIDERS: list[Provider] = [
     Provider("blocked", "Plans blocked for clinical review", plans_blocked_clinically, clinical=True),
-    Provider("check", "Pre-session checks missing for tomorrow", checks_missing_tomorrow, clinical=True),
+    Provider(
+        "check",
+        "Pre-session checks missing for tomorrow",
+        clinical=True,
+        choose=checks_missing_tomorrow,
+        word=_check_item,
+    ),
     Provider("adverse", "Adverse events to clear or follow up", adverse_events_open, clinical=True),
     Provider("intake", "New-client forms to review", intake_to_review),
-    Provider("rebook", "Cancelled, not rebooked", cancelled_not_rebooked),
-    Provider("moved-by-client", "Moved by the client", moved_by_client),
-    Provider("waitlist-taken", "Waitlist: slots taken", waitlist_slots_taken),
-    Provider("follow-up", "Follow-up assessments due", follow_ups_due),
+    Provider("rebook", "Cancelled, not rebooked", choose=cancelled_not_rebooked, word=_rebook_item),
+    Provider("moved-by-client", "Moved by the client", choose=moved_by_client, word=_moved_item),
+    Provider(
+        "waitlist-taken",
+        "Waitlist: slots taken",
+        choose=waitlist_slots_taken,
+        word=_waitlist_item,
+        session_field="session_id",
+    ),
+    Provider("follow-up", "Follow-up assessments due", choose=follow_ups_due, word=_follow_up_item),
     Provider("book-plan", "Plans with sessions to book", plans_to_book),
     Provider("email", "Emails not delivered", emails_not_delivered),
 ]
@@ -588,11 +626,15 @@ def worklist(
     """Every provider's items the role may see; groups with nothing to do are left out."""
     now = now or timezone.now()
     today = timezone.localdate(now)
+    wanted = [p for p in (PROVIDERS if providers is None else providers) if clinical or not p.clinical]
+    chosen = _chosen_sessions([p for p in wanted if p.choose], today, now)
     groups = []
-    for provider in PROVIDERS if providers is None else providers:
-        if provider.clinical and not clinical:
-            continue
-        items, more = provider.read(today, now)
+    for provider in wanted:
+        if provider.choose:
+            sessions, more = chosen[provider.code]
+            items = [provider.word(s, today, now) for s in sessions]
+        else:
+            items, more = provider.read(today, now)
         if items:
             groups.append(WorkGroup(provider.code, provider.heading, items, more))
     return groups

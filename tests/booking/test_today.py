@@ -278,3 +278,31 @@ def test_front_desks_today_holds_no_clinical_text(client, clinic, front_desk, ae
     assert 'data-item="rebook"' in page
     for text in ("Isotretinoin", "Fitzpatrick", "Keloid", "erythema", "Review not signed", "Treatment record", "mm"):
         assert text not in page, text
+
+
+def test_session_items_keep_each_kinds_order_and_limit_and_one_session_may_be_in_two_groups(clinic, monkeypatch):
+    """The kinds of session item are chosen in one UNION ALL: each keeps its own order (most
+    urgent first) and its own limit, and a session two kinds choose is listed under both."""
+    monkeypatch.setattr(worklist, "ITEM_LIMIT", 3)
+    plans = booked_today(clinic, 5)
+    # Cancelled in an order that is not the windows' order: the list goes by the window closing first.
+    for plan in reversed(plans):
+        booking.session_cancel(session=first(plan), by_client=True, reason="Ill")
+    rebook = [g for g in worklist.worklist(clinical=True) if g.code == "rebook"][0]
+    by_window = sorted(plans, key=lambda p: (first(p).latest, first(p).pk))
+    assert [i.session_id for i in rebook.items] == [first(p).pk for p in by_window[:3]]
+    assert rebook.more
+
+    # Tomorrow's session, moved by the client, with no pre-session check: both kinds list it.
+    tomorrow = plan_to_book(first_target=MON + dt.timedelta(days=1), count=1)
+    booking.session_book(
+        session=first(tomorrow), starts_at=at(MON + dt.timedelta(days=1), 10), practitioner=clinic["ana"]
+    )
+    models.PlanSession.objects.filter(pk=first(tomorrow).pk).update(moved_by_client_at=at(MON, 7))
+    groups = {g.code: [i.session_id for i in g.items] for g in worklist.worklist(clinical=True)}
+    assert first(tomorrow).pk in groups["check"]
+    assert first(tomorrow).pk in groups["moved-by-client"]
+    # Front desk: the clinical kind is not chosen at all, the other still is.
+    groups = {g.code: [i.session_id for i in g.items] for g in worklist.worklist(clinical=False)}
+    assert "check" not in groups
+    assert groups["moved-by-client"] == [first(tomorrow).pk]

@@ -114,7 +114,9 @@ def test_front_desk_never_has_the_clinical_items_computed(booked_plan, aesthetic
     def never(*args, **kwargs):
         raise AssertionError("a clinical item was computed for front desk")
 
-    providers = [replace(p, read=never) if p.clinical else p for p in worklist.PROVIDERS]
+    providers = [
+        replace(p, read=never, choose=never if p.choose else None) if p.clinical else p for p in worklist.PROVIDERS
+    ]
     monkeypatch.setattr(worklist, "PROVIDERS", providers)
     outstanding = [never if f in worklist.CLINICAL_OUTSTANDING else f for f in worklist.OUTSTANDING]
     monkeypatch.setattr(worklist, "OUTSTANDING", outstanding)

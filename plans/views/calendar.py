@@ -186,7 +186,7 @@ def _event(row: dict, session: PlanSession, *, rooms: bool, now: dt.datetime) ->
 @staff_required("plans.view_plansession")
 @require_GET
 def calendar_events(request):
-    """Appointments between `start` and `end` (clinic-local dates) as calendar events: two queries."""
+    """Appointments between `start` and `end` (clinic-local dates) as calendar events: three queries."""
     try:
         first, last = _range(request)
         practitioner_id = parse_id_param(request.GET.get("practitioner"))

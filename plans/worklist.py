@@ -536,10 +536,15 @@ def moved_by_client(today: dt.date, now: dt.datetime) -> QuerySet:
 
 
 def _moved_item(s: PlanSession, today: dt.date, now: dt.datetime) -> WorkItem:
+    return _client_move("moved-by-client", s, "Moved by the client", s.moved_by_client_at)
+
+
+def _client_move(code: str, s: PlanSession, how: str, when: dt.datetime) -> WorkItem:
+    """A move the client made themselves (on their page, or by taking a waitlist offer)."""
     return WorkItem(
-        "moved-by-client",
+        code,
         f"{s.plan.client.full_name}: {s.title}",
-        f"Moved by the client on {timezone.localtime(s.moved_by_client_at):%a %d %b %H:%M}; "
+        f"{how} on {timezone.localtime(when):%a %d %b %H:%M}; "
         f"now {timezone.localtime(s.starts_at):%a %d %b %H:%M} with {s.practitioner}",
         reverse("session-panel", args=[s.pk]),
         "Open",
@@ -559,15 +564,7 @@ def waitlist_slots_taken(today: dt.date, now: dt.datetime) -> QuerySet:
 
 
 def _waitlist_item(s: PlanSession, today: dt.date, now: dt.datetime) -> WorkItem:
-    return WorkItem(
-        "waitlist-taken",
-        f"{s.plan.client.full_name}: {s.title}",
-        f"Took a freed slot from the waitlist on {timezone.localtime(s.taken_from_waitlist_at):%a %d %b %H:%M}; "
-        f"now {timezone.localtime(s.starts_at):%a %d %b %H:%M} with {s.practitioner}",
-        reverse("session-panel", args=[s.pk]),
-        "Open",
-        session_id=s.pk,
-    )
+    return _client_move("waitlist-taken", s, "Took a freed slot from the waitlist", s.taken_from_waitlist_at)
 
 
 def intake_to_review(today: dt.date, now: dt.datetime) -> tuple[list[WorkItem], bool]:

@@ -1225,6 +1225,31 @@ class PlanSession(models.Model):
                 condition=Q(status__in=["proposed", "cancelled", "no_show"]),
                 name="session_bookable_window",
             ),
+            # Today's "plans with sessions to book" walks the treatment visits still to book in
+            # the order their windows open, and stops after the first few plans (worklist.py).
+            models.Index(
+                fields=["earliest", "plan"],
+                condition=Q(status="proposed", kind__in=["microneedling", "combination"]),
+                name="session_to_book",
+            ),
+            # The worklist's other kinds of session item, each a small set that its own partial
+            # index holds in the item's order: at the benchmark's size each was a scan of every
+            # session (the bookable-window index above holds every proposed visit too).
+            models.Index(
+                fields=["latest", "id"],
+                condition=Q(status__in=["cancelled", "no_show"]),
+                name="session_to_rebook",
+            ),
+            models.Index(
+                fields=["latest", "id"],
+                condition=Q(status="proposed", kind="follow_up"),
+                name="session_follow_up_to_book",
+            ),
+            models.Index(
+                fields=["moved_by_client_at"],
+                condition=Q(moved_by_client_at__isnull=False, status="booked"),
+                name="session_moved_by_client",
+            ),
             # The outcomes report counts each plan's completed treatments and those in their
             # window: an index-only scan of just those rows, never the heap of every session.
             models.Index(

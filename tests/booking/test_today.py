@@ -306,3 +306,19 @@ def test_session_items_keep_each_kinds_order_and_limit_and_one_session_may_be_in
     groups = {g.code: [i.session_id for i in g.items] for g in worklist.worklist(clinical=False)}
     assert "check" not in groups
     assert groups["moved-by-client"] == [first(tomorrow).pk]
+
+
+def test_plans_to_book_come_by_their_first_window_past_the_visits_of_stopped_plans(clinic, monkeypatch):
+    """The walk over visits to book (worklist.plans_to_book) passes the visits of plans that are
+    over, and lists the active plans whose first window opens soonest, as grouping all would."""
+    monkeypatch.setattr(worklist, "ITEM_LIMIT", 2)
+    monkeypatch.setattr(worklist, "VISITS_PER_PLAN_BOUND", 3)
+    # Stopped plans with the earliest windows of all: never listed, and they fill the walk's first visits.
+    for k in range(4):
+        stopped = plan_to_book(first_target=MON + dt.timedelta(days=1 + k), count=3)
+        models.TreatmentPlan.objects.filter(pk=stopped.pk).update(status=models.PlanStatus.CANCELLED)
+    later, soonest, middle = (plan_to_book(first_target=MON + dt.timedelta(days=d), count=3) for d in (40, 20, 30))
+    [first, second] = items_of("book-plan")
+    assert [first.url, second.url] == [reverse("plan-book", args=[p.pk]) for p in (soonest, middle)]
+    assert [g.more for g in worklist.worklist(clinical=True) if g.code == "book-plan"] == [True]
+    assert later  # the third, behind "more"

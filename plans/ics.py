@@ -48,17 +48,23 @@ def _event(session: PlanSession, *, cancelled: bool, stamp: dt.datetime) -> Even
 
 
 @functools.lru_cache(maxsize=32)
-def _vtimezone(tzid: str, first_year: int, last_year: int) -> Timezone:
-    """The zone's VTIMEZONE for whole years, built once per process: building one walks the
-    zone's transitions and cost more than the rest of an email put together."""
-    return Timezone.from_tzid(tzid, first_date=dt.date(first_year, 1, 1), last_date=dt.date(last_year + 1, 1, 1))
+def _vtimezone(tzid: str, first_year: int, last_year: int) -> bytes:
+    """The zone's VTIMEZONE for whole years, built and serialised once per process: building one
+    walks the zone's transitions, and folding its lines again for every email cost as much as
+    the rest of the invitation."""
+    zone = Timezone.from_tzid(tzid, first_date=dt.date(first_year, 1, 1), last_date=dt.date(last_year + 1, 1, 1))
+    return zone.to_ical()
 
 
-def _add_timezone(calendar: Calendar, sessions) -> None:
-    """The clinic zone's rules for the years the events fall in (not 1970-2038: a compact file),
-    ahead of the events, as RFC 5545 asks."""
+def _with_timezone(calendar: Calendar, sessions) -> bytes:
+    """The calendar serialised with the clinic zone's rules for the years its events fall in (not
+    1970-2038: a compact file), ahead of the events, as RFC 5545 asks."""
     years = [s.starts_at.year for s in sessions if s.starts_at] or [timezone.now().year]
-    calendar.add_component(_vtimezone(settings.CLINIC_TIME_ZONE, min(years) - 1, max(years) + 1))
+    rules = _vtimezone(settings.CLINIC_TIME_ZONE, min(years) - 1, max(years) + 1)
+    body = calendar.to_ical()
+    marker = b"BEGIN:VEVENT" if b"BEGIN:VEVENT" in body else b"END:VCALENDAR"
+    head, _, tail = body.partition(marker)
+    return head + rules + marker + tail
 
 
 def calendar_for(sessions: list[PlanSession], *, cancel: bool = False, stamp: dt.datetime | None = None) -> bytes:
@@ -67,10 +73,9 @@ def calendar_for(sessions: list[PlanSession], *, cancel: bool = False, stamp: dt
     calendar.add("prodid", f"-//{settings.CLINIC_NAME}//Clinic plans//EN")
     calendar.add("version", "2.0")
     calendar.add("method", "CANCEL" if cancel else "REQUEST")
-    _add_timezone(calendar, sessions)
     for session in sessions:
         calendar.add_component(_event(session, cancelled=cancel, stamp=stamp or timezone.now()))
-    return calendar.to_ical()
+    return _with_timezone(calendar, sessions)
 
 
 def practitioner_feed(practitioner, sessions) -> bytes:
@@ -85,7 +90,6 @@ def practitioner_feed(practitioner, sessions) -> bytes:
     calendar.add("version", "2.0")
     calendar.add("x-wr-calname", f"{settings.CLINIC_NAME}: {practitioner.display_name}")
     sessions = list(sessions)
-    _add_timezone(calendar, sessions)
     for session in sessions:
         client = session.plan.client
         event = Event()
@@ -99,4 +103,4 @@ def practitioner_feed(practitioner, sessions) -> bytes:
         if session.room:
             event.add("location", session.room.name)
         calendar.add_component(event)
-    return calendar.to_ical()
+    return _with_timezone(calendar, sessions)

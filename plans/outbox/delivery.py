@@ -4,8 +4,9 @@ sweep_due(now)          -> ids of due rows; long-overdue rows are marked expired
 hand_out(now, limit)    -> the next due rows not already with the broker, marked queued
 release(ids)            -> unmark rows the broker refused, so the next sweep hands them out
 claim(id, now)          -> conditional UPDATE, True for exactly one caller
+claim_batch(ids, now)   -> the same for a task's batch in one UPDATE: the ids this caller took
 deliver(id)             -> claim, re-check the message still stands, render, send, record the attempt
-deliver_many(ids)       -> deliver each over one SMTP connection
+deliver_many(ids)       -> claim the batch, then deliver each over one SMTP connection
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from django.db.models import F, Q
 
 from plans.models import DeliveryAttempt, Message, MessageStatus
 from plans.outbox import kinds, render, timing
+from plans.services.selfservice import client_page_urls
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +106,44 @@ def claim(message_id: int, now: dt.datetime | None = None, *, token: str = "") -
     return updated == 1
 
 
+def claim_batch(message_ids: Sequence[int], now: dt.datetime, *, token: str) -> list[int]:
+    """Take a task's rows for sending: one conditional UPDATE, then the ids it took (in the order
+    given). Row by row it is `claim`: two workers handed the same ids take disjoint sets.
+
+    The leases all start now, so a batch must send within NOTIFICATIONS_LEASE_SECONDS; if one
+    ran out first and another worker took the row over, our token no longer matches when we
+    lock the row and we skip it: one of us sends, never both.
+    """
+    lease_until = now + dt.timedelta(seconds=settings.NOTIFICATIONS_LEASE_SECONDS)
+    Message.objects.filter(_takeable(now), pk__in=list(message_ids), send_at__lte=now).update(
+        status=MessageStatus.SENDING,
+        lease_until=lease_until,
+        queued_at=None,
+        claim_token=token,
+        attempts=F("attempts") + 1,
+        updated_at=now,
+    )
+    taken = set(
+        Message.objects.filter(pk__in=list(message_ids), status=MessageStatus.SENDING, claim_token=token).values_list(
+            "id", flat=True
+        )
+    )
+    return [i for i in message_ids if i in taken]
+
+
+def unclaim(message_ids: Sequence[int], token: str) -> None:
+    """Give back rows we claimed but did not try (the server said 'later' to the one before):
+    pending again at once, their attempt not counted, for the next sweep to hand out."""
+    Message.objects.filter(pk__in=list(message_ids), status=MessageStatus.SENDING, claim_token=token).update(
+        status=MessageStatus.PENDING,
+        lease_until=None,
+        queued_at=None,
+        claim_token="",
+        attempts=F("attempts") - 1,
+        updated_at=timing.now(),
+    )
+
+
 def classify_error(exc: BaseException) -> tuple[bool, int | None]:
     """(permanent, smtp_code). Recipient refused and other 5xx replies will not heal by retrying;
     4xx replies, timeouts and dropped connections usually do."""
@@ -179,24 +219,34 @@ def _batch_connection():
 
 
 def deliver_many(message_ids: Sequence[int]) -> dict[int, str]:
-    """Deliver each row, over one SMTP connection when the backend is SMTP. Each row is still
-    claimed, checked and recorded on its own.
+    """Deliver a task's batch: claimed in one statement, the client page links read in one, then
+    each row checked, sent and recorded on its own, over one SMTP connection when the backend is
+    SMTP. Each email's outcome commits as soon as it is sent, so a worker killed mid-batch resends
+    at most the one email in flight; the rest of its batch was never sent and goes out once, when
+    their leases end.
 
     After a transient failure the server is likely down or throttling us: the rest of the
-    batch is released for the next sweep rather than each waiting out its own timeout.
+    batch is given back for the next sweep rather than each waiting out its own timeout.
     """
-    outcomes: dict[int, str] = {}
+    now = timing.now()
+    token = secrets.token_hex(16)
+    claimed = claim_batch(message_ids, now, token=token)
+    # Taken by another worker (a duplicate task), sent already, or no longer due.
+    outcomes: dict[int, str] = {i: "not-claimed" for i in message_ids if i not in set(claimed)}
+    if not claimed:
+        return outcomes
+    pages = client_page_urls(Message.objects.filter(pk__in=claimed).values_list("client_id", flat=True), now=now)
     connection = _batch_connection()
     try:
-        for i, message_id in enumerate(message_ids):
+        for i, message_id in enumerate(claimed):
             if connection is not None:
                 # Opened here, the backend keeps it open across sends (it closes one it opened
                 # itself); a no-op while open. If the server is down, the send reports it.
                 with contextlib.suppress(Exception):
                     connection.open()
-            outcomes[message_id] = deliver(message_id, connection=connection)
+            outcomes[message_id] = _deliver_claimed(message_id, token, connection=connection, pages=pages)
             if outcomes[message_id] == "retry":
-                release(message_ids[i + 1 :])
+                unclaim(claimed[i + 1 :], token)
                 break
     finally:
         if connection is not None:
@@ -207,19 +257,23 @@ def deliver_many(message_ids: Sequence[int]) -> dict[int, str]:
 
 def _locked_claimed(message_id: int, token: str) -> Message | None:
     """The row, locked, if our claim still holds (a cancel or reschedule may have come first)."""
-    return (
+    message = (
         Message.objects.select_for_update(of=("self",))
         .select_related("client", "session__plan", "intake")
         .filter(pk=message_id, status=MessageStatus.SENDING, claim_token=token)
         .first()
     )
+    if message is not None and message.session_id and message.session.plan.client_id == message.client_id:
+        # The invitation names the plan's client: the one already loaded, not a second read.
+        message.session.plan.client = message.client
+    return message
 
 
-def _send(message: Message, now: dt.datetime, connection) -> str:
+def _send(message: Message, now: dt.datetime, connection, *, client_page: str | None = None) -> str:
     """Render and send the locked row, and record what happened on it."""
     header_id = message_id_header(message)
     try:
-        email = render.build_email(message, now=now, message_id=header_id)
+        email = render.build_email(message, now=now, message_id=header_id, client_page=client_page)
     except Exception as exc:
         # A template or snapshot problem: retrying renders the same error, so staff must look.
         log.exception("Message %s could not be rendered", message.pk)
@@ -247,7 +301,18 @@ def _send(message: Message, now: dt.datetime, connection) -> str:
 
 
 def deliver(message_id: int, *, connection=None) -> str:
-    """Claim, re-check, render, send, record. Returns what happened (for logs and tests).
+    """Claim, re-check, render, send, record one row. Returns what happened (for logs and tests).
+
+    connection: an open-on-demand email backend shared by a batch; None opens one per email.
+    """
+    token = secrets.token_hex(16)
+    if not claim(message_id, timing.now(), token=token):
+        return "not-claimed"
+    return _deliver_claimed(message_id, token, connection=connection)
+
+
+def _deliver_claimed(message_id: int, token: str, *, connection=None, pages: dict[int, str] | None = None) -> str:
+    """Re-check, render, send and record a row we claimed with `token`.
 
     From the last check to the recorded outcome the row is locked (SELECT FOR UPDATE): a
     cancel or reschedule arriving mid-send waits the few seconds for it, then finds the email
@@ -255,12 +320,10 @@ def deliver(message_id: int, *, connection=None) -> str:
     an email that is already on its way. One that came first makes us stop before sending.
     If the worker dies mid-send the transaction rolls back and the claim's lease runs out.
 
-    connection: an open-on-demand email backend shared by a batch; None opens one per email.
+    pages: client page links read for the whole batch (client id -> URL); a client missing
+    from it gets one issued as the email is rendered.
     """
     now = timing.now()
-    token = secrets.token_hex(16)
-    if not claim(message_id, now, token=token):
-        return "not-claimed"
     with transaction.atomic():
         message = _locked_claimed(message_id, token)
         if message is None:
@@ -274,4 +337,4 @@ def deliver(message_id: int, *, connection=None) -> str:
             status, reason = verdict
             _record(message, lambda m: m.expire(reason) if status == MessageStatus.EXPIRED else m.cancel(reason))
             return status
-        return _send(message, now, connection)
+        return _send(message, now, connection, client_page=(pages or {}).get(message.client_id))

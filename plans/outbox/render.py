@@ -51,7 +51,7 @@ def inline_css(html: str) -> str:
     return _INLINER.inline(html)
 
 
-def _session_context(message: Message, now: dt.datetime) -> dict:
+def _session_context(message: Message, now: dt.datetime, client_page: str | None) -> dict:
     """What an email about a client's session offers: its time, its links, the client's page."""
     family = family_of(message)
     session = message.session
@@ -66,15 +66,15 @@ def _session_context(message: Message, now: dt.datetime) -> dict:
         "cancel_url": link_url(message, "cancel") if can_change else "",
         "unsubscribe_url": link_url(message, "unsubscribe"),
         # Every email links to the client's own page (appointments, moves, forms).
-        "client_page_url": client_page_url(client=message.client, now=now),
+        "client_page_url": client_page or client_page_url(client=message.client, now=now),
     }
 
 
-def _context(message: Message, now: dt.datetime) -> dict:
+def _context(message: Message, now: dt.datetime, client_page: str | None = None) -> dict:
     family = family_of(message)
     # An intake invitation is about no session and goes to someone with no client page yet:
     # one email they asked for on the phone, so no appointment, links or unsubscribe line.
-    about = _session_context(message, now) if message.session_id else {}
+    about = _session_context(message, now, client_page) if message.session_id else {}
     context = {
         "kind": family.name,
         "client": message.recipient,
@@ -90,9 +90,12 @@ def _context(message: Message, now: dt.datetime) -> dict:
     return context
 
 
-def build_email(message: Message, *, now: dt.datetime, message_id: str) -> EmailMultiAlternatives:
+def build_email(
+    message: Message, *, now: dt.datetime, message_id: str, client_page: str | None = None
+) -> EmailMultiAlternatives:
+    """client_page: the client's page link when the caller read it already (a worker's batch)."""
     family = family_of(message)
-    context = _context(message, now)
+    context = _context(message, now, client_page)
     subject = " ".join(render_to_string(f"emails/{family.name}.subject.txt", context).split())
     headers = {"Message-ID": message_id}
     if context.get("unsubscribe_url"):

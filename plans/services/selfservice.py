@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -40,17 +41,16 @@ def _now() -> dt.datetime:
 # --- The access ---------------------------------------------------------------------------
 
 
+def _reusable(now: dt.datetime):
+    """Accesses an email may still name: not withdrawn, and not about to expire."""
+    return ClientAccess.objects.filter(revoked_at__isnull=True, expires_at__gt=now + REISSUE_BEFORE_EXPIRY)
+
+
 def client_access_issue(*, client: Client, now: dt.datetime | None = None) -> ClientAccess:
     """The access an email's link names: the client's newest live one, or a new one."""
     now = now or _now()
     with transaction.atomic():
-        live = (
-            ClientAccess.objects.filter(
-                client=client, revoked_at__isnull=True, expires_at__gt=now + REISSUE_BEFORE_EXPIRY
-            )
-            .order_by("-issued_at", "-id")
-            .first()
-        )
+        live = _reusable(now).filter(client=client).order_by("-issued_at", "-id").first()
         if live is not None:
             return live
         return ClientAccess.objects.create(
@@ -60,9 +60,22 @@ def client_access_issue(*, client: Client, now: dt.datetime | None = None) -> Cl
         )
 
 
+def _page_url(access_id: int, client_id: int) -> str:
+    return settings.CLINIC_BASE_URL + reverse("public-page", args=[client_token(access_id, client_id)])
+
+
 def client_page_url(*, client: Client, now: dt.datetime | None = None) -> str:
-    access = client_access_issue(client=client, now=now)
-    return settings.CLINIC_BASE_URL + reverse("public-page", args=[client_token(access.pk, client.pk)])
+    return _page_url(client_access_issue(client=client, now=now).pk, client.pk)
+
+
+def client_page_urls(client_ids: Iterable[int | None], *, now: dt.datetime) -> dict[int, str]:
+    """The links client_page_url would give a batch of clients, in one read (a worker's batch of
+    emails). A client with no live access is left out: its email issues one as it renders."""
+    newest: dict[int, int] = {}
+    rows = _reusable(now).filter(client_id__in={c for c in client_ids if c}).order_by("client_id", "-issued_at", "-id")
+    for access_id, client_id in rows.values_list("id", "client_id"):
+        newest.setdefault(client_id, access_id)
+    return {client_id: _page_url(access_id, client_id) for client_id, access_id in newest.items()}
 
 
 def live_page_path(*, client: Client) -> str:

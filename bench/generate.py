@@ -580,10 +580,10 @@ def generate(args) -> dict:
         reset_sequence(cur, "plans_questionnaireanswer")
         event0 = next_id(cur, "plans_adverseevent")
         with_events = [k for k in done if outcome(k, client_profile(plan_clients[k])[1]).pih]
-        columns = ["id", "client_id", "session_id", "type", "severity", "onset_on", "description", "action_taken"]
-        columns += ["resolved_on", "recorded_by_id", "recorded_at", "clearance_note"]
+        columns = ["id", "client_id", "session_id", "plan_id", "type", "severity", "onset_on", "description"]
+        columns += ["action_taken", "resolved_on", "recorded_by_id", "recorded_at", "clearance_note"]
         events = (
-            (event0 + i, cid0 + plan_clients[k], first_session[k], "pih", "mild", starts[k], "Bench", "")
+            (event0 + i, cid0 + plan_clients[k], first_session[k], pid0 + k, "pih", "mild", starts[k], "Bench", "")
             + (starts[k] + dt.timedelta(days=60), admin.id, now, "")
             for i, k in enumerate(with_events)
         )

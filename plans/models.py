@@ -2007,6 +2007,13 @@ class AdverseEvent(models.Model):
     session = models.ForeignKey(
         PlanSession, on_delete=models.SET_NULL, null=True, blank=True, related_name="adverse_events"
     )
+    # The session's plan, copied when the event is recorded (services/records.py), so counting the
+    # plans that had an event reads this table alone. Hidden ("+"): the event belongs to the client
+    # and the session already, and the export and erasure walk those relations. No index of its
+    # own: adverse_event_plan_type below leads with it.
+    plan = models.ForeignKey(
+        TreatmentPlan, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
     type = models.CharField(max_length=20, choices=AdverseEventType.choices)
     severity = models.CharField(max_length=10, choices=Severity.choices)
     onset_on = models.DateField()
@@ -2043,9 +2050,17 @@ class AdverseEvent(models.Model):
                 | (Q(cleared_at__isnull=False, cleared_by__isnull=False) & ~Q(clearance_note="")),
                 name="adverse_event_cleared_by_someone_with_a_note",
             ),
+            # An event from a session counts for that session's plan (an event recorded from the
+            # client page has neither). That it is the session's own plan is the recording service's
+            # job: a check constraint cannot read another table.
+            models.CheckConstraint(
+                condition=Q(session__isnull=True) | Q(plan__isnull=False), name="adverse_event_session_has_its_plan"
+            ),
         ]
         indexes = [
             models.Index(fields=["client"], condition=Q(cleared_at__isnull=True), name="adverse_event_uncleared"),
+            # The plans that had an event, and had one of a type: the report and the evidence line.
+            models.Index(fields=["plan", "type"], condition=Q(plan__isnull=False), name="adverse_event_plan_type"),
         ]
 
     def __str__(self) -> str:

@@ -242,6 +242,7 @@ def demo_outcomes(*, practitioners: list[models.Practitioner], rated_by, created
             models.AdverseEvent(
                 client=plan.client,
                 session=first_sessions[plan.pk],
+                plan=plan,
                 type=kind,
                 severity=models.Severity.MILD,
                 onset_on=first_sessions[plan.pk].target + dt.timedelta(days=10),

@@ -72,6 +72,12 @@ def _check_dates(*, onset_on: dt.date, follow_up_on: dt.date | None, today: dt.d
         raise BookingError("The follow-up cannot be before the onset.", code="invalid")
 
 
+def _event_create(*, session: PlanSession | None, **fields) -> AdverseEvent:
+    """The one place an event is written: it carries its session's plan, which the outcomes
+    report and the plan preview's evidence count by."""
+    return AdverseEvent.objects.create(session=session, plan_id=session.plan_id if session else None, **fields)
+
+
 @locked_write
 def adverse_event_record(
     *,
@@ -95,7 +101,7 @@ def adverse_event_record(
         raise BookingError("That session belongs to another client.", code="invalid")
     _check_dates(onset_on=onset_on, follow_up_on=follow_up_on, today=timezone.localdate(now))
     _lock_client_plans(client.pk)
-    event = AdverseEvent.objects.create(
+    event = _event_create(
         client=client,
         session=session,
         type=type,
@@ -117,7 +123,7 @@ def adverse_event_from_check(*, session: PlanSession, severity: str, by, now: dt
     whose transaction already holds the session's plan."""
     client_id = session.plan.client_id
     _lock_client_plans(client_id)
-    event = AdverseEvent.objects.create(
+    event = _event_create(
         client_id=client_id,
         session=session,
         type=AdverseEventType.PIH,

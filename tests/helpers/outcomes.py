@@ -92,6 +92,7 @@ def outcome_plan(
         models.AdverseEvent.objects.create(
             client=client,
             session=made[0] if made else PlanSessionFactory(plan=plan, sequence=9),
+            plan=plan,
             type=kind,
             severity=models.Severity.MILD,
             onset_on=start,

@@ -6,6 +6,7 @@ client treated with the lot, in one query."""
 import datetime as dt
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -40,7 +41,7 @@ def reacted(booked_plan, aesthetician, frozen_clock, as_user):
     )
     event = models.AdverseEvent.objects.get()
     assert response.status_code == 302 and response.url == reverse("adverse-event", args=[event.pk])
-    assert event.session == s1 and event.recorded_by == aesthetician
+    assert event.session == s1 and event.plan == plan and event.recorded_by == aesthetician
     plan.refresh_from_db()
     return plan, event
 
@@ -181,7 +182,7 @@ def test_the_pih_check_records_a_result_and_moderate_pih_holds_further_sessions(
     response = client.post(reverse("session-complete", args=[check.pk]), {"pih_result": "moderate"}, **JSON)
     assert response.status_code == 200, response.json()
     event = models.AdverseEvent.objects.get()
-    assert (event.type, event.severity, event.session) == ("pih", "moderate", check)
+    assert (event.type, event.severity, event.session, event.plan) == ("pih", "moderate", check, plan)
     plan.refresh_from_db()
     assert plan.adverse_event_hold and mn(plan, 2).refusal_code("reschedule") == "adverse_event_hold"
 
@@ -193,6 +194,40 @@ def test_a_pih_check_that_finds_none_records_no_event(booked_plan, aesthetician,
     booking.session_complete(session=check, pih_result="none", by=aesthetician)
     plan.refresh_from_db()
     assert not models.AdverseEvent.objects.exists() and not plan.adverse_event_hold
+
+
+def test_an_event_carries_its_sessions_plan_and_one_from_the_client_page_has_none(booked_plan, aesthetician):
+    plan = booked_plan()
+    fields = {
+        "client": plan.client,
+        "type": "pih",
+        "severity": "mild",
+        "onset_on": dt.date(2027, 1, 20),
+        "by": aesthetician,
+    }
+    from_session = records.adverse_event_record(session=mn(plan, 1), description="After session 1", **fields)
+    from_client_page = records.adverse_event_record(description="Noticed at home", **fields)
+    assert models.AdverseEvent.objects.get(pk=from_session.pk).plan_id == plan.pk
+    assert models.AdverseEvent.objects.get(pk=from_client_page.pk).plan_id is None
+
+
+def test_the_database_refuses_an_event_from_a_session_without_its_plan(booked_plan, aesthetician):
+    plan = booked_plan()
+    session = mn(plan, 1)
+    with pytest.raises(IntegrityError, match="adverse_event_session_has_its_plan"), transaction.atomic():
+        models.AdverseEvent.objects.create(
+            client=plan.client, session=session, type="pih", severity="mild", onset_on=dt.date(2027, 1, 20),
+            description="Written around the service", recorded_by=aesthetician, recorded_at=timezone.now(),
+        )  # fmt: skip
+
+
+def test_a_deleted_plan_leaves_its_events_with_neither_session_nor_plan(reacted):
+    """Both foreign keys are set to null, the session's first, so the check constraint never sees
+    an event that keeps a session but lost its plan."""
+    plan, event = reacted
+    plan.delete()
+    event.refresh_from_db()
+    assert (event.session_id, event.plan_id) == (None, None)
 
 
 def test_the_hold_shows_on_the_plan_the_calendar_dialog_and_today_but_never_its_detail_to_front_desk(
